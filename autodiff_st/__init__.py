@@ -1,0 +1,27 @@
+"""autodiff_st: automatic differentiation of numerical Python by source transformation.
+
+    import autodiff_st as ad
+    dloss = ad.grad(loss)          # a function computing d loss / d (first argument)
+    print(ad.source(dloss))        # the generated adjoint, as Python source
+"""
+
+from . import rules as _rules
+from .api import grad, value_and_grad, vjp, source, stop_gradient
+from .errors import (AutodiffError, UnsupportedSyntaxError, MissingRuleError, SourceUnavailableError,
+                     NonDifferentiableError, GradPositionError, GradPositionTypeError, InputTypeError,
+                     CotangentError, AuxError)
+from .nn import Parameter
+from . import nn, testing
+
+register_vjp = _rules.vjp_rule
+nondifferentiable = _rules.nondifferentiable
+nondifferentiable(stop_gradient)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "grad", "value_and_grad", "vjp", "source", "stop_gradient", "register_vjp", "nondifferentiable",
+    "Parameter", "nn", "testing", "AutodiffError", "UnsupportedSyntaxError", "MissingRuleError",
+    "SourceUnavailableError", "NonDifferentiableError", "GradPositionError", "GradPositionTypeError",
+    "InputTypeError", "CotangentError", "AuxError",
+]

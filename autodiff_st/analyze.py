@@ -1,0 +1,125 @@
+"""Stage 4, analyze: what each call refers to, and which values carry a derivative.
+
+Callees are resolved by identity, through the function's own closure, its globals and the builtins, so
+each function keeps its own namespace. A value is *active* when it depends on a differentiated input
+through differentiable operations; only active values get adjoints.
+"""
+
+import builtins
+import dataclasses
+import inspect
+
+import gast
+
+from . import rules
+from .normalize import static_path_root
+
+_MISSING = object()
+
+
+def resolve_name(name, parsed):
+    if name in parsed.closure:
+        try:
+            return parsed.closure[name].cell_contents
+        except ValueError:
+            return _MISSING
+    if name in parsed.globals:
+        return parsed.globals[name]
+    return getattr(builtins, name, _MISSING)
+
+
+def resolve_path(node, parsed):
+    """The object a dotted path such as ``np.linalg.inv`` names in the user's function, or None."""
+    if isinstance(node, gast.Name):
+        obj = resolve_name(node.id, parsed)
+        return None if obj is _MISSING else obj
+    if isinstance(node, gast.Attribute):
+        base = resolve_path(node.value, parsed)
+        return None if base is None else getattr(base, node.attr, None)
+    return None
+
+
+@dataclasses.dataclass
+class Callee:
+    """What a call in the normal form refers to.
+
+    kind is "rule" (a derivative rule inlines), "nondiff" (no derivative flows), "user" (a Python
+    function differentiated into its own adjoint, called through ``call_forward``), "method" (a method
+    of an array: ``rule`` holds the function it maps to), or "unknown" (no rule and no source).
+    """
+
+    kind: str
+    obj: object = None
+    rule: object = None
+    pack: bool = False  # x.reshape(2, 3) packs its arguments into one tuple
+
+
+def is_user_function(obj):
+    from .nn import Cell
+    from .api import Transform
+    if isinstance(obj, (Cell, Transform)):
+        return True
+    if inspect.ismethod(obj):
+        return is_user_function(obj.__func__)
+    if not inspect.isfunction(obj):
+        return False
+    module = getattr(obj, "__module__", "") or ""
+    return not (module == "numpy" or module.startswith("numpy.") or module.startswith("autodiff_st."))
+
+
+def classify_call(call, parsed, is_local):
+    func = call.func
+    root = static_path_root(func)
+    if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and is_local(func.value.id):
+        name = func.attr
+        if name in rules.METHODS:
+            primitive, kind = rules.METHODS[name]
+            return Callee("method", primitive, rules.lookup(primitive), pack=(kind == "pack"))
+        if name in rules.NONDIFF_METHODS:
+            return Callee("nondiff")
+        if name == "astype":
+            return Callee("astype")
+        return Callee("unknown_method", name)
+    if root is not None and is_local(root):
+        return Callee("user", None)  # a function held in a local variable: dispatched at run time
+    obj = resolve_path(func, parsed)
+    if obj is None:
+        return Callee("unknown", None)
+    rule = rules.lookup(obj)
+    if rule is not None:
+        return Callee("rule", obj, rule)
+    if rules.is_nondifferentiable(obj):
+        return Callee("nondiff", obj)
+    if is_user_function(obj):
+        return Callee("user", obj)
+    if inspect.isclass(obj) and issubclass(obj, (int, bool, str)):
+        return Callee("nondiff", obj)
+    return Callee("unknown", obj)
+
+
+def bind_callee_positions(callee, call, active_args):
+    """Map the active arguments of a call to parameter indices of a statically known user function.
+
+    ``active_args`` holds positional indices (ints) and keyword names (strs). Returns the tuple of
+    parameter indices, or None when the callee's signature is not known statically.
+    """
+    fn = callee.obj
+    if fn is None:
+        if any(isinstance(a, str) for a in active_args):
+            return None
+        return tuple(sorted(active_args))
+    from .dispatch import underlying_function
+    target, offset = underlying_function(fn)
+    try:
+        params = list(inspect.signature(target).parameters)
+    except (TypeError, ValueError):
+        return None
+    positions = []
+    for a in active_args:
+        if isinstance(a, int):
+            positions.append(a + offset)
+        elif a in params:
+            positions.append(params.index(a))
+        else:
+            return None
+    return tuple(sorted(positions))

@@ -1,0 +1,202 @@
+"""Stage 9, cache: run the pipeline once per function, positions and mode, and reuse the result.
+
+Compiled modules are keyed on the function's code object, so a function redefined (a notebook cell run
+again) gets a new adjoint. The compiled module records the global names whose values it depended on
+(the ``np`` in ``np.sin``), and it is rebuilt if any of them has been rebound since. Generated code
+objects are shared between closures of the same code; each closure is bound to its own cells.
+"""
+
+import dataclasses
+import types
+import weakref
+
+import gast
+
+from . import emit, fence, normalize, optimize
+from .analyze import _MISSING, resolve_name
+from .loader import compile_module, inner_code_objects, make_function
+from .naming import Namer, identifiers_in
+from .normalize import load, store
+from .parsing import parse_function
+from .reverse import Reverse
+from .templates import HelperNames
+
+MODES = ("vjp", "vjp_aux", "grad", "grad_aux")
+
+
+@dataclasses.dataclass
+class Compiled:
+    source: str
+    filename: str
+    codes: dict  # generated function name -> code object
+    names: tuple  # the generated functions this mode returns, in order
+    helper_cells: dict
+    guards: tuple  # (name, object) pairs the classification depended on
+    param_names: tuple
+    user_locals: frozenset
+
+    def still_valid(self, fn):
+        closure = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+        globals_ = fn.__globals__
+        for name, obj in self.guards:
+            if name in self.user_locals:
+                continue
+            if name in closure:
+                try:
+                    current = closure[name].cell_contents
+                except ValueError:
+                    return False
+            else:
+                current = globals_.get(name, _builtin(name))
+            if current is not obj:
+                return False
+        return True
+
+    def bind(self, fn):
+        cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+        out = []
+        for i, name in enumerate(self.names):
+            entry = i == 0  # the forward (or fused) function takes the user's arguments and defaults
+            out.append(make_function(self.codes[name], fn.__globals__, self.helper_cells, cells,
+                                     fn.__defaults__ if entry else None,
+                                     fn.__kwdefaults__ if entry else None))
+        return tuple(out)
+
+
+def _builtin(name):
+    import builtins
+    return getattr(builtins, name, None)
+
+
+_COMPILED = {}
+_BOUND = weakref.WeakKeyDictionary()
+
+
+def compiled_adjoint(fn, positions, mode):
+    key = (fn.__code__, positions, mode)
+    compiled = _COMPILED.get(key)
+    if compiled is None or not compiled.still_valid(fn):
+        compiled = build(fn, positions, mode)
+        _COMPILED[key] = compiled
+    return compiled
+
+
+def adjoint_functions(fn, positions, mode):
+    """The generated functions for ``fn``: (forward, backward) for "vjp", (value_and_grad,) otherwise."""
+    per_fn = _BOUND.get(fn)
+    if per_fn is None:
+        per_fn = _BOUND[fn] = {}
+    entry = per_fn.get((positions, mode))
+    if entry is not None and entry[0].still_valid(fn):
+        return entry[1]
+    compiled = compiled_adjoint(fn, positions, mode)
+    functions = compiled.bind(fn)
+    per_fn[(positions, mode)] = (compiled, functions)
+    return functions
+
+
+def build(fn, positions, mode):
+    """Run the whole pipeline: parse, fence, normalize, reverse, optimize, emit, load."""
+    parsed = parse_function(fn)
+    fence.check_function(parsed.node)
+    namer = Namer(identifiers_in(parsed.node))
+    ops = normalize.normalize(parsed, namer)
+    args = parsed.node.args
+    params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+    user_locals = set(params) | {t for op in ops for t in ((op.target,) if isinstance(op.target, str)
+                                                           else (op.target or ()))}
+    helpers = HelperNames(namer, parsed, user_locals)
+    active_params = [params[p] for p in positions]
+    reverse = Reverse(parsed, ops, active_params, namer, helpers, seed_only_first=mode.endswith("_aux"))
+    adjoint = reverse.run()
+    grads_live = {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
+    backward = optimize.drop_dead_assignments(adjoint.backward, grads_live)
+    comments = emit.Comments()
+    user_args = _plain_arguments(args)
+    returned = adjoint.returned
+    name = parsed.name
+    if mode.endswith("_aux") and not isinstance(adjoint.returned, gast.Tuple):
+        from .errors import AuxError
+        raise AuxError(f"has_aux=True needs {name} to return at least two outputs, as `return out, aux`.",
+                       origin=reverse.ops[-1].origin if reverse.ops else parsed.node.origin,
+                       hint="Return a tuple whose first element is differentiated, or drop has_aux.")
+    if mode.startswith("vjp"):
+        residuals = _residuals(backward, adjoint, reverse, params)
+        forward_name = namer.fresh(f"{name}_forward")
+        backward_name = namer.fresh(f"{name}_backward")
+        residual_param = namer.fresh("residuals")
+        forward_body = comments.annotate(adjoint.forward) + [gast.Return(value=gast.Tuple(
+            elts=[returned, emit.tuple_of(residuals, gast.Load())], ctx=gast.Load()))]
+        backward_body = []
+        if residuals:
+            backward_body.append(gast.Assign(targets=[emit.tuple_of(residuals, gast.Store())],
+                                             value=load(residual_param), type_comment=None))
+        backward_body += comments.annotate(backward)
+        backward_body.append(gast.Return(value=gast.Tuple(elts=adjoint.grads, ctx=gast.Load())))
+        functions = [
+            emit.function_def(forward_name, user_args, forward_body,
+                              f"Run {name} and keep the values the backward pass reads."),
+            emit.function_def(backward_name, emit.arguments([residual_param, adjoint.cotangent_param]),
+                              backward_body,
+                              f"Map the cotangent of {name}'s result to the gradients of "
+                              f"{', '.join(active_params) or 'nothing'}."),
+        ]
+        description = f"forward and backward passes, for the gradients of {', '.join(active_params)},"
+    else:
+        fused_name = namer.fresh(f"{name}_value_and_grad")
+        seed = optimize.drop_dead_assignments(adjoint.seed, _loads(backward) | grads_live)
+        body = comments.annotate(adjoint.forward) + comments.annotate(seed, "seed: ") + comments.annotate(backward)
+        body.append(gast.Return(value=gast.Tuple(elts=[returned] + adjoint.grads, ctx=gast.Load())))
+        what = "the first output" if mode == "grad_aux" else "the output (non-scalar outputs are summed)"
+        functions = [emit.function_def(fused_name, user_args, body,
+                                       f"Return {name}'s value and the gradients of {what} with respect "
+                                       f"to {', '.join(active_params)}.")]
+        description = f"value and gradient with respect to {', '.join(active_params)},"
+    factory_name = namer.fresh(f"make_{name}_adjoint")
+    user_freevars = [v for v in fn.__code__.co_freevars]
+    factory_params = sorted(helpers.bound) + user_freevars
+    header = emit.header_lines(parsed, description)
+    source = emit.module_source(header, factory_name, factory_params, functions, comments)
+    code, filename = compile_module(source, f"{mode} of {name}")
+    codes = inner_code_objects(code, factory_name)
+    helper_cells = {n: types.CellType(obj) for n, obj in helpers.bound.items()}
+    guards = tuple(_guards(parsed, ops, user_locals))
+    return Compiled(source, filename, codes, tuple(f.name for f in functions), helper_cells, guards,
+                    tuple(params), frozenset(user_locals))
+
+
+def _loads(statements):
+    return {n.id for s in statements for n in gast.walk(s) if isinstance(n, gast.Name)}
+
+
+def _residuals(backward, adjoint, reverse, params):
+    read = _loads(backward) | {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
+    forward_names = list(params) + [t for op in reverse.ops for t in
+                                    ((op.target,) if isinstance(op.target, str) else (op.target or ()))]
+    forward_names += list(reverse.pullbacks.values())
+    seen = []
+    for n in forward_names:
+        if n in read and n not in seen:
+            seen.append(n)
+    return seen
+
+
+def _plain_arguments(args):
+    import copy
+    args = copy.deepcopy(args)
+    for a in args.posonlyargs + args.args + args.kwonlyargs:
+        a.annotation = None
+    return args
+
+
+def _guards(parsed, ops, user_locals):
+    """The free names whose values decided how calls were compiled."""
+    seen = set()
+    for op in ops:
+        for node in gast.walk(op.value):
+            if isinstance(node, gast.Call):
+                root = normalize.static_path_root(node.func)
+                if root is not None and root not in user_locals and root not in seen:
+                    seen.add(root)
+                    obj = resolve_name(root, parsed)
+                    yield root, (None if obj is _MISSING else obj)

@@ -1,0 +1,60 @@
+"""Errors raised by autodiff_st.
+
+Every error the compiler raises is an ``AutodiffError``. When the error concerns a line of the user's
+code, the message quotes that line with its file and line number, in the layout of a Python traceback,
+and ends with what to do about it.
+"""
+
+
+class AutodiffError(Exception):
+    """Base class of every error autodiff_st raises about the user's code or arguments."""
+
+    def __init__(self, message, origin=None, hint=None):
+        self.bare_message = message
+        self.origin = origin
+        self.hint = hint
+        super().__init__(self._format())
+
+    def _format(self):
+        parts = [self.bare_message]
+        if self.origin is not None:
+            parts.append(self.origin.describe())
+        if self.hint:
+            parts.append(self.hint)
+        return "\n".join(parts)
+
+
+class UnsupportedSyntaxError(AutodiffError):
+    """A construct the compiler does not differentiate."""
+
+
+class MissingRuleError(AutodiffError):
+    """A call on a differentiated value to a function with no derivative rule and no Python source."""
+
+
+class SourceUnavailableError(AutodiffError):
+    """The source of a function to differentiate cannot be read."""
+
+
+class NonDifferentiableError(AutodiffError):
+    """A differentiated value flows into something that has no derivative."""
+
+
+class GradPositionError(AutodiffError, ValueError):
+    """A ``grad_position``/``argnums`` that is out of range, duplicated, or otherwise invalid."""
+
+
+class GradPositionTypeError(AutodiffError, TypeError):
+    """A ``grad_position``/``argnums`` of the wrong type."""
+
+
+class InputTypeError(AutodiffError, TypeError):
+    """A differentiated input of a type that cannot be differentiated: an int, complex or object."""
+
+
+class CotangentError(AutodiffError, ValueError):
+    """A cotangent passed to a ``vjp_fn`` whose structure or shape does not match the output."""
+
+
+class AuxError(AutodiffError, ValueError):
+    """``has_aux=True`` on a function that does not return at least two outputs."""

@@ -1,0 +1,201 @@
+"""Stage 1, parse: read a function's source and turn it into a gast tree.
+
+Every node of the tree gets an ``origin``: the user's file, line and the text of that line. Later passes
+copy the origin onto every node they create, so comments in the generated code and error messages can
+always point back at the user's line.
+"""
+
+import dataclasses
+import inspect
+import linecache
+import os
+import textwrap
+
+import gast
+
+from .errors import SourceUnavailableError, UnsupportedSyntaxError
+
+
+@dataclasses.dataclass(frozen=True)
+class Origin:
+    """Where a node comes from in the user's code."""
+
+    filename: str
+    lineno: int
+    source_line: str
+    function: str
+
+    def describe(self):
+        return f'  File "{self.filename}", line {self.lineno}, in {self.function}\n    {self.source_line}'
+
+    def short(self):
+        """``file.py:12  y = x * 2``, as written above each generated block."""
+        return f"{os.path.basename(self.filename)}:{self.lineno}  {self.source_line}"
+
+
+@dataclasses.dataclass
+class ParsedFunction:
+    """A user function, parsed: its ``def`` node, where it lives, and what its names refer to."""
+
+    fn: object
+    node: gast.FunctionDef
+    filename: str
+    name: str
+    globals: dict
+    closure: dict  # free variable name -> cell
+
+    @property
+    def first_origin(self):
+        return self.node.origin
+
+
+def origin_of(node):
+    return getattr(node, "origin", None)
+
+
+def copy_origin(new, old):
+    """Give ``new`` and its children without an origin the origin of ``old``; return ``new``."""
+    origin = origin_of(old)
+    if origin is not None:
+        for child in gast.walk(new):
+            if origin_of(child) is None:
+                child.origin = origin
+    return new
+
+
+def _function_origin(fn):
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    line = linecache.getline(code.co_filename, code.co_firstlineno).strip()
+    return Origin(code.co_filename, code.co_firstlineno, line, code.co_name)
+
+
+def _read_source(fn):
+    name = getattr(fn, "__qualname__", repr(fn))
+    if not inspect.isfunction(fn):
+        raise SourceUnavailableError(
+            f"cannot read the source of {name}: it is not a Python function "
+            f"(it is {type(fn).__name__}).",
+            hint="Builtins and functions written in C have no source to differentiate. "
+            "Register a derivative rule with @ad.register_vjp, or mark it with ad.nondifferentiable.",
+        )
+    try:
+        lines, first = inspect.getsourcelines(fn)
+    except (OSError, TypeError) as exc:
+        raise SourceUnavailableError(
+            f"cannot read the source of {name}: {exc}.",
+            origin=_function_origin(fn),
+            hint="Functions typed at an interactive prompt without a source file cannot be "
+            "differentiated. Put the function in a file (or a notebook cell) and import it.",
+        ) from None
+    return lines, first
+
+
+def _find_lambda(tree, fn):
+    code = fn.__code__
+    argnames = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    found = []
+    for node in gast.walk(tree):
+        if isinstance(node, gast.Lambda):
+            names = tuple(a.id for a in node.args.args + node.args.kwonlyargs)
+            if names == argnames:
+                found.append(node)
+    if len(found) != 1:
+        raise SourceUnavailableError(
+            f"cannot tell which lambda on line {code.co_firstlineno} of {code.co_filename} to differentiate "
+            f"({len(found)} lambdas there take the arguments {argnames}).",
+            origin=_function_origin(fn),
+            hint="Give the function a name with def, or put each lambda on its own line.",
+        )
+    lam = found[0]
+    node = gast.FunctionDef(
+        name=f"lambda_line{code.co_firstlineno}",
+        args=lam.args,
+        body=[gast.Return(value=lam.body)],
+        decorator_list=[],
+        returns=None,
+        type_comment=None,
+        type_params=[],
+    )
+    gast.copy_location(node, lam)
+    node.body[0].lineno = lam.lineno
+    return node
+
+
+def parse_function(fn):
+    """Parse a plain Python function into a ``ParsedFunction``."""
+    lines, first = _read_source(fn)
+    source = textwrap.dedent("".join(lines))
+    is_lambda = fn.__name__ == "<lambda>"
+    if is_lambda:
+        # A lambda's source is the whole statement around it; strip to something parseable.
+        source = source.strip()
+        tree = _parse_lambda_source(source, fn)
+    else:
+        tree = gast.parse(source)
+    if is_lambda:
+        node = _find_lambda(tree, fn)
+    else:
+        defs = [n for n in tree.body if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef))]
+        if not defs:
+            raise SourceUnavailableError(f"cannot find the definition of {fn.__qualname__} in its source.")
+        node = defs[0]
+    filename = fn.__code__.co_filename
+    name = fn.__name__ if not is_lambda else node.name
+    file_lines = linecache.getlines(filename)
+    for child in gast.walk(node):
+        if hasattr(child, "lineno"):
+            lineno = first + child.lineno - 1
+            text = file_lines[lineno - 1].strip() if 0 < lineno <= len(file_lines) else ""
+            child.origin = Origin(filename, lineno, text, name)
+    _fill_missing_origins(node)
+    node.decorator_list = []
+    closure = {}
+    if fn.__closure__:
+        closure = dict(zip(fn.__code__.co_freevars, fn.__closure__))
+    if isinstance(node, gast.AsyncFunctionDef):
+        raise UnsupportedSyntaxError(
+            f"cannot differentiate the async function {name}.",
+            origin=node.origin,
+            hint="Differentiate a plain def function instead.",
+        )
+    return ParsedFunction(fn=fn, node=node, filename=filename, name=name,
+                          globals=fn.__globals__, closure=closure)
+
+
+def _parse_lambda_source(source, fn):
+    # The lines may hold a fragment such as "f = lambda x: x * 2,": trim characters off the end
+    # until the text parses.
+    text = source
+    while text:
+        try:
+            return gast.parse(text)
+        except SyntaxError:
+            text = text[:-1]
+    # Fall back on the lambda keyword onward, for fragments that start mid-expression.
+    start = source.find("lambda")
+    text = source[start:]
+    while text:
+        try:
+            return gast.parse(text)
+        except SyntaxError:
+            text = text[:-1]
+    raise SourceUnavailableError(
+        f"cannot parse the source of the lambda at line {fn.__code__.co_firstlineno} of "
+        f"{fn.__code__.co_filename}.",
+        hint="Give the function a name with def.",
+    )
+
+
+def _fill_missing_origins(node):
+    """Nodes without a line number (operators, contexts) take their parent's origin."""
+
+    def visit(n, inherited):
+        own = origin_of(n) or inherited
+        if origin_of(n) is None and own is not None:
+            n.origin = own
+        for child in gast.iter_child_nodes(n):
+            visit(child, own)
+
+    visit(node, None)

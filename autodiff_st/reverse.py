@@ -1,0 +1,428 @@
+"""Stage 5, reverse: turn the normal form into a forward pass and a backward pass.
+
+The forward pass is the normal form itself, except that calls to the user's own functions go through
+``call_forward``, which also returns the call's pullback. The backward pass visits the statements in
+reverse. For each statement whose result has an adjoint, it inlines the derivative rule and adds the
+contribution to each active operand's adjoint. The first contribution assigns (``x_bar = ...``), later
+ones accumulate (``x_bar = x_bar + ...``), and nothing is ever updated in place.
+
+A result nobody differentiates never gets an adjoint, so dead adjoint code is not generated in the first
+place. Because the normal form is single-assignment, the backward pass can read every forward value by
+name. The *residuals* are exactly the forward names the backward pass reads.
+"""
+
+import dataclasses
+import operator
+
+import gast
+
+from . import rules
+from .analyze import classify_call
+from .errors import MissingRuleError, NonDifferentiableError, UnsupportedSyntaxError
+from .normalize import is_atom, load, store
+from .parsing import origin_of
+from .templates import bind_arguments, inline_vjp
+from . import runtime
+
+BINARY_PRIMITIVES = {
+    gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
+    gast.MatMult: operator.matmul, gast.Pow: operator.pow, gast.Mod: operator.mod,
+    gast.FloorDiv: operator.floordiv, gast.BitAnd: operator.and_, gast.BitOr: operator.or_,
+    gast.BitXor: operator.xor, gast.LShift: operator.lshift, gast.RShift: operator.rshift,
+}
+UNARY_PRIMITIVES = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_,
+                    gast.Invert: operator.invert}
+
+
+@dataclasses.dataclass
+class Adjoint:
+    """The pieces the emitter assembles into a module."""
+
+    forward: list  # statements, each with an ``origin``
+    backward: list
+    returned: gast.expr  # the forward's return value: an atom or a tuple of atoms
+    grads: list  # expressions returned by the backward pass, one per differentiated parameter
+    residuals: list  # forward names the backward pass reads
+    cotangent_param: str  # the backward pass's parameter holding the output's cotangent
+    seed: list  # statements that seed the backward pass with ones (fused mode)
+
+
+def names_in(node):
+    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name)]
+
+
+def tag(node, origin):
+    node.origin = origin
+    return node
+
+
+class Reverse:
+    def __init__(self, parsed, ops, active_params, namer, helpers, seed_only_first=False):
+        self.parsed = parsed
+        self.ops = ops
+        self.namer = namer
+        self.helpers = helpers
+        self.active_params = active_params
+        self.seed_only_first = seed_only_first
+        args = parsed.node.args
+        self.params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+        self.active = set(active_params)
+        self.locals = set(self.params)
+        self.adjoint_names = {}
+        self.initialized = set()
+        self.backward = []
+        self.forward = []
+        self.pullbacks = {}  # op index -> pullback name
+        self.callees = {}  # op index -> Callee
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def is_local(self, name):
+        return name in self.locals
+
+    def adjoint(self, var):
+        if var not in self.adjoint_names:
+            self.adjoint_names[var] = self.namer.fresh(f"{var}_bar")
+        return self.adjoint_names[var]
+
+    def helper(self, obj, name):
+        return load(self.helpers.name_for(obj, name))
+
+    def accumulate(self, var, expr, origin):
+        name = self.adjoint(var)
+        if var not in self.initialized:
+            self.initialized.add(var)
+            value = expr
+        else:
+            value = gast.BinOp(left=load(name), op=gast.Add(), right=expr)
+        self.backward.append(tag(gast.Assign(targets=[store(name)], value=value, type_comment=None), origin))
+
+    def active_atom(self, node):
+        return isinstance(node, gast.Name) and node.id in self.active
+
+    def any_active(self, node):
+        return any(n in self.active for n in names_in(node))
+
+    # -- activity and the forward pass ----------------------------------------------------------------
+
+    def run(self):
+        for index, op in enumerate(self.ops):
+            self.forward_op(index, op)
+        returned = self.ops[-1].value if self.ops and self.ops[-1].kind == "return" else gast.Constant(
+            value=None, kind=None)
+        cotangent_param, seed = self.seed(returned)
+        for index in reversed(range(len(self.ops))):
+            self.backward_op(index, self.ops[index])
+        grads = []
+        for p in self.active_params:
+            if p in self.initialized:
+                grads.append(load(self.adjoint_names[p]))
+            else:
+                grads.append(gast.Call(func=self.helper(runtime.zeros_like, "zeros_like"), args=[load(p)],
+                                       keywords=[]))
+        read = []
+        for stmt in self.backward + [gast.Tuple(elts=grads, ctx=gast.Load())]:
+            for n in names_in(stmt):
+                if n in self.locals and n not in read:
+                    read.append(n)
+        forward_names = [n for n in self.params] + [t for op in self.ops for t in _targets(op)] + \
+            list(self.pullbacks.values())
+        residuals = [n for n in forward_names if n in read]
+        return Adjoint(self.forward, self.backward, returned, grads, residuals, cotangent_param, seed)
+
+    def forward_op(self, index, op):
+        origin = op.origin
+        if op.kind == "return":
+            return
+        if op.kind in ("expr", "assert"):
+            stmt = gast.Expr(value=op.value) if op.kind == "expr" else gast.Assert(test=op.value, msg=None)
+            self.forward.append(tag(stmt, origin))
+            return
+        targets = _targets(op)
+        value = op.value
+        active = self.value_is_active(index, op)
+        if active and isinstance(value, gast.Call) and self.callees[index].kind == "user":
+            self.forward.append(tag(self.user_call_forward(index, op), origin))
+        else:
+            target = store(op.target) if op.kind == "assign" else gast.Tuple(
+                elts=[store(t) for t in targets], ctx=gast.Store())
+            self.forward.append(tag(gast.Assign(targets=[target], value=value, type_comment=None), origin))
+        self.locals.update(targets)
+        if active:
+            self.active.update(targets)
+
+    def value_is_active(self, index, op):
+        value = op.value
+        if not self.any_active(value):
+            if isinstance(value, gast.Call):
+                self.callees[index] = classify_call(value, self.parsed, self.is_local)
+            return False
+        origin = op.origin
+        if op.kind == "unpack":
+            if isinstance(value, gast.Call):
+                callee = classify_call(value, self.parsed, self.is_local)
+                self.callees[index] = callee
+                if callee.kind == "user":
+                    return True
+                if callee.kind == "nondiff":
+                    return False
+            raise UnsupportedSyntaxError(
+                "autodiff_st cannot yet unpack a differentiated tuple unless it comes from a call to "
+                "one of your own functions.", origin=origin,
+                hint="Tuples of differentiated values arrive in the next version.")
+        if is_atom(value):
+            if isinstance(value, gast.Name):
+                return True
+            raise UnsupportedSyntaxError(
+                "autodiff_st cannot yet put differentiated values into a tuple or list other than the "
+                "returned one.", origin=origin, hint="Keep the values in separate variables.")
+        if isinstance(value, gast.BinOp):
+            primitive = BINARY_PRIMITIVES.get(type(value.op))
+            return self.primitive_is_active(primitive, origin, [value.left, value.right])
+        if isinstance(value, gast.UnaryOp):
+            primitive = UNARY_PRIMITIVES.get(type(value.op))
+            return self.primitive_is_active(primitive, origin, [value.operand])
+        if isinstance(value, gast.Compare):
+            return False
+        if isinstance(value, gast.Attribute):
+            if value.attr in rules.NONDIFF_ATTRIBUTES:
+                return False
+            if value.attr in rules.ATTRIBUTES:
+                return True
+            raise NonDifferentiableError(
+                f"autodiff_st has no derivative for the attribute `.{value.attr}` of a differentiated value.",
+                origin=origin, hint="Use the numpy function instead, or register a rule for it.")
+        if isinstance(value, gast.Call):
+            callee = classify_call(value, self.parsed, self.is_local)
+            self.callees[index] = callee
+            return self.call_is_active(callee, value, origin)
+        raise UnsupportedSyntaxError(f"unexpected operation {type(value).__name__}", origin=origin)
+
+    def primitive_is_active(self, primitive, origin, operands):
+        if rules.lookup(primitive) is not None:
+            return True
+        if rules.is_nondifferentiable(primitive):
+            return False
+        raise MissingRuleError(f"no derivative rule for {rules.display_name(primitive)}.", origin=origin)
+
+    def call_is_active(self, callee, call, origin):
+        for arg in call.args + [k.value for k in call.keywords]:
+            if isinstance(arg, (gast.Tuple, gast.List)) and self.any_active(arg) and callee.kind in ("rule", "method"):
+                raise UnsupportedSyntaxError(
+                    "autodiff_st cannot yet differentiate a list or tuple of differentiated values passed "
+                    f"to {rules.display_name(callee.obj)}.", origin=origin,
+                    hint="Functions that take sequences of arrays arrive with the full rule library.")
+        if callee.kind in ("rule", "method", "astype"):
+            if callee.kind == "method" and callee.rule is None:
+                raise MissingRuleError(f"no derivative rule for the method .{call.func.attr}().", origin=origin)
+            return True
+        if callee.kind == "nondiff":
+            return False
+        if callee.kind == "user":
+            return True
+        what = f"the method .{call.func.attr}()" if callee.kind == "unknown_method" else \
+            (rules.display_name(callee.obj) if callee.obj is not None else _call_text(call))
+        raise MissingRuleError(
+            f"no derivative rule for {what}, which is called here on a differentiated value.",
+            origin=origin, hint=_registration_hint(callee, call))
+
+    def user_call_forward(self, index, op):
+        call = op.value
+        callee = self.callees[index]
+        active_args = [i for i, a in enumerate(call.args) if self.any_active(a)]
+        active_args += [k.arg for k in call.keywords if self.any_active(k.value)]
+        fname = call.func.attr if isinstance(call.func, gast.Attribute) else getattr(call.func, "id", "call")
+        pullback = self.namer.fresh(f"{fname}_pullback")
+        self.pullbacks[index] = pullback
+        call_forward = self.helper(_call_forward(), "call_forward")
+        positions_node = gast.Tuple(elts=[gast.Constant(value=a, kind=None) for a in active_args], ctx=gast.Load())
+        new_call = gast.Call(func=call_forward, args=[call.func, positions_node] + call.args,
+                             keywords=call.keywords)
+        if op.kind == "assign":
+            target = store(op.target)
+        else:
+            target = gast.Tuple(elts=[store(t) for t in op.target], ctx=gast.Store())
+        self.user_call_args = getattr(self, "user_call_args", {})
+        self.user_call_args[index] = active_args
+        return gast.Assign(targets=[gast.Tuple(elts=[target, store(pullback)], ctx=gast.Store())],
+                           value=new_call, type_comment=None)
+
+    # -- seeding ------------------------------------------------------------------------------------
+
+    def seed(self, returned):
+        """Name the backward pass's cotangent parameter, and build the fused mode's seed statements."""
+        ones_like = self.helper(runtime.ones_like, "ones_like")
+        seed = []
+        if self.seed_only_first and isinstance(returned, gast.Tuple):
+            returned = returned.elts[0]  # with has_aux only the first output is differentiated
+        if isinstance(returned, gast.Tuple):
+            param = self.namer.fresh("out_bar")
+            for i, elt in enumerate(returned.elts):
+                if self.active_atom(elt):
+                    origin = self.ops[-1].origin
+                    self.accumulate(elt.id, gast.Subscript(value=load(param), slice=gast.Constant(value=i, kind=None),
+                                                           ctx=gast.Load()), origin)
+            cotangents = self.backward
+            self.backward = []
+            # In fused mode the seeds are ones; rewrite out_bar[i] into ones_like(elt).
+            for stmt in cotangents:
+                seed.append(_replace_subscripts(stmt, param, returned, ones_like))
+            self.backward = cotangents
+            return param, seed
+        if self.active_atom(returned):
+            param = self.adjoint(returned.id)
+            self.initialized.add(returned.id)
+            seed.append(tag(gast.Assign(targets=[store(param)], value=gast.Call(
+                func=ones_like, args=[load(returned.id)], keywords=[]), type_comment=None), self.ops[-1].origin))
+            return param, seed
+        return self.namer.fresh("out_bar"), seed
+
+    # -- the backward pass --------------------------------------------------------------------------
+
+    def backward_op(self, index, op):
+        if op.kind in ("return", "expr", "assert"):
+            return
+        targets = _targets(op)
+        if not any(t in self.active and t in self.initialized for t in targets):
+            return
+        origin = op.origin
+        value = op.value
+        if index in self.pullbacks:
+            self.backward_user_call(index, op)
+            return
+        g = self.adjoint(op.target)
+        if isinstance(value, gast.Name):
+            self.accumulate(value.id, load(g), origin)
+            return
+        if isinstance(value, gast.BinOp):
+            primitive = BINARY_PRIMITIVES[type(value.op)]
+            self.apply_rule(rules.lookup(primitive), [value.left, value.right], {}, g, op.target, origin)
+        elif isinstance(value, gast.UnaryOp):
+            primitive = UNARY_PRIMITIVES[type(value.op)]
+            self.apply_rule(rules.lookup(primitive), [value.operand], {}, g, op.target, origin)
+        elif isinstance(value, gast.Attribute):
+            rule = rules.lookup(rules.ATTRIBUTES[value.attr])
+            self.apply_rule(rule, [value.value], {}, g, op.target, origin)
+        elif isinstance(value, gast.Call):
+            callee = self.callees[index]
+            args = list(value.args)
+            keywords = {k.arg: k.value for k in value.keywords}
+            if callee.kind == "astype":
+                receiver = value.func.value
+                rule = rules.lookup(runtime.astype)
+                self.apply_rule(rule, [receiver] + args, keywords, g, op.target, origin)
+                return
+            if callee.kind == "method":
+                receiver = value.func.value
+                if callee.pack and len(args) > 1:
+                    args = [gast.Tuple(elts=args, ctx=gast.Load())]
+                args = [receiver] + args
+            self.apply_rule(callee.rule, args, keywords, g, op.target, origin)
+
+    def apply_rule(self, rule, args, keywords, g, target, origin):
+        bound = bind_arguments(rule, args, keywords, origin)
+        wanted = []
+        for name, node in bound.items():
+            if self.any_active(node):
+                if name not in rule.diff:
+                    raise NonDifferentiableError(
+                        f"autodiff_st has no derivative of {rule.name} with respect to its argument "
+                        f"`{name}`, and a differentiated value is passed there.", origin=origin,
+                        hint=f"Wrap that argument in ad.stop_gradient(...) if it should be a constant, "
+                             f"or register a rule for {rule.name} that differentiates `{name}`.")
+                wanted.append(name)
+        prelude, exprs = inline_vjp(rule, bound, g, target, wanted, self.namer, self.helpers)
+        for stmt in prelude:
+            self.backward.append(tag(stmt, origin))
+        for name in wanted:
+            self.accumulate(bound[name].id, exprs[name], origin)
+
+    def backward_user_call(self, index, op):
+        origin = op.origin
+        call = op.value
+        pullback = self.pullbacks[index]
+        active_args = self.user_call_args[index]
+        if op.kind == "assign":
+            cotangent = load(self.adjoint(op.target))
+        else:
+            elts = []
+            for t in op.target:
+                if t in self.initialized:
+                    elts.append(load(self.adjoint(t)))
+                else:
+                    elts.append(gast.Call(func=self.helper(runtime.zeros_like, "zeros_like"), args=[load(t)],
+                                          keywords=[]))
+            cotangent = gast.Tuple(elts=elts, ctx=gast.Load())
+        nodes = [call.args[a] if isinstance(a, int) else next(k.value for k in call.keywords if k.arg == a)
+                 for a in active_args]
+        fresh_targets = []
+        pending = []
+        for node in nodes:
+            var = node.id
+            if var not in self.initialized and var not in [n.id for n, _ in pending]:
+                self.initialized.add(var)
+                fresh_targets.append(store(self.adjoint(var)))
+            else:
+                part = self.namer.fresh(f"{var}_bar_part")
+                fresh_targets.append(store(part))
+                pending.append((node, part))
+        self.backward.append(tag(gast.Assign(
+            targets=[gast.Tuple(elts=fresh_targets, ctx=gast.Store())],
+            value=gast.Call(func=load(pullback), args=[cotangent], keywords=[]), type_comment=None), origin))
+        for node, part in pending:
+            self.accumulate(node.id, load(part), origin)
+
+
+def _targets(op):
+    if op.kind == "assign":
+        return (op.target,)
+    if op.kind == "unpack":
+        return tuple(op.target)
+    return ()
+
+
+def _call_forward():
+    from .dispatch import call_forward
+    return call_forward
+
+
+def _replace_subscripts(stmt, param, returned, ones_like):
+    import copy
+    stmt = copy.deepcopy(stmt)
+
+    class Replace(gast.NodeTransformer):
+        def visit_Subscript(self, node):
+            if isinstance(node.value, gast.Name) and node.value.id == param:
+                elt = returned.elts[node.slice.value]
+                return gast.Call(func=copy.deepcopy(ones_like), args=[copy.deepcopy(elt)], keywords=[])
+            return node
+
+    out = Replace().visit(stmt)
+    out.origin = origin_of(stmt)
+    return out
+
+
+def _call_text(call):
+    try:
+        import ast
+        return ast.unparse(gast.gast_to_ast(call.func))
+    except Exception:
+        return "this function"
+
+
+def _registration_hint(callee, call):
+    name = _call_text(call)
+    short = name.split(".")[-1]
+    params = "x"
+    obj = callee.obj
+    if obj is not None:
+        import inspect
+        try:
+            params = ", ".join(p for p in inspect.signature(obj).parameters if p not in ("self",))
+        except (TypeError, ValueError):
+            pass
+    return ("Register a derivative rule for it, for example:\n\n"
+            f"    @ad.register_vjp({name})\n"
+            f"    def {short}_vjp(g, ans, {params}):\n"
+            f"        return ...  # the gradient of each argument, given g, the gradient of the result\n\n"
+            f"or, if it has no derivative, mark it with ad.nondifferentiable({name}).")

@@ -1,0 +1,146 @@
+"""The registry of derivative rules.
+
+A rule is an ordinary Python function that reads like the math. It takes the cotangent ``g`` of the
+result, the result ``ans``, and then the primitive's own parameters, with the primitive's names and
+defaults. It returns the cotangent of each differentiable parameter: a single expression when there is
+one, a tuple when there are several.
+
+    @vjp_rule(np.sin)
+    def sin(g, ans, x):
+        return g * np.cos(x)
+
+The compiler inlines the rule's body into the generated adjoint, substituting the names at the call
+site, and keeps only the parts it needs: for ``x * c`` with a constant ``c``, the rule for ``multiply``
+contributes just the gradient of ``x``. A rule whose source cannot be read is called instead.
+
+By default the differentiable parameters are those without a default value; ``diff=`` names them
+explicitly. Functions whose result carries no gradient (``np.shape``, ``np.argmax``, comparisons) are
+marked with ``nondifferentiable``; values flowing through them stop being differentiated.
+"""
+
+import dataclasses
+import inspect
+
+_RULES = {}
+_NONDIFF = set()
+
+
+@dataclasses.dataclass
+class Rule:
+    primitive: object
+    vjp: object
+    params: tuple  # the primitive's parameters, in the rule's order (after g and ans)
+    diff: tuple  # the differentiable parameters, in the order the rule returns their cotangents
+    has_var_keywords: bool
+
+    @property
+    def name(self):
+        return display_name(self.primitive)
+
+
+def _key(primitive):
+    try:
+        hash(primitive)
+        return primitive
+    except TypeError:
+        return id(primitive)
+
+
+def display_name(obj):
+    module = getattr(obj, "__module__", None) or ""
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
+    if type(obj).__name__ == "ufunc":
+        return f"numpy.{obj.__name__}"
+    if module in ("builtins", ""):
+        return name
+    if module.startswith("numpy"):
+        module = "numpy" if module.count(".") <= 1 or module.startswith("numpy._core") else module
+    return f"{module}.{name}"
+
+
+def vjp_rule(*primitives, diff=None):
+    """Register the decorated function as the reverse-mode rule of each of ``primitives``.
+
+    This is the public way to teach autodiff_st a new function (``ad.register_vjp``). Example::
+
+        @ad.register_vjp(my_softplus)
+        def my_softplus_vjp(g, ans, x):
+            return g / (1 + np.exp(-x))
+    """
+
+    def register(rule_fn):
+        sig = inspect.signature(rule_fn)
+        names = list(sig.parameters)
+        if len(names) < 3 or names[:2] != ["g", "ans"]:
+            raise TypeError(
+                f"a derivative rule takes (g, ans, <the function's parameters>); "
+                f"{rule_fn.__name__} takes ({', '.join(names)})"
+            )
+        params = []
+        var_kw = False
+        for p in list(sig.parameters.values())[2:]:
+            if p.kind is p.VAR_KEYWORD:
+                var_kw = True
+            elif p.kind is p.VAR_POSITIONAL:
+                raise TypeError(f"rule {rule_fn.__name__}: *args parameters are not supported in rules")
+            else:
+                params.append(p.name)
+        if diff is None:
+            chosen = tuple(
+                p.name for p in list(sig.parameters.values())[2:]
+                if p.default is p.empty and p.kind not in (p.VAR_KEYWORD,)
+            )
+        else:
+            chosen = tuple(diff)
+        for primitive in primitives:
+            _RULES[_key(primitive)] = Rule(primitive, rule_fn, tuple(params), chosen, var_kw)
+            _NONDIFF.discard(_key(primitive))
+        return rule_fn
+
+    return register
+
+
+def nondifferentiable(*primitives):
+    """Mark functions whose results carry no gradient. Values passed through them are constants."""
+    for primitive in primitives:
+        _NONDIFF.add(_key(primitive))
+        _RULES.pop(_key(primitive), None)
+    return primitives[0] if len(primitives) == 1 else primitives
+
+
+def lookup(primitive):
+    """The ``Rule`` for ``primitive``, or None."""
+    try:
+        return _RULES.get(_key(primitive))
+    except TypeError:
+        return None
+
+
+def is_nondifferentiable(primitive):
+    try:
+        return _key(primitive) in _NONDIFF
+    except TypeError:
+        return False
+
+
+def all_rules():
+    return list(_RULES.values())
+
+
+# Methods and attributes of arrays, mapped onto the functions whose rules they share.
+# kind "plain": x.m(a, k=v) is f(x, a, k=v); kind "pack": x.m(a, b) is f(x, (a, b)), as for reshape.
+METHODS = {}
+ATTRIBUTES = {}
+NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides"}
+NONDIFF_METHODS = {"argmax", "argmin", "argsort", "nonzero", "tolist", "any", "all", "item_count"}
+
+
+def method(name, primitive, kind="plain"):
+    METHODS[name] = (primitive, kind)
+
+
+def attribute(name, primitive):
+    ATTRIBUTES[name] = primitive
+
+
+from . import operators, elementwise, reductions, linalg, shape, math_builtins  # noqa: E402,F401

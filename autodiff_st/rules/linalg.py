@@ -1,0 +1,26 @@
+"""Rules for products: matmul, dot, outer, inner."""
+
+import numpy as np
+
+from ..runtime import dot_grad_left, dot_grad_right
+from . import vjp_rule, method
+
+
+@vjp_rule(np.dot)
+def dot(g, ans, a, b):
+    return dot_grad_left(g, a, b), dot_grad_right(g, a, b)
+
+
+@vjp_rule(np.outer)
+def outer(g, ans, a, b):
+    return (np.reshape(np.dot(g, np.ravel(b)), np.shape(a)),
+            np.reshape(np.dot(np.ravel(a), g), np.shape(b)))
+
+
+@vjp_rule(np.inner)
+def inner(g, ans, a, b):
+    # np.inner contracts the last axes; for vectors and matrices this is a @ b.T.
+    return dot_grad_left(g, a, np.transpose(b)), np.transpose(dot_grad_right(g, a, np.transpose(b)))
+
+
+method("dot", np.dot)

@@ -1,0 +1,65 @@
+"""Rules for Python's arithmetic operators and their numpy ufunc twins."""
+
+import operator
+
+import numpy as np
+
+from ..runtime import unbroadcast, matmul_grad_left, matmul_grad_right
+from . import vjp_rule, nondifferentiable
+
+
+@vjp_rule(operator.add, np.add)
+def add(g, ans, x, y):
+    return unbroadcast(g, x), unbroadcast(g, y)
+
+
+@vjp_rule(operator.sub, np.subtract)
+def subtract(g, ans, x, y):
+    return unbroadcast(g, x), unbroadcast(-g, y)
+
+
+@vjp_rule(operator.mul, np.multiply)
+def multiply(g, ans, x, y):
+    return unbroadcast(g * y, x), unbroadcast(g * x, y)
+
+
+@vjp_rule(operator.truediv, np.divide, np.true_divide)
+def divide(g, ans, x, y):
+    return unbroadcast(g / y, x), unbroadcast(-g * ans / y, y)
+
+
+@vjp_rule(operator.pow, np.power)
+def power(g, ans, x, y):
+    # d/dy x**y = x**y log x; where x == 0 the term is taken as 0, as JAX does.
+    return (unbroadcast(g * y * x ** (y - 1), x),
+            unbroadcast(g * ans * np.log(np.where(x == 0, 1, x)), y))
+
+
+@vjp_rule(operator.matmul, np.matmul)
+def matmul(g, ans, x, y):
+    return matmul_grad_left(g, x, y), matmul_grad_right(g, x, y)
+
+
+@vjp_rule(operator.neg, np.negative)
+def negative(g, ans, x):
+    return -g
+
+
+@vjp_rule(operator.pos, np.positive)
+def positive(g, ans, x):
+    return g
+
+
+@vjp_rule(operator.mod, np.mod, np.remainder)
+def mod(g, ans, x, y):
+    return unbroadcast(g, x), unbroadcast(-g * np.floor_divide(x, y), y)
+
+
+nondifferentiable(
+    operator.floordiv, np.floor_divide,
+    operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
+    operator.not_, operator.truth, operator.is_, operator.is_not, operator.contains,
+    operator.invert, operator.and_, operator.or_, operator.xor, operator.lshift, operator.rshift,
+    np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
+    np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
+)

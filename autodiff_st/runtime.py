@@ -1,0 +1,157 @@
+"""Runtime helpers that generated adjoints call.
+
+This module is all that generated code needs at run time besides numpy. Nothing here knows about
+parsing or code generation. Every helper that can sit on a differentiated path has a derivative rule in
+``rules/``, so generated code can itself be differentiated again.
+"""
+
+import numpy as np
+
+
+def shape_of(x):
+    return getattr(x, "shape", ())
+
+
+def unbroadcast(v, x):
+    """Sum ``v`` down to the shape of ``x``, undoing numpy broadcasting."""
+    x_shape = getattr(x, "shape", ())
+    if getattr(v, "shape", ()) == x_shape:
+        return v
+    return unbroadcast_to_shape(v, x_shape)
+
+
+def unbroadcast_to_shape(v, x_shape):
+    v_shape = np.shape(v)
+    if v_shape == x_shape:
+        return v
+    lead = len(v_shape) - len(x_shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(x_shape) if n == 1 and v_shape[lead + i] != 1
+    )
+    return np.reshape(np.sum(v, axis=axes, keepdims=True), x_shape) if axes else np.reshape(v, x_shape)
+
+
+def zeros_like(x):
+    """The zero gradient of ``x``: ``0.0`` for a Python number, an array of zeros otherwise."""
+    if isinstance(x, (float, int)):
+        return 0.0
+    if isinstance(x, complex):
+        return 0j
+    return np.zeros_like(x)
+
+
+def ones_like(x):
+    """The seed of a backward pass: ``1.0`` for a Python number, an array of ones otherwise."""
+    if isinstance(x, (float, int)):
+        return 1.0
+    if isinstance(x, complex):
+        return 1.0 + 0j
+    return np.ones_like(x)
+
+
+def normalize_axis(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        return tuple(sorted(a % ndim for a in axis))
+    return (axis % ndim,)
+
+
+def expand_reduced(v, x, axis=None, keepdims=False):
+    """Broadcast the cotangent ``v`` of a reduction ``reduce(x, axis, keepdims)`` back to ``x``'s shape."""
+    x_shape = np.shape(x)
+    if not keepdims and x_shape:
+        reduced = normalize_axis(axis, len(x_shape))
+        v = np.reshape(v, tuple(1 if i in reduced else n for i, n in enumerate(x_shape)))
+    return np.broadcast_to(v, x_shape)
+
+
+def reduced_count(x, axis=None):
+    """How many elements a reduction over ``axis`` combines into each result."""
+    x_shape = np.shape(x)
+    count = 1
+    for i in normalize_axis(axis, len(x_shape)):
+        count *= x_shape[i]
+    return count
+
+
+def extremum_mask(x, ans, axis=None, keepdims=False):
+    """Where ``x`` attains the max (or min) ``ans``, divided by the number of ties.
+
+    Ties share the gradient equally, as in JAX and autograd.
+    """
+    x = np.asarray(x)
+    hit = (x == expand_reduced(ans, x, axis, keepdims)).astype(x.dtype)
+    return hit / np.sum(hit, axis=axis, keepdims=True)
+
+
+def matmul_grad_left(v, a, b):
+    """The gradient of ``a @ b`` with respect to ``a``, for cotangent ``v``."""
+    a_nd, b_nd = np.ndim(a), np.ndim(b)
+    if b_nd == 1:
+        if a_nd == 1:
+            return v * b
+        return unbroadcast(np.expand_dims(v, -1) * b, a)
+    if a_nd == 1:
+        return unbroadcast(np.matmul(np.expand_dims(v, -2), np.swapaxes(b, -1, -2))[..., 0, :], a)
+    return unbroadcast(np.matmul(v, np.swapaxes(b, -1, -2)), a)
+
+
+def matmul_grad_right(v, a, b):
+    """The gradient of ``a @ b`` with respect to ``b``, for cotangent ``v``."""
+    a_nd, b_nd = np.ndim(a), np.ndim(b)
+    if a_nd == 1:
+        if b_nd == 1:
+            return v * a
+        return unbroadcast(np.expand_dims(a, -1) * np.expand_dims(v, -2), b)
+    if b_nd == 1:
+        return unbroadcast(np.matmul(np.swapaxes(a, -1, -2), np.expand_dims(v, -1))[..., 0], b)
+    return unbroadcast(np.matmul(np.swapaxes(a, -1, -2), v), b)
+
+
+def check_dot_operands(a, b):
+    if np.ndim(a) > 2 or np.ndim(b) > 2:
+        raise NotImplementedError(
+            "autodiff_st differentiates np.dot for operands of at most two dimensions; "
+            "use np.matmul or np.tensordot for stacks of matrices."
+        )
+
+
+def dot_grad_left(v, a, b):
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(v * b, a)
+    check_dot_operands(a, b)
+    return matmul_grad_left(v, a, b)
+
+
+def dot_grad_right(v, a, b):
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(v * a, b)
+    check_dot_operands(a, b)
+    return matmul_grad_right(v, a, b)
+
+
+def transpose_axes_inverse(axes, ndim):
+    if axes is None:
+        return None
+    return tuple(np.argsort([a % ndim for a in axes]))
+
+
+def pack_axes(first, rest):
+    """``x.transpose(1, 0)`` and ``x.transpose((1, 0))`` mean the same; so do the reshape forms."""
+    if not rest:
+        return first
+    return (first,) + tuple(rest)
+
+
+def astype(x, dtype, **kwargs):
+    """``x.astype(dtype)`` as a function, so that it can carry a derivative rule."""
+    return x.astype(dtype, **kwargs)
+
+
+def cast_like(v, x):
+    """``v`` in the dtype of ``x``: the gradient of a cast goes back to the original dtype."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        return v
+    return np.asarray(v).astype(dtype, copy=False)

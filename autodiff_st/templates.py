@@ -1,0 +1,167 @@
+"""Inline derivative rules into generated code.
+
+A rule (see ``rules/__init__.py``) is a Python function. Its body becomes a template: the parameter
+names are replaced by the names at the call site, its own local names get fresh names, and the modules
+and helpers it refers to (``np``, ``unbroadcast``) are bound in the generated module under names that
+cannot collide with the user's.
+"""
+
+import copy
+import inspect
+import textwrap
+
+import gast
+
+from .errors import MissingRuleError
+from .normalize import load, store
+
+
+class HelperNames:
+    """The names under which generated code refers to modules and runtime helpers.
+
+    A helper takes its natural name (``np``, ``unbroadcast``) when the user's function does not use that
+    name, or uses it for the very same object. Otherwise it gets a fresh name such as ``np_2``.
+    """
+
+    def __init__(self, namer, parsed, user_locals):
+        self.namer = namer
+        self.parsed = parsed
+        self.user_locals = user_locals
+        self.bound = {}  # name -> object, provided to the generated code as closure variables
+        self._by_id = {}
+
+    def name_for(self, obj, preferred):
+        key = id(obj)
+        if key in self._by_id:
+            return self._by_id[key]
+        if (preferred in self.parsed.globals and self.parsed.globals[preferred] is obj
+                and preferred not in self.user_locals and preferred not in self.parsed.closure):
+            name = preferred
+        else:
+            name = self.namer.fresh(preferred)
+            self.bound[name] = obj
+        self._by_id[key] = name
+        return name
+
+
+_TEMPLATES = {}
+
+
+def template_of(rule_fn):
+    """The parsed ``def`` of a rule, or None when its source cannot be read."""
+    if rule_fn not in _TEMPLATES:
+        try:
+            source = textwrap.dedent(inspect.getsource(rule_fn))
+            node = gast.parse(source).body[0]
+            node.decorator_list = []
+            ok = isinstance(node, gast.FunctionDef) and isinstance(node.body[-1], gast.Return)
+            _TEMPLATES[rule_fn] = node if ok else None
+        except (OSError, TypeError, SyntaxError):
+            _TEMPLATES[rule_fn] = None
+    return _TEMPLATES[rule_fn]
+
+
+def constant_node(value):
+    try:
+        node = gast.parse(repr(value)).body[0].value
+    except SyntaxError:
+        return None
+    return node
+
+
+def bind_arguments(rule, args, keywords, origin):
+    """Map the call's atoms onto the rule's parameter names, filling defaults."""
+    sig = inspect.signature(rule.vjp)
+    bound = {}
+    if len(args) > len(rule.params):
+        raise MissingRuleError(
+            f"the derivative rule of {rule.name} takes at most {len(rule.params)} positional arguments "
+            f"({', '.join(rule.params)}); this call passes {len(args)}.",
+            origin=origin, hint="Pass the extra arguments by keyword, or register a rule that takes them.")
+    for name, node in zip(rule.params, args):
+        bound[name] = node
+    for name, node in keywords.items():
+        if name in rule.params:
+            bound[name] = node
+        elif not rule.has_var_keywords:
+            raise MissingRuleError(
+                f"the derivative rule of {rule.name} does not handle the keyword argument `{name}=`.",
+                origin=origin,
+                hint=f"Call {rule.name} without `{name}=`, or register a rule that takes it "
+                     "with @ad.register_vjp.")
+    for name in rule.params:
+        if name not in bound:
+            default = sig.parameters[name].default
+            if default is inspect.Parameter.empty:
+                raise MissingRuleError(f"{rule.name} is called without its argument `{name}`.", origin=origin)
+            node = constant_node(default)
+            if node is None:
+                raise MissingRuleError(f"the rule of {rule.name} has a default for `{name}` that "
+                                       "cannot be written into generated code.", origin=origin)
+            bound[name] = node
+    return bound
+
+
+class _Substitute(gast.NodeTransformer):
+    def __init__(self, mapping):
+        self.mapping = mapping
+
+    def visit_Name(self, node):
+        if node.id in self.mapping:
+            replacement = self.mapping[node.id]
+            if isinstance(replacement, str):
+                return gast.Name(id=replacement, ctx=node.ctx, annotation=None, type_comment=None)
+            return copy.deepcopy(replacement)
+        return node
+
+
+def inline_vjp(rule, bound, g, ans, wanted, namer, helpers):
+    """Instantiate ``rule`` for one call.
+
+    bound: parameter name -> atom node at the call site. g, ans: names of the result's cotangent and
+    of the result. wanted: the differentiable parameters whose cotangents are needed.
+    Returns (statements to run first, {parameter: cotangent expression}).
+    """
+    template = template_of(rule.vjp)
+    if template is None:
+        return _call_rule(rule, bound, g, ans, wanted, namer, helpers)
+    mapping = {"g": load(g), "ans": load(ans)}
+    mapping.update(bound)
+    body = copy.deepcopy(template.body)
+    params = {a.id for a in template.args.args + template.args.kwonlyargs}
+    if template.args.kwarg is not None:
+        params.add(template.args.kwarg.id)
+    for stmt in body[:-1]:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and node.id not in mapping:
+                mapping[node.id] = namer.fresh(node.id)
+    for stmt in body:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id not in mapping \
+                    and node.id not in params:
+                obj = rule.vjp.__globals__.get(node.id)
+                if obj is None:
+                    import builtins
+                    obj = getattr(builtins, node.id)
+                mapping[node.id] = helpers.name_for(obj, node.id)
+    body = [_Substitute(mapping).visit(stmt) for stmt in body]
+    result = body[-1].value
+    if len(rule.diff) == 1:
+        exprs = {rule.diff[0]: result}
+    else:
+        exprs = dict(zip(rule.diff, result.elts))
+    return body[:-1], {p: exprs[p] for p in wanted}
+
+
+def _call_rule(rule, bound, g, ans, wanted, namer, helpers):
+    """For a rule without readable source: call it, and pick out the cotangents needed."""
+    rule_name = helpers.name_for(rule.vjp, rule.vjp.__name__)
+    call = gast.Call(func=load(rule_name), args=[load(g), load(ans)],
+                     keywords=[gast.keyword(arg=k, value=v) for k, v in bound.items()])
+    if len(rule.diff) == 1:
+        return [], {rule.diff[0]: call}
+    result = namer.fresh(f"{ans}_cotangents")
+    prelude = [gast.Assign(targets=[store(result)], value=call, type_comment=None)]
+    exprs = {p: gast.Subscript(value=load(result), slice=gast.Constant(value=i, kind=None), ctx=gast.Load())
+             for i, p in enumerate(rule.diff)}
+    return prelude, {p: exprs[p] for p in wanted}
