@@ -338,7 +338,7 @@ def temp_name(value, is_local):
         fname = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "call")
         if len(value.args) == 1:
             arg = describe_operand(value.args[0])
-            if arg and len(arg) <= 16:
+            if arg and len(arg) <= 24:
                 return f"{fname}_{arg}"
         return fname
     if isinstance(value, gast.Attribute):

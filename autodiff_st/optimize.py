@@ -28,3 +28,27 @@ def drop_dead_assignments(statements, live):
         kept.append(stmt)
     kept.reverse()
     return kept
+
+
+_FOLDABLE = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b, gast.Mult: lambda a, b: a * b}
+
+
+def _number(node):
+    return isinstance(node, gast.Constant) and isinstance(node.value, (int, float)) \
+        and not isinstance(node.value, bool)
+
+
+class FoldConstants(gast.NodeTransformer):
+    """Fold what inlining a rule leaves behind: ``2 - 1`` becomes ``1``, and ``x ** 1`` becomes ``x``."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if _number(node.left) and _number(node.right) and type(node.op) in _FOLDABLE:
+            return gast.Constant(value=_FOLDABLE[type(node.op)](node.left.value, node.right.value), kind=None)
+        if isinstance(node.op, gast.Pow) and _number(node.right) and node.right.value == 1:
+            return node.left
+        return node
+
+
+def fold_constants(node):
+    return FoldConstants().visit(node)

@@ -220,6 +220,11 @@ class Reverse:
             return False
         if callee.kind == "user":
             return True
+        if callee.obj is _call_forward():
+            raise UnsupportedSyntaxError(
+                "autodiff_st cannot yet differentiate a generated adjoint that calls one of your own "
+                "functions: second derivatives through such calls arrive in a later version.",
+                origin=origin, hint="For second derivatives now, write the computation in one function.")
         what = f"the method .{call.func.attr}()" if callee.kind == "unknown_method" else \
             (rules.display_name(callee.obj) if callee.obj is not None else _call_text(call))
         raise MissingRuleError(
@@ -323,7 +328,7 @@ class Reverse:
         bound = bind_arguments(rule, args, keywords, origin)
         wanted = []
         for name, node in bound.items():
-            if self.any_active(node):
+            if self.any_active(node) and name not in rule.nograd:
                 if name not in rule.diff:
                     raise NonDifferentiableError(
                         f"autodiff_st has no derivative of {rule.name} with respect to its argument "

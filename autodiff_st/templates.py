@@ -14,6 +14,7 @@ import gast
 
 from .errors import MissingRuleError
 from .normalize import load, store
+from .optimize import fold_constants
 
 
 class HelperNames:
@@ -144,7 +145,7 @@ def inline_vjp(rule, bound, g, ans, wanted, namer, helpers):
                     import builtins
                     obj = getattr(builtins, node.id)
                 mapping[node.id] = helpers.name_for(obj, node.id)
-    body = [_Substitute(mapping).visit(stmt) for stmt in body]
+    body = [fold_constants(_Substitute(mapping).visit(stmt)) for stmt in body]
     result = body[-1].value
     if len(rule.diff) == 1:
         exprs = {rule.diff[0]: result}

@@ -14,7 +14,8 @@ site, and keeps only the parts it needs: for ``x * c`` with a constant ``c``, th
 contributes just the gradient of ``x``. A rule whose source cannot be read is called instead.
 
 By default the differentiable parameters are those without a default value; ``diff=`` names them
-explicitly. Functions whose result carries no gradient (``np.shape``, ``np.argmax``, comparisons) are
+explicitly, and ``nograd=`` names parameters read only for their shape or dtype, through which no
+gradient flows. Functions whose result carries no gradient (``np.shape``, ``np.argmax``, comparisons) are
 marked with ``nondifferentiable``; values flowing through them stop being differentiated.
 """
 
@@ -32,6 +33,7 @@ class Rule:
     params: tuple  # the primitive's parameters, in the rule's order (after g and ans)
     diff: tuple  # the differentiable parameters, in the order the rule returns their cotangents
     has_var_keywords: bool
+    nograd: tuple = ()  # parameters read only for their shape or dtype: no gradient flows through them
 
     @property
     def name(self):
@@ -58,7 +60,7 @@ def display_name(obj):
     return f"{module}.{name}"
 
 
-def vjp_rule(*primitives, diff=None):
+def vjp_rule(*primitives, diff=None, nograd=()):
     """Register the decorated function as the reverse-mode rule of each of ``primitives``.
 
     This is the public way to teach autodiff_st a new function (``ad.register_vjp``). Example::
@@ -93,7 +95,7 @@ def vjp_rule(*primitives, diff=None):
         else:
             chosen = tuple(diff)
         for primitive in primitives:
-            _RULES[_key(primitive)] = Rule(primitive, rule_fn, tuple(params), chosen, var_kw)
+            _RULES[_key(primitive)] = Rule(primitive, rule_fn, tuple(params), chosen, var_kw, tuple(nograd))
             _NONDIFF.discard(_key(primitive))
         return rule_fn
 
@@ -143,4 +145,4 @@ def attribute(name, primitive):
     ATTRIBUTES[name] = primitive
 
 
-from . import operators, elementwise, reductions, linalg, shape, math_builtins  # noqa: E402,F401
+from . import operators, elementwise, reductions, linalg, shape, math_builtins, adjoint_helpers  # noqa: E402,F401
