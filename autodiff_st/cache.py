@@ -121,7 +121,7 @@ def build(fn, positions, mode):
                        origin=reverse.ops[-1].origin if reverse.ops else parsed.node.origin,
                        hint="Return a tuple whose first element is differentiated, or drop has_aux.")
     if mode.startswith("vjp"):
-        residuals = _residuals(backward, adjoint, reverse, params)
+        residuals = _residuals(adjoint.intake + backward, adjoint, reverse, params)
         forward_name = namer.fresh(f"{name}_forward")
         backward_name = namer.fresh(f"{name}_backward")
         residual_param = namer.fresh("residuals")
@@ -131,7 +131,7 @@ def build(fn, positions, mode):
         if residuals:
             backward_body.append(gast.Assign(targets=[emit.tuple_of(residuals, gast.Store())],
                                              value=load(residual_param), type_comment=None))
-        backward_body += comments.annotate(backward)
+        backward_body += comments.annotate(adjoint.intake + backward)
         backward_body.append(gast.Return(value=gast.Tuple(elts=adjoint.grads, ctx=gast.Load())))
         functions = [
             emit.function_def(forward_name, user_args, forward_body,
@@ -141,7 +141,7 @@ def build(fn, positions, mode):
                               f"Map the cotangent of {name}'s result to the gradients of "
                               f"{', '.join(active_params) or 'nothing'}."),
         ]
-        description = f"forward and backward passes, for the gradients of {', '.join(active_params)},"
+        description = "forward and backward passes"
     else:
         fused_name = namer.fresh(f"{name}_value_and_grad")
         seed = optimize.drop_dead_assignments(adjoint.seed, _loads(backward) | grads_live)
@@ -151,11 +151,11 @@ def build(fn, positions, mode):
         functions = [emit.function_def(fused_name, user_args, body,
                                        f"Return {name}'s value and the gradients of {what} with respect "
                                        f"to {', '.join(active_params)}.")]
-        description = f"value and gradient with respect to {', '.join(active_params)},"
+        description = "value and gradient in one pass"
     factory_name = namer.fresh(f"make_{name}_adjoint")
     user_freevars = [v for v in fn.__code__.co_freevars]
     factory_params = sorted(helpers.bound) + user_freevars
-    header = emit.header_lines(parsed, description)
+    header = emit.header_lines(parsed, description, active_params)
     source = emit.module_source(header, factory_name, factory_params, functions, comments)
     code, filename = compile_module(source, f"{mode} of {name}")
     codes = inner_code_objects(code, factory_name)

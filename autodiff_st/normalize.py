@@ -314,36 +314,41 @@ def _op_text(op):
 
 
 def temp_name(value, is_local):
-    """A name that says what ``value`` holds: ``exp_x``, ``a_times_b``, ``x_sum``."""
+    """A name that says what ``value`` holds: ``exp_x``, ``a_times_b``, ``x_sum``.
+
+    Operands with long names are left out rather than truncated, so a name never ends mid-word.
+    """
+
+    def short(node, limit=12):
+        word = describe_operand(node)
+        return word if word and len(word) <= limit else None
+
     if isinstance(value, gast.BinOp):
         word = OP_WORDS.get(type(value.op), "result")
-        left, right = describe_operand(value.left), describe_operand(value.right)
-        return f"{left}_{word}_{right}" if left and right else word
+        left, right = short(value.left), short(value.right)
+        return f"{left}_{word}_{right}" if left and right else f"{word}_result"
     if isinstance(value, gast.UnaryOp):
         word = UNARY_WORDS.get(type(value.op), "result")
-        operand = describe_operand(value.operand)
-        return f"{word}_{operand}" if operand else word
+        operand = short(value.operand, 20)
+        return f"{word}_{operand}" if operand else f"{word}_result"
     if isinstance(value, gast.Compare):
         word = COMPARE_WORDS.get(type(value.ops[0]), "cmp")
-        left, right = describe_operand(value.left), describe_operand(value.comparators[0])
-        return f"{left}_{word}_{right}" if left and right else word
+        left, right = short(value.left), short(value.comparators[0])
+        return f"{left}_{word}_{right}" if left and right else f"{word}_result"
     if isinstance(value, gast.Call):
         func = value.func
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and is_local(func.value.id):
-            fname = func.attr
-            receiver = func.value.id
-            if len(receiver) <= 12 and not value.args:
-                return f"{receiver}_{fname}"
-            return fname
+            receiver = short(func.value, 16)
+            return f"{receiver}_{func.attr}" if receiver else f"{func.attr}_result"
         fname = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "call")
         if len(value.args) == 1:
-            arg = describe_operand(value.args[0])
-            if arg and len(arg) <= 24:
+            arg = short(value.args[0], 20)
+            if arg:
                 return f"{fname}_{arg}"
-        return fname
+        return f"{fname}_result"
     if isinstance(value, gast.Attribute):
-        base = describe_operand(value.value)
-        return f"{base}_{value.attr}" if base else value.attr
+        base = short(value.value, 20)
+        return f"{base}_{value.attr}" if base else f"{value.attr}_result"
     return "tmp"
 
 

@@ -44,7 +44,8 @@ class Adjoint:
     grads: list  # expressions returned by the backward pass, one per differentiated parameter
     residuals: list  # forward names the backward pass reads
     cotangent_param: str  # the backward pass's parameter holding the output's cotangent
-    seed: list  # statements that seed the backward pass with ones (fused mode)
+    intake: list  # statements that read the output's cotangent from that parameter (vjp mode)
+    seed: list  # statements that seed the backward pass with ones instead (fused mode)
 
 
 def names_in(node):
@@ -110,7 +111,7 @@ class Reverse:
             self.forward_op(index, op)
         returned = self.ops[-1].value if self.ops and self.ops[-1].kind == "return" else gast.Constant(
             value=None, kind=None)
-        cotangent_param, seed = self.seed(returned)
+        cotangent_param, intake, seed = self.seed(returned)
         for index in reversed(range(len(self.ops))):
             self.backward_op(index, self.ops[index])
         grads = []
@@ -128,7 +129,7 @@ class Reverse:
         forward_names = [n for n in self.params] + [t for op in self.ops for t in _targets(op)] + \
             list(self.pullbacks.values())
         residuals = [n for n in forward_names if n in read]
-        return Adjoint(self.forward, self.backward, returned, grads, residuals, cotangent_param, seed)
+        return Adjoint(self.forward, self.backward, returned, grads, residuals, cotangent_param, intake, seed)
 
     def forward_op(self, index, op):
         origin = op.origin
@@ -219,6 +220,12 @@ class Reverse:
         if callee.kind == "nondiff":
             return False
         if callee.kind == "user":
+            for arg in call.args + [k.value for k in call.keywords]:
+                if not isinstance(arg, gast.Name) and self.any_active(arg):
+                    raise UnsupportedSyntaxError(
+                        "autodiff_st cannot yet pass a tuple or list of differentiated values to a function.",
+                        origin=origin, hint="Pass the arrays as separate arguments; tuples, lists and dicts "
+                                            "of arrays arrive in the next version.")
             return True
         if callee.obj is _call_forward():
             raise UnsupportedSyntaxError(
@@ -255,32 +262,39 @@ class Reverse:
     # -- seeding ------------------------------------------------------------------------------------
 
     def seed(self, returned):
-        """Name the backward pass's cotangent parameter, and build the fused mode's seed statements."""
+        """Start the backward pass at the output.
+
+        Returns the backward pass's cotangent parameter, the statements that take the output's
+        cotangent from it (vjp mode), and the statements that seed it with ones instead (fused mode).
+        """
         ones_like = self.helper(runtime.ones_like, "ones_like")
-        seed = []
         if self.seed_only_first and isinstance(returned, gast.Tuple):
             returned = returned.elts[0]  # with has_aux only the first output is differentiated
+        origin = self.ops[-1].origin if self.ops else None
         if isinstance(returned, gast.Tuple):
             param = self.namer.fresh("out_bar")
-            for i, elt in enumerate(returned.elts):
+            intake, seed, seeded = [], [], set()
+            for path, elt in _leaves(returned):
                 if self.active_atom(elt):
-                    origin = self.ops[-1].origin
-                    self.accumulate(elt.id, gast.Subscript(value=load(param), slice=gast.Constant(value=i, kind=None),
-                                                           ctx=gast.Load()), origin)
-            cotangents = self.backward
-            self.backward = []
-            # In fused mode the seeds are ones; rewrite out_bar[i] into ones_like(elt).
-            for stmt in cotangents:
-                seed.append(_replace_subscripts(stmt, param, returned, ones_like))
-            self.backward = cotangents
-            return param, seed
+                    part = load(param)
+                    for i in path:
+                        part = gast.Subscript(value=part, slice=gast.Constant(value=i, kind=None), ctx=gast.Load())
+                    self.accumulate(elt.id, part, origin)
+                    intake.append(self.backward.pop())
+                    name = self.adjoint(elt.id)
+                    value = gast.Call(func=ones_like, args=[load(elt.id)], keywords=[])
+                    if elt.id in seeded:  # the same value returned twice gets both seeds
+                        value = gast.BinOp(left=load(name), op=gast.Add(), right=value)
+                    seeded.add(elt.id)
+                    seed.append(tag(gast.Assign(targets=[store(name)], value=value, type_comment=None), origin))
+            return param, intake, seed
         if self.active_atom(returned):
             param = self.adjoint(returned.id)
             self.initialized.add(returned.id)
-            seed.append(tag(gast.Assign(targets=[store(param)], value=gast.Call(
-                func=ones_like, args=[load(returned.id)], keywords=[]), type_comment=None), self.ops[-1].origin))
-            return param, seed
-        return self.namer.fresh("out_bar"), seed
+            seed = [tag(gast.Assign(targets=[store(param)], value=gast.Call(
+                func=ones_like, args=[load(returned.id)], keywords=[]), type_comment=None), origin)]
+            return param, [], seed
+        return self.namer.fresh("out_bar"), [], []
 
     # -- the backward pass --------------------------------------------------------------------------
 
@@ -371,11 +385,24 @@ class Reverse:
                 part = self.namer.fresh(f"{var}_bar_part")
                 fresh_targets.append(store(part))
                 pending.append((node, part))
-        self.backward.append(tag(gast.Assign(
-            targets=[gast.Tuple(elts=fresh_targets, ctx=gast.Store())],
-            value=gast.Call(func=load(pullback), args=[cotangent], keywords=[]), type_comment=None), origin))
+        call = gast.Call(func=load(pullback), args=[cotangent], keywords=[])
+        if len(fresh_targets) == 1:
+            target = fresh_targets[0]
+            call = gast.Subscript(value=call, slice=gast.Constant(value=0, kind=None), ctx=gast.Load())
+        else:
+            target = gast.Tuple(elts=fresh_targets, ctx=gast.Store())
+        self.backward.append(tag(gast.Assign(targets=[target], value=call, type_comment=None), origin))
         for node, part in pending:
             self.accumulate(node.id, load(part), origin)
+
+
+def _leaves(node, path=()):
+    """The atoms of a (possibly nested) tuple or list display, with their index paths."""
+    if isinstance(node, (gast.Tuple, gast.List)):
+        for i, elt in enumerate(node.elts):
+            yield from _leaves(elt, path + (i,))
+    else:
+        yield path, node
 
 
 def _targets(op):
@@ -389,22 +416,6 @@ def _targets(op):
 def _call_forward():
     from .dispatch import call_forward
     return call_forward
-
-
-def _replace_subscripts(stmt, param, returned, ones_like):
-    import copy
-    stmt = copy.deepcopy(stmt)
-
-    class Replace(gast.NodeTransformer):
-        def visit_Subscript(self, node):
-            if isinstance(node.value, gast.Name) and node.value.id == param:
-                elt = returned.elts[node.slice.value]
-                return gast.Call(func=copy.deepcopy(ones_like), args=[copy.deepcopy(elt)], keywords=[])
-            return node
-
-    out = Replace().visit(stmt)
-    out.origin = origin_of(stmt)
-    return out
 
 
 def _call_text(call):

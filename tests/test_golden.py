@@ -1,0 +1,42 @@
+"""Golden snapshots of generated source.
+
+The generated adjoint is a product people read, so its exact text is pinned. To accept a change
+deliberately, run with AUTODIFF_ST_UPDATE_GOLDEN=1 and read the diff of tests/golden/ before committing.
+"""
+
+import os
+import pathlib
+
+import pytest
+
+import autodiff_st as ad
+from tests import golden_functions as g
+
+GOLDEN = pathlib.Path(__file__).parent / "golden"
+
+CASES = {
+    "logistic_loss_grad": lambda: ad.grad(g.logistic_loss),
+    "logistic_loss_vjp": lambda: g.logistic_loss,
+    "sigmoid_vjp": lambda: g.sigmoid,
+    "mlp_loss_grad": lambda: ad.grad(g.mlp_loss, grad_position=(0, 1)),
+    "reassigned_grad": lambda: ad.grad(g.reassigned),
+    "collides_grad": lambda: ad.grad(g.collides, grad_position=(0, 1, 2)),
+    "two_outputs_grad": lambda: ad.grad(g.two_outputs, grad_position=(0, 1)),
+    "with_aux_grad": lambda: ad.grad(g.with_aux, has_aux=True),
+    "on_floats_grad": lambda: ad.grad(g.on_floats, grad_position=(0, 1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_generated_source_matches_snapshot(name):
+    text = ad.source(CASES[name]())
+    path = GOLDEN / f"{name}.py.txt"
+    if os.environ.get("AUTODIFF_ST_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert path.exists(), f"no snapshot {path.name}: run with AUTODIFF_ST_UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_generated_source_compiles_on_its_own(name):
+    compile(ad.source(CASES[name]()), name, "exec")
