@@ -1,7 +1,8 @@
 """Run-time dispatch of calls to the user's own functions from generated code.
 
 ``call_forward(fn, active, *args)`` runs the forward pass of ``fn`` and returns its result and a
-pullback. It looks ``fn`` up at run time, so a function passed as an argument, a method, or a function
+pullback: a function from the result's cotangent to the arguments' cotangents (the cotangent itself
+for one argument, a tuple for several). It looks ``fn`` up at run time, so a function passed as an argument, a method, or a function
 redefined since the caller was compiled all get the right adjoint. ``active`` lists the arguments that
 carry a derivative, by position or by keyword name; the pullback returns their cotangents in that order.
 """
@@ -56,17 +57,18 @@ def call_forward(fn, active, *args, **kwargs):
     order = tuple(sorted(set(params)))
     forward, backward = adjoint_functions(target, order, "vjp")
     out, residuals = forward(*bound_prefix(fn), *args, **kwargs)
-    pullback = functools.partial(backward, residuals)
-    if params == order:
-        return out, pullback
-    return out, _reordered(pullback, [order.index(p) for p in params])
+    if len(params) == 1:
+        def pullback(g):
+            return backward(residuals, g)[0]
+    elif params == order:
+        pullback = functools.partial(backward, residuals)
+    else:
+        picks = [order.index(p) for p in params]
 
-
-def _reordered(pullback, picks):
-    def pullback_in_call_order(g):
-        grads = pullback(g)
-        return tuple(grads[i] for i in picks)
-    return pullback_in_call_order
+        def pullback(g):
+            grads = backward(residuals, g)
+            return tuple(grads[i] for i in picks)
+    return out, pullback
 
 
 def _rule_forward(fn, rule, active, args, kwargs):
@@ -81,7 +83,7 @@ def _rule_forward(fn, rule, active, args, kwargs):
         for a in active:
             name = sig_params[a] if isinstance(a, int) else a
             out.append(grads[rule.diff.index(name)])
-        return tuple(out)
+        return out[0] if len(out) == 1 else tuple(out)
 
     return ans, pullback
 
@@ -90,6 +92,7 @@ def _zero_pullback(active, args, kwargs):
     from .runtime import zeros_like
 
     def pullback(g):
-        return tuple(zeros_like(args[a] if isinstance(a, int) else kwargs[a]) for a in active)
+        zeros = tuple(zeros_like(args[a] if isinstance(a, int) else kwargs[a]) for a in active)
+        return zeros[0] if len(zeros) == 1 else zeros
 
     return pullback

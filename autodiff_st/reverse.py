@@ -386,11 +386,8 @@ class Reverse:
                 fresh_targets.append(store(part))
                 pending.append((node, part))
         call = gast.Call(func=load(pullback), args=[cotangent], keywords=[])
-        if len(fresh_targets) == 1:
-            target = fresh_targets[0]
-            call = gast.Subscript(value=call, slice=gast.Constant(value=0, kind=None), ctx=gast.Load())
-        else:
-            target = gast.Tuple(elts=fresh_targets, ctx=gast.Store())
+        # A pullback for one argument returns its cotangent; for several, a tuple of them.
+        target = fresh_targets[0] if len(fresh_targets) == 1 else gast.Tuple(elts=fresh_targets, ctx=gast.Store())
         self.backward.append(tag(gast.Assign(targets=[target], value=call, type_comment=None), origin))
         for node, part in pending:
             self.accumulate(node.id, load(part), origin)
