@@ -47,8 +47,24 @@ class Comments:
             if m:
                 lines.append(f"{m.group(1)}# {self.texts[int(m.group(2))]}")
             else:
-                lines.append(line)
+                lines.append(_unparenthesize_target(line))
         return "\n".join(lines) + "\n"
+
+
+_TUPLE_TARGET = re.compile(r"^(\s*)\(([\w, ()]*)\) = (.*)$")
+
+
+def _unparenthesize_target(line):
+    """Print ``(a, b) = t`` as ``a, b = t`` on every Python version (3.10's unparse adds the parentheses)."""
+    m = _TUPLE_TARGET.match(line)
+    if not m:
+        return line
+    inner, depth = m.group(2), 0
+    for ch in inner:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return line  # the first "(" closes before the "=": it is not around the whole target
+    return f"{m.group(1)}{inner} = {m.group(3)}" if depth == 0 and "," in inner else line
 
 
 def function_def(name, args, body, docstring=None):
