@@ -98,6 +98,11 @@ class Reverse:
             value = gast.BinOp(left=load(name), op=gast.Add(), right=expr)
         self.backward.append(tag(gast.Assign(targets=[store(name)], value=value, type_comment=None), origin))
 
+    def adjoint_or_zeros(self, var):
+        if var in self.initialized:
+            return load(self.adjoint(var))
+        return gast.Call(func=self.helper(runtime.zeros_like, "zeros_like"), args=[load(var)], keywords=[])
+
     def active_atom(self, node):
         return isinstance(node, gast.Name) and node.id in self.active
 
@@ -167,6 +172,12 @@ class Reverse:
                     return True
                 if callee.kind == "nondiff":
                     return False
+                if callee.kind == "rule" and callee.rule.returns_tuple:
+                    self._unpacking = True
+                    try:
+                        return self.call_is_active(callee, value, origin)
+                    finally:
+                        self._unpacking = False
             raise UnsupportedSyntaxError(
                 "autodiff_st cannot yet unpack a differentiated tuple unless it comes from a call to "
                 "one of your own functions.", origin=origin,
@@ -207,15 +218,14 @@ class Reverse:
         raise MissingRuleError(f"no derivative rule for {rules.display_name(primitive)}.", origin=origin)
 
     def call_is_active(self, callee, call, origin):
-        for arg in call.args + [k.value for k in call.keywords]:
-            if isinstance(arg, (gast.Tuple, gast.List)) and self.any_active(arg) and callee.kind in ("rule", "method"):
-                raise UnsupportedSyntaxError(
-                    "autodiff_st cannot yet differentiate a list or tuple of differentiated values passed "
-                    f"to {rules.display_name(callee.obj)}.", origin=origin,
-                    hint="Functions that take sequences of arrays arrive with the full rule library.")
         if callee.kind in ("rule", "method", "astype"):
             if callee.kind == "method" and callee.rule is None:
                 raise MissingRuleError(f"no derivative rule for the method .{call.func.attr}().", origin=origin)
+            if callee.kind == "rule" and callee.rule.returns_tuple and not getattr(self, "_unpacking", False):
+                raise UnsupportedSyntaxError(
+                    f"{callee.rule.name} returns a tuple: unpack it where it is called, as in "
+                    f"`a, b = {_call_text(call)}(...)`.", origin=origin,
+                    hint="Indexing a tuple of differentiated values arrives in the next version.")
             return True
         if callee.kind == "nondiff":
             return False
@@ -309,6 +319,12 @@ class Reverse:
         if index in self.pullbacks:
             self.backward_user_call(index, op)
             return
+        if op.kind == "unpack":
+            callee = self.callees[index]
+            g = gast.Tuple(elts=[self.adjoint_or_zeros(t) for t in op.target], ctx=gast.Load())
+            ans = gast.Tuple(elts=[load(t) for t in op.target], ctx=gast.Load())
+            self.apply_rule(callee.rule, list(value.args), {k.arg: k.value for k in value.keywords}, g, ans, origin)
+            return
         g = self.adjoint(op.target)
         if isinstance(value, gast.Name):
             self.accumulate(value.id, load(g), origin)
@@ -343,6 +359,12 @@ class Reverse:
         wanted = []
         for name, node in bound.items():
             if self.any_active(node) and name not in rule.nograd:
+                if isinstance(node, (gast.Tuple, gast.List)) != (name in rule.sequences):
+                    raise UnsupportedSyntaxError(
+                        f"autodiff_st cannot differentiate this call of {rule.name}: its argument `{name}` "
+                        + ("is a list or tuple of differentiated values, which this rule does not take."
+                           if isinstance(node, (gast.Tuple, gast.List)) else "must be a list or tuple display."),
+                        origin=origin, hint="Pass the arrays one by one, or write the list out in the call.")
                 if name not in rule.diff:
                     raise NonDifferentiableError(
                         f"autodiff_st has no derivative of {rule.name} with respect to its argument "
@@ -354,7 +376,18 @@ class Reverse:
         for stmt in prelude:
             self.backward.append(tag(stmt, origin))
         for name in wanted:
-            self.accumulate(bound[name].id, exprs[name], origin)
+            node = bound[name]
+            if isinstance(node, gast.Name):
+                self.accumulate(node.id, exprs[name], origin)
+                continue
+            # A list of arrays: its cotangent is a list; each differentiated element takes its part.
+            parts = self.namer.fresh(f"{name}_bar_parts")
+            self.backward.append(tag(gast.Assign(targets=[store(parts)], value=exprs[name], type_comment=None),
+                                     origin))
+            for i, elt in enumerate(node.elts):
+                if self.active_atom(elt):
+                    self.accumulate(elt.id, gast.Subscript(value=load(parts), slice=gast.Constant(value=i, kind=None),
+                                                           ctx=gast.Load()), origin)
 
     def backward_user_call(self, index, op):
         origin = op.origin
@@ -364,14 +397,7 @@ class Reverse:
         if op.kind == "assign":
             cotangent = load(self.adjoint(op.target))
         else:
-            elts = []
-            for t in op.target:
-                if t in self.initialized:
-                    elts.append(load(self.adjoint(t)))
-                else:
-                    elts.append(gast.Call(func=self.helper(runtime.zeros_like, "zeros_like"), args=[load(t)],
-                                          keywords=[]))
-            cotangent = gast.Tuple(elts=elts, ctx=gast.Load())
+            cotangent = gast.Tuple(elts=[self.adjoint_or_zeros(t) for t in op.target], ctx=gast.Load())
         nodes = [call.args[a] if isinstance(a, int) else next(k.value for k in call.keywords if k.arg == a)
                  for a in active_args]
         fresh_targets = []

@@ -155,3 +155,14 @@ def cast_like(v, x):
     if dtype is None:
         return v
     return np.asarray(v).astype(dtype, copy=False)
+
+
+def split_like(v, arrays, axis=0):
+    """Split ``v`` along ``axis`` into pieces shaped like ``arrays``: the gradient of concatenate."""
+    sizes = [np.shape(a)[axis] for a in arrays]
+    return np.split(v, np.cumsum(sizes[:-1]), axis=axis)
+
+
+def unstack(v, count, axis=0):
+    """The ``count`` slices of ``v`` along ``axis``: the gradient of stack."""
+    return [np.take(v, i, axis=axis) for i in range(count)]

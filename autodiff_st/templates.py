@@ -74,6 +74,10 @@ def bind_arguments(rule, args, keywords, origin):
     """Map the call's atoms onto the rule's parameter names, filling defaults."""
     sig = inspect.signature(rule.vjp)
     bound = {}
+    if rule.var_positional is not None:
+        fixed = rule.params.index(rule.var_positional)
+        args, rest = list(args[:fixed]), list(args[fixed:])
+        bound[rule.var_positional] = gast.Tuple(elts=rest, ctx=gast.Load())
     if len(args) > len(rule.params):
         raise MissingRuleError(
             f"the derivative rule of {rule.name} takes at most {len(rule.params)} positional arguments "
@@ -81,6 +85,9 @@ def bind_arguments(rule, args, keywords, origin):
             origin=origin, hint="Pass the extra arguments by keyword, or register a rule that takes them.")
     for name, node in zip(rule.params, args):
         bound[name] = node
+    for name, node in keywords.items():
+        if name == rule.var_positional:
+            raise MissingRuleError(f"{rule.name} takes `{name}` positionally.", origin=origin)
     for name, node in keywords.items():
         if name in rule.params:
             bound[name] = node
@@ -91,7 +98,7 @@ def bind_arguments(rule, args, keywords, origin):
                 hint=f"Call {rule.name} without `{name}=`, or register a rule that takes it "
                      "with @ad.register_vjp.")
     for name in rule.params:
-        if name not in bound:
+        if name not in bound and name != rule.var_positional:
             default = sig.parameters[name].default
             if default is inspect.Parameter.empty:
                 raise MissingRuleError(f"{rule.name} is called without its argument `{name}`.", origin=origin)
@@ -119,20 +126,25 @@ class _Substitute(gast.NodeTransformer):
 def inline_vjp(rule, bound, g, ans, wanted, namer, helpers):
     """Instantiate ``rule`` for one call.
 
-    bound: parameter name -> atom node at the call site. g, ans: names of the result's cotangent and
-    of the result. wanted: the differentiable parameters whose cotangents are needed.
+    bound: parameter name -> atom node at the call site. g, ans: the result's cotangent and the
+    result, as names or (for a primitive returning a tuple) tuple displays of names.
+    wanted: the differentiable parameters whose cotangents are needed.
     Returns (statements to run first, {parameter: cotangent expression}).
     """
+    g = load(g) if isinstance(g, str) else g
+    ans = load(ans) if isinstance(ans, str) else ans
     template = template_of(rule.vjp)
     if template is None:
         return _call_rule(rule, bound, g, ans, wanted, namer, helpers)
-    mapping = {"g": load(g), "ans": load(ans)}
+    mapping = {"g": g, "ans": ans}
     mapping.update(bound)
     body = copy.deepcopy(template.body)
     params = {a.id for a in template.args.args + template.args.kwonlyargs}
+    if template.args.vararg is not None:
+        params.add(template.args.vararg.id)
     if template.args.kwarg is not None:
         params.add(template.args.kwarg.id)
-    for stmt in body[:-1]:
+    for stmt in body:  # the rule's own locals, comprehension variables included, get fresh names
         for node in gast.walk(stmt):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and node.id not in mapping:
                 mapping[node.id] = namer.fresh(node.id)
@@ -157,11 +169,19 @@ def inline_vjp(rule, bound, g, ans, wanted, namer, helpers):
 def _call_rule(rule, bound, g, ans, wanted, namer, helpers):
     """For a rule without readable source: call it, and pick out the cotangents needed."""
     rule_name = helpers.name_for(rule.vjp, rule.vjp.__name__)
-    call = gast.Call(func=load(rule_name), args=[load(g), load(ans)],
-                     keywords=[gast.keyword(arg=k, value=v) for k, v in bound.items()])
+    positional = [copy.deepcopy(g), copy.deepcopy(ans)]
+    keywords = []
+    for k, v in bound.items():
+        if k == rule.var_positional:
+            positional += [bound[p] for p in rule.params[:rule.params.index(k)]]
+            positional.append(gast.Starred(value=v, ctx=gast.Load()))
+            keywords = [kw for kw in keywords if kw.arg not in rule.params[:rule.params.index(k)]]
+        else:
+            keywords.append(gast.keyword(arg=k, value=v))
+    call = gast.Call(func=load(rule_name), args=positional, keywords=keywords)
     if len(rule.diff) == 1:
         return [], {rule.diff[0]: call}
-    result = namer.fresh(f"{ans}_cotangents")
+    result = namer.fresh("cotangents")
     prelude = [gast.Assign(targets=[store(result)], value=call, type_comment=None)]
     exprs = {p: gast.Subscript(value=load(result), slice=gast.Constant(value=i, kind=None), ctx=gast.Load())
              for i, p in enumerate(rule.diff)}

@@ -15,7 +15,12 @@ contributes just the gradient of ``x``. A rule whose source cannot be read is ca
 
 By default the differentiable parameters are those without a default value; ``diff=`` names them
 explicitly, and ``nograd=`` names parameters read only for their shape or dtype, through which no
-gradient flows. Functions whose result carries no gradient (``np.shape``, ``np.argmax``, comparisons) are
+gradient flows. A parameter listed in ``sequences=`` takes a list or tuple of arrays (``np.concatenate``);
+its cotangent is a list with one entry per array. For a primitive that returns a tuple
+(``returns_tuple=True``, as ``np.linalg.slogdet``), ``ans`` is that tuple and ``g`` is a tuple of the
+same length, holding zeros for results the caller does not use. A rule may take ``*operands`` (as
+``np.einsum(subscripts, *operands)``): it is differentiated as a sequence, and by default it is the
+only differentiable parameter. Functions whose result carries no gradient (``np.shape``, ``np.argmax``, comparisons) are
 marked with ``nondifferentiable``; values flowing through them stop being differentiated.
 """
 
@@ -34,6 +39,9 @@ class Rule:
     diff: tuple  # the differentiable parameters, in the order the rule returns their cotangents
     has_var_keywords: bool
     nograd: tuple = ()  # parameters read only for their shape or dtype: no gradient flows through them
+    sequences: tuple = ()  # parameters that take a list or tuple of arrays; their cotangent is a list
+    returns_tuple: bool = False  # the primitive returns a tuple; g and ans are then tuples too
+    var_positional: str = None  # the rule's *args parameter, if any
 
     @property
     def name(self):
@@ -60,7 +68,7 @@ def display_name(obj):
     return f"{module}.{name}"
 
 
-def vjp_rule(*primitives, diff=None, nograd=()):
+def vjp_rule(*primitives, diff=None, nograd=(), sequences=(), returns_tuple=False):
     """Register the decorated function as the reverse-mode rule of each of ``primitives``.
 
     This is the public way to teach autodiff_st a new function (``ad.register_vjp``). Example::
@@ -80,22 +88,30 @@ def vjp_rule(*primitives, diff=None, nograd=()):
             )
         params = []
         var_kw = False
+        var_positional = None
         for p in list(sig.parameters.values())[2:]:
             if p.kind is p.VAR_KEYWORD:
                 var_kw = True
             elif p.kind is p.VAR_POSITIONAL:
-                raise TypeError(f"rule {rule_fn.__name__}: *args parameters are not supported in rules")
+                # *operands, as in np.einsum(subscripts, *operands): bound to the tuple of remaining
+                # positional arguments, and differentiated as a sequence.
+                params.append(p.name)
+                var_positional = p.name
             else:
                 params.append(p.name)
-        if diff is None:
+        if diff is None and var_positional is not None:
+            chosen = (var_positional,)
+        elif diff is None:
             chosen = tuple(
                 p.name for p in list(sig.parameters.values())[2:]
                 if p.default is p.empty and p.kind not in (p.VAR_KEYWORD,)
             )
         else:
             chosen = tuple(diff)
+        seqs = tuple(sequences) + ((var_positional,) if var_positional else ())
         for primitive in primitives:
-            _RULES[_key(primitive)] = Rule(primitive, rule_fn, tuple(params), chosen, var_kw, tuple(nograd))
+            _RULES[_key(primitive)] = Rule(primitive, rule_fn, tuple(params), chosen, var_kw, tuple(nograd),
+                                           seqs, returns_tuple, var_positional)
             _NONDIFF.discard(_key(primitive))
         return rule_fn
 

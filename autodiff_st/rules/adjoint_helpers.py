@@ -53,6 +53,16 @@ def cast_like_rule(g, ans, v, x):
     return cast_like(g, v)
 
 
+@vjp_rule(runtime.split_like, nograd=("arrays",), diff=("v",), returns_tuple=True)
+def split_like_rule(g, ans, v, arrays, axis=0):
+    return np.concatenate(g, axis=axis)
+
+
+@vjp_rule(runtime.unstack, diff=("v",), returns_tuple=True)
+def unstack_rule(g, ans, v, count, axis=0):
+    return np.stack(g, axis=axis)
+
+
 nondifferentiable(
     runtime.ones_like, runtime.zeros_like, runtime.reduced_count, runtime.extremum_mask,
     runtime.normalize_axis, runtime.shape_of, runtime.transpose_axes_inverse, runtime.pack_axes,

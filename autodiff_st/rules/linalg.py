@@ -24,3 +24,9 @@ def inner(g, ans, a, b):
 
 
 method("dot", np.dot)
+
+
+@vjp_rule(np.linalg.slogdet, returns_tuple=True)
+def slogdet(g, ans, a):
+    # d log|det a| = tr(a^-1 da); the sign is piecewise constant.
+    return np.swapaxes(np.linalg.inv(a), -1, -2) * np.expand_dims(np.expand_dims(g[1], -1), -1)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..runtime import astype, cast_like, transpose_axes_inverse, unbroadcast_to_shape
+from ..runtime import astype, cast_like, split_like, transpose_axes_inverse, unbroadcast_to_shape, unstack
 from . import vjp_rule, nondifferentiable, method, attribute
 
 
@@ -64,3 +64,13 @@ nondifferentiable(
     np.shape, np.ndim, np.size, np.zeros_like, np.ones_like, np.empty_like, np.full_like,
     np.zeros, np.ones, np.empty, np.full, np.eye, np.identity, np.arange, np.linspace,
 )
+
+
+@vjp_rule(np.concatenate, sequences=("arrays",))
+def concatenate(g, ans, arrays, axis=0):
+    return split_like(g, arrays, axis)
+
+
+@vjp_rule(np.stack, sequences=("arrays",))
+def stack(g, ans, arrays, axis=0):
+    return unstack(g, len(arrays), axis)

@@ -1,0 +1,141 @@
+"""The machinery behind test_rules.py: input domains, and wrappers that call one primitive.
+
+A case names a primitive, its arguments and options. Arguments given as a domain (``R(3, 4)``,
+``POS(3)``) are random float arrays that get differentiated; anything else is written into the
+wrapper as a constant. The wrapper is real source in a generated module, because autodiff_st
+differentiates source.
+"""
+
+import dataclasses
+import importlib.util
+import itertools
+import math
+
+import numpy as np
+
+_ids = itertools.count()
+
+
+@dataclasses.dataclass
+class Domain:
+    name: str
+    shape: tuple
+    make: object  # (rng, shape) -> array
+
+    def sample(self, rng):
+        value = self.make(rng, self.shape)
+        return float(value) if self.shape == () and not isinstance(value, np.ndarray) else value
+
+
+def R(*shape):
+    """Any real numbers."""
+    return Domain("R", shape, lambda rng, s: rng.standard_normal(s))
+
+
+def POS(*shape):
+    """Positive numbers away from 0: for log, sqrt, division."""
+    return Domain("POS", shape, lambda rng, s: rng.uniform(0.5, 2.0, s))
+
+
+def UNIT(*shape):
+    """Inside (-1, 1): for arcsin, arctanh."""
+    return Domain("UNIT", shape, lambda rng, s: rng.uniform(-0.9, 0.9, s))
+
+
+def ABOVE1(*shape):
+    """Greater than 1: for arccosh."""
+    return Domain("ABOVE1", shape, lambda rng, s: rng.uniform(1.2, 3.0, s))
+
+
+def AWAY0(*shape):
+    """Real numbers away from 0 and from each other's ties: for abs, sign-dependent and max rules."""
+    return Domain("AWAY0", shape, lambda rng, s: rng.choice([-1, 1], s) * rng.uniform(0.3, 2.0, s))
+
+
+def WELL(n, batch=()):
+    """A well-conditioned square matrix: for inv, solve, det."""
+    return Domain("WELL", tuple(batch) + (n, n),
+                  lambda rng, s: rng.standard_normal(s) + 3 * np.eye(s[-1]))
+
+
+def SPD(n, batch=()):
+    """A symmetric positive-definite matrix: for cholesky, eigh."""
+    def make(rng, s):
+        a = rng.standard_normal(s)
+        return a @ np.swapaxes(a, -1, -2) + s[-1] * np.eye(s[-1])
+    return Domain("SPD", tuple(batch) + (n, n), make)
+
+
+def FLOAT(domain):
+    """A Python float drawn from a scalar domain."""
+    return Domain(domain.name, (), lambda rng, s: float(domain.make(rng, ())))
+
+
+@dataclasses.dataclass
+class Case:
+    primitive: object
+    args: tuple
+    kwargs: dict
+    order: int
+    float32: bool
+    unpack: int  # the primitive returns a tuple of this many results (0: a single result)
+    path: str  # how the wrapper source names the primitive
+    id: str
+
+
+def case(primitive, *args, order=2, float32=True, unpack=0, path=None, **kwargs):
+    """One rule check. ``order`` is the highest order checked; ``path`` a source spelling such as
+    ``"x.sum(axis=0)"`` for methods (the first domain argument is ``x``)."""
+    name = getattr(primitive, "__name__", None) or type(primitive).__name__
+    ident = f"{name}-{next(_ids)}"
+    return Case(primitive, args, kwargs, order, float32, unpack, path, ident)
+
+
+def build_module(cases, directory):
+    """Write one wrapper per case into a module under ``directory`` and import it."""
+    lines = ["import math", "", "import numpy as np", "", "from autodiff_st import runtime", ""]
+    for i, c in enumerate(cases):
+        params, call_args = [], []
+        for j, a in enumerate(c.args):
+            if isinstance(a, Domain):
+                params.append(f"a{j}")
+                call_args.append(f"a{j}")
+            elif isinstance(a, np.ndarray):
+                call_args.append(f"np.array({a.tolist()!r})")
+            else:
+                call_args.append(repr(a))
+        call_args += [f"{k}={v!r}" for k, v in c.kwargs.items()]
+        if c.path is not None:
+            call = c.path
+        else:
+            call = f"PRIMITIVE_{i}({', '.join(call_args)})"
+        lines.append(f"def wrapper_{i}({', '.join(params)}):")
+        if c.unpack:
+            names = ", ".join(f"r{k}" for k in range(c.unpack))
+            lines.append(f"    {names} = {call}")
+            lines.append(f"    return {names}")
+        else:
+            lines.append(f"    return {call}")
+        lines.append("")
+    path = directory / "rule_wrappers.py"
+    path.write_text("\n".join(lines))
+    spec = importlib.util.spec_from_file_location("rule_wrappers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for i, c in enumerate(cases):
+        setattr(module, f"PRIMITIVE_{i}", c.primitive)
+    return module
+
+
+def sample_args(c, rng, dtype=None):
+    out = []
+    for a in c.args:
+        if isinstance(a, Domain):
+            value = a.sample(rng)
+            if dtype is not None and isinstance(value, np.ndarray):
+                value = value.astype(dtype)
+            out.append(value)
+    return tuple(out)
+
+
+__all__ = ["R", "POS", "UNIT", "ABOVE1", "AWAY0", "WELL", "SPD", "FLOAT", "case", "math"]
