@@ -166,3 +166,30 @@ def split_like(v, arrays, axis=0):
 def unstack(v, count, axis=0):
     """The ``count`` slices of ``v`` along ``axis``: the gradient of stack."""
     return [np.take(v, i, axis=axis) for i in range(count)]
+
+
+def inside_bounds(a, low, high):
+    """Where ``low <= a <= high``, either bound possibly None: where np.clip passes its input through."""
+    inside = np.ones(np.shape(a), dtype=bool)
+    if low is not None:
+        inside &= a >= low
+    if high is not None:
+        inside &= a <= high
+    return inside
+
+
+def prod_others(a, axis=None):
+    """For each element of ``a``, the product of the other elements of its reduction over ``axis``.
+
+    Uses products to the left and to the right rather than ``prod / a``, so zeros are exact.
+    """
+    a = np.asarray(a)
+    axes = normalize_axis(axis, a.ndim)
+    kept = [i for i in range(a.ndim) if i not in axes]
+    moved = np.transpose(a, kept + list(axes))
+    flat = moved.reshape(moved.shape[:len(kept)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = (left * right).reshape(moved.shape)
+    return np.transpose(others, np.argsort(kept + list(axes)))

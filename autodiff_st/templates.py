@@ -97,6 +97,11 @@ def bind_arguments(rule, args, keywords, origin):
                 origin=origin,
                 hint=f"Call {rule.name} without `{name}=`, or register a rule that takes it "
                      "with @ad.register_vjp.")
+    out = bound.get("out")
+    if out is not None and not (isinstance(out, gast.Constant) and out.value is None):
+        raise MissingRuleError(
+            f"autodiff_st cannot differentiate {rule.name} with `out=`: it writes into an existing array.",
+            origin=origin, hint="Drop out= and assign the result to a new name.")
     for name in rule.params:
         if name not in bound and name != rule.var_positional:
             default = sig.parameters[name].default

@@ -40,5 +40,6 @@ def test_rule_keeps_float32(c, wrappers):
 
 def test_every_rule_has_a_case():
     covered = {id(c.primitive) for c in CASES}
-    missing = sorted(r.name for r in rules.all_rules() if id(r.primitive) not in covered)
+    own = [r for r in rules.all_rules() if r.vjp.__module__.startswith("autodiff_st.")]  # not users' rules
+    missing = sorted(r.name for r in own if id(r.primitive) not in covered)
     assert not missing, f"rules without a checked case in tests/rule_cases.py: {missing}"

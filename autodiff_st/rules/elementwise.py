@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..runtime import unbroadcast
+from ..runtime import inside_bounds, unbroadcast
 from . import vjp_rule, nondifferentiable
 
 
@@ -130,8 +130,8 @@ def where(g, ans, condition, x, y):
 
 
 @vjp_rule(np.clip)
-def clip(g, ans, a, a_min=None, a_max=None):
-    return g * ((a >= a_min) & (a <= a_max))
+def clip(g, ans, a, a_min=None, a_max=None, out=None):
+    return g * inside_bounds(a, a_min, a_max)
 
 
 nondifferentiable(
