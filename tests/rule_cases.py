@@ -9,9 +9,10 @@ import operator
 import numpy as np
 
 from autodiff_st import runtime
+from tests import rule_cases_arrays, rule_cases_elementwise
 from tests.rule_harness import ABOVE1, AWAY0, FLOAT, POS, R, SPD, UNIT, WELL, case
 
-CASES = [
+CORE_CASES = [
     # operators and their ufunc twins, with broadcasting
     case(operator.add, R(3, 4), R(4)), case(np.add, R(3, 1), R(1, 4)),
     case(operator.sub, R(3, 4), R(3, 1)), case(np.subtract, R(4), R(3, 4)),
@@ -69,3 +70,5 @@ CASES = [
     case(runtime.split_like, R(5), R(2), R(3), path="runtime.split_like(a0, [a1, a2])", unpack=2, order=1),
     case(runtime.unstack, R(3, 2), path="runtime.unstack(a0, 2, axis=1)", unpack=2, order=1),
 ]
+
+CASES = CORE_CASES + rule_cases_elementwise.CASES + rule_cases_arrays.CASES

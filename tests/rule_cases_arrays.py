@@ -1,0 +1,3 @@
+"""Rule checks for reductions, products, linear algebra, shape, joining and selection (see rule_cases.py)."""
+
+CASES = []
