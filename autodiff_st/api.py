@@ -10,8 +10,11 @@ import inspect
 
 import numpy as np
 
+import inspect
+
+from . import rules
 from .cache import adjoint_functions, compiled_adjoint
-from .dispatch import bound_prefix, underlying_function
+from .dispatch import bound_prefix, call_forward, underlying_function
 from .errors import (AuxError, AutodiffError, CotangentError, GradPositionError, GradPositionTypeError,
                      InputTypeError)
 from . import runtime
@@ -25,15 +28,30 @@ class Transform:
         functools.update_wrapper(self, fn, updated=())
 
     def __get__(self, obj, objtype=None):
-        # A transform used as a method decorator binds like a function.
-        return self if obj is None else functools.partial(self, obj)
+        # A transform decorating a method: bound to an object, it differentiates the bound method, so
+        # positions count after self, as for ad.grad(obj.method).
+        if obj is None:
+            return self
+        return self.rebind(self.fn.__get__(obj, objtype))
 
 
-def _resolve_positions(grad_position, argnums, default=0):
+class _Default(int):
+    """The default ``grad_position=0``, distinguishable from an explicit 0."""
+
+    def __repr__(self):
+        return "0"
+
+
+FIRST = _Default(0)
+
+
+def _resolve_positions(grad_position, argnums):
     if argnums is not None:
-        if grad_position is not default and grad_position is not None:
+        if grad_position is not FIRST:
             raise TypeError("give either grad_position or argnums, not both: argnums is an alias of grad_position")
         grad_position = argnums
+    if grad_position is FIRST:
+        return 0
     if grad_position is None:
         return None
     if isinstance(grad_position, bool) or not isinstance(grad_position, (int, tuple, list)):
@@ -66,6 +84,8 @@ def _check_positions(positions, args, fn):
                 f"grad_position {p} is out of range: {_name(fn)} was called with {n} positional "
                 f"argument{'s' if n != 1 else ''}.",
                 hint="Differentiated arguments must be passed positionally; positions count from 0.")
+        if q in out:
+            raise GradPositionError(f"grad_position {positions} names argument {q} twice.")
         out.append(q)
     return tuple(out)
 
@@ -75,6 +95,9 @@ def _name(fn):
 
 
 def _check_input(x, position, fn, allow_complex=False):
+    kind = type(x)
+    if kind is float or (kind is np.ndarray and x.dtype.kind == "f"):
+        return  # the common cases, first
     if isinstance(x, bool) or isinstance(x, (int, np.integer)) or (
             isinstance(x, np.ndarray) and x.dtype.kind in "iub"):
         raise InputTypeError(
@@ -85,7 +108,7 @@ def _check_input(x, position, fn, allow_complex=False):
         if not allow_complex:
             raise InputTypeError(
                 f"argument {position} of {_name(fn)} is complex; grad and vjp differentiate real inputs.",
-                hint="Split the value into real and imaginary parts, or use jacrev(..., holomorphic=True).")
+                hint="Split the value into real and imaginary parts and differentiate those.")
         return
     if isinstance(x, (float, np.floating)) or (isinstance(x, np.ndarray) and x.dtype.kind == "f"):
         return
@@ -97,6 +120,9 @@ def _check_input(x, position, fn, allow_complex=False):
 
 def match_input(g, x):
     """The gradient ``g`` with the type, shape and dtype of the input ``x``."""
+    if type(g) is np.ndarray and type(x) is np.ndarray and g.dtype == x.dtype and g.shape == x.shape \
+            and g.flags.writeable:
+        return g
     if isinstance(x, float):
         return float(g)
     if isinstance(x, np.ndarray):
@@ -122,7 +148,37 @@ def _target(fn):
     target, offset = underlying_function(fn)
     if not callable(target):
         raise TypeError(f"expected a function to differentiate, got {type(fn).__name__}")
+    if not inspect.isfunction(target):
+        from .parsing import parse_function
+        parse_function(target)  # raises SourceUnavailableError, with advice
     return target, bound_prefix(fn)
+
+
+def _value_and_grads(fn, positions, mode):
+    """A function ``(*args) -> (out, *gradients)`` for the arguments at ``positions``.
+
+    A function with a registered derivative rule (``np.sin``, or a user's rule) runs through the rule;
+    any other function runs its generated adjoint.
+    """
+    if rules.lookup(fn) is not None:
+        def through_rule(*args, **kwargs):
+            out, pullback = call_forward(fn, positions, *args, **kwargs)
+            head = out[0] if mode.endswith("_aux") else out
+            seed = tuple(runtime.ones_like(o) for o in head) if isinstance(head, tuple) else runtime.ones_like(head)
+            grads = pullback(seed)
+            return (out,) + (grads if len(positions) > 1 else (grads,))
+        return through_rule
+    target, prefix = _target(fn)
+    shifted = tuple(p + len(prefix) for p in positions)
+    current = [None, None]  # the compiled adjoint and its bound function, refreshed when stale
+
+    def through_adjoint(*args, **kwargs):
+        compiled, fused = current
+        if compiled is None or not compiled.still_valid(target):
+            fused = adjoint_functions(target, shifted, mode)[0]
+            current[:] = [compiled_adjoint(target, shifted, mode), fused]
+        return fused(*prefix, *args, **kwargs)
+    return through_adjoint
 
 
 class Grad(Transform):
@@ -133,16 +189,21 @@ class Grad(Transform):
         self.return_value = return_value
         self.value_and_grad = value_and_grad
         self.mode = "grad_aux" if has_aux else "grad"
-        self._target, self._prefix = _target(fn)
-        self._functions = {}
+        if rules.lookup(fn) is None:
+            _target(fn)  # fail early on a function without source
+        self._by_positions = {}
+
+    def rebind(self, fn):
+        return Grad(fn, self.positions, self.has_aux, self.return_value, self.value_and_grad)
 
     def __call__(self, *args, **kwargs):
         positions = _check_positions(_as_tuple(self.positions), args, self.fn)
         for p in positions:
             _check_input(args[p], p, self.fn)
-        offset = len(self._prefix)
-        fused = adjoint_functions(self._target, tuple(p + offset for p in positions), self.mode)[0]
-        out, *grads = fused(*self._prefix, *args, **kwargs)
+        run = self._by_positions.get(positions)
+        if run is None:
+            run = self._by_positions[positions] = _value_and_grads(self.fn, positions, self.mode)
+        out, *grads = run(*args, **kwargs)
         grads = [match_input(g, args[p]) for g, p in zip(grads, positions)]
         gradient = grads[0] if isinstance(self.positions, int) else tuple(grads)
         if self.has_aux:
@@ -158,9 +219,9 @@ class Grad(Transform):
         return (gradient, aux) if self.has_aux else gradient
 
     def source(self):
-        positions = _as_tuple(self.positions)
-        offset = len(self._prefix)
-        return compiled_adjoint(self._target, tuple(p + offset for p in positions), self.mode).source
+        target, prefix = _target(self.fn)
+        positions = tuple(p + len(prefix) for p in _as_tuple(self.positions))
+        return compiled_adjoint(target, positions, self.mode).source
 
 
 def _decorator(make):
@@ -182,7 +243,7 @@ def _weights_not_yet(weights):
 
 
 @_decorator
-def grad(fn, grad_position=0, weights=None, has_aux=False, *, argnums=None, return_value=False):
+def grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argnums=None, return_value=False):
     """The gradient of ``fn`` with respect to the arguments at ``grad_position``.
 
     A non-scalar output is summed first (its backward pass is seeded with ones). See docs/api.md.
@@ -195,7 +256,7 @@ def grad(fn, grad_position=0, weights=None, has_aux=False, *, argnums=None, retu
 
 
 @_decorator
-def value_and_grad(fn, grad_position=0, weights=None, has_aux=False, *, argnums=None):
+def value_and_grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argnums=None):
     """Like ``grad``, but returns ``(value, gradient)``; with has_aux, value is the whole output tuple."""
     positions = _resolve_positions(grad_position, argnums)
     if positions is None and weights is None:
@@ -225,7 +286,8 @@ def _check_cotangent(v, outputs):
 class VJPFunction:
     """The ``vjp_fn`` returned by ``vjp``: maps a cotangent of the output to the inputs' cotangents."""
 
-    def __init__(self, backward, residuals, outputs, inputs):
+    def __init__(self, backward, residuals, outputs, inputs, source=None):
+        self.source = source  # the generated module, for ad.source(vjp_fn)
         self._backward = backward
         self._residuals = residuals
         self._outputs = outputs
@@ -240,26 +302,43 @@ class VJPFunction:
 def vjp(fn, *inputs, weights=None, has_aux=False):
     """Run ``fn(*inputs)`` and return ``(outputs, vjp_fn)``, or ``(outputs, vjp_fn, aux)`` with has_aux."""
     _weights_not_yet(weights)
-    target, prefix = _target(fn)
     for i, x in enumerate(inputs):
         _check_input(x, i, fn)
-    offset = len(prefix)
     mode = "vjp_aux" if has_aux else "vjp"
-    forward, backward = adjoint_functions(target, tuple(range(offset, offset + len(inputs))), mode)
-    out, residuals = forward(*prefix, *inputs)
+    if rules.lookup(fn) is not None:
+        out, pullback = call_forward(fn, tuple(range(len(inputs))), *inputs)
+        backward = _tuple_backward(pullback, len(inputs))
+        residuals = None
+        source_text = f"# {rules.display_name(fn)} is differentiated by its registered rule, not by generated code.\n"
+    else:
+        target, prefix = _target(fn)
+        offset = len(prefix)
+        positions = tuple(range(offset, offset + len(inputs)))
+        forward, backward = adjoint_functions(target, positions, mode)
+        out, residuals = forward(*prefix, *inputs)
+        source_text = compiled_adjoint(target, positions, mode).source
     if has_aux:
         if not isinstance(out, tuple) or len(out) < 2:
             raise AuxError(f"has_aux=True needs {_name(fn)} to return at least two outputs.")
         outputs = out[0]
         aux = out[1] if len(out) == 2 else tuple(out[1:])
-        return outputs, VJPFunction(backward, residuals, outputs, inputs), aux
-    return out, VJPFunction(backward, residuals, out, inputs)
+        return outputs, VJPFunction(backward, residuals, outputs, inputs, source_text), aux
+    return out, VJPFunction(backward, residuals, out, inputs, source_text)
+
+
+def _tuple_backward(pullback, count):
+    def backward(residuals, v):
+        grads = pullback(v)
+        return grads if count > 1 else (grads,)
+    return backward
 
 
 def source(fn_or_transform):
     """The generated Python source behind a transform (or, for a plain function, its vjp adjoint)."""
     if isinstance(fn_or_transform, Grad):
         return fn_or_transform.source()
+    if isinstance(fn_or_transform, VJPFunction):
+        return fn_or_transform.source
     target, prefix = _target(fn_or_transform)
     return compiled_adjoint(target, (len(prefix),), "vjp").source
 

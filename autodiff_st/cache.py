@@ -47,7 +47,7 @@ class Compiled:
                 except ValueError:
                     return False
             else:
-                current = globals_.get(name, _builtin(name))
+                current = globals_[name] if name in globals_ else _builtin(name)
             if current is not obj:
                 return False
         return True
@@ -73,7 +73,10 @@ _BOUND = weakref.WeakKeyDictionary()
 
 
 def compiled_adjoint(fn, positions, mode):
-    key = (fn.__code__, positions, mode)
+    # Code objects compare equal across files when their bytecode is the same: key on the place too,
+    # so the generated comments point at the right file.
+    code = fn.__code__
+    key = (code, code.co_filename, code.co_firstlineno, positions, mode)
     compiled = _COMPILED.get(key)
     if compiled is None or not compiled.still_valid(fn):
         compiled = build(fn, positions, mode)
@@ -145,21 +148,25 @@ def build(fn, positions, mode):
     else:
         fused_name = namer.fresh(f"{name}_value_and_grad")
         seed = optimize.drop_dead_assignments(adjoint.seed, _loads(backward) | grads_live)
-        body = comments.annotate(adjoint.forward) + comments.annotate(seed, "seed: ") + comments.annotate(backward)
-        body.append(gast.Return(value=gast.Tuple(elts=[returned] + adjoint.grads, ctx=gast.Load())))
+        result = gast.Return(value=gast.Tuple(elts=[returned] + adjoint.grads, ctx=gast.Load()))
+        statements = optimize.delete_dead_values(adjoint.forward + seed + backward,
+                                                 keep=set(params) | _loads([result]))
+        body = comments.annotate(statements, seed_statements=seed) + [result]
         what = "the first output" if mode == "grad_aux" else "the output (non-scalar outputs are summed)"
         functions = [emit.function_def(fused_name, user_args, body,
                                        f"Return {name}'s value and the gradients of {what} with respect "
                                        f"to {', '.join(active_params)}.")]
         description = "value and gradient in one pass"
     factory_name = namer.fresh(f"make_{name}_adjoint")
+    read = {n.id for f in functions for n in gast.walk(f) if isinstance(n, gast.Name)}
+    bound = {n: obj for n, obj in helpers.bound.items() if n in read}  # rules dropped by optimize need none
     user_freevars = [v for v in fn.__code__.co_freevars]
-    factory_params = sorted(helpers.bound) + user_freevars
+    factory_params = sorted(bound) + user_freevars
     header = emit.header_lines(parsed, description, active_params)
     source = emit.module_source(header, factory_name, factory_params, functions, comments)
     code, filename = compile_module(source, f"{mode} of {name}")
     codes = inner_code_objects(code, factory_name)
-    helper_cells = {n: types.CellType(obj) for n, obj in helpers.bound.items()}
+    helper_cells = {n: types.CellType(obj) for n, obj in bound.items()}
     guards = tuple(_guards(parsed, ops, user_locals))
     return Compiled(source, filename, codes, tuple(f.name for f in functions), helper_cells, guards,
                     tuple(params), frozenset(user_locals))

@@ -28,15 +28,21 @@ class Comments:
         self.texts.append(text)
         return gast.Expr(value=gast.Constant(value=_MARKER.format(len(self.texts) - 1), kind=None))
 
-    def annotate(self, statements, prefix=""):
-        """Put a comment naming the user's line above each run of statements from that line."""
+    def annotate(self, statements, prefix="", seed_statements=()):
+        """Put a comment naming the user's line above each run of statements from that line.
+
+        A ``del`` belongs to the run before it. The statements in ``seed_statements`` start the
+        backward pass, and their comment says so.
+        """
         out = []
         last = None
+        seeds = {id(s) for s in seed_statements}
         for stmt in statements:
             origin = origin_of(stmt)
-            if origin is not None and origin != last:
-                out.append(self.marker(prefix + origin.short()))
-                last = origin
+            key = (origin, id(stmt) in seeds)
+            if origin is not None and key != last:
+                out.append(self.marker(("seed: " if id(stmt) in seeds else prefix) + origin.short()))
+                last = key
             out.append(stmt)
         return out
 

@@ -28,7 +28,6 @@ _REFUSED = {
     gast.Nonlocal: ("a `nonlocal` statement", "Pass the value in as an argument and return the new value."),
     gast.FunctionDef: ("a nested function definition", "Define the helper at module level."),
     gast.ClassDef: ("a class definition", "Define the class at module level."),
-    gast.Delete: ("a `del` statement", "Leave the name bound; it costs nothing."),
     gast.Import: ("an `import` statement", "Import at module level."),
     gast.ImportFrom: ("an `import` statement", "Import at module level."),
     gast.IfExp: ("a conditional expression (`a if c else b`)", _CONTROL_FLOW_HINT),
@@ -50,7 +49,7 @@ _REFUSED = {
 }
 
 _ALLOWED_STATEMENTS = (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Return, gast.Expr, gast.Pass,
-                       gast.Assert)
+                       gast.Assert, gast.Delete)
 
 
 def refuse(what, node, hint):
@@ -74,6 +73,10 @@ def _check_statement(stmt):
             refuse(what, stmt, hint)
     if not isinstance(stmt, _ALLOWED_STATEMENTS):
         refuse(f"a `{type(stmt).__name__}` statement", stmt, "Rewrite it as assignments and calls.")
+    if isinstance(stmt, gast.Delete):
+        if not all(isinstance(t, gast.Name) for t in stmt.targets):
+            refuse("`del` of something other than a name", stmt, "Leave it in place; only `del name` is supported.")
+        return
     if isinstance(stmt, gast.Assign):
         for target in stmt.targets:
             _check_target(target)

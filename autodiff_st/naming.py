@@ -46,8 +46,6 @@ def _clean(base):
     base = "".join(c if c.isalnum() or c == "_" else "_" for c in base).strip("_") or "tmp"
     if base[0].isdigit():
         base = "v" + base
-    if len(base) > 40:
-        base = base[:40].rstrip("_")
     return base
 
 

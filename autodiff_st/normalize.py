@@ -7,9 +7,12 @@ the user reassigns ``x``, the new value is called ``x_2``. So every value the ba
 there when it reads it, and nothing needs saving on a tape.
 
 Augmented assignment ``x += e`` becomes ``x_2 = x + e``. That is the same value, but it does not mutate
-the array ``x`` in place. Where another name may share ``x``'s memory (``y = x`` or ``y = x.T``) and is
-read afterwards, the program depends on that mutation, so the compiler refuses it rather than
-differentiate a different program.
+the array ``x`` in place. It is the same program only if no other name shares ``x``'s memory and is read
+afterwards. So the normalizer tracks where each value comes from: a new array (an arithmetic result,
+``np.copy``), a parameter, or a view of another local (``y = x``, ``y = x.T``), whose sharers are then
+checked. A value of any other origin (a call to a user function, ``np.asarray`` of a global, ...) might
+share memory with anything, and augmented assignment to it is refused rather than differentiated as a
+different program.
 """
 
 import copy
@@ -35,8 +38,18 @@ UNARY_WORDS = {gast.USub: "neg", gast.UAdd: "pos", gast.Not: "not", gast.Invert:
 
 # Functions and methods whose result may share memory with their first argument.
 VIEW_FUNCTIONS = {np.reshape, np.transpose, np.ravel, np.squeeze, np.expand_dims, np.swapaxes,
-                  np.asarray, np.broadcast_to, np.moveaxis, np.atleast_1d, np.atleast_2d}
+                  np.asarray, np.broadcast_to, np.moveaxis, np.atleast_1d, np.atleast_2d,
+                  np.ascontiguousarray, np.asanyarray}
 VIEW_METHODS = {"reshape", "transpose", "ravel", "squeeze", "swapaxes", "view", "T"}
+# Functions and methods whose result is always a new object, never one of their arguments.
+FRESH_FUNCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod, np.var, np.std, np.dot,
+                   np.matmul, np.outer, np.inner, np.copy, np.zeros, np.ones, np.zeros_like, np.ones_like,
+                   np.empty, np.empty_like, np.full, np.full_like, np.eye, np.identity, np.arange,
+                   np.linspace, np.concatenate, np.stack, np.where, np.clip, np.cumsum, np.cumprod,
+                   np.einsum, np.tensordot, np.kron, np.trace, np.linalg.inv, np.linalg.solve, np.linalg.det,
+                   float, abs, len, int}
+FRESH_METHODS = {"copy", "sum", "mean", "max", "min", "prod", "var", "std", "dot", "cumsum", "cumprod",
+                 "trace", "flatten", "round", "clip", "shape", "ndim", "size", "dtype"}
 
 
 @dataclasses.dataclass
@@ -89,6 +102,9 @@ class Normalizer:
                        + parsed.node.args.kwonlyargs]
         self.env = {p: p for p in self.params}  # user name -> current version name
         self.aliases = {p: {p} for p in self.params}  # version name -> versions that may share memory
+        # Where each version's value comes from, for augmented assignment: "fresh" (a new array),
+        # "param", "view" (shares memory only with the versions in its alias set), or "unknown".
+        self.provenance = {p: "param" for p in self.params}
         self.aug_writes = []  # (op index, version overwritten)
 
     # -- names --------------------------------------------------------------------------------------
@@ -132,10 +148,13 @@ class Normalizer:
             if not is_atom(value):
                 self.emit("expr", None, value, origin)
             return False
-        if isinstance(stmt, gast.Pass):
-            return False
+        if isinstance(stmt, (gast.Pass, gast.Delete)):
+            return False  # `del name` only frees memory; the single-assignment form never reads it again
         if isinstance(stmt, gast.Assert):
-            self.emit("assert", None, self.atom(stmt.test, origin), origin)
+            test = self.atom(stmt.test, origin)
+            msg = self.atom(stmt.msg, origin) if stmt.msg is not None else None
+            self.emit("assert", None, gast.Tuple(elts=[test] + ([msg] if msg is not None else []), ctx=gast.Load()),
+                      origin)
             return False
         if isinstance(stmt, gast.Return):
             self.return_statement(stmt, origin)
@@ -176,9 +195,37 @@ class Normalizer:
         version = self.new_version(user_name)
         self.emit("assign", version, value, origin)
         self.env[user_name] = version
-        self.aliases[version] = self.alias_set(value) | {version}
+        self.record_aliases(version, value)
+
+    def record_aliases(self, version, value):
+        shared = self.alias_set(value)
+        self.aliases[version] = shared | {version}
         for other in self.aliases[version]:
             self.aliases.setdefault(other, {other}).add(version)
+        self.provenance[version] = self.provenance_of(value, shared)
+
+    def provenance_of(self, value, shared):
+        if shared:
+            sources = {self.provenance.get(v, "unknown") for v in shared}
+            return "unknown" if "unknown" in sources else "view"
+        if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant, gast.Tuple, gast.List,
+                              gast.JoinedStr)):
+            return "fresh"
+        if isinstance(value, gast.Attribute):
+            return "fresh" if value.attr in FRESH_METHODS else "unknown"
+        if isinstance(value, gast.Call):
+            func = value.func
+            copy_kw = any(k.arg == "copy" for k in value.keywords)
+            if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id in self.aliases:
+                if func.attr == "astype" and not copy_kw:
+                    return "fresh"
+                return "fresh" if func.attr in FRESH_METHODS else "unknown"
+            fn = self.resolve_static(func)
+            if fn is np.array and not copy_kw:
+                return "fresh"
+            if type(fn) is np.ufunc or any(fn is f for f in FRESH_FUNCTIONS):
+                return "fresh"
+        return "unknown"
 
     def alias_set(self, value):
         source = None
@@ -216,7 +263,7 @@ class Normalizer:
                 self.emit("assign", version, atom, origin)
             for name, version, atom in zip(names, versions, atoms):
                 self.env[name] = version
-                self.aliases[version] = self.alias_set(atom) | {version}
+                self.record_aliases(version, atom)
             return
         value = self.expression(value, origin, want_atom=False)
         if not isinstance(value, (gast.Call, gast.Name)):
@@ -226,6 +273,7 @@ class Normalizer:
         for name, version in zip(names, versions):
             self.env[name] = version
             self.aliases[version] = {version}
+            self.provenance[version] = "unknown"
 
     def return_statement(self, stmt, origin):
         if stmt.value is None:
@@ -238,6 +286,13 @@ class Normalizer:
 
     def check_aug_writes(self):
         for index, old in self.aug_writes:
+            if self.provenance.get(old, "unknown") == "unknown":
+                user = self.ops[index].origin
+                raise UnsupportedSyntaxError(
+                    "autodiff_st cannot differentiate this augmented assignment: it would change an array "
+                    "in place, and the compiler cannot tell which other names share that array (it comes "
+                    "from a call or a name the compiler does not follow).",
+                    origin=user, hint="Write `x = x + ...` to make a new array, or .copy() the array first.")
             others = self.aliases.get(old, {old}) - {old}
             for op in self.ops[index + 1:]:
                 read = {n.id for n in gast.walk(op.value) if isinstance(n, gast.Name)}
@@ -294,7 +349,7 @@ class Normalizer:
             return value
         name = self.namer.fresh(hint or temp_name(value, lambda n: n in self.aliases))
         self.emit("assign", name, value, origin)
-        self.aliases[name] = self.alias_set(value) | {name}
+        self.record_aliases(name, value)
         return load(name)
 
     def callee(self, func, origin):

@@ -52,3 +52,36 @@ class FoldConstants(gast.NodeTransformer):
 
 def fold_constants(node):
     return FoldConstants().visit(node)
+
+
+def delete_dead_values(statements, keep):
+    """Add ``del`` after the last statement that reads each local value.
+
+    A generated gradient function holds every intermediate until it returns; freeing each one when
+    nothing reads it again keeps the peak memory near a hand-written adjoint's. ``keep`` names values
+    that must live to the end (the returned ones). Statements inside loops and branches count as one
+    statement here, so a value read in a loop lives until the loop is done.
+    """
+    last = {}
+    for i, stmt in enumerate(statements):
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Name):
+                last[node.id] = i
+    dying = {}
+    for name, i in last.items():
+        if name not in keep:
+            dying.setdefault(i, []).append(name)
+    first_store = {}
+    for i, stmt in enumerate(statements):
+        for name in _stores(stmt):
+            first_store.setdefault(name, i)
+    out = []
+    for i, stmt in enumerate(statements):
+        out.append(stmt)
+        # Only locals bound by now: not globals, helpers, or names bound later.
+        names = [n for n in dying.get(i, []) if first_store.get(n, len(statements)) <= i]
+        if names:
+            out.append(gast.Delete(targets=[gast.Name(id=n, ctx=gast.Del(), annotation=None, type_comment=None)
+                                            for n in sorted(names)]))
+    return out
+

@@ -141,7 +141,11 @@ class Reverse:
         if op.kind == "return":
             return
         if op.kind in ("expr", "assert"):
-            stmt = gast.Expr(value=op.value) if op.kind == "expr" else gast.Assert(test=op.value, msg=None)
+            if op.kind == "expr":
+                stmt = gast.Expr(value=op.value)
+            else:
+                test, *msg = op.value.elts
+                stmt = gast.Assert(test=test, msg=msg[0] if msg else None)
             self.forward.append(tag(stmt, origin))
             return
         targets = _targets(op)
@@ -168,6 +172,8 @@ class Reverse:
             if isinstance(value, gast.Call):
                 callee = classify_call(value, self.parsed, self.is_local)
                 self.callees[index] = callee
+                if callee.obj is _call_forward():
+                    self.refuse_second_order_through_calls(origin)
                 if callee.kind == "user":
                     return True
                 if callee.kind == "nondiff":
@@ -238,15 +244,18 @@ class Reverse:
                                             "of arrays arrive in the next version.")
             return True
         if callee.obj is _call_forward():
-            raise UnsupportedSyntaxError(
-                "autodiff_st cannot yet differentiate a generated adjoint that calls one of your own "
-                "functions: second derivatives through such calls arrive in a later version.",
-                origin=origin, hint="For second derivatives now, write the computation in one function.")
+            self.refuse_second_order_through_calls(origin)
         what = f"the method .{call.func.attr}()" if callee.kind == "unknown_method" else \
             (rules.display_name(callee.obj) if callee.obj is not None else _call_text(call))
         raise MissingRuleError(
             f"no derivative rule for {what}, which is called here on a differentiated value.",
             origin=origin, hint=_registration_hint(callee, call))
+
+    def refuse_second_order_through_calls(self, origin):
+        raise UnsupportedSyntaxError(
+            "autodiff_st cannot yet differentiate a generated adjoint that calls one of your own "
+            "functions: second derivatives through such calls arrive in a later version.",
+            origin=origin, hint="For second derivatives now, write the computation in one function.")
 
     def user_call_forward(self, index, op):
         call = op.value
@@ -454,7 +463,9 @@ def _registration_hint(callee, call):
     short = name.split(".")[-1]
     params = "x"
     obj = callee.obj
-    if obj is not None:
+    if type(obj).__name__ == "ufunc":
+        params = ", ".join(f"x{i + 1}" for i in range(obj.nin)) if obj.nin > 1 else "x"
+    elif obj is not None:
         import inspect
         try:
             params = ", ".join(p for p in inspect.signature(obj).parameters if p not in ("self",))

@@ -59,7 +59,12 @@ def normalize_axis(axis, ndim):
 
 def expand_reduced(v, x, axis=None, keepdims=False):
     """Broadcast the cotangent ``v`` of a reduction ``reduce(x, axis, keepdims)`` back to ``x``'s shape."""
-    x_shape = np.shape(x)
+    x_shape = getattr(x, "shape", None)
+    if x_shape is None:
+        x_shape = np.shape(x)
+    if axis is None:
+        # A full reduction: v holds one number. A filled array is faster than a broadcast view here.
+        return np.full(x_shape, v, dtype=getattr(v, "dtype", None) or getattr(x, "dtype", None))
     if not keepdims and x_shape:
         reduced = normalize_axis(axis, len(x_shape))
         v = np.reshape(v, tuple(1 if i in reduced else n for i, n in enumerate(x_shape)))
@@ -68,6 +73,8 @@ def expand_reduced(v, x, axis=None, keepdims=False):
 
 def reduced_count(x, axis=None):
     """How many elements a reduction over ``axis`` combines into each result."""
+    if axis is None:
+        return np.size(x)
     x_shape = np.shape(x)
     count = 1
     for i in normalize_axis(axis, len(x_shape)):
@@ -87,6 +94,9 @@ def extremum_mask(x, ans, axis=None, keepdims=False):
 
 def matmul_grad_left(v, a, b):
     """The gradient of ``a @ b`` with respect to ``a``, for cotangent ``v``."""
+    a_nd, b_nd = getattr(a, "ndim", None), getattr(b, "ndim", None)
+    if a_nd == 2 and b_nd == 2:
+        return v @ b.T  # the common case, without the general path's bookkeeping
     a_nd, b_nd = np.ndim(a), np.ndim(b)
     if b_nd == 1:
         if a_nd == 1:
@@ -99,6 +109,9 @@ def matmul_grad_left(v, a, b):
 
 def matmul_grad_right(v, a, b):
     """The gradient of ``a @ b`` with respect to ``b``, for cotangent ``v``."""
+    a_nd, b_nd = getattr(a, "ndim", None), getattr(b, "ndim", None)
+    if a_nd == 2 and b_nd in (1, 2):
+        return a.T @ v
     a_nd, b_nd = np.ndim(a), np.ndim(b)
     if a_nd == 1:
         if b_nd == 1:
@@ -193,3 +206,58 @@ def prod_others(a, axis=None):
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     others = (left * right).reshape(moved.shape)
     return np.transpose(others, np.argsort(kept + list(axes)))
+
+
+def real_like(v, x):
+    """``v`` as the cotangent of ``x``: its real part when ``x`` is real.
+
+    Complex rules follow JAX's convention (see ``rules/elementwise.py``); the cotangent of a real input
+    is real, so a rule whose formula is complex keeps only the real part for a real input.
+    """
+    if np.iscomplexobj(x):
+        return v
+    return np.real(v) if np.iscomplexobj(v) else v
+
+
+def one_if_none(b):
+    """``b``, or 1 when it is None: the weights of a sum whose weights are optional."""
+    return 1 if b is None else b
+
+
+# The Bernoulli numbers B_2, B_4, .. B_16, for the asymptotic series of the polygamma functions.
+_BERNOULLI_2K = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)
+
+
+def polygamma(n, x):
+    """The ``n``-th derivative of the digamma function psi = (log gamma)' (``n = 0``: psi itself), for
+    real ``x`` off the poles 0, -1, -2, ...; the rule of math.lgamma and math.gamma, without scipy.
+
+    The recurrence psi_n(x) = psi_n(x + 1) - (-1)^n n! / x^(n+1) moves ``x`` above 12 + n, where the
+    asymptotic series is accurate to double precision. Keeps the dtype of a float array.
+    """
+    n = int(n)
+    scalar = not isinstance(x, np.ndarray)
+    t = np.array(x, dtype=np.float64)
+    total = np.zeros_like(t)
+    sign = -1.0 if n % 2 == 0 else 1.0  # (-1)^(n+1)
+    n_factorial = float(np.prod(np.arange(1, n + 1)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = t < 12 + n
+        while np.any(low):
+            total = total + np.where(low, sign * n_factorial / t ** (n + 1), 0)
+            t = np.where(low, t + 1, t)
+            low = t < 12 + n
+        if n == 0:
+            series = np.log(t) - 1 / (2 * t)
+            for k, b in enumerate(_BERNOULLI_2K, start=1):
+                series = series - b / (2 * k * t ** (2 * k))
+        else:
+            fact = [float(np.prod(np.arange(1, m + 1))) for m in range(n + 2 * len(_BERNOULLI_2K))]
+            series = fact[n - 1] / t ** n + fact[n] / (2 * t ** (n + 1))
+            for k, b in enumerate(_BERNOULLI_2K, start=1):
+                series = series + b * fact[2 * k + n - 1] / (fact[2 * k] * t ** (2 * k + n))
+            series = sign * series
+    result = total + series
+    if scalar:
+        return float(result) if np.ndim(result) == 0 else result
+    return result.astype(x.dtype) if x.dtype.kind == "f" else result

@@ -157,11 +157,7 @@ def inline_vjp(rule, bound, g, ans, wanted, namer, helpers):
         for node in gast.walk(stmt):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id not in mapping \
                     and node.id not in params:
-                obj = rule.vjp.__globals__.get(node.id)
-                if obj is None:
-                    import builtins
-                    obj = getattr(builtins, node.id)
-                mapping[node.id] = helpers.name_for(obj, node.id)
+                mapping[node.id] = helpers.name_for(_rule_global(rule.vjp, node.id), node.id)
     body = [fold_constants(_Substitute(mapping).visit(stmt)) for stmt in body]
     result = body[-1].value
     if len(rule.diff) == 1:
@@ -169,6 +165,17 @@ def inline_vjp(rule, bound, g, ans, wanted, namer, helpers):
     else:
         exprs = dict(zip(rule.diff, result.elts))
     return body[:-1], {p: exprs[p] for p in wanted}
+
+
+def _rule_global(rule_fn, name):
+    """What a free name in a rule's body refers to: a closure variable, a global or a builtin."""
+    closure = dict(zip(rule_fn.__code__.co_freevars, rule_fn.__closure__ or ()))
+    if name in closure:
+        return closure[name].cell_contents
+    if name in rule_fn.__globals__:
+        return rule_fn.__globals__[name]
+    import builtins
+    return getattr(builtins, name)
 
 
 def _call_rule(rule, bound, g, ans, wanted, namer, helpers):

@@ -10,6 +10,11 @@ import gc
 import statistics
 import time
 
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None
+
 
 def time_calls(fn, number):
     """Seconds per call of ``fn()``, over ``number`` back-to-back calls, with the GC paused (as timeit does)."""
@@ -61,3 +66,18 @@ def ratio_summary(times, reference):
 def median_difference(times, name, baseline):
     """Median over rounds of ``times[name] - times[baseline]`` (seconds per call)."""
     return statistics.median(t - b for t, b in zip(times[name], times[baseline]))
+
+
+def minor_faults_per_call(fn, number=20):
+    """Minor page faults per call of ``fn()`` (None where the resource module is missing).
+
+    A call that gets fresh pages from the kernel every time (because the allocator gave its memory back
+    to the system at the end of the previous call) pays for it in system time; this makes it visible.
+    """
+    if resource is None:
+        return None
+    fn()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(number):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / number

@@ -57,14 +57,19 @@ def _key(primitive):
 
 
 def display_name(obj):
+    """How users spell a function: ``numpy.sin``, ``numpy.fft.fft``, ``math.exp``, ``abs``."""
     module = getattr(obj, "__module__", None) or ""
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
     if type(obj).__name__ == "ufunc":
-        return f"numpy.{obj.__name__}"
+        import numpy
+        return f"numpy.{obj.__name__}" if getattr(numpy, obj.__name__, None) is obj else f"the ufunc {obj.__name__}"
     if module in ("builtins", ""):
         return name
     if module.startswith("numpy"):
-        module = "numpy" if module.count(".") <= 1 or module.startswith("numpy._core") else module
+        # numpy defines its functions in private modules (numpy._core.fromnumeric, numpy.fft._pocketfft);
+        # name them by the public path.
+        public = [part for part in module.split(".") if not part.startswith("_")]
+        module = ".".join(public)
     return f"{module}.{name}"
 
 

@@ -13,7 +13,7 @@ def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
 
 @vjp_rule(np.mean)
 def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    return expand_reduced(g, a, axis, keepdims) / reduced_count(a, axis)
+    return expand_reduced(g / reduced_count(a, axis), a, axis, keepdims)
 
 
 @vjp_rule(np.max, np.amax)
