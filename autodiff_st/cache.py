@@ -103,14 +103,18 @@ def build(fn, positions, mode):
     parsed = parse_function(fn)
     fence.check_function(parsed.node)
     namer = Namer(identifiers_in(parsed.node))
-    ops = normalize.normalize(parsed, namer)
+    body = normalize.normalize(parsed, namer)
+    ops = list(normalize.walk_ops(body))
     args = parsed.node.args
     params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
     user_locals = set(params) | {t for op in ops for t in ((op.target,) if isinstance(op.target, str)
                                                            else (op.target or ()))}
+    from .reverse import walk_loops
+    for loop in walk_loops(body):
+        user_locals.update(loop.targets + ([loop.index] if loop.index else []))
     helpers = HelperNames(namer, parsed, user_locals)
     active_params = [params[p] for p in positions]
-    reverse = Reverse(parsed, ops, active_params, namer, helpers, seed_only_first=mode.endswith("_aux"))
+    reverse = Reverse(parsed, body, active_params, namer, helpers, seed_only_first=mode.endswith("_aux"))
     adjoint = reverse.run()
     grads_live = {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
     backward = optimize.drop_dead_assignments(adjoint.backward, grads_live)
@@ -134,6 +138,10 @@ def build(fn, positions, mode):
         if residuals:
             backward_body.append(gast.Assign(targets=[emit.tuple_of(residuals, gast.Store())],
                                              value=load(residual_param), type_comment=None))
+        if reverse.tape in residuals:  # vjp_fn may run many times: pop from a copy of the tape
+            backward_body.append(gast.Assign(targets=[store(reverse.tape)], value=gast.Call(
+                func=load(reverse.helper(list, "list").id), args=[load(reverse.tape)], keywords=[]),
+                type_comment=None))
         backward_body += comments.annotate(adjoint.intake + backward)
         backward_body.append(gast.Return(value=gast.Tuple(elts=adjoint.grads, ctx=gast.Load())))
         functions = [
@@ -181,6 +189,9 @@ def _residuals(backward, adjoint, reverse, params):
     forward_names = list(params) + [t for op in reverse.ops for t in
                                     ((op.target,) if isinstance(op.target, str) else (op.target or ()))]
     forward_names += list(reverse.pullbacks.values())
+    for loop in reverse.loops:
+        forward_names += [loop.count] + ([loop.index] if loop.index else []) + loop.targets
+    forward_names.append(reverse.tape)
     seen = []
     for n in forward_names:
         if n in read and n not in seen:

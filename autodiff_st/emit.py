@@ -40,9 +40,13 @@ class Comments:
         for stmt in statements:
             origin = origin_of(stmt)
             key = (origin, id(stmt) in seeds)
-            if origin is not None and key != last:
+            if origin is not None and key != last and not isinstance(stmt, gast.Delete):
                 out.append(self.marker(("seed: " if id(stmt) in seeds else prefix) + origin.short()))
                 last = key
+            if isinstance(stmt, (gast.If, gast.For, gast.While)):
+                stmt.body = self.annotate(stmt.body, prefix) or [gast.Pass()]
+                stmt.orelse = self.annotate(stmt.orelse, prefix)
+                last = None
             out.append(stmt)
         return out
 

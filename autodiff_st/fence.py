@@ -16,11 +16,6 @@ _CONTROL_FLOW_HINT = (
 )
 
 _REFUSED = {
-    gast.If: ("an `if` statement", _CONTROL_FLOW_HINT),
-    gast.For: ("a `for` loop", "This version differentiates straight-line code. Vectorize the loop "
-               "with numpy, or unroll it."),
-    gast.While: ("a `while` loop", "This version differentiates straight-line code. Vectorize the loop "
-                 "with numpy."),
     gast.Try: ("a `try` statement", "Handle errors outside the differentiated function."),
     gast.With: ("a `with` block", "Move the `with` block outside the differentiated function."),
     gast.Raise: ("a `raise` statement", "Check inputs outside the differentiated function."),
@@ -30,8 +25,6 @@ _REFUSED = {
     gast.ClassDef: ("a class definition", "Define the class at module level."),
     gast.Import: ("an `import` statement", "Import at module level."),
     gast.ImportFrom: ("an `import` statement", "Import at module level."),
-    gast.IfExp: ("a conditional expression (`a if c else b`)", _CONTROL_FLOW_HINT),
-    gast.BoolOp: ("`and`/`or`", _CONTROL_FLOW_HINT),
     gast.Lambda: ("a lambda inside the differentiated function", "Define the function at module level."),
     gast.ListComp: ("a list comprehension", "Use a vectorized numpy operation."),
     gast.SetComp: ("a set comprehension", "Use a vectorized numpy operation."),
@@ -40,8 +33,6 @@ _REFUSED = {
     gast.Yield: ("`yield` (a generator)", "Return the values as a tuple or an array."),
     gast.YieldFrom: ("`yield from` (a generator)", "Return the values as a tuple or an array."),
     gast.Await: ("`await`", "Differentiate a plain synchronous function."),
-    gast.Subscript: ("indexing (`x[...]`)", "Indexing arrives in the next version; for now use np.take, "
-                     "reshape or a reduction, or index outside the differentiated function."),
     gast.Dict: ("a dict display", "Build the dict outside the differentiated function."),
     gast.Set: ("a set display", "Build the set outside the differentiated function."),
     gast.NamedExpr: ("an assignment expression (`:=`)", "Assign on its own line."),
@@ -49,7 +40,7 @@ _REFUSED = {
 }
 
 _ALLOWED_STATEMENTS = (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Return, gast.Expr, gast.Pass,
-                       gast.Assert, gast.Delete)
+                       gast.Assert, gast.Delete, gast.If, gast.For, gast.While, gast.Break, gast.Continue)
 
 
 def refuse(what, node, hint):
@@ -80,18 +71,34 @@ def _check_statement(stmt):
     if isinstance(stmt, gast.Assign):
         for target in stmt.targets:
             _check_target(target)
+        if len(stmt.targets) > 1 and any(isinstance(t, gast.Subscript) for t in stmt.targets):
+            refuse("a chained assignment into array elements", stmt, "Write one assignment per line.")
     elif isinstance(stmt, (gast.AugAssign, gast.AnnAssign)):
-        if not isinstance(stmt.target, gast.Name):
-            refuse("an augmented assignment to something other than a name", stmt,
+        if not isinstance(stmt.target, gast.Name) and not _is_element(stmt.target):
+            refuse("an augmented assignment to something other than a name or an array element", stmt,
                    "Assign to a plain variable.")
         if isinstance(stmt, gast.AnnAssign) and stmt.value is None:
             return
-    for child in gast.walk(stmt):
-        if child is stmt:
+    if isinstance(stmt, (gast.If, gast.For, gast.While)):
+        if isinstance(stmt, gast.For) and not isinstance(stmt.target, (gast.Name, gast.Tuple, gast.List)):
+            refuse("this loop target", stmt, "Loop over plain names.")
+        for inner in stmt.body + stmt.orelse:
+            _check_statement(inner)
+        header = stmt.test if isinstance(stmt, (gast.If, gast.While)) else stmt.iter
+        _check_expression(header)
+        return
+    _check_expression(stmt)
+
+
+def _check_expression(root):
+    for child in gast.walk(root):
+        if child is root and isinstance(root, gast.stmt):
             continue
         for kind, (what, hint) in _REFUSED.items():
             if isinstance(child, kind):
                 refuse(what, child, hint)
+        if isinstance(child, (gast.stmt,)) and child is not root:
+            continue
         if isinstance(child, gast.Call):
             if any(isinstance(a, gast.Starred) for a in child.args):
                 refuse("a call with *args", child, "Pass the arguments one by one.")
@@ -99,15 +106,18 @@ def _check_statement(stmt):
                 refuse("a call with **kwargs", child, "Pass the keyword arguments one by one.")
 
 
+def _is_element(target):
+    return isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
+
+
 def _check_target(target):
-    if isinstance(target, gast.Name):
+    if isinstance(target, gast.Name) or _is_element(target):
         return
     if isinstance(target, (gast.Tuple, gast.List)) and all(isinstance(e, gast.Name) for e in target.elts):
         return
     if isinstance(target, gast.Subscript):
-        refuse("assignment into an array element (`x[i] = ...`)", target,
-               "Subscript assignment arrives in the next version; build the array with np.where or "
-               "np.concatenate for now.")
+        refuse("assignment into an element of something other than a named array", target,
+               "Give the array a name first: `y = ...; y[i] = v`.")
     if isinstance(target, gast.Attribute):
         refuse("assignment to an attribute (`obj.attr = ...`)", target,
                "Mutating objects inside a differentiated function is not tracked; return the new value.")

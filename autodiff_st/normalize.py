@@ -58,6 +58,7 @@ class Op:
 
     kind is one of:
       "assign": ``target = value``, value a single operation on atoms, or an atom (a copy);
+      "setitem": ``target[index] = stored``, value the element ``target[index]`` written into;
       "unpack": ``targets = value``, value a call or a name;
       "return": ``return value``, value an atom or a tuple of atoms;
       "expr":   ``value`` evaluated for its effect (a call);
@@ -68,6 +69,58 @@ class Op:
     target: object  # str, tuple of str, or None
     value: gast.expr
     origin: Origin
+    nested: bool = False  # inside a loop or a branch: it may overwrite a value the backward pass needs
+    stored: object = None  # for "setitem" (``target[index] = stored``): the atom written
+
+
+@dataclasses.dataclass
+class If:
+    """``if test: body else: orelse``, where ``test`` names a value that the branches do not change."""
+
+    test: str
+    body: list
+    orelse: list
+    origin: Origin
+
+
+@dataclasses.dataclass
+class Loop:
+    """A ``for`` or ``while`` loop in normal form.
+
+    A for loop walks ``sources`` (atoms) together, by position: ``targets[i]`` takes the items of
+    ``sources[i]``, and ``index`` (if any) the position, as with ``enumerate`` and ``zip``. When
+    ``sources`` is a single ``range(...)`` call (``range_args``), the target takes its values. A while
+    loop (``kind == "while"``) has no sources; its body starts by testing the condition and breaks out
+    when it is false. ``break``, ``continue`` and ``return`` inside the body are already lowered to
+    flags, so the body always runs to its end, where ``Break`` statements leave the loop. ``count``
+    names the number of iterations run, which the backward pass reads.
+    """
+
+    kind: str
+    sources: list
+    range_args: list
+    index: object
+    targets: list
+    body: list
+    count: str
+    origin: Origin
+
+
+@dataclasses.dataclass
+class Break:
+    origin: Origin
+
+
+def walk_ops(nodes):
+    """Every ``Op`` in a normal-form block, nested blocks included, in program order."""
+    for node in nodes:
+        if isinstance(node, Op):
+            yield node
+        elif isinstance(node, If):
+            yield from walk_ops(node.body)
+            yield from walk_ops(node.orelse)
+        elif isinstance(node, Loop):
+            yield from walk_ops(node.body)
 
 
 def is_atom(node):
@@ -106,16 +159,51 @@ class Normalizer:
         # "param", "view" (shares memory only with the versions in its alias set), or "unknown".
         self.provenance = {p: "param" for p in self.params}
         self.aug_writes = []  # (op index, version overwritten)
+        self.block = []  # where statements are emitted now
+        self.loop_start = 0
+        self.depth = 0  # how many loops and branches enclose the statement being normalized
+        self.loops = []  # the enclosing loops' flags, innermost last
+        self.nested_return = _has_nested_return(parsed.node)
+        self.return_value = self.returned = None
 
     # -- names --------------------------------------------------------------------------------------
 
     def new_version(self, user_name):
+        """The name the next assignment to ``user_name`` stores into.
+
+        In straight-line code each assignment gets a new version (``x``, ``x_2``, ...). Inside loops and
+        branches an assignment must store into the same name on every path and every iteration, so it
+        keeps the current version, and the backward pass restores overwritten values from the tape.
+        """
         if user_name in self.env:
+            if self.depth > 0:
+                return self.env[user_name]
             version = self.namer.fresh(user_name)
         else:
             version = user_name
             self.namer.reserve(version)
         return version
+
+    def nested(self, build):
+        """Normalize into a fresh block one level deeper; return the block."""
+        saved, self.block = self.block, []
+        if self.depth == 0:
+            self.loop_start = len(self.ops)  # where the outermost enclosing statement's ops begin
+        self.depth += 1
+        try:
+            build()
+        finally:
+            self.depth -= 1
+        block, self.block = self.block, saved
+        return block
+
+    def flag(self, base, value, origin):
+        name = self.namer.fresh(base)
+        self.emit("assign", name, gast.Constant(value=value, kind=None), origin)
+        return name
+
+    def set_flag(self, name, origin):
+        self.emit("assign", name, gast.Constant(value=True, kind=None), origin)
 
     def is_local(self, name):
         return name in self.env
@@ -130,35 +218,89 @@ class Normalizer:
     # -- statements ---------------------------------------------------------------------------------
 
     def run(self):
-        for stmt in self.parsed.node.body:
-            if self.statement(stmt):
-                break
+        origin = self.parsed.node.origin
+        if self.nested_return:
+            self.returned = self.flag("returned", False, origin)
+            self.return_value = self.flag("return_value", None, origin)
+        self.statements(self.parsed.node.body)
+        if self.nested_return:
+            self.emit("return", None, load(self.return_value), origin)
         self.check_aug_writes()
-        return self.ops
+        return self.block
 
     def emit(self, kind, target, value, origin):
-        self.ops.append(Op(kind, target, value, origin))
+        op = Op(kind, target, value, origin, nested=self.depth > 0)
+        self.ops.append(op)
+        self.block.append(op)
+
+    def statements(self, stmts):
+        """Normalize a block. Returns "always" if it always jumps out (break, continue, return),
+        "maybe" if it may, and None if it never does."""
+        for i, stmt in enumerate(stmts):
+            jumps = self.statement(stmt)
+            if jumps == "always":
+                return "always"  # what follows in this block never runs
+            if jumps == "maybe" and i + 1 < len(stmts):
+                origin = origin_of(stmts[i + 1])
+                skip = self.loops[-1]["skip"] if self.loops else self.returned
+                go_on = self.namer.fresh(f"not_{skip}")
+                self.emit("assign", go_on, gast.UnaryOp(op=gast.Not(), operand=load(skip)), origin)
+                rest = []
+                body = self.nested(lambda: rest.append(self.statements(stmts[i + 1:])))
+                self.block.append(If(go_on, body, [], origin))
+                return "maybe"
+        return None
 
     def statement(self, stmt):
         origin = origin_of(stmt)
         if isinstance(stmt, gast.Expr):
             if isinstance(stmt.value, gast.Constant):
-                return False  # a docstring or a bare constant
+                return None  # a docstring or a bare constant
             value = self.expression(stmt.value, origin, want_atom=False)
             if not is_atom(value):
                 self.emit("expr", None, value, origin)
-            return False
+            return None
         if isinstance(stmt, (gast.Pass, gast.Delete)):
-            return False  # `del name` only frees memory; the single-assignment form never reads it again
+            return None  # `del name` only frees memory; the single-assignment form never reads it again
         if isinstance(stmt, gast.Assert):
             test = self.atom(stmt.test, origin)
             msg = self.atom(stmt.msg, origin) if stmt.msg is not None else None
             self.emit("assert", None, gast.Tuple(elts=[test] + ([msg] if msg is not None else []), ctx=gast.Load()),
                       origin)
-            return False
+            return None
         if isinstance(stmt, gast.Return):
-            self.return_statement(stmt, origin)
-            return True
+            if not self.nested_return:
+                self.return_statement(stmt, origin)
+                return "always"
+            value = self.atom(stmt.value, origin) if stmt.value is not None else gast.Constant(value=None, kind=None)
+            if not isinstance(value, (gast.Name, gast.Constant)):
+                raise UnsupportedSyntaxError(
+                    "autodiff_st cannot yet return a tuple from inside a loop or a branch.", origin=origin,
+                    hint="Return a single array there, or assign the tuple's parts and return them at the end.")
+            self.emit("assign", self.return_value, value, origin)
+            self.set_flag(self.returned, origin)
+            for loop in self.loops:
+                self.set_flag(loop["skip"], origin)
+                self.set_flag(loop["broke"], origin)
+            return "always"
+        if isinstance(stmt, (gast.Break, gast.Continue)):
+            loop = self.loops[-1]
+            self.set_flag(loop["skip"], origin)
+            if isinstance(stmt, gast.Break):
+                self.set_flag(loop["broke"], origin)
+            return "always"
+        if isinstance(stmt, gast.If):
+            return self.if_statement(stmt, origin)
+        if isinstance(stmt, (gast.For, gast.While)):
+            return self.loop_statement(stmt, origin)
+        if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript):
+            # y[i] += v is y[i] = y[i] + v, exactly as numpy runs it (also for repeated indices).
+            element = gast.Subscript(value=stmt.target.value, slice=stmt.target.slice, ctx=gast.Load())
+            self.store_element(stmt.target, gast.BinOp(left=element, op=stmt.op, right=stmt.value), origin)
+            return None
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
+            self.store_element(stmt.targets[0], stmt.value, origin)
+            return None
         if isinstance(stmt, gast.AugAssign):
             name = stmt.target.id
             if name not in self.env:
@@ -168,12 +310,16 @@ class Normalizer:
                     origin=origin, hint="Assign it first, or pass it in as an argument.")
             old = self.env[name]
             right = self.atom(stmt.value, origin)
-            self.aug_writes.append((len(self.ops), old))
+            # Who shares the old value's memory, taken before the rewrite adds its own copies. Inside a
+            # loop, a read anywhere in the loop may come after the write (in the next iteration).
+            start = self.loop_start if self.depth > 0 else len(self.ops)
+            self.aug_writes.append((len(self.ops), old, set(self.aliases.get(old, {old})), start,
+                                    self.provenance.get(old, "unknown")))
             self.assign_to(name, gast.BinOp(left=load(old), op=stmt.op, right=right), origin)
-            return False
+            return None
         if isinstance(stmt, gast.AnnAssign):
             self.assign_to(stmt.target.id, stmt.value, origin)
-            return False
+            return None
         # Assign
         first, *others = stmt.targets
         if isinstance(first, gast.Name):
@@ -188,14 +334,165 @@ class Normalizer:
                     "autodiff_st cannot differentiate a chained assignment that unpacks a tuple.",
                     origin=origin, hint="Write one assignment per line.")
             self.assign_to(target.id, load(source), origin)
-        return False
+        return None
 
     def assign_to(self, user_name, value, origin):
         value = self.expression(value, origin, want_atom=False)
         version = self.new_version(user_name)
+        if self.depth > 0 and version in {n.id for n in gast.walk(value) if isinstance(n, gast.Name)}:
+            # x = x * w inside a loop: compute into a temporary, then copy, so that no statement reads
+            # the name it overwrites (the backward pass relies on this to restore old values).
+            temp = self.namer.fresh(temp_name(value, lambda n: n in self.aliases))
+            self.emit("assign", temp, value, origin)
+            self.record_aliases(temp, value)
+            self.emit("assign", version, load(temp), origin)
+            self.env[user_name] = version
+            # The temporary is read only by this copy, so the name does not share memory with it.
+            self.aliases[version] = {version}
+            self.provenance[version] = self.provenance[temp]
+            return
         self.emit("assign", version, value, origin)
         self.env[user_name] = version
         self.record_aliases(version, value)
+
+    def store_element(self, target, value, origin):
+        """``y[index] = value``: an in-place write, allowed into arrays the function made itself."""
+        name = target.value.id
+        if name not in self.env:
+            raise UnsupportedSyntaxError(
+                f"autodiff_st cannot differentiate a write into `{name}`, which is not a local variable here.",
+                origin=origin, hint="Write into a copy: `y = np.array(...)` or `y = x.copy()` inside the function.")
+        array = self.env[name]
+        stored = self.atom(value, origin)
+        index = self.index(target.slice, origin)
+        if self.provenance.get(array) != "fresh" or self.aliases.get(array, {array}) != {array}:
+            raise UnsupportedSyntaxError(
+                f"autodiff_st cannot differentiate this write into `{name}`: the compiler cannot tell that "
+                f"`{name}` is an array made inside this function that no other name refers to, and writing "
+                "into an array that is also seen elsewhere would change values the derivative depends on.",
+                origin=origin, hint=f"Make a new array first, for example `{name} = {name}.copy()` or "
+                                    f"`{name} = np.zeros(...)`, and write into that.")
+        op = Op("setitem", array, gast.Subscript(value=load(array), slice=index, ctx=gast.Load()), origin,
+                nested=self.depth > 0, stored=stored)
+        self.ops.append(op)
+        self.block.append(op)
+
+    # -- control flow -------------------------------------------------------------------------------
+
+    def condition(self, test, origin, changed_by):
+        """Normalize a branch condition to a name that the branch bodies do not reassign."""
+        atom = self.atom(test, origin)
+        if isinstance(atom, gast.Name) and atom.id not in _assigned_names(changed_by, self.env):
+            return atom.id
+        name = self.namer.fresh("branch_taken" if not isinstance(atom, gast.Name) else f"{atom.id}_then")
+        self.emit("assign", name, atom, origin)
+        return name
+
+    def if_statement(self, stmt, origin):
+        test = self.condition(stmt.test, origin, stmt.body + stmt.orelse)
+        results = []
+        body = self.nested(lambda: results.append(self.statements(stmt.body)))
+        orelse = self.nested(lambda: results.append(self.statements(stmt.orelse)))
+        self.block.append(If(test, body, orelse, origin))
+        if all(r == "always" for r in results):
+            return "always"
+        return "maybe" if any(results) else None
+
+    def loop_statement(self, stmt, origin):
+        kinds = _jump_kinds(stmt.body)
+        returns = self.nested_return and _has_return(stmt.body)
+        flags = {"skip": None, "broke": None}
+        if "break" in kinds or returns:
+            flags["broke"] = self.flag("loop_broken", False, origin)
+        count = self.namer.fresh("iterations")
+        self.emit("assign", count, gast.Constant(value=0, kind=None), origin)
+        sources, range_args, index, targets = [], [], None, []
+        if isinstance(stmt, gast.For):
+            sources, range_args, index, targets = self.loop_header(stmt, origin)
+        self.loops.append(flags)
+
+        def build():
+            if kinds or returns:
+                flags["skip"] = self.flag("skip_rest", False, origin)
+            if isinstance(stmt, gast.While):
+                test = self.atom(stmt.test, origin)
+                go_on = self.condition(test, origin, stmt.body)
+                inner = self.nested(lambda: self.statements(stmt.body))
+                self.block.append(If(go_on, inner, [Break(origin)], origin))
+            else:
+                self.statements(stmt.body)
+            if flags["broke"] is not None:
+                self.block.append(If(flags["broke"], [Break(origin)], [], origin))
+
+        body = self.nested(build)
+        self.loops.pop()
+        self.block.append(Loop("while" if isinstance(stmt, gast.While) else "for", sources, range_args, index,
+                               targets, body, count, origin))
+        result = None
+        if self.nested_return and _has_return(stmt.body):
+            result = "maybe"
+        if stmt.orelse:
+            if flags["broke"] is not None:
+                not_broken = self.namer.fresh(f"not_{flags['broke']}")
+                self.emit("assign", not_broken, gast.UnaryOp(op=gast.Not(), operand=load(flags["broke"])), origin)
+                orelse = self.nested(lambda: self.statements(stmt.orelse))
+                self.block.append(If(not_broken, orelse, [], origin))
+            else:
+                result = self.statements(stmt.orelse) or result
+        return result
+
+    def loop_header(self, stmt, origin):
+        """The sources, range arguments, index and targets of ``for target in iterable``."""
+        it, target = stmt.iter, stmt.target
+
+        def names(node):
+            if isinstance(node, gast.Name):
+                return [node.id]
+            if isinstance(node, (gast.Tuple, gast.List)) and all(isinstance(e, gast.Name) for e in node.elts):
+                return [e.id for e in node.elts]
+            raise UnsupportedSyntaxError("autodiff_st cannot unpack this loop target.", origin=origin,
+                                         hint="Loop over names, as in `for i, x in enumerate(xs)`.")
+
+        def fn_is(node, builtin):
+            return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
+                and node.func.id not in self.env and self.resolve_static(node.func) is builtin \
+                and not node.keywords
+
+        import builtins
+        index = None
+        if fn_is(it, builtins.enumerate) and len(it.args) == 1 and isinstance(target, gast.Tuple) \
+                and len(target.elts) == 2 and isinstance(target.elts[0], gast.Name):
+            index_name = target.elts[0].id
+            inner_it, target = it.args[0], target.elts[1]
+            index = index_name
+            it = inner_it
+        if fn_is(it, builtins.zip):
+            targets = names(target)
+            if len(targets) != len(it.args):
+                raise UnsupportedSyntaxError("the loop unpacks a different number of values than zip gives.",
+                                             origin=origin)
+            sources = [self.atom(a, origin) for a in it.args]
+        elif fn_is(it, builtins.range) and index is None:
+            return [], [self.atom(a, origin) for a in it.args], None, [self.loop_target(n) for n in names(target)]
+        else:
+            sources = [self.atom(it, origin)]
+            targets = names(target)
+            if len(targets) != 1:
+                raise UnsupportedSyntaxError(
+                    "autodiff_st cannot unpack the items of this loop.", origin=origin,
+                    hint="Loop over zip(...) or enumerate(...), or unpack inside the loop body.")
+        return sources, [], self.loop_target(index) if index else None, [self.loop_target(n) for n in targets]
+
+    def loop_target(self, user_name):
+        self.depth += 1
+        try:
+            version = self.new_version(user_name)
+        finally:
+            self.depth -= 1
+        self.env[user_name] = version
+        self.aliases[version] = {version}
+        self.provenance[version] = "unknown"
+        return version
 
     def record_aliases(self, version, value):
         shared = self.alias_set(value)
@@ -285,16 +582,18 @@ class Normalizer:
         self.emit("return", None, value, origin)
 
     def check_aug_writes(self):
-        for index, old in self.aug_writes:
-            if self.provenance.get(old, "unknown") == "unknown":
+        for index, old, sharers, reads_from, provenance in self.aug_writes:
+            if provenance == "unknown":
                 user = self.ops[index].origin
                 raise UnsupportedSyntaxError(
                     "autodiff_st cannot differentiate this augmented assignment: it would change an array "
                     "in place, and the compiler cannot tell which other names share that array (it comes "
                     "from a call or a name the compiler does not follow).",
                     origin=user, hint="Write `x = x + ...` to make a new array, or .copy() the array first.")
-            others = self.aliases.get(old, {old}) - {old}
-            for op in self.ops[index + 1:]:
+            others = sharers - {old}
+            for op in self.ops[reads_from:]:
+                if op is self.ops[index]:
+                    continue
                 read = {n.id for n in gast.walk(op.value) if isinstance(n, gast.Name)}
                 shared = sorted(read & others)
                 if shared:
@@ -326,6 +625,12 @@ class Normalizer:
         if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) \
                 and isinstance(node.operand, gast.Constant) and isinstance(node.operand.value, (int, float)):
             return gast.Constant(value=-node.operand.value, kind=None)
+        if isinstance(node, gast.IfExp):
+            return self.conditional_expression(node, origin, hint)
+        if isinstance(node, gast.BoolOp):
+            return self.boolean_expression(node, origin, hint)
+        if isinstance(node, gast.Compare) and len(node.ops) > 1:
+            return self.chained_comparison(node, origin, hint)
         if isinstance(node, gast.BinOp):
             value = gast.BinOp(left=self.atom(node.left, origin), op=node.op, right=self.atom(node.right, origin))
         elif isinstance(node, gast.UnaryOp):
@@ -340,6 +645,9 @@ class Normalizer:
                                         for k in node.keywords])
         elif isinstance(node, gast.Attribute):
             value = gast.Attribute(value=self.atom(node.value, origin), attr=node.attr, ctx=gast.Load())
+        elif isinstance(node, gast.Subscript):
+            value = gast.Subscript(value=self.atom(node.value, origin), slice=self.index(node.slice, origin),
+                                   ctx=gast.Load())
         else:
             raise UnsupportedSyntaxError(
                 f"autodiff_st cannot differentiate the expression `{type(node).__name__}`.",
@@ -352,6 +660,57 @@ class Normalizer:
         self.record_aliases(name, value)
         return load(name)
 
+    def index(self, node, origin):
+        """An index expression with atoms in it: ``i``, ``1:n:2``, ``..., None``, ``mask``."""
+        if isinstance(node, gast.Slice):
+            return gast.Slice(lower=node.lower and self.atom(node.lower, origin),
+                              upper=node.upper and self.atom(node.upper, origin),
+                              step=node.step and self.atom(node.step, origin))
+        if isinstance(node, gast.Tuple):
+            return gast.Tuple(elts=[self.index(e, origin) for e in node.elts], ctx=gast.Load())
+        return self.atom(node, origin)
+
+    def conditional_expression(self, node, origin, hint):
+        """``a if c else b`` becomes an if statement assigning one fresh name in both branches."""
+        test = self.condition(node.test, origin, [])
+        result = self.namer.fresh(hint or "chosen")
+        body = self.nested(lambda: self.emit("assign", result, self.atom(node.body, origin), origin))
+        orelse = self.nested(lambda: self.emit("assign", result, self.atom(node.orelse, origin), origin))
+        self.block.append(If(test, body, orelse, origin))
+        self.aliases[result], self.provenance[result] = {result}, "unknown"
+        return load(result)
+
+    def short_circuit(self, first, rest, origin, hint, keep_going_when):
+        """Python's ``and``/``or`` and chained comparisons: evaluate the next part only if needed."""
+        result = self.namer.fresh(hint or "either" if not keep_going_when else hint or "both")
+        self.emit("assign", result, first, origin)
+        for part in rest:
+            test = self.namer.fresh(f"{result}_so_far")
+            self.emit("assign", test, load(result), origin)
+            step = self.nested(lambda: self.emit("assign", result, self.atom_or_value(part, origin), origin))
+            self.block.append(If(test, step, [], origin) if keep_going_when else If(test, [], step, origin))
+        self.aliases[result], self.provenance[result] = {result}, "unknown"
+        return load(result)
+
+    def atom_or_value(self, part, origin):
+        return part(origin) if callable(part) else self.atom(part, origin)
+
+    def boolean_expression(self, node, origin, hint):
+        first = self.atom(node.values[0], origin)
+        return self.short_circuit(first, node.values[1:], origin, hint, isinstance(node.op, gast.And))
+
+    def chained_comparison(self, node, origin, hint):
+        left = self.atom(node.left, origin)
+        rights = [self.atom(c, origin) for c in node.comparators[:1]]
+        first = gast.Compare(left=left, ops=node.ops[:1], comparators=rights)
+        parts = []
+        previous = node.comparators[0]
+        for op, comparator in zip(node.ops[1:], node.comparators[1:]):
+            parts.append(lambda origin, a=previous, o=op, b=comparator: gast.Compare(
+                left=self.atom(a, origin), ops=[o], comparators=[self.atom(b, origin)]))
+            previous = comparator
+        return self.short_circuit(first, parts, origin, hint, True)
+
     def callee(self, func, origin):
         root = static_path_root(func)
         if root is not None and not self.is_local(root):
@@ -361,6 +720,42 @@ class Normalizer:
         if isinstance(func, gast.Attribute):
             return gast.Attribute(value=self.atom(func.value, origin), attr=func.attr, ctx=gast.Load())
         return self.atom(func, origin)
+
+
+def _has_nested_return(fn_node):
+    """Whether a ``return`` appears inside a loop or a branch (not only as the last statement)."""
+    def inside(stmts):
+        return any(isinstance(n, gast.Return) for s in stmts for n in gast.walk(s))
+    for stmt in fn_node.body:
+        if isinstance(stmt, (gast.If, gast.For, gast.While)) and inside([stmt]):
+            return True
+    return False
+
+
+def _has_return(stmts):
+    return any(isinstance(n, gast.Return) for s in stmts for n in gast.walk(s))
+
+
+def _jump_kinds(stmts):
+    """Which of "break" and "continue" appear in ``stmts``, outside any nested loop."""
+    kinds = set()
+    for stmt in stmts:
+        if isinstance(stmt, gast.Break):
+            kinds.add("break")
+        elif isinstance(stmt, gast.Continue):
+            kinds.add("continue")
+        elif isinstance(stmt, gast.If):
+            kinds |= _jump_kinds(stmt.body) | _jump_kinds(stmt.orelse)
+    return kinds
+
+
+def _assigned_names(stmts, env):
+    names = set()
+    for stmt in stmts:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                names.add(env.get(node.id, node.id))
+    return names
 
 
 def _op_text(op):
@@ -404,6 +799,11 @@ def temp_name(value, is_local):
     if isinstance(value, gast.Attribute):
         base = short(value.value, 20)
         return f"{base}_{value.attr}" if base else f"{value.attr}_result"
+    if isinstance(value, gast.Subscript):
+        base, at = short(value.value, 16), short(value.slice, 8)
+        if base and at:
+            return f"{base}_{at}"
+        return f"{base}_part" if base else "part"
     return "tmp"
 
 

@@ -22,7 +22,9 @@ def drop_dead_assignments(statements, live):
     kept = []
     for stmt in reversed(statements):
         targets = _stores(stmt)
-        if isinstance(stmt, gast.Assign) and targets and not (targets & live):
+        # Loops and branches are kept whole; a tape pop is never dropped, or the tape would fall out of step.
+        removable = isinstance(stmt, gast.Assign) and getattr(stmt, "pop_of", None) is None
+        if removable and targets and not (targets & live):
             continue
         live = (live - targets) | _loads(stmt)
         kept.append(stmt)
@@ -73,8 +75,9 @@ def delete_dead_values(statements, keep):
             dying.setdefault(i, []).append(name)
     first_store = {}
     for i, stmt in enumerate(statements):
-        for name in _stores(stmt):
-            first_store.setdefault(name, i)
+        if isinstance(stmt, (gast.Assign, gast.AugAssign)):  # bound on every path, unlike in a branch
+            for name in _bound_by(stmt):
+                first_store.setdefault(name, i)
     out = []
     for i, stmt in enumerate(statements):
         out.append(stmt)
@@ -85,3 +88,19 @@ def delete_dead_values(statements, keep):
                                             for n in sorted(names)]))
     return out
 
+
+
+def _bound_by(stmt):
+    """Names a statement binds in the function's scope; a comprehension's own variables are not."""
+    names = set()
+
+    def visit(node):
+        if isinstance(node, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp, gast.Lambda)):
+            return
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            names.add(node.id)
+        for child in gast.iter_child_nodes(node):
+            visit(child)
+
+    visit(stmt)
+    return names

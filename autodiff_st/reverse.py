@@ -11,15 +11,17 @@ place. Because the normal form is single-assignment, the backward pass can read 
 name. The *residuals* are exactly the forward names the backward pass reads.
 """
 
+import copy
 import dataclasses
 import operator
 
 import gast
+import numpy as np
 
 from . import rules
 from .analyze import classify_call
 from .errors import MissingRuleError, NonDifferentiableError, UnsupportedSyntaxError
-from .normalize import is_atom, load, store
+from .normalize import Break, If, Loop, Op, is_atom, load, store, walk_ops
 from .parsing import origin_of
 from .templates import bind_arguments, inline_vjp
 from . import runtime
@@ -58,9 +60,10 @@ def tag(node, origin):
 
 
 class Reverse:
-    def __init__(self, parsed, ops, active_params, namer, helpers, seed_only_first=False):
+    def __init__(self, parsed, body, active_params, namer, helpers, seed_only_first=False):
         self.parsed = parsed
-        self.ops = ops
+        self.body = body
+        self.ops = list(walk_ops(body))
         self.namer = namer
         self.helpers = helpers
         self.active_params = active_params
@@ -73,8 +76,17 @@ class Reverse:
         self.initialized = set()
         self.backward = []
         self.forward = []
-        self.pullbacks = {}  # op index -> pullback name
-        self.callees = {}  # op index -> Callee
+        self.pullbacks = {}  # id(op) -> pullback name
+        self.callees = {}  # id(op) -> Callee
+        self.user_call_args = {}  # id(op) -> the call's differentiated arguments
+        self.loops = list(walk_loops(body))
+        self.header_ops = {}  # id(loop) -> the ops a loop header performs each iteration
+        self.next_names = {}  # loop target -> the name the for statement iterates into when it is taped
+        self.nested = set()  # names assigned inside loops and branches: their old values may be overwritten
+        self.tape = None
+        self.taped = set()
+        self.active_ops = set()  # ids of the ops whose value carries a derivative
+        self.written_arrays = set()  # arrays the backward pass restores elements of
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -112,13 +124,26 @@ class Reverse:
     # -- activity and the forward pass ----------------------------------------------------------------
 
     def run(self):
-        for index, op in enumerate(self.ops):
-            self.forward_op(index, op)
-        returned = self.ops[-1].value if self.ops and self.ops[-1].kind == "return" else gast.Constant(
-            value=None, kind=None)
+        for op in self.ops:
+            self.locals.update(_targets(op))
+        for loop in self.loops:
+            self.locals.update(loop.targets + ([loop.index] if loop.index else []) + [loop.count])
+        for op in self.ops:
+            if isinstance(op.value, gast.Call):
+                self.callees[id(op)] = classify_call(op.value, self.parsed, self.is_local)
+        self.find_activity()
+        self.build_loop_headers()
+        self.ops = list(walk_ops(self.body)) + [op for ops in self.header_ops.values() for op in ops]
+        self.first_bindings = self.find_first_bindings()
+        for op in self.ops:
+            if op.nested or op.kind == "setitem":  # a write into an array always overwrites values
+                self.nested.update(_targets(op))
+                if id(op) in self.pullbacks:
+                    self.nested.add(self.pullbacks[id(op)])
+        self.tape = self.namer.fresh("tape")
+        returned = self.ops_returned()
         cotangent_param, intake, seed = self.seed(returned)
-        for index in reversed(range(len(self.ops))):
-            self.backward_op(index, self.ops[index])
+        backward = self.backward_block(self.body)
         grads = []
         for p in self.active_params:
             if p in self.initialized:
@@ -126,52 +151,259 @@ class Reverse:
             else:
                 grads.append(gast.Call(func=self.helper(runtime.zeros_like, "zeros_like"), args=[load(p)],
                                        keywords=[]))
-        read = []
-        for stmt in self.backward + [gast.Tuple(elts=grads, ctx=gast.Load())]:
-            for n in names_in(stmt):
-                if n in self.locals and n not in read:
-                    read.append(n)
-        forward_names = [n for n in self.params] + [t for op in self.ops for t in _targets(op)] + \
-            list(self.pullbacks.values())
-        residuals = [n for n in forward_names if n in read]
-        return Adjoint(self.forward, self.backward, returned, grads, residuals, cotangent_param, intake, seed)
+        read = set()
+        for stmt in backward + intake + [gast.Tuple(elts=grads, ctx=gast.Load())]:
+            for node in gast.walk(stmt):
+                if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+                    read.add(node.id)
+        self.taped = self.nested & read
+        backward = resolve_pops(backward, self.taped)
+        restored = sorted(a for a in self.written_arrays if a in self.taped)
+        # The backward pass writes old elements back into these arrays: work on copies, so that the
+        # forward pass's arrays (the output, or residuals a vjp_fn reads again) stay as they were.
+        backward = [tag(gast.Assign(targets=[store(a)], value=gast.Call(
+            func=gast.Attribute(value=load(a), attr="copy", ctx=gast.Load()), args=[], keywords=[]),
+            type_comment=None), self.parsed.node.origin) for a in restored] + backward
+        forward = self.forward_block(self.body)
+        preamble = []
+        unbound = sorted((self.nested & read) - set(self.params) - self.bound_before_nesting(),
+                         key=self.first_assignment_order)
+        for name in unbound:  # names assigned only inside loops or branches may be unbound at first
+            preamble.append(tag(gast.Assign(targets=[store(name)], value=gast.Constant(value=None, kind=None),
+                                            type_comment=None), self.parsed.node.origin))
+        if any(getattr(stmt, "pop_of", None) for node in backward for stmt in gast.walk(node)):
+            preamble.append(tag(gast.Assign(targets=[store(self.tape)], value=gast.List(elts=[], ctx=gast.Load()),
+                                            type_comment=None), self.parsed.node.origin))
+        forward = preamble + forward
+        return Adjoint(forward, backward, returned, grads, [], cotangent_param, intake, seed)
 
-    def forward_op(self, index, op):
+    def find_first_bindings(self):
+        """(op id, name) pairs where the op certainly binds a name that had no value before.
+
+        Such an assignment overwrites nothing, so it needs no tape entry: the first assignment of a
+        name inside a branch, outside any loop.
+        """
+        first = set()
+
+        def visit(nodes, seen, in_loop):
+            for node in nodes:
+                if isinstance(node, Op):
+                    for name in _targets(node) + ((self.pullbacks[id(node)],) if id(node) in self.pullbacks else ()):
+                        if name not in seen and not in_loop:
+                            first.add((id(node), name))
+                        seen.add(name)
+                elif isinstance(node, If):  # the branches are alternatives: each starts from what was bound
+                    seen |= visit(node.body, set(seen), in_loop) | visit(node.orelse, set(seen), in_loop)
+                elif isinstance(node, Loop):
+                    seen |= visit(node.body, set(seen), True)
+                    seen.update(node.targets + ([node.index] if node.index else []))
+            return seen
+
+        visit(self.body, set(self.params), False)
+        return first
+
+    def overwrites(self, op, name):
+        if op.kind == "setitem":
+            return True
+        return op.nested and (id(op), name) not in self.first_bindings
+
+    def bound_before_nesting(self):
+        """Names whose first assignment, in program order, is outside every loop and branch."""
+        bound, seen = set(), set()
+        for op in walk_ops(self.body):
+            for name in _targets(op):
+                if name not in seen and not op.nested:
+                    bound.add(name)
+                seen.add(name)
+        return bound
+
+    def first_assignment_order(self, name):
+        for i, op in enumerate(self.ops):
+            if name in _targets(op) or self.pullbacks.get(id(op)) == name:
+                return (i, name)
+        return (len(self.ops), name)
+
+    def ops_returned(self):
+        last = self.body[-1] if self.body else None
+        if isinstance(last, Op) and last.kind == "return":
+            return last.value
+        return gast.Constant(value=None, kind=None)
+
+    # -- activity -----------------------------------------------------------------------------------
+
+    def find_activity(self):
+        """Active values, to a fixed point: a loop may make a value active in a later iteration."""
+        changed = True
+        while changed:
+            changed = False
+            for op in self.ops:
+                targets = _targets(op)
+                # Every op with an active operand is checked, also when its targets are already active
+                # through another assignment, so that unsupported uses are refused.
+                if op.kind == "setitem":
+                    if self.any_active(op.stored) and op.target not in self.active:
+                        self.active.add(op.target)
+                        changed = True
+                    if op.target in self.active:
+                        self.active_ops.add(id(op))
+                    continue
+                if op.kind in ("assign", "unpack") and self.value_is_active(op):
+                    self.active_ops.add(id(op))
+                    if not all(t in self.active for t in targets):
+                        self.active.update(targets)
+                        changed = True
+                elif op.kind == "expr" and self.any_active(op.value):
+                    self.check_effect(op)
+            for loop in self.loops:
+                if any(self.any_active(src) for src in loop.sources):
+                    new = set(loop.targets) - self.active
+                    if new:
+                        self.active.update(new)
+                        changed = True
+        for op in self.ops:
+            if op.kind in ("assign", "unpack") and isinstance(op.value, gast.Call):
+                callee = self.callees.get(id(op))
+                if callee is not None and callee.kind == "user" and self.any_active(op.value):
+                    self.prepare_user_call(op)
+
+    def check_effect(self, op):
+        """A call made for its effect on a differentiated value: refuse what may mutate it untracked."""
+        callee = self.callees.get(id(op))
+        if callee is None or callee.kind in ("user", "rule", "nondiff", "method", "astype"):
+            return
+        what = f".{op.value.func.attr}()" if callee.kind == "unknown_method" else _call_text(op.value)
+        raise UnsupportedSyntaxError(
+            f"autodiff_st cannot differentiate the call {what} here: it is given a differentiated value and "
+            "its result is not used, so it may store or change that value where the compiler cannot follow.",
+            origin=op.origin, hint="Appending differentiated values to lists arrives in a later version; build "
+                                   "an array with np.stack or np.concatenate instead.")
+
+    def build_loop_headers(self):
+        """The per-iteration assignments of each for loop, as ops the backward pass reverses.
+
+        Over a differentiated sequence the loop walks positions, and each target is an indexing op
+        (``x = xs[i]``), whose rule sends the target's adjoint back into the sequence's. Otherwise each
+        target is a copy of what the for statement produces, so that its value can be restored.
+        """
+        for loop in self.loops:
+            if loop.kind != "for":
+                self.header_ops[id(loop)] = []
+                continue
+            ops = []
+            indexed = any(self.any_active(src) for src in loop.sources)
+            if indexed and loop.index is None:
+                loop.index = self.namer.fresh("position")
+                self.locals.add(loop.index)
+            copied = ([loop.index] if loop.index else []) + ([] if indexed else loop.targets)
+            for name in copied:
+                self.next_names[name] = self.namer.fresh(f"{name}_next")
+                ops.append(Op("assign", name, load(self.next_names[name]), loop.origin, nested=True))
+            if indexed:
+                for target, src in zip(loop.targets, loop.sources):
+                    item = Op("assign", target, gast.Subscript(value=src, slice=load(loop.index), ctx=gast.Load()),
+                              loop.origin, nested=True)
+                    if self.any_active(src):
+                        self.active_ops.add(id(item))
+                    ops.append(item)
+            loop.indexed = indexed
+            self.header_ops[id(loop)] = ops
+
+    def forward_block(self, nodes):
+        out = []
+        for node in nodes:
+            if isinstance(node, Op):
+                out.extend(self.forward_op(node))
+            elif isinstance(node, If):
+                out.append(tag(gast.If(test=load(node.test), body=self.forward_block(node.body) or [gast.Pass()],
+                                       orelse=self.forward_block(node.orelse)), node.origin))
+            elif isinstance(node, Loop):
+                out.append(self.forward_loop(node))
+            elif isinstance(node, Break):
+                out.append(tag(gast.Break(), node.origin))
+        return out
+
+    def forward_loop(self, loop):
+        increment = tag(gast.AugAssign(target=store(loop.count), op=gast.Add(),
+                                       value=gast.Constant(value=1, kind=None)), loop.origin)
+        body = [increment]
+        if loop.kind == "while":
+            body += self.forward_block(loop.body)
+            return tag(gast.While(test=gast.Constant(value=True, kind=None), body=body, orelse=[]), loop.origin)
+        header = self.header_ops[id(loop)]
+        copies = [op for op in header if isinstance(op.value, gast.Name) and op.value.id in self.next_names.values()]
+
+        def iterated(name):  # what the for statement assigns: the name itself, or its "next" name if taped
+            return self.next_names[name] if name in self.taped else name
+
+        if loop.range_args:
+            iterable = self.call_builtin("range", loop.range_args)
+            targets = [iterated(loop.targets[0])]
+        elif loop.indexed:
+            lengths = [self.call_builtin("len", [src]) for src in loop.sources]
+            count = lengths[0] if len(lengths) == 1 else self.call_builtin("min", lengths)
+            iterable = self.call_builtin("range", [count])
+            targets = [iterated(loop.index)]
+        else:
+            iterable = loop.sources[0] if len(loop.sources) == 1 else self.call_builtin("zip", loop.sources)
+            targets = ([iterated(loop.index)] if loop.index else []) + [iterated(t) for t in loop.targets]
+            if loop.index:
+                iterable = self.call_builtin("enumerate", [iterable])
+        for op in header:
+            if op in copies and op.target not in self.taped:
+                continue  # the for statement assigns the name directly
+            body.extend(self.forward_op(op))
+        body += self.forward_block(loop.body)
+        target = store(targets[0]) if len(targets) == 1 else gast.Tuple(elts=[store(t) for t in targets],
+                                                                         ctx=gast.Store())
+        return tag(gast.For(target=target, iter=iterable, body=body, orelse=[], type_comment=None), loop.origin)
+
+    def call_builtin(self, name, args):
+        import builtins
+        return gast.Call(func=self.helper(getattr(builtins, name), name), args=list(args), keywords=[])
+
+    def forward_op(self, op):
         origin = op.origin
         if op.kind == "return":
-            return
+            return []
         if op.kind in ("expr", "assert"):
             if op.kind == "expr":
                 stmt = gast.Expr(value=op.value)
             else:
                 test, *msg = op.value.elts
                 stmt = gast.Assert(test=test, msg=msg[0] if msg else None)
-            self.forward.append(tag(stmt, origin))
-            return
-        targets = _targets(op)
-        value = op.value
-        active = self.value_is_active(index, op)
-        if active and isinstance(value, gast.Call) and self.callees[index].kind == "user":
-            self.forward.append(tag(self.user_call_forward(index, op), origin))
+            return [tag(stmt, origin)]
+        out = []
+        if op.kind == "setitem":
+            if op.target in self.taped:  # keep the elements this write replaces, not the whole array
+                saved = gast.Call(func=gast.Attribute(value=op.value, attr="copy", ctx=gast.Load()), args=[],
+                                  keywords=[])
+                out.append(tag(push(self.tape, saved, op.target), origin))
+            element = gast.Subscript(value=load(op.target), slice=op.value.slice, ctx=gast.Store())
+            out.append(tag(gast.Assign(targets=[element], value=op.stored, type_comment=None), origin))
+            return out
+        if op.nested:
+            saved = [t for t in _targets(op) + ((self.pullbacks[id(op)],) if id(op) in self.pullbacks else ())
+                     if t in self.taped and self.overwrites(op, t)]
+            for name in saved:  # keep the value this assignment overwrites, for the backward pass
+                out.append(tag(push(self.tape, load(name), name), origin))
+        if id(op) in self.pullbacks:
+            out.append(tag(self.user_call_forward(op), origin))
         else:
             target = store(op.target) if op.kind == "assign" else gast.Tuple(
-                elts=[store(t) for t in targets], ctx=gast.Store())
-            self.forward.append(tag(gast.Assign(targets=[target], value=value, type_comment=None), origin))
-        self.locals.update(targets)
-        if active:
-            self.active.update(targets)
+                elts=[store(t) for t in op.target], ctx=gast.Store())
+            out.append(tag(gast.Assign(targets=[target], value=op.value, type_comment=None), origin))
+        return out
 
-    def value_is_active(self, index, op):
+    def value_is_active(self, op):
         value = op.value
+        if isinstance(value, gast.Call) and id(op) not in self.callees:
+            self.callees[id(op)] = classify_call(value, self.parsed, self.is_local)
         if not self.any_active(value):
-            if isinstance(value, gast.Call):
-                self.callees[index] = classify_call(value, self.parsed, self.is_local)
             return False
         origin = op.origin
         if op.kind == "unpack":
             if isinstance(value, gast.Call):
-                callee = classify_call(value, self.parsed, self.is_local)
-                self.callees[index] = callee
+                callee = self.callees[id(op)]
                 if callee.obj is _call_forward():
                     self.refuse_second_order_through_calls(origin)
                 if callee.kind == "user":
@@ -210,10 +442,10 @@ class Reverse:
             raise NonDifferentiableError(
                 f"autodiff_st has no derivative for the attribute `.{value.attr}` of a differentiated value.",
                 origin=origin, hint="Use the numpy function instead, or register a rule for it.")
+        if isinstance(value, gast.Subscript):
+            return True
         if isinstance(value, gast.Call):
-            callee = classify_call(value, self.parsed, self.is_local)
-            self.callees[index] = callee
-            return self.call_is_active(callee, value, origin)
+            return self.call_is_active(self.callees[id(op)], value, origin)
         raise UnsupportedSyntaxError(f"unexpected operation {type(value).__name__}", origin=origin)
 
     def primitive_is_active(self, primitive, origin, operands):
@@ -224,6 +456,10 @@ class Reverse:
         raise MissingRuleError(f"no derivative rule for {rules.display_name(primitive)}.", origin=origin)
 
     def call_is_active(self, callee, call, origin):
+        if callee.kind == "unknown_method" and not self.any_active(call.func.value):
+            # obj.method(x) on an object that is not differentiated: one of the user's own methods,
+            # differentiated through its source when it runs.
+            callee.kind, callee.obj = "user", None
         if callee.kind in ("rule", "method", "astype"):
             if callee.kind == "method" and callee.rule is None:
                 raise MissingRuleError(f"no derivative rule for the method .{call.func.attr}().", origin=origin)
@@ -257,24 +493,26 @@ class Reverse:
             "functions: second derivatives through such calls arrive in a later version.",
             origin=origin, hint="For second derivatives now, write the computation in one function.")
 
-    def user_call_forward(self, index, op):
+    def prepare_user_call(self, op):
         call = op.value
-        callee = self.callees[index]
         active_args = [i for i, a in enumerate(call.args) if self.any_active(a)]
         active_args += [k.arg for k in call.keywords if self.any_active(k.value)]
         fname = call.func.attr if isinstance(call.func, gast.Attribute) else getattr(call.func, "id", "call")
-        pullback = self.namer.fresh(f"{fname}_pullback")
-        self.pullbacks[index] = pullback
+        self.pullbacks[id(op)] = self.namer.fresh(f"{fname}_pullback")
+        self.user_call_args[id(op)] = active_args
+
+    def user_call_forward(self, op):
+        call = op.value
+        pullback = self.pullbacks[id(op)]
+        active_args = self.user_call_args[id(op)]
         call_forward = self.helper(_call_forward(), "call_forward")
         positions_node = gast.Tuple(elts=[gast.Constant(value=a, kind=None) for a in active_args], ctx=gast.Load())
-        new_call = gast.Call(func=call_forward, args=[call.func, positions_node] + call.args,
-                             keywords=call.keywords)
+        new_call = gast.Call(func=call.func, args=[positions_node] + call.args, keywords=call.keywords)
+        new_call = gast.Call(func=call_forward, args=[call.func, positions_node] + call.args, keywords=call.keywords)
         if op.kind == "assign":
             target = store(op.target)
         else:
             target = gast.Tuple(elts=[store(t) for t in op.target], ctx=gast.Store())
-        self.user_call_args = getattr(self, "user_call_args", {})
-        self.user_call_args[index] = active_args
         return gast.Assign(targets=[gast.Tuple(elts=[target, store(pullback)], ctx=gast.Store())],
                            value=new_call, type_comment=None)
 
@@ -289,7 +527,8 @@ class Reverse:
         ones_like = self.helper(runtime.ones_like, "ones_like")
         if self.seed_only_first and isinstance(returned, gast.Tuple):
             returned = returned.elts[0]  # with has_aux only the first output is differentiated
-        origin = self.ops[-1].origin if self.ops else None
+        last = self.body[-1] if self.body else None
+        origin = last.origin if last is not None else self.parsed.node.origin
         if isinstance(returned, gast.Tuple):
             param = self.namer.fresh("out_bar")
             intake, seed, seeded = [], [], set()
@@ -317,19 +556,105 @@ class Reverse:
 
     # -- the backward pass --------------------------------------------------------------------------
 
-    def backward_op(self, index, op):
+    def backward_block(self, nodes):
+        """The reversal of a block: the statements of the backward pass, in the order they run."""
+        saved, self.backward = self.backward, []
+        for node in reversed(nodes):
+            if isinstance(node, Op):
+                self.backward_op(node)
+            elif isinstance(node, If):
+                self.backward_if(node)
+            elif isinstance(node, Loop):
+                self.backward_loop(node)
+        out, self.backward = self.backward, saved
+        return out
+
+    def zeros_for(self, var, origin):
+        self.initialized.add(var)
+        return tag(gast.Assign(targets=[store(self.adjoint(var))], value=gast.Call(
+            func=self.helper(runtime.zeros_like, "zeros_like"), args=[load(var)], keywords=[]), type_comment=None),
+            origin)
+
+    def backward_if(self, node):
+        before = set(self.initialized)
+        body = self.backward_block(node.body)
+        after_body, self.initialized = self.initialized, set(before)
+        orelse = self.backward_block(node.orelse)
+        after_orelse = self.initialized
+        # Both paths must leave the same adjoints defined: where one path defines an adjoint the other
+        # does not, the other starts it at zero.
+        for var in sorted(after_body - after_orelse):
+            orelse.append(self.zeros_for(var, node.origin))
+        for var in sorted(after_orelse - after_body):
+            body.append(self.zeros_for(var, node.origin))
+        self.initialized = after_body | after_orelse
+        if body or orelse:
+            self.backward.append(tag(gast.If(test=load(node.test), body=body or [gast.Pass()], orelse=orelse),
+                                     node.origin))
+
+    def backward_loop(self, loop):
+        block = self.header_ops.get(id(loop), []) + loop.body
+        # Adjoints that flow from one iteration to the one before must exist before the loop, so that
+        # every iteration adds to them.
+        for var in sorted(self.loop_carried(block) - self.initialized):
+            self.backward.append(self.zeros_for(var, loop.origin))
+        entry = set(self.initialized)
+        body = self.backward_block(block)
+        for var in sorted(entry - self.initialized):
+            body.append(self.zeros_for(var, loop.origin))
+        self.initialized = entry
+        if body:
+            step = self.namer.fresh("step")
+            self.backward.append(tag(gast.For(target=store(step), iter=self.call_builtin("range", [load(loop.count)]),
+                                              body=body, orelse=[], type_comment=None), loop.origin))
+
+    def loop_carried(self, block):
+        """Active names a loop body may read before assigning them: their adjoints flow between iterations."""
+        exposed, _ = upward_exposed(block)
+        return {v for v in exposed if v in self.active}
+
+    def backward_setitem(self, op):
+        origin = op.origin
+        array = op.target
+        index = gast.Subscript(value=gast.Attribute(value=self.helper(np, "np"), attr="index_exp", ctx=gast.Load()),
+                               slice=op.value.slice, ctx=gast.Load())
+        if id(op) in self.active_ops and array in self.initialized:
+            g = load(self.adjoint(array))
+            if self.active_atom(op.stored):
+                self.accumulate(op.stored.id, gast.Call(func=self.helper(runtime.stored_grad, "stored_grad"),
+                                                        args=[g, index, op.stored], keywords=[]), origin)
+            self.backward.append(tag(gast.Assign(targets=[store(self.adjoint(array))], value=gast.Call(
+                func=self.helper(runtime.zero_at, "zero_at"), args=[load(self.adjoint(array)), copy.deepcopy(index)],
+                keywords=[]), type_comment=None), origin))
+        element = gast.Subscript(value=load(array), slice=op.value.slice, ctx=gast.Store())
+        self.backward.append(tag(pop(self.tape, array, element), origin))
+        self.written_arrays.add(array)
+
+    def backward_op(self, op):
+        if op.kind == "setitem":
+            self.backward_setitem(op)
+            return
         if op.kind in ("return", "expr", "assert"):
             return
         targets = _targets(op)
-        if not any(t in self.active and t in self.initialized for t in targets):
-            return
+        if id(op) in self.active_ops and any(t in self.initialized for t in targets):
+            self.backward_contributions(op)
+        if op.nested:
+            # Restore what this assignment overwrote; the old value's adjoint starts from nothing.
+            restored = list(targets) + ([self.pullbacks[id(op)]] if id(op) in self.pullbacks else [])
+            for name in restored:
+                if self.overwrites(op, name):
+                    self.backward.append(tag(pop(self.tape, name), op.origin))
+                self.initialized.discard(name)
+
+    def backward_contributions(self, op):
         origin = op.origin
         value = op.value
-        if index in self.pullbacks:
-            self.backward_user_call(index, op)
+        if id(op) in self.pullbacks:
+            self.backward_user_call(op)
             return
         if op.kind == "unpack":
-            callee = self.callees[index]
+            callee = self.callees[id(op)]
             g = gast.Tuple(elts=[self.adjoint_or_zeros(t) for t in op.target], ctx=gast.Load())
             ans = gast.Tuple(elts=[load(t) for t in op.target], ctx=gast.Load())
             self.apply_rule(callee.rule, list(value.args), {k.arg: k.value for k in value.keywords}, g, ans, origin)
@@ -344,11 +669,15 @@ class Reverse:
         elif isinstance(value, gast.UnaryOp):
             primitive = UNARY_PRIMITIVES[type(value.op)]
             self.apply_rule(rules.lookup(primitive), [value.operand], {}, g, op.target, origin)
+        elif isinstance(value, gast.Subscript):
+            index = gast.Subscript(value=gast.Attribute(value=self.helper(np, "np"), attr="index_exp", ctx=gast.Load()),
+                                   slice=value.slice, ctx=gast.Load())
+            self.apply_rule(rules.lookup(operator.getitem), [value.value, index], {}, g, op.target, origin)
         elif isinstance(value, gast.Attribute):
             rule = rules.lookup(rules.ATTRIBUTES[value.attr])
             self.apply_rule(rule, [value.value], {}, g, op.target, origin)
         elif isinstance(value, gast.Call):
-            callee = self.callees[index]
+            callee = self.callees[id(op)]
             args = list(value.args)
             keywords = {k.arg: k.value for k in value.keywords}
             if callee.kind == "astype":
@@ -398,11 +727,11 @@ class Reverse:
                     self.accumulate(elt.id, gast.Subscript(value=load(parts), slice=gast.Constant(value=i, kind=None),
                                                            ctx=gast.Load()), origin)
 
-    def backward_user_call(self, index, op):
+    def backward_user_call(self, op):
         origin = op.origin
         call = op.value
-        pullback = self.pullbacks[index]
-        active_args = self.user_call_args[index]
+        pullback = self.pullbacks[id(op)]
+        active_args = self.user_call_args[id(op)]
         if op.kind == "assign":
             cotangent = load(self.adjoint(op.target))
         else:
@@ -428,6 +757,74 @@ class Reverse:
             self.accumulate(node.id, load(part), origin)
 
 
+def push(tape, value, name):
+    stmt = gast.Expr(value=gast.Call(func=gast.Attribute(value=load(tape), attr="append", ctx=gast.Load()),
+                                     args=[value], keywords=[]))
+    stmt.push_of = name
+    return stmt
+
+
+def pop(tape, name, target=None):
+    stmt = gast.Assign(targets=[target or store(name)], value=gast.Call(
+        func=gast.Attribute(value=load(tape), attr="pop", ctx=gast.Load()), args=[], keywords=[]), type_comment=None)
+    stmt.pop_of = name
+    return stmt
+
+
+def resolve_pops(statements, taped):
+    """Keep the tape pops of the taped names; drop the others, and loops or branches left empty."""
+    out = []
+    for stmt in statements:
+        if getattr(stmt, "pop_of", None) is not None and stmt.pop_of not in taped:
+            continue
+        if isinstance(stmt, gast.If):
+            stmt.body = resolve_pops(stmt.body, taped)
+            stmt.orelse = resolve_pops(stmt.orelse, taped)
+            if not stmt.body and not stmt.orelse:
+                continue
+            stmt.body = stmt.body or [gast.Pass()]
+        elif isinstance(stmt, gast.For):
+            stmt.body = resolve_pops(stmt.body, taped)
+            if not stmt.body:
+                continue
+        out.append(stmt)
+    return out
+
+
+def upward_exposed(nodes):
+    """(names a block may read before it assigns them, names it assigns on every path)."""
+    exposed, defined = set(), set()
+    for node in nodes:
+        if isinstance(node, Op):
+            reads = set(names_in(node.value))
+            if node.stored is not None:
+                reads |= set(names_in(node.stored))
+            if node.kind == "setitem":
+                reads.add(node.target)  # a write into part of an array keeps the rest
+            exposed |= reads - defined
+            defined |= set(_targets(node))
+        elif isinstance(node, If):
+            body_exposed, body_defined = upward_exposed(node.body)
+            else_exposed, else_defined = upward_exposed(node.orelse)
+            exposed |= ({node.test} | body_exposed | else_exposed) - defined
+            defined |= body_defined & else_defined
+        elif isinstance(node, Loop):
+            loop_exposed, _ = upward_exposed(node.body)  # a loop may run no iterations
+            sources = {n for src in node.sources + node.range_args for n in names_in(src)}
+            exposed |= (loop_exposed | sources | {node.count}) - defined
+    return exposed, defined
+
+
+def walk_loops(nodes):
+    for node in nodes:
+        if isinstance(node, Loop):
+            yield node
+            yield from walk_loops(node.body)
+        elif isinstance(node, If):
+            yield from walk_loops(node.body)
+            yield from walk_loops(node.orelse)
+
+
 def _leaves(node, path=()):
     """The atoms of a (possibly nested) tuple or list display, with their index paths."""
     if isinstance(node, (gast.Tuple, gast.List)):
@@ -438,7 +835,7 @@ def _leaves(node, path=()):
 
 
 def _targets(op):
-    if op.kind == "assign":
+    if op.kind in ("assign", "setitem"):
         return (op.target,)
     if op.kind == "unpack":
         return tuple(op.target)

@@ -35,9 +35,10 @@ class HelperNames:
         key = id(obj)
         if key in self._by_id:
             return self._by_id[key]
-        if (preferred in self.parsed.globals and self.parsed.globals[preferred] is obj
-                and preferred not in self.user_locals and preferred not in self.parsed.closure):
-            name = preferred
+        from .analyze import resolve_name
+        if preferred not in self.user_locals and preferred not in self.parsed.closure \
+                and resolve_name(preferred, self.parsed) is obj:
+            name = preferred  # the user's own global (or builtin) of that name is the same object
         else:
             name = self.namer.fresh(preferred)
             self.bound[name] = obj

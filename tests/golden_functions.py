@@ -47,3 +47,82 @@ def with_aux(x, y):
 def on_floats(x, y):
     r = math.sqrt(x * x + y * y)
     return r * math.exp(-x / y)
+
+
+# Control flow and indexing.
+
+def rnn(W, h, xs):
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + xs[t])
+    return np.sum(h ** 2)
+
+
+def piecewise(x, y):
+    if np.sum(x) > 0:
+        z = x * y
+    elif np.sum(y) > 0:
+        z = x + y
+    else:
+        z = x - y
+    return np.sum(z ** 2)
+
+
+def newton_sqrt(a):
+    x = a
+    while np.max(np.abs(x * x - a)) > 1e-10:
+        x = 0.5 * (x + a / x)
+    return np.sum(x)
+
+
+def first_large(x):
+    for i in range(10):
+        x = x * 1.1
+        if np.sum(x) > 5.0:
+            return np.sum(x ** 2)
+    return np.sum(x)
+
+
+def skip_and_stop(x):
+    total = 0.0
+    for i in range(6):
+        if i == 1:
+            continue
+        if i == 4:
+            break
+        total = total + np.sum(x * i)
+    return total
+
+
+def prefix_products(x):
+    y = x.copy()
+    for i in range(1, y.shape[0]):
+        y[i] = y[i - 1] * x[i]
+    return np.sum(y)
+
+
+def scatter_add(x):
+    y = np.zeros(3)
+    y[[0, 0, 2]] += x
+    return np.sum(y * y)
+
+
+def row_losses(X, w):
+    total = 0.0
+    for row in X:
+        total = total + np.tanh(row @ w)
+    return total
+
+
+def paired(X, Y):
+    total = 0.0
+    for i, (a) in enumerate(X):
+        total = total + np.sum(a) * i
+    for a, b in zip(X, Y):
+        total = total + np.sum(a * b)
+    return total
+
+
+def clipped(x, low, high):
+    s = np.sum(x)
+    scale = 2.0 if low < s < high else 0.5
+    return s * scale

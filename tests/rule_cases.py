@@ -23,6 +23,12 @@ CORE_CASES = [
     case(operator.matmul, R(4), R(4)), case(np.matmul, R(2, 3, 4), R(4, 5)), case(np.matmul, R(3, 4), R(2, 4, 5)),
     case(operator.neg, R(3)), case(np.negative, R(2, 2)), case(operator.pos, R(3)), case(np.positive, R(3)),
     case(operator.mod, POS(3), 0.7, order=1), case(np.mod, POS(4), 0.3, order=1), case(np.remainder, POS(3), 0.45, order=1),
+    # indexing: basic, repeated integer arrays (which must add up), masks, several axes
+    case(operator.getitem, R(5), path="a0[1:4]"), case(operator.getitem, R(5), path="a0[[0, 0, 3]]"),
+    case(operator.getitem, R(3, 4), path="a0[1, ::2]"), case(operator.getitem, R(3, 4), path="a0[None, ..., 1]"),
+    case(operator.getitem, R(6), path="a0[a0 > 0]", float32=False),
+    case(runtime.index_grad, R(2), R(5), path="runtime.index_grad(a0, a1, np.index_exp[1:3])"),
+    case(runtime.index_grad, R(3), R(5), path="runtime.index_grad(a0, a1, np.index_exp[[0, 0, 4]])"),
     # elementwise
     case(np.exp, R(3, 4)), case(np.expm1, R(3)), case(np.exp2, R(3)),
     case(np.log, POS(3, 4)), case(np.log1p, POS(3)), case(np.log2, POS(3)), case(np.log10, POS(3)),

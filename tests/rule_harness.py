@@ -139,3 +139,36 @@ def sample_args(c, rng, dtype=None):
 
 
 __all__ = ["R", "POS", "UNIT", "ABOVE1", "AWAY0", "WELL", "SPD", "FLOAT", "case", "math"]
+
+
+def OPEN01(*shape):
+    """Inside (0, 1), away from both ends: for logit and other functions of a probability."""
+    return Domain("OPEN01", shape, lambda rng, s: rng.uniform(0.1, 0.9, s))
+
+
+def NANS(*shape):
+    """Real numbers with NaNs where the indices sum to 1 modulo 3, so that no line along an axis is all
+    NaN: for nansum, nanmean, ..."""
+    def make(rng, s):
+        x = rng.standard_normal(s)
+        x[np.indices(s).sum(axis=0) % 3 == 1] = np.nan
+        return x
+    return Domain("NANS", shape, make)
+
+
+def ZEROS(*shape):
+    """Real numbers away from 0, with exact zeros at every third position (from the second): for rules
+    that must be exact at zeros, such as cumprod."""
+    def make(rng, s):
+        x = rng.choice([-1, 1], s) * rng.uniform(0.5, 1.5, s)
+        x.reshape(-1)[1::3] = 0.0
+        return x
+    return Domain("ZEROS", shape, make)
+
+
+def SPREAD(*shape):
+    """Distinct real numbers at least 0.1 apart: for sort, median and other order statistics."""
+    def make(rng, s):
+        n = int(np.prod(s))
+        return np.reshape(rng.permutation(n) * 0.3 + rng.uniform(0, 0.1, n) - 0.15 * n, s)
+    return Domain("SPREAD", shape, make)

@@ -101,8 +101,8 @@ def uses_subscript(x):
 
 
 def uses_subscript_store(x):
-    y = np.zeros(3)
-    y[0] = x
+    y = x
+    y[0] = 0.0  # writes into the caller's array: refused
     return y
 
 
@@ -145,24 +145,18 @@ def uses_raise(x):
 
 
 FENCE_CASES = [
-    (uses_if, "if x > 0", "if"),
-    (uses_for, "for i in", "for"),
-    (uses_while, "while x", "while"),
     (uses_try, "try:", "try"),
     (uses_with, "with np.errstate", "with"),
     (uses_global, "global G", "global"),
     (uses_inner_lambda, "lambda t", "lambda"),
     (uses_list_comprehension, "for i in range(3)]", "comprehension"),
     (uses_generator_expression, "for i in range(3))", "generator"),
-    (uses_subscript, "x[0]", "index"),
-    (uses_subscript_store, "y[0] = x", "x[i]"),
+    (uses_subscript_store, "y[0] = 0.0", "write"),
     (uses_yield, "yield x", "yield"),
     (uses_star_args, "def uses_star_args", "*args"),
     (uses_star_call, "np.add(*", "*args"),
     (uses_double_star_call, "**{", "**kwargs"),
     (uses_nested_def, "def helper", "function"),
-    (uses_if_expression, "if x > 0 else", "if"),
-    (uses_and, "and x", "and"),
     (uses_walrus, ":=", ":="),
     (uses_raise, "raise ValueError", "raise"),
 ]
@@ -185,14 +179,15 @@ def test_fence_refuses_with_location_and_hint(fn, needle, word):
 ], ids=["grad", "value_and_grad", "vjp", "source_of_grad", "source"])
 def test_every_transform_runs_the_fence(transform):
     with pytest.raises(errors.UnsupportedSyntaxError) as info:
-        transform(uses_if)
-    assert_points_at(info.value, uses_if, "if x > 0")
+        transform(uses_try)
+    assert_points_at(info.value, uses_try, "try:")
 
 
 def branchy_helper(x):
-    if x > 0:
+    try:
         return x
-    return -x
+    except ValueError:
+        return -x
 
 
 def calls_branchy_helper(x):
@@ -202,7 +197,7 @@ def calls_branchy_helper(x):
 def test_fence_error_in_a_callee_points_at_the_callee():
     with pytest.raises(errors.UnsupportedSyntaxError) as info:
         ad.grad(calls_branchy_helper)(1.0)
-    assert_points_at(info.value, branchy_helper, "if x > 0")
+    assert_points_at(info.value, branchy_helper, "try:")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -324,7 +319,7 @@ def test_argument_errors_are_also_builtin_errors(cls, builtin):
 
 def test_caught_as_autodiff_error():
     with pytest.raises(ad.AutodiffError):
-        ad.grad(uses_while)(1.0)
+        ad.grad(uses_try)(1.0)
     with pytest.raises(ad.AutodiffError):
         ad.grad(uses_rfft)(np.ones(4))
 

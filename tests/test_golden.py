@@ -24,6 +24,17 @@ CASES = {
     "two_outputs_grad": lambda: ad.grad(g.two_outputs, grad_position=(0, 1)),
     "with_aux_grad": lambda: ad.grad(g.with_aux, has_aux=True),
     "on_floats_grad": lambda: ad.grad(g.on_floats, grad_position=(0, 1)),
+    "rnn_grad": lambda: ad.grad(g.rnn, grad_position=(0, 1, 2)),
+    "rnn_vjp": lambda: g.rnn,
+    "piecewise_grad": lambda: ad.grad(g.piecewise, grad_position=(0, 1)),
+    "newton_sqrt_grad": lambda: ad.grad(g.newton_sqrt),
+    "first_large_grad": lambda: ad.grad(g.first_large),
+    "skip_and_stop_grad": lambda: ad.grad(g.skip_and_stop),
+    "prefix_products_grad": lambda: ad.grad(g.prefix_products),
+    "scatter_add_grad": lambda: ad.grad(g.scatter_add),
+    "row_losses_grad": lambda: ad.grad(g.row_losses, grad_position=(0, 1)),
+    "paired_grad": lambda: ad.grad(g.paired, grad_position=(0, 1)),
+    "clipped_grad": lambda: ad.grad(g.clipped),
 }
 
 

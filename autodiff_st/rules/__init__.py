@@ -65,6 +65,8 @@ def display_name(obj):
         return f"numpy.{obj.__name__}" if getattr(numpy, obj.__name__, None) is obj else f"the ufunc {obj.__name__}"
     if module in ("builtins", ""):
         return name
+    if module == "_operator":
+        return f"operator.{name}"
     if module.startswith("numpy"):
         # numpy defines its functions in private modules (numpy._core.fromnumeric, numpy.fft._pocketfft);
         # name them by the public path.
@@ -166,4 +168,11 @@ def attribute(name, primitive):
     ATTRIBUTES[name] = primitive
 
 
-from . import operators, elementwise, reductions, linalg, shape, math_builtins, adjoint_helpers  # noqa: E402,F401
+from . import operators, elementwise, reductions, linalg, shape, math_builtins, adjoint_helpers, indexing  # noqa: E402,F401
+
+try:  # scipy is optional: its rules are registered only when it is installed
+    import scipy.special  # noqa: F401
+except ImportError:
+    pass
+else:
+    from . import scipy_special  # noqa: E402,F401

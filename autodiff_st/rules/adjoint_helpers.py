@@ -68,3 +68,175 @@ nondifferentiable(
     runtime.normalize_axis, runtime.shape_of, runtime.transpose_axes_inverse, runtime.pack_axes,
     runtime.check_dot_operands, runtime.inside_bounds,
 )
+
+
+@vjp_rule(runtime.real_like, nograd=("x",), diff=("v",))
+def real_like_rule(g, ans, v, x):
+    # Taking the real part transposes to embedding g as a complex number with imaginary part 0: g itself.
+    return g
+
+
+@vjp_rule(runtime.one_if_none)
+def one_if_none_rule(g, ans, b):
+    return g
+
+
+@vjp_rule(runtime.polygamma, diff=("x",))
+def polygamma_rule(g, ans, n, x):
+    return g * runtime.polygamma(n + 1, x)
+
+
+# The helpers of the array rules (reductions, linear algebra, shape, selection). Each linear helper's
+# rule is its transpose, so pairs of helpers are each other's rules.
+
+from ..runtime import (diagonal_blocks_sum, from_triangle, join_like, lstsq_residual_weights,  # noqa: E402
+                       lstsq_residual_weights_transpose, norm_direction_vjp_norm, norm_direction_vjp_x, pad_like,
+                       sum_to_weights, swap_if, unjoin, unpad, upper_block, upper_right, weights_like, zeros_like)
+
+@vjp_rule(runtime.weights_like, nograd=("a",), diff=("w",))
+def weights_like_rule(g, ans, w, a, axis=None):
+    return sum_to_weights(g, w, axis)
+
+
+@vjp_rule(runtime.sum_to_weights, nograd=("w",), diff=("v",))
+def sum_to_weights_rule(g, ans, v, w, axis=None):
+    return weights_like(g, v, axis)
+
+
+@vjp_rule(runtime.reverse_cumsum, diff=("v",))
+def reverse_cumsum_rule(g, ans, v, axis=None):
+    return np.cumsum(g, axis=axis)
+
+
+@vjp_rule(runtime.undiagonal, nograd=("a",), diff=("v",))
+def undiagonal_rule(g, ans, v, a, offset=0, axis1=0, axis2=1):
+    return np.diagonal(g, offset, axis1, axis2)
+
+
+@vjp_rule(runtime.diag_grad, nograd=("x",), diff=("v",))
+def diag_grad_rule(g, ans, v, x, k=0):
+    return np.diag(g, k)
+
+
+@vjp_rule(runtime.unjoin, nograd=("arrays",), diff=("v",), returns_tuple=True)
+def unjoin_rule(g, ans, v, arrays, axis=0, promote="none"):
+    return join_like(g, arrays, axis, promote)
+
+
+@vjp_rule(runtime.join_like, nograd=("arrays",), diff=("parts",), sequences=("parts",))
+def join_like_rule(g, ans, parts, arrays, axis=0, promote="none"):
+    return unjoin(g, arrays, axis, promote)
+
+
+@vjp_rule(runtime.untile, nograd=("A",), diff=("v",))
+def untile_rule(g, ans, v, A, reps):
+    return np.tile(g, reps)
+
+
+@vjp_rule(runtime.untake, nograd=("a",), diff=("v",))
+def untake_rule(g, ans, v, a, indices, axis=None, mode="raise"):
+    return np.take(g, indices, axis=axis, mode=mode)
+
+
+@vjp_rule(runtime.untake_along_axis, nograd=("arr",), diff=("v",))
+def untake_along_axis_rule(g, ans, v, arr, indices, axis=-1):
+    return np.take_along_axis(g, indices, axis=axis)
+
+
+@vjp_rule(runtime.unpad, nograd=("array",), diff=("v",))
+def unpad_rule(g, ans, v, array, pad_width, mode="constant", reflect_type="even"):
+    return pad_like(g, pad_width, mode, reflect_type)
+
+
+@vjp_rule(runtime.pad_like, diff=("v",))
+def pad_like_rule(g, ans, v, pad_width, mode="constant", reflect_type="even"):
+    return unpad(g, v, pad_width, mode, reflect_type)
+
+
+@vjp_rule(runtime.unchoose, nograd=("choices",), diff=("v",), returns_tuple=True)
+def unchoose_rule(g, ans, v, a, choices, mode="raise"):
+    return np.choose(a, g, mode=mode)
+
+
+@vjp_rule(runtime.unselect, nograd=("choicelist",), diff=("v",), returns_tuple=True)
+def unselect_rule(g, ans, v, condlist, choicelist):
+    return np.select(condlist, g, 0)
+
+
+@vjp_rule(runtime.swap_if, diff=("x",))
+def swap_if_rule(g, ans, x, flag):
+    return swap_if(g, flag)
+
+
+@vjp_rule(runtime.from_triangle, diff=("s",))
+def from_triangle_rule(g, ans, s, triangle="L"):
+    return from_triangle(g, triangle)
+
+
+@vjp_rule(runtime.upper_block)
+def upper_block_rule(g, ans, a, e):
+    return unbroadcast(diagonal_blocks_sum(g), a), unbroadcast(upper_right(g), e)
+
+
+@vjp_rule(runtime.upper_right)
+def upper_right_rule(g, ans, m):
+    return upper_block(zeros_like(g), g)
+
+
+@vjp_rule(runtime.diagonal_blocks_sum)
+def diagonal_blocks_sum_rule(g, ans, m):
+    return upper_block(g, zeros_like(g))
+
+
+@vjp_rule(runtime.lstsq_residual_weights, nograd=("b",), diff=("v",))
+def lstsq_residual_weights_rule(g, ans, v, b):
+    return lstsq_residual_weights_transpose(g, v, b)
+
+
+@vjp_rule(runtime.lstsq_residual_weights_transpose, nograd=("w", "b"), diff=("v",))
+def lstsq_residual_weights_transpose_rule(g, ans, v, w, b):
+    return lstsq_residual_weights(g, b)
+
+
+@vjp_rule(runtime.norm_direction, diff=("x", "norm"))
+def norm_direction_rule(g, ans, x, norm, ord=None, axis=None, keepdims=False, kind="norm"):
+    # Second derivatives of the p-norms (Frobenius and 2 included); zero for the piecewise linear norms;
+    # refused for the nuclear and spectral norms.
+    return (norm_direction_vjp_x(g, x, norm, ord, axis, keepdims, kind),
+            norm_direction_vjp_norm(g, x, norm, ord, axis, keepdims, kind))
+
+
+nondifferentiable(
+    runtime.require, runtime.identity_like, runtime.nan_count, runtime.cumulative_axis,
+    runtime.before_first_zero, runtime.at_first_zero, runtime.quantile_weights, runtime.diagonal_mask,
+    runtime.hstack_axis, runtime.hsplit_axis, runtime.repeat_indices, runtime.arrangement, runtime.extent,
+    runtime.select_default_mask, runtime.tensordot_left_axes, runtime.tensordot_left_order,
+    runtime.tensordot_right_axes, runtime.tensordot_right_order, runtime.kron_shape, runtime.kron_slot_shape,
+    runtime.kron_slot_axes,
+)
+
+
+@vjp_rule(runtime.index_grad, nograd=("x",), diff=("v",))
+def index_grad_rule(g, ans, v, x, index):
+    return g[index]
+
+
+@vjp_rule(runtime.as_columns, nograd=("b",), diff=("v",))
+def as_columns_rule(g, ans, v, b):
+    return runtime.from_columns(g, b)
+
+
+@vjp_rule(runtime.from_columns, nograd=("b",), diff=("v",))
+def from_columns_rule(g, ans, v, b):
+    return runtime.as_columns(g, b)
+
+
+@vjp_rule(runtime.prod_others)
+def prod_others_rule(g, ans, a, axis=None):
+    # prod_others is a polynomial in a: its transpose derivative is again a sum of products of the others.
+    return runtime.prod_others_vjp(g, a, axis)
+
+
+@vjp_rule(runtime.undiff, nograd=("a",), diff=("v",))
+def undiff_rule(g, ans, v, a, n=1, axis=-1):
+    return np.diff(g, n, axis)

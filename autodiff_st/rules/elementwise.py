@@ -1,9 +1,20 @@
-"""Rules for elementwise numpy functions."""
+"""Rules for elementwise numpy functions.
+
+Complex numbers follow JAX's convention. A rule's cotangent is the transpose of the derivative under the
+pairing <a, b> = Re(sum(a * b)), without a conjugate. So a holomorphic function's rule is the same as
+for real numbers, ``g * f'(z)`` (the rule of np.sin serves complex inputs too), and for a real-valued
+function of z = x + iy the gradient is df/dx - i df/dy: the conjugate of the gradient written as a
+complex number. The cotangent of a real input is real (``real_like`` keeps the real part). Every rule
+here is also correct for real inputs, which are what grad and vjp take for now.
+"""
+
+import builtins
+import math
 
 import numpy as np
 
-from ..runtime import inside_bounds, unbroadcast
-from . import vjp_rule, nondifferentiable
+from ..runtime import cast_like, inside_bounds, real_like, unbroadcast
+from . import vjp_rule, nondifferentiable, method, attribute, NONDIFF_METHODS
 
 
 @vjp_rule(np.exp)
@@ -18,7 +29,7 @@ def expm1(g, ans, x):
 
 @vjp_rule(np.exp2)
 def exp2(g, ans, x):
-    return g * ans * np.log(2)
+    return g * ans * math.log(2)
 
 
 @vjp_rule(np.log)
@@ -33,12 +44,24 @@ def log1p(g, ans, x):
 
 @vjp_rule(np.log2)
 def log2(g, ans, x):
-    return g / (x * np.log(2))
+    return g / (x * math.log(2))
 
 
 @vjp_rule(np.log10)
 def log10(g, ans, x):
-    return g / (x * np.log(10))
+    return g / (x * math.log(10))
+
+
+@vjp_rule(np.logaddexp)
+def logaddexp(g, ans, x1, x2):
+    # ans = log(exp(x1) + exp(x2)), so d ans / d x1 = exp(x1) / exp(ans) = exp(x1 - ans).
+    return unbroadcast(g * np.exp(x1 - ans), x1), unbroadcast(g * np.exp(x2 - ans), x2)
+
+
+@vjp_rule(np.logaddexp2)
+def logaddexp2(g, ans, x1, x2):
+    # ans = log2(2**x1 + 2**x2), so d ans / d x1 = 2**x1 / 2**ans.
+    return unbroadcast(g * np.exp2(x1 - ans), x1), unbroadcast(g * np.exp2(x2 - ans), x2)
 
 
 @vjp_rule(np.sin)
@@ -86,6 +109,52 @@ def arccos(g, ans, x):
     return -g / np.sqrt(1 - x ** 2)
 
 
+@vjp_rule(np.arcsinh)
+def arcsinh(g, ans, x):
+    return g / np.sqrt(x ** 2 + 1)
+
+
+@vjp_rule(np.arccosh)
+def arccosh(g, ans, x):
+    return g / np.sqrt(x ** 2 - 1)
+
+
+@vjp_rule(np.arctanh)
+def arctanh(g, ans, x):
+    return g / (1 - x ** 2)
+
+
+@vjp_rule(np.arctan2)
+def arctan2(g, ans, x1, x2):
+    # arctan2(y, x) is the angle of the point (x, y): d angle = (x dy - y dx) / (x^2 + y^2).
+    r2 = x1 ** 2 + x2 ** 2
+    return unbroadcast(g * x2 / r2, x1), unbroadcast(-g * x1 / r2, x2)
+
+
+@vjp_rule(np.hypot)
+def hypot(g, ans, x1, x2):
+    # hypot = sqrt(x1^2 + x2^2), so d hypot / d x1 = x1 / hypot; taken as 0 at the origin, as for abs.
+    r = np.where(ans == 0, 1, ans)
+    return unbroadcast(g * x1 / r, x1), unbroadcast(g * x2 / r, x2)
+
+
+@vjp_rule(np.deg2rad, np.radians)
+def deg2rad(g, ans, x):
+    return g * (np.pi / 180)
+
+
+@vjp_rule(np.rad2deg, np.degrees)
+def rad2deg(g, ans, x):
+    return g * (180 / np.pi)
+
+
+@vjp_rule(np.sinc)
+def sinc(g, ans, x):
+    # sinc(x) = sin(pi x) / (pi x), so sinc'(x) = (cos(pi x) - sinc(x)) / x, which tends to 0 at x = 0.
+    safe_x = np.where(x == 0, 1, x)
+    return g * np.where(x == 0, 0, (np.cos(np.pi * x) - ans) / safe_x)
+
+
 @vjp_rule(np.sqrt)
 def sqrt(g, ans, x):
     return g / (2 * ans)
@@ -106,9 +175,62 @@ def reciprocal(g, ans, x):
     return -g * ans ** 2
 
 
-@vjp_rule(np.abs, np.absolute, np.fabs)
+@vjp_rule(np.float_power)
+def float_power(g, ans, x1, x2):
+    # As for power (where x1 == 0 the log x1 term is taken as 0); float_power computes in float64, and
+    # each gradient goes back to its input's dtype.
+    return (cast_like(unbroadcast(g * x2 * np.float_power(x1, x2 - 1), x1), x1),
+            cast_like(unbroadcast(g * ans * np.log(np.where(x1 == 0, 1, x1)), x2), x2))
+
+
+@vjp_rule(np.abs, np.absolute, builtins.abs)
 def absolute(g, ans, x):
+    # d|x| = sign(x) dx for real x, and d|z| = Re(conj(z) dz) / |z| for complex z, whose cotangent is
+    # g conj(z) / |z|. Both are g conj(x) / |x|, taken as 0 at x = 0.
+    return g * np.conj(x) / np.where(ans == 0, 1, ans)
+
+
+@vjp_rule(np.fabs)
+def fabs(g, ans, x):
     return g * np.sign(x)
+
+
+@vjp_rule(np.copysign, diff=("x1",), nograd=("x2",))
+def copysign(g, ans, x1, x2):
+    # copysign(x1, x2) is |x1| with the sign of x2: its slope in x1 is 1 where x1 and x2 have the same
+    # sign bit and -1 where not. x2 only chooses a sign, so no gradient flows to it.
+    return unbroadcast(np.where(np.signbit(x1) == np.signbit(x2), g, -g), x1)
+
+
+@vjp_rule(np.fmod)
+def fmod(g, ans, x1, x2):
+    # fmod(x1, x2) = x1 - trunc(x1 / x2) x2, the integer quotient being piecewise constant.
+    return unbroadcast(g, x1), unbroadcast(-g * np.trunc(x1 / x2), x2)
+
+
+@vjp_rule(np.divmod, returns_tuple=True)
+def divmod_(g, ans, x1, x2):
+    # (floor(x1 / x2), x1 - floor(x1 / x2) x2): the quotient is piecewise constant, only the remainder
+    # carries a gradient.
+    return unbroadcast(g[1], x1), unbroadcast(-g[1] * ans[0], x2)
+
+
+@vjp_rule(np.ldexp, diff=("x1",), nograd=("x2",))
+def ldexp(g, ans, x1, x2):
+    # ldexp(x1, x2) = x1 * 2**x2, with x2 an integer.
+    return unbroadcast(np.ldexp(g, x2), x1)
+
+
+@vjp_rule(np.frexp, returns_tuple=True)
+def frexp(g, ans, x):
+    # x = mantissa * 2**exponent, the exponent piecewise constant: d mantissa / dx = 2**-exponent.
+    return np.ldexp(g[0], -ans[1])
+
+
+@vjp_rule(np.modf, returns_tuple=True)
+def modf(g, ans, x):
+    # (fractional part, integral part): the integral part is piecewise constant.
+    return g[0]
 
 
 @vjp_rule(np.maximum, np.fmax)
@@ -134,7 +256,51 @@ def clip(g, ans, a, a_min=None, a_max=None, out=None):
     return g * inside_bounds(a, a_min, a_max)
 
 
+@vjp_rule(np.nan_to_num)
+def nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    # Finite values pass through; nan and the infinities are replaced by constants.
+    return np.where(np.isfinite(x), g, 0)
+
+
+# Complex parts. The cotangents follow the convention at the top of this file.
+
+@vjp_rule(np.real)
+def real(g, ans, val):
+    # Re is linear; its transpose embeds g as a complex number with imaginary part 0.
+    return g
+
+
+@vjp_rule(np.imag)
+def imag(g, ans, val):
+    # Im z = Re(-1j z), so the cotangent is -1j g; for real val, whose Im is 0, it is 0.
+    return real_like(-1j * g, val)
+
+
+@vjp_rule(np.conjugate)
+def conjugate(g, ans, x):
+    return np.conj(g)
+
+
+@vjp_rule(np.angle)
+def angle(g, ans, z, deg=False):
+    # angle(z) = Im(log z), so d angle = Re(-1j dz / z), whose cotangent is -1j g / z. For real z the
+    # angle is 0 or pi, a step: real_like keeps the real part, 0 (the division is guarded for z = 0).
+    # With deg=True the angle is in degrees, 180 / pi times as large.
+    return real_like(-1j * g / np.where(z == 0, 1, z), z) * (180 / np.pi) ** deg
+
+
+method("clip", np.clip)
+method("conj", np.conjugate)
+method("conjugate", np.conjugate)
+attribute("real", np.real)
+attribute("imag", np.imag)
+NONDIFF_METHODS.update({"round"})
+
 nondifferentiable(
-    np.sign, np.floor, np.ceil, np.round, np.rint, np.trunc, np.fix, np.isnan, np.isinf, np.isfinite,
-    np.signbit, np.heaviside,
+    np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix, np.isnan, np.isinf,
+    np.isfinite, np.isneginf, np.isposinf, np.signbit, np.heaviside, np.spacing, np.nextafter,
+    np.isclose, np.allclose, np.array_equal, np.array_equiv, np.isreal, np.iscomplex, np.isrealobj,
+    np.iscomplexobj, np.isnat, np.gcd, np.lcm,
+    np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.invert, np.left_shift, np.right_shift,
 )
+nondifferentiable(*[getattr(np, name) for name in ("bitwise_not", "bitwise_count") if hasattr(np, name)])

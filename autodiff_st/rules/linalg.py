@@ -1,9 +1,14 @@
-"""Rules for products: matmul, dot, outer, inner."""
+"""Rules for products (dot, outer, inner, vdot, tensordot, einsum, kron, cross, multi_dot) and for
+np.linalg."""
 
 import numpy as np
 
-from ..runtime import dot_grad_left, dot_grad_right
-from . import vjp_rule, method
+from ..runtime import (dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right, unbroadcast, expand_reduced, require,
+                       identity_like, tensordot_left_axes, tensordot_left_order, tensordot_right_axes,
+                       tensordot_right_order, einsum_grads, kron_shape, kron_slot_shape, kron_slot_axes, swap_if,
+                       from_triangle, upper_block, upper_right, multi_dot_grads, lstsq_residual_weights,
+                       norm_direction, as_columns, from_columns)
+from . import vjp_rule, method, nondifferentiable
 
 
 @vjp_rule(np.dot)
@@ -29,4 +34,243 @@ method("dot", np.dot)
 @vjp_rule(np.linalg.slogdet, returns_tuple=True)
 def slogdet(g, ans, a):
     # d log|det a| = tr(a^-1 da); the sign is piecewise constant.
-    return np.swapaxes(np.linalg.inv(a), -1, -2) * np.expand_dims(np.expand_dims(g[1], -1), -1)
+    g_sign, g_logabsdet = g
+    return np.swapaxes(np.linalg.inv(a), -1, -2) * np.expand_dims(np.expand_dims(g_logabsdet, -1), -1)
+
+
+# -- more products -----------------------------------------------------------------------------------
+
+@vjp_rule(np.vdot)
+def vdot(g, ans, a, b):
+    # Both operands are flattened; real operands only.
+    return np.reshape(g * np.ravel(b), np.shape(a)), np.reshape(g * np.ravel(a), np.shape(b))
+
+
+@vjp_rule(np.tensordot)
+def tensordot(g, ans, a, b, axes=2):
+    # Contract the cotangent with the other operand over its free axes, then restore the axis order.
+    return (np.transpose(np.tensordot(g, b, axes=tensordot_left_axes(a, b, axes)),
+                         tensordot_left_order(a, b, axes)),
+            np.transpose(np.tensordot(a, g, axes=tensordot_right_axes(a, b, axes)),
+                         tensordot_right_order(a, b, axes)))
+
+
+@vjp_rule(np.einsum)
+def einsum(g, ans, subscripts, *operands, out=None, optimize=False, **kwargs):
+    return einsum_grads(g, subscripts, operands)
+
+
+@vjp_rule(np.kron)
+def kron(g, ans, a, b):
+    # kron(a, b) reshaped to (a0, b0, a1, b1, ...) is the outer product of a and b, axes interleaved.
+    blocks = np.reshape(g, kron_shape(a, b))
+    a_spread = np.reshape(a, kron_slot_shape(a, b, 0))
+    b_spread = np.reshape(b, kron_slot_shape(a, b, 1))
+    return (np.reshape(np.sum(blocks * b_spread, axis=kron_slot_axes(a, b, 1)), np.shape(a)),
+            np.reshape(np.sum(blocks * a_spread, axis=kron_slot_axes(a, b, 0)), np.shape(b)))
+
+
+@vjp_rule(np.cross)
+def cross(g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    # <g, a x b> = <a, b x g> = <b, g x a>; each result lands where its operand keeps its vectors.
+    return (unbroadcast(np.cross(b, g, axisa=axisb, axisb=axisc, axisc=axisa, axis=axis), a),
+            unbroadcast(np.cross(g, a, axisa=axisc, axisb=axisa, axisc=axisb, axis=axis), b))
+
+
+@vjp_rule(np.vecdot, np.linalg.vecdot)
+def vecdot(g, ans, x1, x2, out=None, axis=-1):
+    # The dot products of the vectors along axis, broadcast over the other axes; real operands only.
+    return (unbroadcast(np.expand_dims(g, axis) * x2, x1),
+            unbroadcast(np.expand_dims(g, axis) * x1, x2))
+
+
+@vjp_rule(np.linalg.matmul)
+def linalg_matmul(g, ans, x1, x2):
+    return matmul_grad_left(g, x1, x2), matmul_grad_right(g, x1, x2)
+
+
+@vjp_rule(np.linalg.outer)
+def linalg_outer(g, ans, x1, x2):
+    return g @ x2, x1 @ g
+
+
+@vjp_rule(np.linalg.tensordot)
+def linalg_tensordot(g, ans, x1, x2, axes=2):
+    return (np.transpose(np.tensordot(g, x2, axes=tensordot_left_axes(x1, x2, axes)),
+                         tensordot_left_order(x1, x2, axes)),
+            np.transpose(np.tensordot(x1, g, axes=tensordot_right_axes(x1, x2, axes)),
+                         tensordot_right_order(x1, x2, axes)))
+
+
+@vjp_rule(np.linalg.cross)
+def linalg_cross(g, ans, x1, x2, axis=-1):
+    return unbroadcast(np.cross(x2, g, axis=axis), x1), unbroadcast(np.cross(g, x1, axis=axis), x2)
+
+
+@vjp_rule(np.linalg.multi_dot, sequences=("arrays",))
+def multi_dot(g, ans, arrays, out=None):
+    return multi_dot_grads(g, arrays)
+
+
+# -- np.linalg -----------------------------------------------------------------------------------------
+# Stacks of matrices work wherever numpy takes them: @ and .mT act on the last two axes. Real matrices only.
+
+@vjp_rule(np.linalg.inv)
+def inv(g, ans, a):
+    # d(a^-1) = -a^-1 da a^-1
+    return -ans.mT @ g @ ans.mT
+
+
+@vjp_rule(np.linalg.solve)
+def solve(g, ans, a, b):
+    # x = a^-1 b: b's cotangent solves the transposed system; a's is minus its outer product with x.
+    # (b is a vector only when it is 1-D; otherwise a stack of matrices.)
+    g_b = np.linalg.solve(a.mT, as_columns(g, b))
+    return unbroadcast(-g_b @ as_columns(ans, b).mT, a), unbroadcast(from_columns(g_b, b), b)
+
+
+@vjp_rule(np.linalg.det)
+def det(g, ans, a):
+    # d det(a) = det(a) tr(a^-1 da); a must be invertible.
+    return np.expand_dims(np.expand_dims(g * ans, -1), -1) * np.linalg.inv(a).mT
+
+
+@vjp_rule(np.linalg.cholesky)
+def cholesky(g, ans, a, upper=False):
+    # a = l l^T gives dl = l phi(l^-1 da l^-T), phi taking the lower triangle with its diagonal halved; so
+    # the symmetric gradient is l^-T phi(l^T l_bar) l^-1. numpy reads only one triangle of a.
+    l = swap_if(ans, upper)  # the lower factor; upper=True returns its transpose
+    p = l.mT @ swap_if(g, upper)
+    phi = np.tril(p) - p * identity_like(p) / 2
+    inv_l = np.linalg.inv(l)
+    s = inv_l.mT @ phi @ inv_l
+    return from_triangle((s + s.mT) / 2, upper)
+
+
+@vjp_rule(np.linalg.qr, returns_tuple=True)
+def qr(g, ans, a, mode="reduced"):
+    # a = q r. Split a = [x | y] and r = [r1 | r2] after k = min(rows, columns) columns (y and r2 are empty
+    # unless a is wide): x = q r1 is a square or tall QR, and r2 = q^T y. Then (Liao et al. 2019)
+    # x_bar = (q_bar + q copyltu(m)) r1^-T with m = r1 r1_bar^T - q_bar^T q, copyltu mirroring the lower
+    # triangle, where q_bar also collects y r2_bar^T; and y_bar = q r2_bar.
+    require(mode == "reduced" or np.shape(a)[-2] <= np.shape(a)[-1],
+            "the derivative of np.linalg.qr is implemented for mode='reduced'.")
+    g_q, g_r = g
+    q, r = ans
+    k = min(np.shape(a)[-2], np.shape(a)[-1])
+    x, y = np.split(a, [k], axis=-1)
+    r1, r2 = np.split(r, [k], axis=-1)
+    g_r1, g_r2 = np.split(g_r, [k], axis=-1)
+    g_q = g_q + y @ g_r2.mT
+    m = r1 @ g_r1.mT - g_q.mT @ q
+    copyltu = np.tril(m) + np.tril(m, -1).mT
+    g_x = (g_q + q @ copyltu) @ np.linalg.inv(r1).mT
+    return np.append(g_x, q @ g_r2, axis=-1)
+
+
+@vjp_rule(np.linalg.eigh, returns_tuple=True)
+def eigh(g, ans, a, UPLO="L"):
+    # a = v diag(w) v^T with distinct eigenvalues: a_bar = v (diag(w_bar) + f * (v^T v_bar)) v^T,
+    # f_ij = 1 / (w_j - w_i) off the diagonal. numpy reads only one triangle of a.
+    g_w, g_v = g
+    w, v = ans
+    eye = identity_like(v)
+    f = (1 - eye) / (np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye)
+    s = v @ (np.expand_dims(g_w, -1) * eye + f * (v.mT @ g_v)) @ v.mT
+    return from_triangle((s + s.mT) / 2, UPLO)
+
+
+@vjp_rule(np.linalg.eigvalsh)
+def eigvalsh(g, ans, a, UPLO="L"):
+    # d w_i = v_i^T da v_i
+    w, v = np.linalg.eigh(a, UPLO=UPLO)
+    return from_triangle(v * np.expand_dims(g, -2) @ v.mT, UPLO)
+
+
+@vjp_rule(np.linalg.svd, returns_tuple=True)
+def svd(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    # Reduced SVD a = u diag(s) vh with distinct nonzero singular values (Townsend, "Differentiating the
+    # singular value decomposition"), f_ij = 1 / (s_j^2 - s_i^2) off the diagonal:
+    # a_bar = u [ (f * (u^T u_bar - u_bar^T u)) s + diag(s_bar) + s (f * (v^T v_bar - v_bar^T v)) ] vh
+    #         + (I - u u^T) u_bar s^-1 vh + u s^-1 vh_bar (I - v vh).
+    require(compute_uv and not hermitian, "the derivative of np.linalg.svd is implemented for compute_uv=True "
+                                          "and hermitian=False; for singular values alone use np.linalg.svdvals.")
+    require(not full_matrices or np.shape(a)[-2] == np.shape(a)[-1],
+            "the derivative of np.linalg.svd of a non-square matrix is implemented for full_matrices=False.")
+    g_u, g_s, g_vh = g
+    u, s, vh = ans
+    eye = identity_like(s)
+    s_row = np.expand_dims(s, -2)
+    s_col = np.expand_dims(s, -1)
+    f = (1 - eye) / (s_row * s_row - s_col * s_col + eye)
+    ut_gu = u.mT @ g_u
+    vt_gv = vh @ g_vh.mT
+    core = f * (ut_gu - ut_gu.mT) * s_row + np.expand_dims(g_s, -1) * eye + s_col * (f * (vt_gv - vt_gv.mT))
+    outside_u = (g_u - u @ ut_gu) / s_row @ vh
+    outside_v = u @ ((g_vh - g_vh @ vh.mT @ vh) / s_col)
+    return u @ core @ vh + outside_u + outside_v
+
+
+@vjp_rule(np.linalg.svdvals)
+def svdvals(g, ans, x):
+    # d s_i = u_i^T dx v_i
+    u, s, vh = np.linalg.svd(x, full_matrices=False)
+    return u * np.expand_dims(g, -2) @ vh
+
+
+@vjp_rule(np.linalg.norm)
+def norm(g, ans, x, ord=None, axis=None, keepdims=False):
+    # The derivative of the norm by each element: x / norm for the 2-norm and the Frobenius norm,
+    # sign(x) |x|^(p-1) / norm^(p-1) for a p-norm, the sign of the elements attaining it for the 1 and
+    # inf norms (ties share), u v^T for the nuclear norm, u_1 v_1^T for the spectral norm.
+    return expand_reduced(g, x, axis, keepdims) * norm_direction(x, ans, ord, axis, keepdims)
+
+
+@vjp_rule(np.linalg.vector_norm)
+def vector_norm(g, ans, x, axis=None, keepdims=False, ord=2):
+    return expand_reduced(g, x, axis, keepdims) * norm_direction(x, ans, ord, axis, keepdims, "vector")
+
+
+@vjp_rule(np.linalg.matrix_norm)
+def matrix_norm(g, ans, x, keepdims=False, ord="fro"):
+    return expand_reduced(g, x, (-2, -1), keepdims) * norm_direction(x, ans, ord, (-2, -1), keepdims, "matrix")
+
+
+@vjp_rule(np.linalg.pinv)
+def pinv(g, ans, a, rcond=None, hermitian=False):
+    # For a of constant (full) rank, with p = pinv(a) (Golub and Pereyra):
+    # a_bar = -p^T g p^T + (I - a p) g^T p p^T + p^T p g^T (I - p a).
+    require(not hermitian, "the derivative of np.linalg.pinv is implemented for hermitian=False.")
+    p = ans
+    gt_ppt = g.mT @ (p @ p.mT)
+    ptp_gt = p.mT @ p @ g.mT
+    return -p.mT @ g @ p.mT + gt_ppt - a @ (p @ gt_ppt) + ptp_gt - ptp_gt @ p @ a
+
+
+@vjp_rule(np.linalg.lstsq, returns_tuple=True, diff=("a", "b"))
+def lstsq(g, ans, a, b, rcond=None):
+    # For a of full rank: the solution x = pinv(a) b, differentiated through pinv's rule with
+    # p_bar = x_bar b^T; the residuals ||b - a x||^2 are at their minimum in x, so they depend on a and b
+    # only directly; the singular values as in svdvals; the rank not at all.
+    g_x, g_res, g_rank, g_s = g
+    x, res, rank, s = ans
+    require(rank == min(np.shape(a)), "the derivative of np.linalg.lstsq is implemented for a of full rank.")
+    p = np.linalg.pinv(a)
+    g_p = matmul_grad_left(g_x, p, b)
+    gpt_ppt = g_p.mT @ (p @ p.mT)
+    ptp_gpt = p.mT @ p @ g_p.mT
+    from_x = -p.mT @ g_p @ p.mT + gpt_ppt - a @ (p @ gpt_ppt) + ptp_gpt - ptp_gpt @ p @ a
+    residual = (b - a @ x) * lstsq_residual_weights(g_res, b)
+    u, sv, vh = np.linalg.svd(a, full_matrices=False)
+    from_s = u * np.expand_dims(g_s, -2) @ vh
+    return from_x - 2 * matmul_grad_left(residual, a, x) + from_s, p.mT @ g_x + 2 * residual
+
+
+@vjp_rule(np.linalg.matrix_power, diff=("a",))
+def matrix_power(g, ans, a, n):
+    # The derivative of a -> a^n in direction e is the upper-right block of [[a, e], [0, a]]^n, and its
+    # transpose is the same with a transposed.
+    return upper_right(np.linalg.matrix_power(upper_block(a.mT, g), n))
+
+
+nondifferentiable(np.linalg.matrix_rank)

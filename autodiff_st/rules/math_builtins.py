@@ -1,10 +1,16 @@
-"""Rules for the math module and Python builtins, on Python floats."""
+"""Rules for the math module and Python builtins, on Python floats.
+
+The rules use the math module, so Python floats stay Python floats. The gamma function's derivatives
+use ``runtime.polygamma``, which needs no scipy. ``abs`` shares the rule of np.abs (elementwise.py).
+Rule functions are named so as not to shadow the builtins that rule bodies call (``round``, ``zip``).
+"""
 
 import builtins
 import math
 
 import numpy as np
 
+from ..runtime import polygamma, prod_others, unbroadcast
 from . import vjp_rule, nondifferentiable
 
 
@@ -23,19 +29,35 @@ def tan(g, ans, x):
     return g * (1 + ans ** 2)
 
 
-@vjp_rule(math.exp)
-def exp(g, ans, x):
-    return g * ans
+@vjp_rule(math.asin)
+def asin(g, ans, x):
+    return g / math.sqrt(1 - x ** 2)
 
 
-@vjp_rule(math.log)
-def log(g, ans, x):
-    return g / x
+@vjp_rule(math.acos)
+def acos(g, ans, x):
+    return -g / math.sqrt(1 - x ** 2)
 
 
-@vjp_rule(math.sqrt)
-def sqrt(g, ans, x):
-    return g / (2 * ans)
+@vjp_rule(math.atan)
+def atan(g, ans, x):
+    return g / (1 + x ** 2)
+
+
+@vjp_rule(math.atan2)
+def atan2(g, ans, y, x):
+    # atan2(y, x) is the angle of the point (x, y): d angle = (x dy - y dx) / (x^2 + y^2).
+    return g * x / (x ** 2 + y ** 2), -g * y / (x ** 2 + y ** 2)
+
+
+@vjp_rule(math.sinh)
+def sinh(g, ans, x):
+    return g * math.cosh(x)
+
+
+@vjp_rule(math.cosh)
+def cosh(g, ans, x):
+    return g * math.sinh(x)
 
 
 @vjp_rule(math.tanh)
@@ -43,17 +65,212 @@ def tanh(g, ans, x):
     return g * (1 - ans ** 2)
 
 
-@vjp_rule(builtins.abs)
-def abs(g, ans, x):
+@vjp_rule(math.asinh)
+def asinh(g, ans, x):
+    return g / math.sqrt(x ** 2 + 1)
+
+
+@vjp_rule(math.acosh)
+def acosh(g, ans, x):
+    return g / math.sqrt(x ** 2 - 1)
+
+
+@vjp_rule(math.atanh)
+def atanh(g, ans, x):
+    return g / (1 - x ** 2)
+
+
+@vjp_rule(math.exp)
+def exp(g, ans, x):
+    return g * ans
+
+
+@vjp_rule(math.expm1)
+def expm1(g, ans, x):
+    return g * (ans + 1)
+
+
+@vjp_rule(math.log, diff=("x", "base"))
+def log(g, ans, x, base=math.e):
+    # log(x, base) = ln x / ln base.
+    return g / (x * math.log(base)), -g * ans / (base * math.log(base))
+
+
+@vjp_rule(math.log1p)
+def log1p(g, ans, x):
+    return g / (1 + x)
+
+
+@vjp_rule(math.log2)
+def log2(g, ans, x):
+    return g / (x * math.log(2))
+
+
+@vjp_rule(math.log10)
+def log10(g, ans, x):
+    return g / (x * math.log(10))
+
+
+@vjp_rule(math.sqrt)
+def sqrt(g, ans, x):
+    return g / (2 * ans)
+
+
+@vjp_rule(math.pow)
+def math_pow(g, ans, x, y):
+    # As for x ** y: where x == 0 the log x term is taken as 0, as JAX does.
+    return g * y * x ** (y - 1), g * ans * np.log(np.where(x == 0, 1, x))
+
+
+@vjp_rule(math.hypot)
+def hypot(g, ans, *coordinates):
+    # The length of a vector: d length / d c = c / length. Order 1: the rule builds a list.
+    return [g * c / ans for c in coordinates]
+
+
+@vjp_rule(math.dist, sequences=("p", "q"))
+def dist(g, ans, p, q):
+    # The distance between points p and q, hypot(*(p - q)). Order 1: the rule builds lists.
+    return [g * (a - b) / ans for a, b in zip(p, q)], [g * (b - a) / ans for a, b in zip(p, q)]
+
+
+@vjp_rule(math.degrees)
+def degrees(g, ans, x):
+    return g * (180 / math.pi)
+
+
+@vjp_rule(math.radians)
+def radians(g, ans, x):
+    return g * (math.pi / 180)
+
+
+@vjp_rule(math.fabs)
+def fabs(g, ans, x):
     return g * np.sign(x)
 
 
+@vjp_rule(math.copysign, diff=("x",), nograd=("y",))
+def copysign(g, ans, x, y):
+    # |x| with the sign of y: slope +1 or -1 in x; y only chooses a sign, so no gradient flows to it.
+    return g * math.copysign(1, x) * math.copysign(1, y)
+
+
+@vjp_rule(math.fmod)
+def fmod(g, ans, x, y):
+    # fmod(x, y) = x - trunc(x / y) y, the integer quotient being piecewise constant.
+    return g, -g * math.trunc(x / y)
+
+
+@vjp_rule(math.remainder)
+def remainder(g, ans, x, y):
+    # remainder(x, y) = x - n y, with n the integer nearest x / y, piecewise constant.
+    return g, -g * round((x - ans) / y)
+
+
+@vjp_rule(math.ldexp, diff=("x",), nograd=("i",))
+def ldexp(g, ans, x, i):
+    return math.ldexp(g, i)
+
+
+@vjp_rule(math.frexp, returns_tuple=True)
+def frexp(g, ans, x):
+    # x = m * 2**e, the exponent piecewise constant: dm/dx = 2**-e. Order 1: the rule indexes g.
+    return math.ldexp(g[0], -ans[1])
+
+
+@vjp_rule(math.modf, returns_tuple=True)
+def modf(g, ans, x):
+    # (fractional part, integral part): the integral part is piecewise constant. Order 1: indexes g.
+    return g[0]
+
+
+@vjp_rule(math.erf)
+def erf(g, ans, x):
+    return g * 2 / math.sqrt(math.pi) * math.exp(-x ** 2)
+
+
+@vjp_rule(math.erfc)
+def erfc(g, ans, x):
+    return -g * 2 / math.sqrt(math.pi) * math.exp(-x ** 2)
+
+
+@vjp_rule(math.lgamma)
+def lgamma(g, ans, x):
+    # d log|gamma(x)| / dx is the digamma function, polygamma(0, x).
+    return g * polygamma(0, x)
+
+
+@vjp_rule(math.gamma)
+def gamma(g, ans, x):
+    return g * ans * polygamma(0, x)
+
+
+@vjp_rule(math.fsum, sequences=("seq",))
+def fsum(g, ans, seq):
+    # Each term receives the whole gradient. Order 1: the rule builds a list.
+    return [g for x in seq]
+
+
+@vjp_rule(math.prod, sequences=("iterable",), diff=("iterable", "start"))
+def prod(g, ans, iterable, start=1):
+    # Each factor's gradient is g times the product of the others, computed without dividing so that
+    # zeros are exact. Order 1: the rule builds a list.
+    others = prod_others(np.array(iterable), axis=0)
+    return [g * start * p for p in others], g * math.prod(iterable)
+
+
+# cbrt and exp2 are in the math module from Python 3.11.
+if hasattr(math, "cbrt"):
+    @vjp_rule(math.cbrt)
+    def cbrt(g, ans, x):
+        return g / (3 * ans ** 2)
+
+if hasattr(math, "exp2"):
+    @vjp_rule(math.exp2)
+    def exp2(g, ans, x):
+        return g * ans * math.log(2)
+
+
 @vjp_rule(builtins.float)
-def float(g, ans, x):
+def builtin_float(g, ans, x):
     return g
+
+
+@vjp_rule(builtins.pow, diff=("base", "exp"))
+def builtin_pow(g, ans, base, exp, mod=None):
+    # As for x ** y; with mod the arguments are integers, which carry no gradient.
+    return (unbroadcast(g * exp * base ** (exp - 1), base),
+            unbroadcast(g * ans * np.log(np.where(base == 0, 1, base)), exp))
+
+
+@vjp_rule(builtins.max)
+def builtin_max(g, ans, a, b):
+    # max of two arguments: the larger takes the gradient, and a tie splits it evenly, as in np.maximum.
+    return g * ((a > b) + (a == b) / 2), g * ((a < b) + (a == b) / 2)
+
+
+@vjp_rule(builtins.min)
+def builtin_min(g, ans, a, b):
+    return g * ((a < b) + (a == b) / 2), g * ((a > b) + (a == b) / 2)
+
+
+@vjp_rule(builtins.sum, sequences=("iterable",), diff=("iterable", "start"))
+def builtin_sum(g, ans, iterable, start=0):
+    # sum of a list or tuple display: each term and the start receive the whole gradient, summed down to
+    # their own shapes. Order 1: the rule builds a list.
+    return [unbroadcast(g, x) for x in iterable], unbroadcast(g, start)
+
+
+@vjp_rule(builtins.divmod, returns_tuple=True)
+def builtin_divmod(g, ans, x, y):
+    # (x // y, x % y): the quotient is piecewise constant, only the remainder carries a gradient.
+    return unbroadcast(g[1], x), unbroadcast(-g[1] * ans[0], y)
 
 
 nondifferentiable(
     builtins.len, builtins.int, builtins.round, builtins.range, builtins.isinstance, builtins.print,
-    builtins.type, builtins.bool, builtins.str, math.floor, math.ceil, math.isnan, math.isfinite,
+    builtins.type, builtins.bool, builtins.str, builtins.any, builtins.all, builtins.hash, builtins.id,
+    builtins.callable, builtins.repr, builtins.format, builtins.issubclass, builtins.ord, builtins.chr,
+    math.floor, math.ceil, math.trunc, math.isnan, math.isfinite, math.isinf, math.isclose,
+    math.factorial, math.comb, math.perm, math.gcd, math.lcm, math.isqrt, math.nextafter, math.ulp,
 )

@@ -4,7 +4,7 @@ import operator
 
 import numpy as np
 
-from ..runtime import unbroadcast, matmul_grad_left, matmul_grad_right
+from ..runtime import index_grad, unbroadcast, matmul_grad_left, matmul_grad_right
 from . import vjp_rule, nondifferentiable
 
 
@@ -63,3 +63,9 @@ nondifferentiable(
     np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
     np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
 )
+
+
+@vjp_rule(operator.getitem, diff=("a",))
+def getitem(g, ans, a, b):
+    # b is the index, written as np.index_exp[...] at the call site.
+    return index_grad(g, a, b)

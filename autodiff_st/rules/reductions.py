@@ -1,9 +1,12 @@
-"""Rules for reductions: sum, mean, max, min, and their relatives."""
+"""Rules for reductions: sum, mean, max, min, and their relatives: weighted, NaN-ignoring, cumulative,
+order statistics (median, quantiles) and trace."""
 
 import numpy as np
 
-from ..runtime import expand_reduced, reduced_count, extremum_mask, prod_others
-from . import vjp_rule, nondifferentiable, method
+from ..runtime import (expand_reduced, reduced_count, extremum_mask, prod_others, weights_like, sum_to_weights,
+                       nan_count, reverse_cumsum, cumulative_axis, before_first_zero, at_first_zero, quantile_weights,
+                       diagonal_mask, inside_bounds, normalize_axis, require)
+from . import vjp_rule, nondifferentiable, method, NONDIFF_METHODS
 
 
 @vjp_rule(np.sum)
@@ -51,3 +54,123 @@ for _name, _fn in [("sum", np.sum), ("mean", np.mean), ("max", np.max), ("min", 
     method(_name, _fn)
 
 nondifferentiable(np.argmax, np.argmin, np.argsort, np.count_nonzero, np.any, np.all)
+
+
+# -- weighted, NaN-ignoring, cumulative and order-statistic reductions ------------------------------
+
+@vjp_rule(np.average, diff=("a", "weights"))
+def average(g, ans, a, axis=None, weights=None, returned=False, keepdims=False):
+    # ans = sum(w a) / sum(w): each element counts with its weight; each weight pulls the average
+    # towards its element.
+    require(not returned, "the derivative of np.average is implemented for returned=False.")
+    w = weights_like(weights, a, axis)
+    g_each = expand_reduced(g, a, axis, keepdims) / np.sum(w, axis=axis, keepdims=True)
+    return g_each * w, sum_to_weights(g_each * (a - expand_reduced(ans, a, axis, keepdims)), weights, axis)
+
+
+@vjp_rule(np.nansum)
+def nansum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return np.where(np.isnan(a), 0, expand_reduced(g, a, axis, keepdims))
+
+
+@vjp_rule(np.nanmean)
+def nanmean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return np.where(np.isnan(a), 0, expand_reduced(g, a, axis, keepdims) / nan_count(a, axis))
+
+
+@vjp_rule(np.nanmax, np.nanmin)
+def nanmax(g, ans, a, axis=None, out=None, keepdims=False):
+    # NaN never equals the extremum, so the mask leaves NaNs out; ties share the gradient.
+    return expand_reduced(g, a, axis, keepdims) * extremum_mask(a, ans, axis, keepdims)
+
+
+@vjp_rule(np.nanprod)
+def nanprod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    # NaNs count as ones; the product of the others is exact at zeros, as for prod.
+    return np.where(np.isnan(a), 0, expand_reduced(g, a, axis, keepdims) *
+                    prod_others(np.where(np.isnan(a), 1, a), axis))
+
+
+@vjp_rule(np.nanvar)
+def nanvar(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    centered = np.where(np.isnan(a), 0, a - np.nanmean(a, axis=axis, keepdims=True))
+    return expand_reduced(g, a, axis, keepdims) * 2 * centered / (nan_count(a, axis) - ddof)
+
+
+@vjp_rule(np.nanstd)
+def nanstd(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    centered = np.where(np.isnan(a), 0, a - np.nanmean(a, axis=axis, keepdims=True))
+    return expand_reduced(g / ans, a, axis, keepdims) * centered / (nan_count(a, axis) - ddof)
+
+
+@vjp_rule(np.ptp)
+def ptp(g, ans, a, axis=None, out=None, keepdims=False):
+    # max - min: the largest elements get +g, the smallest -g (ties share it).
+    highest = extremum_mask(a, np.max(a, axis=axis, keepdims=True), axis, True)
+    lowest = extremum_mask(a, np.min(a, axis=axis, keepdims=True), axis, True)
+    return expand_reduced(g, a, axis, keepdims) * (highest - lowest)
+
+
+@vjp_rule(np.cumsum)
+def cumsum(g, ans, a, axis=None, dtype=None, out=None):
+    # Each element reaches every later partial sum. With axis=None, cumsum runs over a flattened.
+    return np.reshape(reverse_cumsum(g, axis), np.shape(a))
+
+
+@vjp_rule(np.cumprod)
+def cumprod(g, ans, a, axis=None, dtype=None, out=None):
+    # d ans_i / d a_j is the product of a_0..a_i without a_j, for j <= i. Exact at zeros (first order):
+    # before the first zero of a lane it is ans_i / a_j; at the first zero, the cumulative product with
+    # that zero left out; after it, every such product holds the zero. The second derivative is exact
+    # away from zeros (at an exact zero it misses the terms through that zero).
+    x = np.reshape(a, np.shape(ans))
+    ax = cumulative_axis(axis)
+    before = before_first_zero(x, ax)
+    first = at_first_zero(x, ax)
+    g_before = np.where(before, reverse_cumsum(g * ans, ax) / np.where(before, x, 1), 0)
+    g_first = np.where(first, reverse_cumsum(g * np.cumprod(np.where(first, 1, x), axis=ax), ax), 0)
+    return np.reshape(g_before + g_first, np.shape(a))
+
+
+@vjp_rule(np.median)
+def median(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    # The middle element (or the two middle ones, half each). Among equal values the gradient goes to
+    # the one a stable sort puts in the middle: one valid subgradient.
+    return expand_reduced(g, a, axis, keepdims) * quantile_weights(a, 0.5, axis, "linear")
+
+
+@vjp_rule(np.quantile, diff=("a",))
+def quantile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False):
+    require(np.ndim(q) == 0, "the derivative of np.quantile is implemented for one quantile q at a time.")
+    return expand_reduced(g, a, axis, keepdims) * quantile_weights(a, q, axis, method)
+
+
+@vjp_rule(np.percentile, diff=("a",))
+def percentile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False):
+    require(np.ndim(q) == 0, "the derivative of np.percentile is implemented for one percentile q at a time.")
+    return expand_reduced(g, a, axis, keepdims) * quantile_weights(a, q / 100, axis, method)
+
+
+@vjp_rule(np.trace)
+def trace(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    return np.expand_dims(g, normalize_axis((axis1, axis2), np.ndim(a))) * diagonal_mask(a, offset, axis1, axis2)
+
+
+@vjp_rule(np.linalg.trace)
+def linalg_trace(g, ans, x, offset=0, dtype=None):
+    # The traces of the last two axes.
+    return np.expand_dims(g, (-2, -1)) * diagonal_mask(x, offset, -2, -1)
+
+
+@vjp_rule(np.ndarray.clip, diff=("a",))
+def clip_method(g, ans, a, min=None, max=None, out=None):
+    # x.clip(min, max): the method's bounds are called min and max
+    return g * inside_bounds(a, min, max)
+
+
+method("clip", np.ndarray.clip)
+for _name, _fn in [("cumsum", np.cumsum), ("cumprod", np.cumprod), ("trace", np.trace)]:
+    method(_name, _fn)
+NONDIFF_METHODS.update({"argpartition", "searchsorted", "round"})
+
+nondifferentiable(np.nanargmax, np.nanargmin, np.argpartition, np.searchsorted, np.digitize)
