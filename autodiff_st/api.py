@@ -98,6 +98,14 @@ def _check_input(x, position, fn, allow_complex=False):
     kind = type(x)
     if kind is float or (kind is np.ndarray and x.dtype.kind == "f"):
         return  # the common cases, first
+    if isinstance(x, (tuple, list)):
+        for item in x:
+            _check_input(item, position, fn, allow_complex)
+        return
+    if isinstance(x, dict):
+        for item in x.values():
+            _check_input(item, position, fn, allow_complex)
+        return
     if isinstance(x, bool) or isinstance(x, (int, np.integer)) or (
             isinstance(x, np.ndarray) and x.dtype.kind in "iub"):
         raise InputTypeError(
@@ -114,15 +122,21 @@ def _check_input(x, position, fn, allow_complex=False):
         return
     raise InputTypeError(
         f"argument {position} of {_name(fn)} is a {type(x).__name__}, which cannot be differentiated.",
-        hint="Differentiated arguments are Python floats or numpy float arrays. Tuples, lists and dicts "
-             "of arrays arrive in the next version.")
+        hint="Differentiated arguments are Python floats, numpy float arrays, or tuples, lists and dicts "
+             "of them.")
 
 
 def match_input(g, x):
-    """The gradient ``g`` with the type, shape and dtype of the input ``x``."""
+    """The gradient ``g`` with the type, shape and dtype of the input ``x``; for a tuple, list or dict
+    input, the same structure."""
     if type(g) is np.ndarray and type(x) is np.ndarray and g.dtype == x.dtype and g.shape == x.shape \
             and g.flags.writeable:
         return g
+    if isinstance(x, (tuple, list)):
+        items = [match_input(gi, xi) for gi, xi in zip(g, x)]
+        return type(x)(items) if type(x) in (tuple, list) else tuple(items)
+    if isinstance(x, dict):
+        return {k: match_input(g[k], v) for k, v in x.items()}
     if isinstance(x, float):
         return float(g)
     if isinstance(x, np.ndarray):
@@ -266,8 +280,10 @@ def value_and_grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argn
 
 
 def _structure(x):
-    if isinstance(x, tuple):
+    if isinstance(x, (tuple, list)):
         return tuple(_structure(e) for e in x)
+    if isinstance(x, dict):
+        return {k: _structure(v) for k, v in x.items()}
     return np.shape(x)
 
 
@@ -277,7 +293,7 @@ def _check_cotangent(v, outputs):
         given = _structure(v)
     except Exception:
         pass
-    if isinstance(outputs, tuple) != isinstance(v, tuple) or expected != given:
+    if isinstance(outputs, (tuple, list, dict)) != isinstance(v, (tuple, list, dict)) or expected != given:
         raise CotangentError(
             f"the cotangent passed to vjp_fn has shape {given}, but the output has shape {expected}.",
             hint="vjp_fn(v) takes one cotangent shaped like the function's output (a tuple for a tuple output).")

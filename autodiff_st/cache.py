@@ -156,8 +156,16 @@ def build(fn, positions, mode):
     else:
         fused_name = namer.fresh(f"{name}_value_and_grad")
         seed = optimize.drop_dead_assignments(adjoint.seed, _loads(backward) | grads_live)
-        result = gast.Return(value=gast.Tuple(elts=[returned] + adjoint.grads, ctx=gast.Load()))
-        statements = optimize.delete_dead_values(adjoint.forward + seed + backward,
+        # The backward pass restores overwritten names to their earlier values: keep the result first.
+        value_name = namer.fresh("value")
+        keep_value = gast.Assign(targets=[store(value_name)], value=returned, type_comment=None)
+        keep_value.origin = adjoint.forward[-1].origin if adjoint.forward else parsed.node.origin
+        result = gast.Return(value=gast.Tuple(elts=[load(value_name)] + adjoint.grads, ctx=gast.Load()))
+        returned_names = {n.id for n in gast.walk(returned) if isinstance(n, gast.Name)}
+        forward_part = adjoint.forward + [keep_value] if reverse.restores(returned_names) else adjoint.forward
+        if forward_part is adjoint.forward:
+            result = gast.Return(value=gast.Tuple(elts=[returned] + adjoint.grads, ctx=gast.Load()))
+        statements = optimize.delete_dead_values(forward_part + seed + backward,
                                                  keep=set(params) | _loads([result]))
         body = comments.annotate(statements, seed_statements=seed) + [result]
         what = "the first output" if mode == "grad_aux" else "the output (non-scalar outputs are summed)"

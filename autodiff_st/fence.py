@@ -21,26 +21,25 @@ _REFUSED = {
     gast.Raise: ("a `raise` statement", "Check inputs outside the differentiated function."),
     gast.Global: ("a `global` statement", "Pass the value in as an argument and return the new value."),
     gast.Nonlocal: ("a `nonlocal` statement", "Pass the value in as an argument and return the new value."),
-    gast.FunctionDef: ("a nested function definition", "Define the helper at module level."),
     gast.ClassDef: ("a class definition", "Define the class at module level."),
     gast.Import: ("an `import` statement", "Import at module level."),
     gast.ImportFrom: ("an `import` statement", "Import at module level."),
-    gast.Lambda: ("a lambda inside the differentiated function", "Define the function at module level."),
-    gast.ListComp: ("a list comprehension", "Use a vectorized numpy operation."),
     gast.SetComp: ("a set comprehension", "Use a vectorized numpy operation."),
     gast.DictComp: ("a dict comprehension", "Build the dict outside the differentiated function."),
-    gast.GeneratorExp: ("a generator expression", "Use a vectorized numpy operation."),
     gast.Yield: ("`yield` (a generator)", "Return the values as a tuple or an array."),
     gast.YieldFrom: ("`yield from` (a generator)", "Return the values as a tuple or an array."),
     gast.Await: ("`await`", "Differentiate a plain synchronous function."),
-    gast.Dict: ("a dict display", "Build the dict outside the differentiated function."),
     gast.Set: ("a set display", "Build the set outside the differentiated function."),
     gast.NamedExpr: ("an assignment expression (`:=`)", "Assign on its own line."),
     gast.Starred: ("a starred expression (`*args`)", "Pass the arguments one by one."),
 }
 
 _ALLOWED_STATEMENTS = (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Return, gast.Expr, gast.Pass,
-                       gast.Assert, gast.Delete, gast.If, gast.For, gast.While, gast.Break, gast.Continue)
+                       gast.Assert, gast.Delete, gast.If, gast.For, gast.While, gast.Break, gast.Continue,
+                       gast.FunctionDef)
+
+_INLINE_HINT = ("Nested functions and lambdas are inlined where they are called: give them a single "
+                "`return` expression and plain parameters, or define the function at module level.")
 
 
 def refuse(what, node, hint):
@@ -64,6 +63,14 @@ def _check_statement(stmt):
             refuse(what, stmt, hint)
     if not isinstance(stmt, _ALLOWED_STATEMENTS):
         refuse(f"a `{type(stmt).__name__}` statement", stmt, "Rewrite it as assignments and calls.")
+    if isinstance(stmt, gast.FunctionDef):
+        _check_inline_function(stmt, [s for s in stmt.body if not _is_docstring(s)], stmt.args)
+        return
+    if isinstance(stmt, gast.Assign) and isinstance(stmt.value, gast.Lambda):
+        if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], gast.Name):
+            refuse("a lambda assigned to something other than one name", stmt, _INLINE_HINT)
+        _check_inline_function(stmt.value, [gast.Return(value=stmt.value.body)], stmt.value.args)
+        return
     if isinstance(stmt, gast.Delete):
         if not all(isinstance(t, gast.Name) for t in stmt.targets):
             refuse("`del` of something other than a name", stmt, "Leave it in place; only `del name` is supported.")
@@ -90,6 +97,20 @@ def _check_statement(stmt):
     _check_expression(stmt)
 
 
+def _is_docstring(stmt):
+    return isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant)
+
+
+def _check_inline_function(node, body, args):
+    if node.decorator_list if isinstance(node, gast.FunctionDef) else False:
+        refuse("a decorated nested function", node, _INLINE_HINT)
+    if len(body) != 1 or not isinstance(body[0], gast.Return) or body[0].value is None:
+        refuse("a nested function with more than a single `return` expression", node, _INLINE_HINT)
+    if args.vararg or args.kwarg or args.defaults or args.kwonlyargs or args.posonlyargs:
+        refuse("a nested function with defaults, *args, **kwargs or keyword-only parameters", node, _INLINE_HINT)
+    _check_expression(body[0].value)
+
+
 def _check_expression(root):
     for child in gast.walk(root):
         if child is root and isinstance(root, gast.stmt):
@@ -97,8 +118,19 @@ def _check_expression(root):
         for kind, (what, hint) in _REFUSED.items():
             if isinstance(child, kind):
                 refuse(what, child, hint)
+        if isinstance(child, gast.Lambda):
+            refuse("a lambda that is not assigned to a name", child,
+                   "Assign it first (`f = lambda t: ...`) and call `f`, or define the function at module level.")
         if isinstance(child, (gast.stmt,)) and child is not root:
             continue
+        if isinstance(child, (gast.ListComp, gast.GeneratorExp)):
+            if len(child.generators) != 1 or child.generators[0].is_async:
+                refuse("a comprehension with several `for` clauses", child,
+                       "Write the loops out, appending to a list.")
+            if not isinstance(child.generators[0].target, (gast.Name, gast.Tuple)):
+                refuse("this comprehension target", child, "Loop over plain names.")
+        if isinstance(child, gast.Dict) and any(k is None or not isinstance(k, gast.Constant) for k in child.keys):
+            refuse("a dict display with computed keys or **", child, "Use constant keys.")
         if isinstance(child, gast.Call):
             if any(isinstance(a, gast.Starred) for a in child.args):
                 refuse("a call with *args", child, "Pass the arguments one by one.")

@@ -59,6 +59,8 @@ class Op:
     kind is one of:
       "assign": ``target = value``, value a single operation on atoms, or an atom (a copy);
       "setitem": ``target[index] = stored``, value the element ``target[index]`` written into;
+      "append":  ``target.append(stored)``, on a list the function made;
+      "pop":     ``target = items.pop()``, value the list ``items``;
       "unpack": ``targets = value``, value a call or a name;
       "return": ``return value``, value an atom or a tuple of atoms;
       "expr":   ``value`` evaluated for its effect (a call);
@@ -128,6 +130,8 @@ def is_atom(node):
         return True
     if isinstance(node, (gast.Tuple, gast.List)):
         return all(is_atom(e) for e in node.elts)
+    if isinstance(node, gast.Dict):
+        return all(is_atom(v) for v in node.values)
     return False
 
 
@@ -164,6 +168,7 @@ class Normalizer:
         self.depth = 0  # how many loops and branches enclose the statement being normalized
         self.loops = []  # the enclosing loops' flags, innermost last
         self.nested_return = _has_nested_return(parsed.node)
+        self.inlined = {}  # nested functions and lambdas: name -> (parameter names, return expression)
         self.return_value = self.returned = None
 
     # -- names --------------------------------------------------------------------------------------
@@ -256,6 +261,15 @@ class Normalizer:
         if isinstance(stmt, gast.Expr):
             if isinstance(stmt.value, gast.Constant):
                 return None  # a docstring or a bare constant
+            call = stmt.value
+            if self.is_pop(call):
+                self.pop_into(self.namer.fresh("popped"), call.func.value.id, origin)
+                return None
+            if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and call.func.attr == "append" \
+                    and isinstance(call.func.value, gast.Name) and call.func.value.id in self.env \
+                    and len(call.args) == 1 and not call.keywords:
+                self.append(call.func.value.id, call.args[0], origin)
+                return None
             value = self.expression(stmt.value, origin, want_atom=False)
             if not is_atom(value):
                 self.emit("expr", None, value, origin)
@@ -289,6 +303,13 @@ class Normalizer:
             if isinstance(stmt, gast.Break):
                 self.set_flag(loop["broke"], origin)
             return "always"
+        if isinstance(stmt, gast.FunctionDef):
+            body = [s for s in stmt.body if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
+            self.define_inline(stmt.name, stmt.args, body[0].value, origin)
+            return None
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.value, gast.Lambda):
+            self.define_inline(stmt.targets[0].id, stmt.value.args, stmt.value.body, origin)
+            return None
         if isinstance(stmt, gast.If):
             return self.if_statement(stmt, origin)
         if isinstance(stmt, (gast.For, gast.While)):
@@ -322,6 +343,9 @@ class Normalizer:
             return None
         # Assign
         first, *others = stmt.targets
+        if isinstance(first, gast.Name) and not others and self.is_pop(stmt.value):
+            self.pop_into(first.id, stmt.value.func.value.id, origin)
+            return None
         if isinstance(first, gast.Name):
             self.assign_to(first.id, stmt.value, origin)
             source = self.env[first.id]
@@ -354,6 +378,109 @@ class Normalizer:
         self.emit("assign", version, value, origin)
         self.env[user_name] = version
         self.record_aliases(version, value)
+
+    def define_inline(self, name, args, body, origin):
+        if name in self.env:
+            raise UnsupportedSyntaxError(
+                f"autodiff_st cannot differentiate this definition of `{name}`: the name also holds a value.",
+                origin=origin, hint="Give the function a name of its own.")
+        self.inlined[name] = ([a.id for a in args.args], body)
+
+    def inline_call(self, node, origin, hint):
+        """A call of a nested function or lambda: its return expression, with the arguments put in.
+
+        Names the body reads from the enclosing function take their values at the call, as Python's
+        closures do.
+        """
+        params, body = self.inlined[node.func.id]
+        if len(node.args) != len(params) or node.keywords:
+            raise UnsupportedSyntaxError(
+                f"autodiff_st cannot inline this call of `{node.func.id}`: pass exactly its "
+                f"{len(params)} argument(s), positionally.", origin=origin)
+        placeholders = {}
+        for param, arg in zip(params, node.args):
+            atom = self.atom(arg, origin)
+            name = self.namer.fresh(param)
+            if isinstance(atom, gast.Name):
+                self.env[name] = atom.id
+            else:
+                self.emit("assign", name, atom, origin)
+                self.env[name] = name
+                self.aliases[name], self.provenance[name] = {name}, "fresh"
+            placeholders[param] = name
+        body = copy.deepcopy(body)
+        for n in gast.walk(body):
+            if isinstance(n, gast.Name) and n.id in placeholders:
+                n.id = placeholders[n.id]
+            n.origin = origin
+        return self.expression(body, origin, want_atom=True, hint=hint)
+
+    def is_pop(self, value):
+        return isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr == "pop" \
+            and isinstance(value.func.value, gast.Name) and value.func.value.id in self.env \
+            and not value.args and not value.keywords
+
+    def pop_into(self, name, items_name, origin):
+        """``x = items.pop()`` on a list the function made (as the tape of a generated adjoint)."""
+        items = self.env[items_name]
+        if self.provenance.get(items) != "fresh" or self.aliases.get(items, {items}) != {items}:
+            raise UnsupportedSyntaxError(
+                f"autodiff_st cannot differentiate this pop from `{items_name}`: the compiler cannot tell that "
+                f"`{items_name}` is a list made inside this function that no other name refers to.",
+                origin=origin, hint=f"Start the list inside the function: `{items_name} = []`.")
+        version = self.new_version(name)
+        op = Op("pop", version, load(items), origin, nested=self.depth > 0)
+        self.ops.append(op)
+        self.block.append(op)
+        self.env[name] = version
+        self.aliases[version], self.provenance[version] = {version}, "unknown"
+
+    def append(self, name, value, origin):
+        """``items.append(value)`` on a list the function made itself."""
+        items = self.env[name]
+        stored = self.atom(value, origin)
+        if self.provenance.get(items) != "fresh" or self.aliases.get(items, {items}) != {items}:
+            raise UnsupportedSyntaxError(
+                f"autodiff_st cannot differentiate this append to `{name}`: the compiler cannot tell that "
+                f"`{name}` is a list made inside this function that no other name refers to.",
+                origin=origin, hint=f"Start the list inside the function: `{name} = []`.")
+        op = Op("append", items, load(items), origin, nested=self.depth > 0, stored=stored)
+        self.ops.append(op)
+        self.block.append(op)
+
+    def comprehension(self, node, origin, hint):
+        """``[f(x) for x in xs if c]``: a loop appending to a new list, with its own variable names."""
+        generator = node.generators[0]
+        result = self.namer.fresh(hint or "items")
+        self.emit("assign", result, gast.List(elts=[], ctx=gast.Load()), origin)
+        self.env[result] = result
+        self.aliases[result], self.provenance[result] = {result}, "fresh"
+        # The comprehension's variables are its own: rename them so they cannot clobber the function's.
+        renames = {n.id: self.namer.fresh(n.id) for n in gast.walk(generator.target) if isinstance(n, gast.Name)}
+
+        def renamed(tree):
+            tree = copy.deepcopy(tree)
+            for n in gast.walk(tree):
+                if isinstance(n, gast.Name) and n.id in renames:
+                    n.id = renames[n.id]
+            for n in gast.walk(tree):
+                n.origin = origin
+            return tree
+
+        append = gast.Expr(value=gast.Call(func=gast.Attribute(value=gast.Name(id=result, ctx=gast.Load(),
+                                                                                annotation=None, type_comment=None),
+                                                               attr="append", ctx=gast.Load()),
+                                           args=[renamed(node.elt)], keywords=[]))
+        body = [append]
+        for condition in reversed(generator.ifs):
+            body = [gast.If(test=renamed(condition), body=body, orelse=[])]
+        loop = gast.For(target=renamed(generator.target), iter=generator.iter, body=body, orelse=[],
+                        type_comment=None)
+        for n in gast.walk(loop):
+            if not hasattr(n, "origin"):
+                n.origin = origin
+        self.loop_statement(loop, origin)
+        return load(result)
 
     def store_element(self, target, value, origin):
         """``y[index] = value``: an in-place write, allowed into arrays the function made itself."""
@@ -466,16 +593,29 @@ class Normalizer:
             inner_it, target = it.args[0], target.elts[1]
             index = index_name
             it = inner_it
+        rebound = _assigned_names(stmt.body + [gast.Assign(targets=[stmt.target], value=gast.Constant(
+            value=None, kind=None), type_comment=None)], self.env)
+
+        def source(node):
+            # Python evaluates the iterable once: if the loop rebinds its name, walk a copy of the reference.
+            atom = self.atom(node, origin)
+            if isinstance(atom, gast.Name) and atom.id in rebound:
+                held = self.namer.fresh(f"{atom.id}_iterated")
+                self.emit("assign", held, atom, origin)
+                self.aliases[held], self.provenance[held] = {held}, "unknown"
+                return load(held)
+            return atom
+
         if fn_is(it, builtins.zip):
             targets = names(target)
             if len(targets) != len(it.args):
                 raise UnsupportedSyntaxError("the loop unpacks a different number of values than zip gives.",
                                              origin=origin)
-            sources = [self.atom(a, origin) for a in it.args]
+            sources = [source(a) for a in it.args]
         elif fn_is(it, builtins.range) and index is None:
             return [], [self.atom(a, origin) for a in it.args], None, [self.loop_target(n) for n in names(target)]
         else:
-            sources = [self.atom(it, origin)]
+            sources = [source(it)]
             targets = names(target)
             if len(targets) != 1:
                 raise UnsupportedSyntaxError(
@@ -506,7 +646,7 @@ class Normalizer:
             sources = {self.provenance.get(v, "unknown") for v in shared}
             return "unknown" if "unknown" in sources else "view"
         if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant, gast.Tuple, gast.List,
-                              gast.JoinedStr)):
+                              gast.JoinedStr, gast.Dict)):
             return "fresh"
         if isinstance(value, gast.Attribute):
             return "fresh" if value.attr in FRESH_METHODS else "unknown"
@@ -592,8 +732,8 @@ class Normalizer:
                     origin=user, hint="Write `x = x + ...` to make a new array, or .copy() the array first.")
             others = sharers - {old}
             for op in self.ops[reads_from:]:
-                if op is self.ops[index]:
-                    continue
+                if op is self.ops[index] and reads_from > index:
+                    continue  # outside a loop, the write's own read happens before the write
                 read = {n.id for n in gast.walk(op.value) if isinstance(n, gast.Name)}
                 shared = sorted(read & others)
                 if shared:
@@ -615,13 +755,23 @@ class Normalizer:
         """Normalize ``node``. With want_atom, the result is a name or constant; without, it may be
         one operation on atoms."""
         if isinstance(node, gast.Name):
+            if node.id in self.inlined:
+                raise UnsupportedSyntaxError(
+                    f"autodiff_st can use the nested function `{node.id}` only by calling it.", origin=origin,
+                    hint="Define the function at module level to pass it around.")
             return load(self.env.get(node.id, node.id))
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in self.inlined:
+            return self.inline_call(node, origin, hint)
         if isinstance(node, gast.Constant):
             return node
         if isinstance(node, gast.JoinedStr):
             return self.rename_loads(node)
         if isinstance(node, (gast.Tuple, gast.List)):
             return type(node)(elts=[self.atom(e, origin) for e in node.elts], ctx=gast.Load())
+        if isinstance(node, gast.Dict):
+            return gast.Dict(keys=node.keys, values=[self.atom(v, origin) for v in node.values])
+        if isinstance(node, (gast.ListComp, gast.GeneratorExp)):
+            return self.comprehension(node, origin, hint)
         if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) \
                 and isinstance(node.operand, gast.Constant) and isinstance(node.operand.value, (int, float)):
             return gast.Constant(value=-node.operand.value, kind=None)

@@ -26,7 +26,10 @@ def drop_dead_assignments(statements, live):
         removable = isinstance(stmt, gast.Assign) and getattr(stmt, "pop_of", None) is None
         if removable and targets and not (targets & live):
             continue
-        live = (live - targets) | _loads(stmt)
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            live |= _loads(stmt)  # a branch or loop may not run: what it assigns is not certainly replaced
+        else:
+            live = (live - targets) | _loads(stmt)
         kept.append(stmt)
     kept.reverse()
     return kept

@@ -81,7 +81,7 @@ class Reverse:
         self.user_call_args = {}  # id(op) -> the call's differentiated arguments
         self.loops = list(walk_loops(body))
         self.header_ops = {}  # id(loop) -> the ops a loop header performs each iteration
-        self.next_names = {}  # loop target -> the name the for statement iterates into when it is taped
+        self.next_names = {}  # (loop id, target) -> the name the for statement iterates into when it is taped
         self.nested = set()  # names assigned inside loops and branches: their old values may be overwritten
         self.tape = None
         self.taped = set()
@@ -136,10 +136,12 @@ class Reverse:
         self.ops = list(walk_ops(self.body)) + [op for ops in self.header_ops.values() for op in ops]
         self.first_bindings = self.find_first_bindings()
         for op in self.ops:
-            if op.nested or op.kind == "setitem":  # a write into an array always overwrites values
+            if op.nested or op.kind in ("setitem", "append"):  # these always change a value in place
                 self.nested.update(_targets(op))
                 if id(op) in self.pullbacks:
                     self.nested.add(self.pullbacks[id(op)])
+            if op.kind == "pop":  # changes its list in place
+                self.nested.add(op.value.id)
         self.tape = self.namer.fresh("tape")
         returned = self.ops_returned()
         cotangent_param, intake, seed = self.seed(returned)
@@ -158,6 +160,7 @@ class Reverse:
                     read.add(node.id)
         self.taped = self.nested & read
         backward = resolve_pops(backward, self.taped)
+        self.restored = {getattr(n, "pop_of", None) for stmt in backward for n in gast.walk(stmt)} - {None}
         restored = sorted(a for a in self.written_arrays if a in self.taped)
         # The backward pass writes old elements back into these arrays: work on copies, so that the
         # forward pass's arrays (the output, or residuals a vjp_fn reads again) stay as they were.
@@ -203,9 +206,15 @@ class Reverse:
         return first
 
     def overwrites(self, op, name):
-        if op.kind == "setitem":
+        if op.kind in ("setitem", "append"):
             return True
+        if op.kind == "pop":
+            return op.nested and (id(op), name) not in self.first_bindings
         return op.nested and (id(op), name) not in self.first_bindings
+
+    def restores(self, names):
+        """Whether the backward pass puts old values back into any of ``names`` (or their elements)."""
+        return bool(set(names) & self.restored)
 
     def bound_before_nesting(self):
         """Names whose first assignment, in program order, is outside every loop and branch."""
@@ -240,7 +249,14 @@ class Reverse:
                 targets = _targets(op)
                 # Every op with an active operand is checked, also when its targets are already active
                 # through another assignment, so that unsupported uses are refused.
-                if op.kind == "setitem":
+                if op.kind == "pop":
+                    if self.any_active(op.value):
+                        self.active_ops.add(id(op))
+                        if op.target not in self.active:
+                            self.active.add(op.target)
+                            changed = True
+                    continue
+                if op.kind in ("setitem", "append"):
                     if self.any_active(op.stored) and op.target not in self.active:
                         self.active.add(op.target)
                         changed = True
@@ -296,8 +312,8 @@ class Reverse:
                 self.locals.add(loop.index)
             copied = ([loop.index] if loop.index else []) + ([] if indexed else loop.targets)
             for name in copied:
-                self.next_names[name] = self.namer.fresh(f"{name}_next")
-                ops.append(Op("assign", name, load(self.next_names[name]), loop.origin, nested=True))
+                self.next_names[(id(loop), name)] = self.namer.fresh(f"{name}_next")
+                ops.append(Op("assign", name, load(self.next_names[(id(loop), name)]), loop.origin, nested=True))
             if indexed:
                 for target, src in zip(loop.targets, loop.sources):
                     item = Op("assign", target, gast.Subscript(value=src, slice=load(loop.index), ctx=gast.Load()),
@@ -330,10 +346,11 @@ class Reverse:
             body += self.forward_block(loop.body)
             return tag(gast.While(test=gast.Constant(value=True, kind=None), body=body, orelse=[]), loop.origin)
         header = self.header_ops[id(loop)]
-        copies = [op for op in header if isinstance(op.value, gast.Name) and op.value.id in self.next_names.values()]
+        mine = {name: next_name for (loop_id, name), next_name in self.next_names.items() if loop_id == id(loop)}
+        copies = [op for op in header if isinstance(op.value, gast.Name) and op.value.id in mine.values()]
 
         def iterated(name):  # what the for statement assigns: the name itself, or its "next" name if taped
-            return self.next_names[name] if name in self.taped else name
+            return mine[name] if name in self.taped else name
 
         if loop.range_args:
             iterable = self.call_builtin("range", loop.range_args)
@@ -373,6 +390,15 @@ class Reverse:
                 stmt = gast.Assert(test=test, msg=msg[0] if msg else None)
             return [tag(stmt, origin)]
         out = []
+        if op.kind == "append":
+            append = gast.Attribute(value=load(op.target), attr="append", ctx=gast.Load())
+            return [tag(gast.Expr(value=gast.Call(func=append, args=[op.stored], keywords=[])), origin)]
+        if op.kind == "pop":
+            if op.nested and op.target in self.taped and self.overwrites(op, op.target):
+                out.append(tag(push(self.tape, load(op.target), op.target), origin))
+            out.append(tag(pop(op.value.id, op.target), origin))
+            out[-1].pop_of = None  # the user's (or a generated adjoint's) own pop, not a restore
+            return out
         if op.kind == "setitem":
             if op.target in self.taped:  # keep the elements this write replaces, not the whole array
                 saved = gast.Call(func=gast.Attribute(value=op.value, attr="copy", ctx=gast.Load()), args=[],
@@ -411,21 +437,13 @@ class Reverse:
                 if callee.kind == "nondiff":
                     return False
                 if callee.kind == "rule" and callee.rule.returns_tuple:
-                    self._unpacking = True
-                    try:
-                        return self.call_is_active(callee, value, origin)
-                    finally:
-                        self._unpacking = False
-            raise UnsupportedSyntaxError(
-                "autodiff_st cannot yet unpack a differentiated tuple unless it comes from a call to "
-                "one of your own functions.", origin=origin,
-                hint="Tuples of differentiated values arrive in the next version.")
+                    return self.call_is_active(callee, value, origin)
+                raise UnsupportedSyntaxError(
+                    f"autodiff_st cannot unpack the result of {_call_text(value)} here.", origin=origin,
+                    hint="Assign the result to a name first, then unpack the name.")
+            return True  # a, b = t: the elements of a differentiated tuple or list
         if is_atom(value):
-            if isinstance(value, gast.Name):
-                return True
-            raise UnsupportedSyntaxError(
-                "autodiff_st cannot yet put differentiated values into a tuple or list other than the "
-                "returned one.", origin=origin, hint="Keep the values in separate variables.")
+            return True  # a copy, or a tuple, list or dict display holding differentiated values
         if isinstance(value, gast.BinOp):
             primitive = BINARY_PRIMITIVES.get(type(value.op))
             return self.primitive_is_active(primitive, origin, [value.left, value.right])
@@ -463,21 +481,10 @@ class Reverse:
         if callee.kind in ("rule", "method", "astype"):
             if callee.kind == "method" and callee.rule is None:
                 raise MissingRuleError(f"no derivative rule for the method .{call.func.attr}().", origin=origin)
-            if callee.kind == "rule" and callee.rule.returns_tuple and not getattr(self, "_unpacking", False):
-                raise UnsupportedSyntaxError(
-                    f"{callee.rule.name} returns a tuple: unpack it where it is called, as in "
-                    f"`a, b = {_call_text(call)}(...)`.", origin=origin,
-                    hint="Indexing a tuple of differentiated values arrives in the next version.")
             return True
         if callee.kind == "nondiff":
             return False
         if callee.kind == "user":
-            for arg in call.args + [k.value for k in call.keywords]:
-                if not isinstance(arg, gast.Name) and self.any_active(arg):
-                    raise UnsupportedSyntaxError(
-                        "autodiff_st cannot yet pass a tuple or list of differentiated values to a function.",
-                        origin=origin, hint="Pass the arrays as separate arguments; tuples, lists and dicts "
-                                            "of arrays arrive in the next version.")
             return True
         if callee.obj is _call_forward():
             self.refuse_second_order_through_calls(origin)
@@ -630,9 +637,54 @@ class Reverse:
         self.backward.append(tag(pop(self.tape, array, element), origin))
         self.written_arrays.add(array)
 
+    def backward_append(self, op):
+        origin = op.origin
+        items = op.target
+        if id(op) in self.active_ops and items in self.initialized:
+            g = load(self.adjoint(items))
+            if self.active_atom(op.stored):
+                last = gast.Subscript(value=g, slice=gast.Constant(value=-1, kind=None), ctx=gast.Load())
+                self.accumulate(op.stored.id, last, origin)
+            rest = gast.Subscript(value=load(self.adjoint(items)), slice=gast.Slice(
+                lower=None, upper=gast.Constant(value=-1, kind=None), step=None), ctx=gast.Load())
+            self.backward.append(tag(gast.Assign(targets=[store(self.adjoint(items))], value=rest,
+                                                 type_comment=None), origin))
+        undo = gast.Expr(value=gast.Call(func=gast.Attribute(value=load(items), attr="pop", ctx=gast.Load()),
+                                         args=[], keywords=[]))
+        undo.pop_of = items
+        self.backward.append(tag(undo, origin))
+        self.written_arrays.add(items)
+
+    def backward_pop(self, op):
+        origin = op.origin
+        items = op.value.id
+        if id(op) in self.active_ops and (op.target in self.initialized or items in self.initialized):
+            tail = self.adjoint_or_zeros(op.target)
+            before = load(self.adjoint(items)) if items in self.initialized else gast.Call(
+                func=self.helper(runtime.zeros_like, "zeros_like"), args=[load(items)], keywords=[])
+            self.backward.append(tag(gast.Assign(targets=[store(self.adjoint(items))], value=gast.Call(
+                func=self.helper(runtime.push_part, "push_part"), args=[before, tail], keywords=[]),
+                type_comment=None), origin))
+            self.initialized.add(items)
+        # Put the value back on the list; then restore what the popped name held before.
+        undo = gast.Expr(value=gast.Call(func=gast.Attribute(value=load(items), attr="append", ctx=gast.Load()),
+                                         args=[load(op.target)], keywords=[]))
+        undo.pop_of = items
+        self.backward.append(tag(undo, origin))
+        self.written_arrays.add(items)
+        if self.overwrites(op, op.target):
+            self.backward.append(tag(pop(self.tape, op.target), origin))
+        self.initialized.discard(op.target)
+
     def backward_op(self, op):
+        if op.kind == "pop":
+            self.backward_pop(op)
+            return
         if op.kind == "setitem":
             self.backward_setitem(op)
+            return
+        if op.kind == "append":
+            self.backward_append(op)
             return
         if op.kind in ("return", "expr", "assert"):
             return
@@ -642,7 +694,7 @@ class Reverse:
         if op.nested:
             # Restore what this assignment overwrote; the old value's adjoint starts from nothing.
             restored = list(targets) + ([self.pullbacks[id(op)]] if id(op) in self.pullbacks else [])
-            for name in restored:
+            for name in reversed(restored):  # the tape is a stack: pop in the reverse order of the pushes
                 if self.overwrites(op, name):
                     self.backward.append(tag(pop(self.tape, name), op.origin))
                 self.initialized.discard(name)
@@ -653,6 +705,11 @@ class Reverse:
         if id(op) in self.pullbacks:
             self.backward_user_call(op)
             return
+        if op.kind == "unpack" and isinstance(value, gast.Name):
+            parts = gast.Call(func=self.helper(runtime.parts, "parts"),
+                              args=[self.adjoint_or_zeros(t) for t in op.target], keywords=[])
+            self.accumulate(value.id, parts, origin)
+            return
         if op.kind == "unpack":
             callee = self.callees[id(op)]
             g = gast.Tuple(elts=[self.adjoint_or_zeros(t) for t in op.target], ctx=gast.Load())
@@ -662,6 +719,15 @@ class Reverse:
         g = self.adjoint(op.target)
         if isinstance(value, gast.Name):
             self.accumulate(value.id, load(g), origin)
+            return
+        if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
+            # A display: each differentiated element takes its part of the display's cotangent.
+            for path, leaf in _leaves(value):
+                if self.active_atom(leaf):
+                    part = load(g)
+                    for key in path:
+                        part = gast.Subscript(value=part, slice=gast.Constant(value=key, kind=None), ctx=gast.Load())
+                    self.accumulate(leaf.id, part, origin)
             return
         if isinstance(value, gast.BinOp):
             primitive = BINARY_PRIMITIVES[type(value.op)]
@@ -697,7 +763,7 @@ class Reverse:
         wanted = []
         for name, node in bound.items():
             if self.any_active(node) and name not in rule.nograd:
-                if isinstance(node, (gast.Tuple, gast.List)) != (name in rule.sequences):
+                if isinstance(node, (gast.Tuple, gast.List)) and name not in rule.sequences:
                     raise UnsupportedSyntaxError(
                         f"autodiff_st cannot differentiate this call of {rule.name}: its argument `{name}` "
                         + ("is a list or tuple of differentiated values, which this rule does not take."
@@ -716,7 +782,11 @@ class Reverse:
         for name in wanted:
             node = bound[name]
             if isinstance(node, gast.Name):
-                self.accumulate(node.id, exprs[name], origin)
+                if name in rule.sequences:  # a list held in a variable: its cotangent is a list too
+                    self.accumulate(node.id, gast.Call(func=self.helper(runtime.as_parts, "as_parts"),
+                                                       args=[exprs[name]], keywords=[]), origin)
+                else:
+                    self.accumulate(node.id, exprs[name], origin)
                 continue
             # A list of arrays: its cotangent is a list; each differentiated element takes its part.
             parts = self.namer.fresh(f"{name}_bar_parts")
@@ -741,8 +811,13 @@ class Reverse:
         fresh_targets = []
         pending = []
         for node in nodes:
+            if not isinstance(node, gast.Name):  # a display: its cotangent is split among its elements
+                part = self.namer.fresh("argument_bar")
+                fresh_targets.append(store(part))
+                pending.append((node, part))
+                continue
             var = node.id
-            if var not in self.initialized and var not in [n.id for n, _ in pending]:
+            if var not in self.initialized and var not in [n.id for n, _ in pending if isinstance(n, gast.Name)]:
                 self.initialized.add(var)
                 fresh_targets.append(store(self.adjoint(var)))
             else:
@@ -754,7 +829,15 @@ class Reverse:
         target = fresh_targets[0] if len(fresh_targets) == 1 else gast.Tuple(elts=fresh_targets, ctx=gast.Store())
         self.backward.append(tag(gast.Assign(targets=[target], value=call, type_comment=None), origin))
         for node, part in pending:
-            self.accumulate(node.id, load(part), origin)
+            if isinstance(node, gast.Name):
+                self.accumulate(node.id, load(part), origin)
+                continue
+            for path, leaf in _leaves(node):
+                if self.active_atom(leaf):
+                    piece = load(part)
+                    for key in path:
+                        piece = gast.Subscript(value=piece, slice=gast.Constant(value=key, kind=None), ctx=gast.Load())
+                    self.accumulate(leaf.id, piece, origin)
 
 
 def push(tape, value, name):
@@ -826,16 +909,19 @@ def walk_loops(nodes):
 
 
 def _leaves(node, path=()):
-    """The atoms of a (possibly nested) tuple or list display, with their index paths."""
+    """The atoms of a (possibly nested) tuple, list or dict display, with their index paths."""
     if isinstance(node, (gast.Tuple, gast.List)):
         for i, elt in enumerate(node.elts):
             yield from _leaves(elt, path + (i,))
+    elif isinstance(node, gast.Dict):
+        for key, value in zip(node.keys, node.values):
+            yield from _leaves(value, path + (key.value,))
     else:
         yield path, node
 
 
 def _targets(op):
-    if op.kind in ("assign", "setitem"):
+    if op.kind in ("assign", "setitem", "append", "pop"):
         return (op.target,)
     if op.kind == "unpack":
         return tuple(op.target)

@@ -31,21 +31,79 @@ def unbroadcast_to_shape(v, x_shape):
     return np.reshape(np.sum(v, axis=axes, keepdims=True), x_shape) if axes else np.reshape(v, x_shape)
 
 
+class Parts(tuple):
+    """The cotangent of a tuple or list: one cotangent per element.
+
+    ``+`` adds element by element, so generated code accumulates ``x_bar = x_bar + c`` the same way
+    whether ``x`` holds an array, a number or a sequence. A plain 0 (the zero cotangent of a value
+    that was unbound) adds as nothing.
+    """
+
+    def __add__(self, other):
+        if isinstance(other, (int, float)) and other == 0:
+            return self
+        if len(other) != len(self):
+            raise ValueError(f"cotangents of sequences of different lengths: {len(self)} and {len(other)}")
+        return Parts(a + b for a, b in zip(self, other))
+
+    def __radd__(self, other):
+        return self.__add__(other)
+
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return Parts(item) if isinstance(index, slice) else item
+
+    def __repr__(self):
+        return f"parts{tuple.__repr__(self)}"
+
+
+class DictParts(dict):
+    """The cotangent of a dict: one cotangent per key, added key by key."""
+
+    def __add__(self, other):
+        if isinstance(other, (int, float)) and other == 0:
+            return self
+        return DictParts({k: self[k] + other[k] for k in self})
+
+    def __radd__(self, other):
+        return self.__add__(other)
+
+
+def parts(*cotangents):
+    """The cotangent of a sequence, from its elements' cotangents: ``parts(a_bar, b_bar)``."""
+    return Parts(cotangents)
+
+
+def as_parts(cotangents):
+    """A list of cotangents returned by a rule (as for np.concatenate's arrays), as ``Parts``."""
+    return cotangents if isinstance(cotangents, Parts) else Parts(cotangents)
+
+
 def zeros_like(x):
-    """The zero gradient of ``x``: ``0.0`` for a Python number, an array of zeros otherwise."""
-    if isinstance(x, (float, int)):
+    """The zero gradient of ``x``: ``0.0`` for a Python number, an array of zeros otherwise, and the
+    same structure of zeros for a tuple, list or dict."""
+    if isinstance(x, (float, int)) or x is None:
         return 0.0
     if isinstance(x, complex):
         return 0j
+    if isinstance(x, (tuple, list)):
+        return Parts(zeros_like(e) for e in x)
+    if isinstance(x, dict):
+        return DictParts({k: zeros_like(v) for k, v in x.items()})
     return np.zeros_like(x)
 
 
 def ones_like(x):
-    """The seed of a backward pass: ``1.0`` for a Python number, an array of ones otherwise."""
+    """The seed of a backward pass: ``1.0`` for a Python number, an array of ones otherwise, and the
+    same structure of ones for a tuple, list or dict."""
     if isinstance(x, (float, int)):
         return 1.0
     if isinstance(x, complex):
         return 1.0 + 0j
+    if isinstance(x, (tuple, list)):
+        return Parts(ones_like(e) for e in x)
+    if isinstance(x, dict):
+        return DictParts({k: ones_like(v) for k, v in x.items()})
     return np.ones_like(x)
 
 
@@ -923,8 +981,11 @@ def _basic_index(index):
 def index_grad(v, x, index):
     """The gradient of ``x[index]``: ``v`` placed into zeros shaped like ``x``.
 
-    Repeated positions in an integer-array index add up, as each one read the same element.
+    Repeated positions in an integer-array index add up, as each one read the same element. For a
+    tuple, list or dict ``x``, the cotangent is the same structure with ``v`` at ``index``.
     """
+    if isinstance(x, (tuple, list, dict)):
+        return _container_index_grad(v, x, index)
     out = np.zeros(np.shape(x), dtype=np.result_type(v, x) if np.iscomplexobj(v) else getattr(x, "dtype", float))
     if _basic_index(index):
         out[index] = v
@@ -1002,3 +1063,30 @@ def undiff(v, a, n=1, axis=-1):
     for _ in range(n):
         v = -np.diff(np.pad(v, pad), axis=axis)
     return v
+
+
+def _container_index_grad(v, x, index):
+    (key,) = index  # np.index_exp wraps the index in a tuple
+    out = zeros_like(x)
+    if isinstance(x, dict):
+        return DictParts({**out, key: out[key] + v})
+    items = list(out)
+    if isinstance(key, slice):
+        for position, part in zip(range(len(x))[key], v):
+            items[position] = items[position] + part
+    else:
+        items[key] = items[key] + v
+    return Parts(items)
+
+
+def at_index(v, index):
+    """``v[index]`` for an index written as ``np.index_exp[...]``, also when ``v`` is a tuple, list or dict."""
+    if isinstance(v, (tuple, list, dict)):
+        (key,) = index
+        return v[key]
+    return v[index]
+
+
+def push_part(v, x_bar):
+    """The cotangent of a list before ``x = items.pop()``: the cotangent after it, and ``x_bar`` last."""
+    return Parts(tuple(v) + (x_bar,))

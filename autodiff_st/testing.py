@@ -14,6 +14,10 @@ from .errors import AutodiffError
 
 
 def _is_differentiable(x):
+    if isinstance(x, (tuple, list)):
+        return len(x) > 0 and all(_is_differentiable(e) for e in x)
+    if isinstance(x, dict):
+        return len(x) > 0 and all(_is_differentiable(e) for e in x.values())
     if isinstance(x, bool):
         return False
     if isinstance(x, (float, np.floating)):
@@ -22,15 +26,19 @@ def _is_differentiable(x):
 
 
 def _random_like(x, rng):
-    if isinstance(x, tuple):
-        return tuple(_random_like(e, rng) for e in x)
+    if isinstance(x, (tuple, list)):
+        return type(x)(_random_like(e, rng) for e in x)
+    if isinstance(x, dict):
+        return {k: _random_like(v, rng) for k, v in x.items()}
     if isinstance(x, (float, np.floating)) or np.ndim(x) == 0:
         return float(rng.standard_normal())
     return rng.standard_normal(np.shape(x))
 
 
 def _inner(a, b):
-    if isinstance(a, tuple):
+    if isinstance(a, dict):
+        return sum(_inner(a[k], b[k]) for k in a)
+    if isinstance(a, (tuple, list)):
         return sum(_inner(x, y) for x, y in zip(a, b))
     if a is None or b is None:
         return 0.0
@@ -38,11 +46,23 @@ def _inner(a, b):
 
 
 def _numeric_output(out):
-    if isinstance(out, tuple):
+    if isinstance(out, (tuple, list)):
         return tuple(_numeric_output(o) for o in out)
+    if isinstance(out, dict):
+        return {k: _numeric_output(v) for k, v in out.items()}
     if out is None or isinstance(out, (str, bool, int)) and not isinstance(out, float):
         return None
     return out
+
+
+def _step(x, direction, size):
+    if isinstance(x, (tuple, list)):
+        return type(x)(_step(e, d, size) for e, d in zip(x, direction))
+    if isinstance(x, dict):
+        return {k: _step(v, direction[k], size) for k, v in x.items()}
+    if isinstance(x, float):
+        return float(x + direction * size)
+    return x + np.asarray(direction) * size
 
 
 def check_grads(fn, args, order=2, modes=("rev",), eps=1e-6, rtol=1e-5, atol=1e-7, seed=0):
@@ -85,8 +105,7 @@ def _check_reverse(fn, target, prefix, args, positions, shifted, rng, eps, rtol,
     def shifted_args(sign):
         new = list(args)
         for p in positions:
-            step = np.asarray(u[p]) * (sign * eps)
-            new[p] = type(args[p])(args[p] + step) if isinstance(args[p], float) else args[p] + step
+            new[p] = _step(args[p], u[p], sign * eps)
         return new
 
     plus = _numeric_output(target(*prefix, *shifted_args(+1)))

@@ -917,6 +917,59 @@ def uses_model(model, x):
     return total
 
 
+def helper_kw(x, scale=1.0, power=2):
+    return scale * x ** power
+
+
+def loop_keyword_call(x, w):
+    s = x
+    for i in range(3):
+        s = helper_kw(s, scale=w, power=2) * 0.5 + x
+    return np.sum(s)
+
+
+def loop_with_defaults(x, n=3, c=0.5):
+    for i in range(n):
+        x = x * c + np.sin(x)
+    return np.sum(x)
+
+
+square = lambda v: v * v  # noqa: E731  (a module-level lambda, called inside a loop)
+
+
+def loop_calls_global_lambda(x):
+    s = x
+    for i in range(2):
+        s = square(s) + x
+    return np.sum(s)
+
+
+class Tree:
+    def __init__(self, w):
+        self.w = w
+
+    def depth(self, x, d):
+        if d == 0:
+            return x
+        return self.depth(np.tanh(self.w * x), d - 1) + x
+
+
+def mutual_a(x, n):
+    if n == 0:
+        return x
+    return mutual_b(x * 1.5, n - 1)
+
+
+def mutual_b(x, n):
+    if n == 0:
+        return np.sin(x)
+    return mutual_a(np.cos(x) * x, n - 1)
+
+
+def mutual_recursion(x):
+    return np.sum(mutual_a(x, 4))
+
+
 # ==================================================================================================
 # Functions for the other tests
 # ==================================================================================================
@@ -932,7 +985,7 @@ def refuses_append(x):
     out = []
     for i in range(3):
         out.append(x * i)
-    return np.sum(x)
+    return np.sum(np.stack(out) ** 2)
 
 
 def refuses_try_in_loop(x):
@@ -997,7 +1050,7 @@ def refuses_tuple_in_loop(x):
     s = x
     for i in range(3):
         pair = (s, x)
-        s = s * 2.0
+        s = pair[0] * pair[1] + 1.0
     return np.sum(s)
 
 
@@ -1067,3 +1120,149 @@ def loop_with_aux(x):
     for i in range(3):
         s = s * 2.0
     return np.sum(s), s
+
+
+def loop_counts_only(x, n):
+    k = 0.0
+    for i in range(n):
+        k = k + i
+    return np.sum(x * k)
+
+
+def loop_cubed_array(x):
+    s = x
+    for i in range(3):
+        s = s * x
+    return s
+
+
+def loop_counter_unused(x, n):
+    i = 0
+    while i < n:
+        i = i + 1
+    return np.sum(x * 2.0)
+
+
+def loop_dead_work(x, n):
+    y = x * 2.0
+    for i in range(n):
+        z = y * 3.0
+    return np.sum(y)
+
+
+# ==================================================================================================
+# Not yet supported when these tests were written (subscript writes, lists and tuples of differentiated
+# values): each must be refused clearly or differentiated right.
+# ==================================================================================================
+
+def write_scatter_repeats(x, idx):
+    y = np.zeros(3)
+    for k in range(len(idx)):
+        y[idx[k]] += x[k] * x[k]
+    return np.sum(y * y)
+
+
+def write_mask(x):
+    y = x * 1.0
+    y[y < 0] = 0.0
+    return np.sum(y * x)
+
+
+def write_overwrites_read_value(x):
+    y = x * 1.0
+    y[0] = y[1] * y[2]
+    y[1] = y[0] * x[0]
+    return np.sum(y * y)
+
+
+def write_in_branch(x, flag):
+    y = x * 2.0
+    if flag:
+        y[1:3] = np.sin(x[1:3])
+    return np.sum(y * x)
+
+
+def write_into_parameter(x):
+    for i in range(len(x) - 1):
+        x[i + 1] = x[i + 1] + x[i] * 0.5
+    return np.sum(x * x)
+
+
+def write_row_in_loop(W, h):
+    H = np.zeros((3, len(h)))
+    for t in range(3):
+        h = np.tanh(W @ h)
+        H[t] = h
+    return np.sum(H ** 2)
+
+
+def list_of_states(x):
+    states = []
+    h = x
+    for i in range(3):
+        h = np.sin(h) * 2.0
+        states.append(h)
+    return np.sum(np.stack(states) ** 2)
+
+
+def tuple_swap_in_loop(x):
+    pair = (x, x * 2.0)
+    for i in range(2):
+        pair = (pair[1] * 0.5, pair[0] + pair[1])
+    return np.sum(pair[0] * pair[1])
+
+
+def loop_rebinds_iterated(X):
+    s = 0.0
+    for row in X:
+        s = s + np.sum(row * row)
+        X = X * 2.0
+    return s
+
+
+def zip_rebinds_source(X, w):
+    s = 0.0
+    for row, wi in zip(X, w):
+        s = s + np.sum(row) * wi
+        w = w * 3.0
+    return s
+
+
+def iterate_into_own_name(x):
+    s = 0.0
+    for x in x:
+        s = s + x * x
+    return s
+
+
+def closure_over_active(x):
+    s = x * 1.0
+    for i in range(3):
+        def f(v):
+            return v * s
+        s = f(s) + x
+    return np.sum(s)
+
+
+def closure_late_binding(x):
+    for i in range(3):
+        def f(v):
+            return v * i
+    return np.sum(f(x))
+
+
+LOG = []
+
+
+def refuses_append_to_global(x):
+    s = x
+    for i in range(3):
+        s = np.sin(s)
+        LOG.append(s)
+    return np.sum(s)
+
+
+def refuses_append_to_argument(x, out):
+    for i in range(3):
+        out.append(x * i)
+    return np.sum(x)

@@ -29,6 +29,10 @@ CORE_CASES = [
     case(operator.getitem, R(6), path="a0[a0 > 0]", float32=False),
     case(runtime.index_grad, R(2), R(5), path="runtime.index_grad(a0, a1, np.index_exp[1:3])"),
     case(runtime.index_grad, R(3), R(5), path="runtime.index_grad(a0, a1, np.index_exp[[0, 0, 4]])"),
+    case(runtime.at_index, R(4, 2), path="runtime.at_index(a0, np.index_exp[1:3])"),
+    case(runtime.parts, R(3), R(2), path="runtime.parts(a0, a1)", order=1),  # indexes a list cotangent
+    case(runtime.as_parts, R(3), R(2), path="runtime.as_parts([a0, a1])", order=1),
+    case(runtime.push_part, R(3), R(2), path="runtime.push_part([a0], a1)", unpack=2, order=1),
     # elementwise
     case(np.exp, R(3, 4)), case(np.expm1, R(3)), case(np.exp2, R(3)),
     case(np.log, POS(3, 4)), case(np.log1p, POS(3)), case(np.log2, POS(3)), case(np.log10, POS(3)),

@@ -84,16 +84,15 @@ def uses_global(x):
 
 
 def uses_inner_lambda(x):
-    sq = lambda t: t * t  # noqa: E731
-    return sq(x)
+    return np.sum(np.array(list(map(lambda t: t * t, [x]))))  # a lambda not assigned to a name
 
 
 def uses_list_comprehension(x):
-    return np.sum(np.array([x * i for i in range(3)]))
+    return np.sum(np.array([x * i * j for i in range(3) for j in range(2)]))  # two `for` clauses
 
 
 def uses_generator_expression(x):
-    return sum(x * i for i in range(3))
+    return sum({i: x * i for i in range(3)}.values())  # a dict comprehension
 
 
 def uses_subscript(x):
@@ -124,7 +123,8 @@ def uses_double_star_call(x):
 
 def uses_nested_def(x):
     def helper(t):
-        return t * t
+        u = t * t
+        return u  # more than a single return expression
     return helper(x)
 
 
@@ -149,8 +149,8 @@ FENCE_CASES = [
     (uses_with, "with np.errstate", "with"),
     (uses_global, "global G", "global"),
     (uses_inner_lambda, "lambda t", "lambda"),
-    (uses_list_comprehension, "for i in range(3)]", "comprehension"),
-    (uses_generator_expression, "for i in range(3))", "generator"),
+    (uses_list_comprehension, "for j in range(2)]", "comprehension"),
+    (uses_generator_expression, "for i in range(3)}", "comprehension"),
     (uses_subscript_store, "y[0] = 0.0", "write"),
     (uses_yield, "yield x", "yield"),
     (uses_star_args, "def uses_star_args", "*args"),

@@ -216,9 +216,24 @@ nondifferentiable(
 )
 
 
-@vjp_rule(runtime.index_grad, nograd=("x",), diff=("v",))
+@vjp_rule(runtime.index_grad, nograd=("x", "index"), diff=("v",))
 def index_grad_rule(g, ans, v, x, index):
-    return g[index]
+    return runtime.at_index(g, index)
+
+
+@vjp_rule(runtime.at_index, diff=("v",), nograd=("index",))
+def at_index_rule(g, ans, v, index):
+    return runtime.index_grad(g, v, index)
+
+
+@vjp_rule(runtime.parts)
+def parts_rule(g, ans, *cotangents):
+    return list(g)
+
+
+@vjp_rule(runtime.as_parts, sequences=("cotangents",))
+def as_parts_rule(g, ans, cotangents):
+    return list(g)
 
 
 @vjp_rule(runtime.as_columns, nograd=("b",), diff=("v",))
@@ -240,3 +255,8 @@ def prod_others_rule(g, ans, a, axis=None):
 @vjp_rule(runtime.undiff, nograd=("a",), diff=("v",))
 def undiff_rule(g, ans, v, a, n=1, axis=-1):
     return np.diff(g, n, axis)
+
+
+@vjp_rule(runtime.push_part, sequences=("v",), returns_tuple=True)
+def push_part_rule(g, ans, v, x_bar):
+    return g[:-1], g[-1]

@@ -65,7 +65,7 @@ nondifferentiable(
 )
 
 
-@vjp_rule(operator.getitem, diff=("a",))
+@vjp_rule(operator.getitem, diff=("a",), nograd=("b",))
 def getitem(g, ans, a, b):
     # b is the index, written as np.index_exp[...] at the call site.
     return index_grad(g, a, b)
