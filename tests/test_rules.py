@@ -5,6 +5,7 @@ import pytest
 
 import autodiff_st as ad
 from autodiff_st import rules
+from autodiff_st.cache import adjoint_functions
 from tests.rule_cases import CASES
 from tests.rule_harness import sample_args, build_module
 
@@ -27,15 +28,24 @@ def test_rule_matches_finite_differences(c, wrappers):
 
 @pytest.mark.parametrize("c", [c for c in CASES if c.float32], ids=[c.id for c in CASES if c.float32])
 def test_rule_keeps_float32(c, wrappers):
+    """float32 in, float32 out, checked on the generated backward pass itself: the API casts gradients to
+    the input's dtype at the end, which would hide a rule that computes in float64."""
     rng = np.random.default_rng(0)
     args = sample_args(c, rng, dtype=np.float32)
     if not any(isinstance(a, np.ndarray) for a in args):
         pytest.skip("no array argument")
-    out, vjp_fn = ad.vjp(_wrapper(wrappers, c), *args)
+    fn = _wrapper(wrappers, c)
+    positions = tuple(i for i, a in enumerate(args) if isinstance(a, (np.ndarray, float)))
+    forward, backward = adjoint_functions(fn, positions, "vjp")
+    out, residuals = forward(*args)
+    outputs = out if isinstance(out, tuple) else (out,)
+    if any(np.asarray(o).dtype != np.float32 for o in outputs):
+        pytest.skip("numpy itself promotes this call to float64 (a float64 constant or Python float is mixed in)")
     cotangent = tuple(np.ones_like(o) for o in out) if isinstance(out, tuple) else np.ones_like(out)
-    for a, g in zip(args, vjp_fn(cotangent)):
-        if isinstance(a, np.ndarray):
-            assert g.dtype == np.float32 and g.shape == a.shape
+    for p, g in zip(positions, backward(residuals, cotangent)):
+        if isinstance(args[p], np.ndarray):
+            assert np.asarray(g).dtype == np.float32, f"argument {p}: gradient dtype {np.asarray(g).dtype}"
+            assert np.shape(g) == args[p].shape
 
 
 def test_every_rule_has_a_case():
