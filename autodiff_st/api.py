@@ -13,7 +13,7 @@ import numpy as np
 import inspect
 
 from . import rules
-from .cache import adjoint_functions, compiled_adjoint
+from .cache import adjoint_functions, argument_kinds, compiled_adjoint
 from .dispatch import bound_prefix, call_forward, underlying_function
 from .errors import (AuxError, AutodiffError, CotangentError, GradPositionError, GradPositionTypeError,
                      InputTypeError)
@@ -181,17 +181,21 @@ def _value_and_grads(fn, positions, mode):
             seed = tuple(runtime.ones_like(o) for o in head) if isinstance(head, tuple) else runtime.ones_like(head)
             grads = pullback(seed)
             return (out,) + (grads if len(positions) > 1 else (grads,))
+        through_rule.last_kinds = None
         return through_rule
     target, prefix = _target(fn)
     shifted = tuple(p + len(prefix) for p in positions)
-    current = [None, None]  # the compiled adjoint and its bound function, refreshed when stale
+    by_kinds = {}  # argument kinds -> the compiled adjoint and its bound function, refreshed when stale
 
     def through_adjoint(*args, **kwargs):
-        compiled, fused = current
-        if compiled is None or not compiled.still_valid(target):
-            fused = adjoint_functions(target, shifted, mode)[0]
-            current[:] = [compiled_adjoint(target, shifted, mode), fused]
-        return fused(*prefix, *args, **kwargs)
+        kinds = argument_kinds(prefix + args)
+        through_adjoint.last_kinds = kinds
+        entry = by_kinds.get(kinds)
+        if entry is None or not entry[0].still_valid(target):
+            fused = adjoint_functions(target, shifted, mode, kinds)[0]
+            entry = by_kinds[kinds] = (compiled_adjoint(target, shifted, mode, kinds), fused)
+        return entry[1](*prefix, *args, **kwargs)
+    through_adjoint.last_kinds = None
     return through_adjoint
 
 
@@ -233,9 +237,13 @@ class Grad(Transform):
         return (gradient, aux) if self.has_aux else gradient
 
     def source(self):
+        """The generated module: the one the last call ran, or, before any call, the general one."""
         target, prefix = _target(self.fn)
         positions = tuple(p + len(prefix) for p in _as_tuple(self.positions))
-        return compiled_adjoint(target, positions, self.mode).source
+        kinds = None
+        for run in self._by_positions.values():
+            kinds = getattr(run, "last_kinds", None) or kinds
+        return compiled_adjoint(target, positions, self.mode, kinds).source
 
 
 def _decorator(make):
@@ -330,9 +338,10 @@ def vjp(fn, *inputs, weights=None, has_aux=False):
         target, prefix = _target(fn)
         offset = len(prefix)
         positions = tuple(range(offset, offset + len(inputs)))
-        forward, backward = adjoint_functions(target, positions, mode)
+        kinds = argument_kinds(prefix + inputs)
+        forward, backward = adjoint_functions(target, positions, mode, kinds)
         out, residuals = forward(*prefix, *inputs)
-        source_text = compiled_adjoint(target, positions, mode).source
+        source_text = compiled_adjoint(target, positions, mode, kinds).source
     if has_aux:
         if not isinstance(out, tuple) or len(out) < 2:
             raise AuxError(f"has_aux=True needs {_name(fn)} to return at least two outputs.")

@@ -11,6 +11,7 @@ import types
 import weakref
 
 import gast
+import numpy as np
 
 from . import emit, fence, normalize, optimize
 from .analyze import _MISSING, resolve_name
@@ -72,33 +73,39 @@ _COMPILED = {}
 _BOUND = weakref.WeakKeyDictionary()
 
 
-def compiled_adjoint(fn, positions, mode):
+def argument_kinds(args):
+    """Which arguments are Python numbers: the adjoint is specialized on this (see reverse.Reverse)."""
+    return tuple(isinstance(a, (float, int)) and not isinstance(a, np.generic) or type(a) is np.float64
+                 for a in args)
+
+
+def compiled_adjoint(fn, positions, mode, kinds=None):
     # Code objects compare equal across files when their bytecode is the same: key on the place too,
     # so the generated comments point at the right file.
     code = fn.__code__
-    key = (code, code.co_filename, code.co_firstlineno, positions, mode)
+    key = (code, code.co_filename, code.co_firstlineno, positions, mode, kinds)
     compiled = _COMPILED.get(key)
     if compiled is None or not compiled.still_valid(fn):
-        compiled = build(fn, positions, mode)
+        compiled = build(fn, positions, mode, kinds)
         _COMPILED[key] = compiled
     return compiled
 
 
-def adjoint_functions(fn, positions, mode):
+def adjoint_functions(fn, positions, mode, kinds=None):
     """The generated functions for ``fn``: (forward, backward) for "vjp", (value_and_grad,) otherwise."""
     per_fn = _BOUND.get(fn)
     if per_fn is None:
         per_fn = _BOUND[fn] = {}
-    entry = per_fn.get((positions, mode))
+    entry = per_fn.get((positions, mode, kinds))
     if entry is not None and entry[0].still_valid(fn):
         return entry[1]
-    compiled = compiled_adjoint(fn, positions, mode)
+    compiled = compiled_adjoint(fn, positions, mode, kinds)
     functions = compiled.bind(fn)
-    per_fn[(positions, mode)] = (compiled, functions)
+    per_fn[(positions, mode, kinds)] = (compiled, functions)
     return functions
 
 
-def build(fn, positions, mode):
+def build(fn, positions, mode, kinds=None):
     """Run the whole pipeline: parse, fence, normalize, reverse, optimize, emit, load."""
     parsed = parse_function(fn)
     fence.check_function(parsed.node)
@@ -114,7 +121,9 @@ def build(fn, positions, mode):
         user_locals.update(loop.targets + ([loop.index] if loop.index else []))
     helpers = HelperNames(namer, parsed, user_locals)
     active_params = [params[p] for p in positions]
-    reverse = Reverse(parsed, body, active_params, namer, helpers, seed_only_first=mode.endswith("_aux"))
+    scalar_params = {p for p, is_number in zip(params, kinds or ()) if is_number}
+    reverse = Reverse(parsed, body, active_params, namer, helpers, seed_only_first=mode.endswith("_aux"),
+                      scalar_params=scalar_params)
     adjoint = reverse.run()
     grads_live = {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
     backward = optimize.drop_dead_assignments(adjoint.backward, grads_live)

@@ -51,12 +51,13 @@ def call_forward(fn, active, *args, **kwargs):
         return _rule_forward(fn, rule, active, args, kwargs)
     if rules.is_nondifferentiable(fn):
         return fn(*args, **kwargs), _zero_pullback(active, args, kwargs)
-    from .cache import adjoint_functions
+    from .cache import adjoint_functions, argument_kinds
     target, offset = underlying_function(fn)
     params = parameter_positions(target, offset, active)
     order = tuple(sorted(set(params)))
-    forward, backward = adjoint_functions(target, order, "vjp")
-    out, residuals = forward(*bound_prefix(fn), *args, **kwargs)
+    prefix = bound_prefix(fn)
+    forward, backward = adjoint_functions(target, order, "vjp", argument_kinds(prefix + args))
+    out, residuals = forward(*prefix, *args, **kwargs)
     if len(params) == 1:
         def pullback(g):
             return backward(residuals, g)[0]

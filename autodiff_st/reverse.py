@@ -60,7 +60,7 @@ def tag(node, origin):
 
 
 class Reverse:
-    def __init__(self, parsed, body, active_params, namer, helpers, seed_only_first=False):
+    def __init__(self, parsed, body, active_params, namer, helpers, seed_only_first=False, scalar_params=()):
         self.parsed = parsed
         self.body = body
         self.ops = list(walk_ops(body))
@@ -87,6 +87,8 @@ class Reverse:
         self.taped = set()
         self.active_ops = set()  # ids of the ops whose value carries a derivative
         self.written_arrays = set()  # arrays the backward pass restores elements of
+        self.scalar_params = set(scalar_params)
+        self.scalars = set()  # names that certainly hold Python numbers
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -115,6 +117,11 @@ class Reverse:
             return load(self.adjoint(var))
         return gast.Call(func=self.helper(runtime.zeros_like, "zeros_like"), args=[load(var)], keywords=[])
 
+    def is_scalar_atom(self, node):
+        if isinstance(node, gast.Constant):
+            return isinstance(node.value, (int, float)) or node.value is None
+        return isinstance(node, gast.Name) and node.id in self.scalars
+
     def active_atom(self, node):
         return isinstance(node, gast.Name) and node.id in self.active
 
@@ -133,6 +140,7 @@ class Reverse:
                 self.callees[id(op)] = classify_call(op.value, self.parsed, self.is_local)
         self.find_activity()
         self.build_loop_headers()
+        self.scalars = self.find_scalars()
         self.ops = list(walk_ops(self.body)) + [op for ops in self.header_ops.values() for op in ops]
         self.first_bindings = self.find_first_bindings()
         for op in self.ops:
@@ -281,6 +289,63 @@ class Reverse:
                 callee = self.callees.get(id(op))
                 if callee is not None and callee.kind == "user" and self.any_active(op.value):
                     self.prepare_user_call(op)
+
+    def find_scalars(self):
+        """Names that hold a Python number on every assignment: parameters called with numbers, numeric
+        constants, range and enumerate counters, math functions, and arithmetic on those.
+
+        Where an operation's operands and result are all Python numbers, no broadcasting can happen, and
+        the rules' ``unbroadcast`` calls are dropped (see ``apply_rule``).
+        """
+        import builtins
+        import math
+        definitions = {}
+        for op in self.ops:
+            for name in _targets(op):
+                definitions.setdefault(name, []).append(op)
+        counters = set()
+        for loop in self.loops:
+            counters.add(loop.count)
+            if loop.index:
+                counters.add(loop.index)
+            if loop.range_args:
+                counters.update(loop.targets)
+        scalars = set(definitions) | counters | self.scalar_params
+        numeric = (int, float)
+
+        def scalar_atom(node):
+            if isinstance(node, gast.Constant):
+                return isinstance(node.value, numeric)
+            return isinstance(node, gast.Name) and node.id in scalars
+
+        def scalar_value(op):
+            if op.kind != "assign":
+                return False
+            value = op.value
+            if isinstance(value, (gast.Name, gast.Constant)):
+                return scalar_atom(value)
+            if isinstance(value, gast.BinOp):
+                return scalar_atom(value.left) and scalar_atom(value.right)
+            if isinstance(value, gast.UnaryOp) and not isinstance(value.op, gast.Not):
+                return scalar_atom(value.operand)
+            if isinstance(value, gast.Call):
+                callee = self.callees.get(id(op))
+                obj = callee.obj if callee is not None else None
+                if getattr(obj, "__module__", None) == "math" or obj in (builtins.float, builtins.len, builtins.int):
+                    return True
+            return False
+
+        changed = True
+        while changed:
+            changed = False
+            for name in sorted(scalars):
+                if name in counters or name in self.scalar_params:
+                    continue
+                if name in self.params or not all(scalar_value(op) for op in definitions.get(name, [])):
+                    scalars.discard(name)
+                    changed = True
+        # Header copies (t = t_next) of range loops are counters too.
+        return scalars
 
     def check_effect(self, op):
         """A call made for its effect on a differentiated value: refuse what may mutate it untracked."""
@@ -777,6 +842,12 @@ class Reverse:
                              f"or register a rule for {rule.name} that differentiates `{name}`.")
                 wanted.append(name)
         prelude, exprs = inline_vjp(rule, bound, g, target, wanted, self.namer, self.helpers)
+        if isinstance(target, str) and target in self.scalars and all(
+                self.is_scalar_atom(node) for node in bound.values() if not isinstance(node, gast.Constant)
+                or isinstance(node.value, (int, float))):
+            # Python numbers all round: unbroadcast(v, x) is v.
+            prelude = [_drop_unbroadcast(stmt, self.helpers) for stmt in prelude]
+            exprs = {name: _drop_unbroadcast(expr, self.helpers) for name, expr in exprs.items()}
         for stmt in prelude:
             self.backward.append(tag(stmt, origin))
         for name in wanted:
@@ -838,6 +909,19 @@ class Reverse:
                     for key in path:
                         piece = gast.Subscript(value=piece, slice=gast.Constant(value=key, kind=None), ctx=gast.Load())
                     self.accumulate(leaf.id, piece, origin)
+
+
+def _drop_unbroadcast(node, helpers):
+    name = helpers.name_for(runtime.unbroadcast, "unbroadcast")
+
+    class Drop(gast.NodeTransformer):
+        def visit_Call(self, call):
+            self.generic_visit(call)
+            if isinstance(call.func, gast.Name) and call.func.id == name and len(call.args) == 2:
+                return call.args[0]
+            return call
+
+    return Drop().visit(node)
 
 
 def push(tape, value, name):

@@ -154,7 +154,9 @@ def matmul_grad_left(v, a, b):
     """The gradient of ``a @ b`` with respect to ``a``, for cotangent ``v``."""
     a_nd, b_nd = getattr(a, "ndim", None), getattr(b, "ndim", None)
     if a_nd == 2 and b_nd == 2:
-        return v @ b.T  # the common case, without the general path's bookkeeping
+        return v @ b.T  # the common cases, without the general path's bookkeeping
+    if a_nd == 2 and b_nd == 1:
+        return np.outer(v, b)
     a_nd, b_nd = np.ndim(a), np.ndim(b)
     if b_nd == 1:
         if a_nd == 1:

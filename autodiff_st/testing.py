@@ -9,7 +9,7 @@ derivatives, which higher-order transforms rely on, are checked as well.
 import numpy as np
 
 from .api import _target
-from .cache import adjoint_functions
+from .cache import adjoint_functions, argument_kinds
 from .errors import AutodiffError
 
 
@@ -88,13 +88,13 @@ def check_grads(fn, args, order=2, modes=("rev",), eps=1e-6, rtol=1e-5, atol=1e-
     shifted = tuple(p + offset for p in positions)
     _check_reverse(fn, target, prefix, args, positions, shifted, rng, eps, rtol, atol)
     if order >= 2:
-        fused = adjoint_functions(target, shifted, "grad")[0]
+        fused = adjoint_functions(target, shifted, "grad", argument_kinds(prefix + args))[0]
         check_grads(fused, prefix + args, order=order - 1, modes=modes, eps=eps, rtol=rtol * 10,
                     atol=atol * 10, seed=seed + 1)
 
 
 def _check_reverse(fn, target, prefix, args, positions, shifted, rng, eps, rtol, atol):
-    forward, backward = adjoint_functions(target, shifted, "vjp")
+    forward, backward = adjoint_functions(target, shifted, "vjp", argument_kinds(prefix + args))
     out, residuals = forward(*prefix, *args)
     out = _numeric_output(out)
     v = _random_like(out, rng)
