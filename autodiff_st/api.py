@@ -210,12 +210,15 @@ class Grad(Transform):
         if rules.lookup(fn) is None:
             _target(fn)  # fail early on a function without source
         self._by_positions = {}
+        self._positions_for = {}  # number of positional arguments -> resolved positions
 
     def rebind(self, fn):
         return Grad(fn, self.positions, self.has_aux, self.return_value, self.value_and_grad)
 
     def __call__(self, *args, **kwargs):
-        positions = _check_positions(_as_tuple(self.positions), args, self.fn)
+        positions = self._positions_for.get(len(args))
+        if positions is None:
+            positions = self._positions_for[len(args)] = _check_positions(_as_tuple(self.positions), args, self.fn)
         for p in positions:
             _check_input(args[p], p, self.fn)
         run = self._by_positions.get(positions)

@@ -73,10 +73,12 @@ _COMPILED = {}
 _BOUND = weakref.WeakKeyDictionary()
 
 
+_NUMBER_TYPES = frozenset({float, int, bool, np.float64})
+
+
 def argument_kinds(args):
     """Which arguments are Python numbers: the adjoint is specialized on this (see reverse.Reverse)."""
-    return tuple(isinstance(a, (float, int)) and not isinstance(a, np.generic) or type(a) is np.float64
-                 for a in args)
+    return tuple(type(a) in _NUMBER_TYPES for a in args)
 
 
 def compiled_adjoint(fn, positions, mode, kinds=None):
@@ -208,6 +210,7 @@ def _residuals(backward, adjoint, reverse, params):
     forward_names += list(reverse.pullbacks.values())
     for loop in reverse.loops:
         forward_names += [loop.count] + ([loop.index] if loop.index else []) + loop.targets
+    forward_names += list(reverse.range_values.values())
     forward_names.append(reverse.tape)
     seen = []
     for n in forward_names:

@@ -88,6 +88,7 @@ class Reverse:
         self.active_ops = set()  # ids of the ops whose value carries a derivative
         self.written_arrays = set()  # arrays the backward pass restores elements of
         self.scalar_params = set(scalar_params)
+        self.range_values = {}  # id(loop) -> the name holding a range loop's range
         self.scalars = set()  # names that certainly hold Python numbers
 
     # -- helpers ------------------------------------------------------------------------------------
@@ -161,13 +162,20 @@ class Reverse:
             else:
                 grads.append(gast.Call(func=self.helper(runtime.zeros_like, "zeros_like"), args=[load(p)],
                                        keywords=[]))
-        read = set()
-        for stmt in backward + intake + [gast.Tuple(elts=grads, ctx=gast.Load())]:
-            for node in gast.walk(stmt):
-                if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-                    read.add(node.id)
-        self.taped = self.nested & read
-        backward = resolve_pops(backward, self.taped)
+        # A value goes on the tape when it is overwritten and the backward pass reads it. Dropping the
+        # pops of other values can empty a branch, whose condition is then read no more: repeat.
+        self.taped = None
+        while True:
+            read = set()
+            for stmt in backward + intake + [gast.Tuple(elts=grads, ctx=gast.Load())]:
+                for node in gast.walk(stmt):
+                    if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+                        read.add(node.id)
+            taped = self.nested & read
+            backward = resolve_pops(backward, taped)
+            if taped == self.taped:
+                break
+            self.taped = taped
         self.restored = {getattr(n, "pop_of", None) for stmt in backward for n in gast.walk(stmt)} - {None}
         restored = sorted(a for a in self.written_arrays if a in self.taped)
         # The backward pass writes old elements back into these arrays: work on copies, so that the
@@ -347,6 +355,11 @@ class Reverse:
         # Header copies (t = t_next) of range loops are counters too.
         return scalars
 
+    def assigned_once(self, name):
+        """Whether ``name`` is assigned nowhere but by one loop header."""
+        headers = sum(1 for loop in self.loops if name in loop.targets or name == loop.index)
+        return headers == 1 and not any(name in _targets(op) for op in self.ops)
+
     def check_effect(self, op):
         """A call made for its effect on a differentiated value: refuse what may mutate it untracked."""
         callee = self.callees.get(id(op))
@@ -372,6 +385,12 @@ class Reverse:
                 continue
             ops = []
             indexed = any(self.any_active(src) for src in loop.sources)
+            if loop.range_args and self.assigned_once(loop.targets[0]):
+                # The backward pass walks the same range backwards: nothing to save per iteration.
+                self.range_values[id(loop)] = self.namer.fresh(f"{loop.targets[0]}_values")
+                loop.indexed = False
+                self.header_ops[id(loop)] = []
+                continue
             if indexed and loop.index is None:
                 loop.index = self.namer.fresh("position")
                 self.locals.add(loop.index)
@@ -398,7 +417,8 @@ class Reverse:
                 out.append(tag(gast.If(test=load(node.test), body=self.forward_block(node.body) or [gast.Pass()],
                                        orelse=self.forward_block(node.orelse)), node.origin))
             elif isinstance(node, Loop):
-                out.append(self.forward_loop(node))
+                loop = self.forward_loop(node)
+                out.extend(loop if isinstance(loop, list) else [loop])
             elif isinstance(node, Break):
                 out.append(tag(gast.Break(), node.origin))
         return out
@@ -417,6 +437,13 @@ class Reverse:
         def iterated(name):  # what the for statement assigns: the name itself, or its "next" name if taped
             return mine[name] if name in self.taped else name
 
+        if id(loop) in self.range_values:
+            values = self.range_values[id(loop)]
+            before = tag(gast.Assign(targets=[store(values)], value=self.call_builtin("range", loop.range_args),
+                                     type_comment=None), loop.origin)
+            body += self.forward_block(loop.body)
+            return [before, tag(gast.For(target=store(loop.targets[0]), iter=load(values), body=body, orelse=[],
+                                         type_comment=None), loop.origin)]
         if loop.range_args:
             iterable = self.call_builtin("range", loop.range_args)
             targets = [iterated(loop.targets[0])]
@@ -675,7 +702,14 @@ class Reverse:
         for var in sorted(entry - self.initialized):
             body.append(self.zeros_for(var, loop.origin))
         self.initialized = entry
-        if body:
+        if body and id(loop) in self.range_values:
+            # for i in reversed(i_values[:iterations]): the iterations that ran, last first.
+            ran = gast.Subscript(value=load(self.range_values[id(loop)]), slice=gast.Slice(
+                lower=None, upper=load(loop.count), step=None), ctx=gast.Load())
+            self.backward.append(tag(gast.For(target=store(loop.targets[0]),
+                                              iter=self.call_builtin("reversed", [ran]),
+                                              body=body, orelse=[], type_comment=None), loop.origin))
+        elif body:
             step = self.namer.fresh("step")
             self.backward.append(tag(gast.For(target=store(step), iter=self.call_builtin("range", [load(loop.count)]),
                                               body=body, orelse=[], type_comment=None), loop.origin))

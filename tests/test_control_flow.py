@@ -959,8 +959,7 @@ DEAD_POPS = (
                  marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=SHAPE_ONLY)),
     pytest.param(cf.loop_counts_only, id="inactive_loop",
                  marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=DEAD_POPS)),
-    pytest.param(cf.loop_counter_unused, id="inactive_while",
-                 marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=DEAD_POPS)),
+    pytest.param(cf.loop_counter_unused, id="inactive_while"),
 ])
 def test_no_tape_in_loops_whose_backward_reads_no_old_value(fn):
     for source in (ad.source(fn), ad.source(ad.grad(fn))):
