@@ -151,6 +151,8 @@ class Reverse:
                     self.nested.add(self.pullbacks[id(op)])
             if op.kind == "pop":  # changes its list in place
                 self.nested.add(op.value.id)
+        for loop in self.loops:  # loop targets are bound only if the loop runs
+            self.nested.update(loop.targets + ([loop.index] if loop.index else []))
         self.tape = self.namer.fresh("tape")
         returned = self.ops_returned()
         cotangent_param, intake, seed = self.seed(returned)
