@@ -200,7 +200,8 @@ def build(fn, positions, mode, kinds=None):
 
 
 def _loads(statements):
-    return {n.id for s in statements for n in gast.walk(s) if isinstance(n, gast.Name)}
+    return {n.id for s in statements for n in gast.walk(s) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, gast.Load)}
 
 
 def _residuals(backward, adjoint, reverse, params):
