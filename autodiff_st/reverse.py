@@ -89,6 +89,7 @@ class Reverse:
         self.written_arrays = set()  # arrays the backward pass restores elements of
         self.scalar_params = set(scalar_params)
         self.range_values = {}  # id(loop) -> the name holding a range loop's range
+        self.uncounted = set()  # counts of range loops that always run the whole range
         self.scalars = set()  # names that certainly hold Python numbers
 
     # -- helpers ------------------------------------------------------------------------------------
@@ -164,6 +165,7 @@ class Reverse:
             else:
                 grads.append(gast.Call(func=self.helper(runtime.zeros_like, "zeros_like"), args=[load(p)],
                                        keywords=[]))
+        backward = self.keep_shapes_only(backward)
         # A value goes on the tape when it is overwritten and the backward pass reads it. Dropping the
         # pops of other values can empty a branch, whose condition is then read no more: repeat.
         self.taped = None
@@ -357,6 +359,76 @@ class Reverse:
         # Header copies (t = t_next) of range loops are counters too.
         return scalars
 
+    def keep_shapes_only(self, backward):
+        """Values the backward pass reads only for their shape: keep ``shape_of(value)`` instead.
+
+        ``unbroadcast(v, z)`` needs only ``z``'s shape. Reading ``z`` itself would keep the array alive
+        to the end (or put every iteration's copy on the tape); its ``Shape`` is a few numbers.
+        """
+        helpers = {self.helpers.name_for(f, f.__name__): position for f, position in
+                   ((runtime.unbroadcast, 1), (runtime.expand_reduced, 1), (runtime.reduced_count, 0))}
+        in_shape_position, reads = set(), {}
+        for stmt in backward:
+            for node in gast.walk(stmt):
+                if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in helpers:
+                    position = helpers[node.func.id]
+                    if len(node.args) > position and isinstance(node.args[position], gast.Name):
+                        in_shape_position.add(id(node.args[position]))
+                if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+                    reads.setdefault(node.id, []).append(node)
+        changed_in_place = {op.target for op in self.ops if op.kind in ("setitem", "append")} | \
+            {op.value.id for op in self.ops if op.kind == "pop"}
+        defined = {}
+        for op in self.ops:
+            if op.kind == "assign" and id(op) not in self.pullbacks:
+                defined.setdefault(op.target, []).append(op)
+        shapes = {}
+        for name, nodes in reads.items():
+            if name in defined and name not in changed_in_place and name not in self.params \
+                    and all(id(n) in in_shape_position for n in nodes):
+                shapes[name] = self.namer.fresh(f"{name}_shape")
+                for n in nodes:
+                    n.id = shapes[name]
+        if not shapes:
+            return backward
+        shape_of = self.helper(runtime.shape_of, "shape_of")
+
+        def insert(nodes):
+            out = []
+            for node in nodes:
+                out.append(node)
+                if isinstance(node, Op) and node.kind == "assign" and node.target in shapes:
+                    keep = Op("assign", shapes[node.target], gast.Call(func=copy.deepcopy(shape_of),
+                              args=[load(node.target)], keywords=[]), node.origin, nested=node.nested)
+                    out.append(keep)
+                    self.ops.append(keep)
+                    if node.nested:
+                        self.nested.add(keep.target)
+                    if (id(node), node.target) in self.first_bindings:
+                        self.first_bindings.add((id(keep), keep.target))
+                elif isinstance(node, If):
+                    node.body, node.orelse = insert(node.body), insert(node.orelse)
+                elif isinstance(node, Loop):
+                    node.body = insert(node.body)
+            return out
+
+        self.body = insert(self.body)
+        for loop in self.loops:
+            self.header_ops[id(loop)] = insert(self.header_ops.get(id(loop), []))
+
+        def add_pops(statements):  # restore the shape where the value itself would have been restored
+            out = []
+            for stmt in statements:
+                out.append(stmt)
+                if getattr(stmt, "pop_of", None) in shapes:
+                    out.append(tag(pop(self.tape, shapes[stmt.pop_of]), stmt.origin))
+                for field in ("body", "orelse"):
+                    if isinstance(stmt, (gast.If, gast.For)) and getattr(stmt, field, None):
+                        setattr(stmt, field, add_pops(getattr(stmt, field)))
+            return out
+
+        return add_pops(backward)
+
     def assigned_once(self, name):
         """Whether ``name`` is assigned nowhere but by one loop header."""
         headers = sum(1 for loop in self.loops if name in loop.targets or name == loop.index)
@@ -390,6 +462,8 @@ class Reverse:
             if loop.range_args and self.assigned_once(loop.targets[0]):
                 # The backward pass walks the same range backwards: nothing to save per iteration.
                 self.range_values[id(loop)] = self.namer.fresh(f"{loop.targets[0]}_values")
+                if not _breaks(loop.body):
+                    self.uncounted.add(loop.count)
                 loop.indexed = False
                 self.header_ops[id(loop)] = []
                 continue
@@ -443,6 +517,8 @@ class Reverse:
             values = self.range_values[id(loop)]
             before = tag(gast.Assign(targets=[store(values)], value=self.call_builtin("range", loop.range_args),
                                      type_comment=None), loop.origin)
+            if not _breaks(loop.body):
+                body = []  # it runs the whole range: the backward pass needs no count
             body += self.forward_block(loop.body)
             return [before, tag(gast.For(target=store(loop.targets[0]), iter=load(values), body=body, orelse=[],
                                          type_comment=None), loop.origin)]
@@ -476,6 +552,8 @@ class Reverse:
         origin = op.origin
         if op.kind == "return":
             return []
+        if op.kind == "assign" and op.target in self.uncounted:
+            return []  # the count of a loop that always runs its whole range
         if op.kind in ("expr", "assert"):
             if op.kind == "expr":
                 stmt = gast.Expr(value=op.value)
@@ -708,6 +786,8 @@ class Reverse:
             # for i in reversed(i_values[:iterations]): the iterations that ran, last first.
             ran = gast.Subscript(value=load(self.range_values[id(loop)]), slice=gast.Slice(
                 lower=None, upper=load(loop.count), step=None), ctx=gast.Load())
+            if not _breaks(loop.body):
+                ran = load(self.range_values[id(loop)])
             self.backward.append(tag(gast.For(target=store(loop.targets[0]),
                                               iter=self.call_builtin("reversed", [ran]),
                                               body=body, orelse=[], type_comment=None), loop.origin))
@@ -958,6 +1038,16 @@ def _drop_unbroadcast(node, helpers):
             return call
 
     return Drop().visit(node)
+
+
+def _breaks(nodes):
+    """Whether a loop body may leave the loop early."""
+    for node in nodes:
+        if isinstance(node, Break):
+            return True
+        if isinstance(node, If) and (_breaks(node.body) or _breaks(node.orelse)):
+            return True
+    return False
 
 
 def push(tape, value, name):

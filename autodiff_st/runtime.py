@@ -8,8 +8,38 @@ parsing or code generation. Every helper that can sit on a differentiated path h
 import numpy as np
 
 
+class Shape:
+    """What the backward pass keeps of a value it reads only for its shape: the shape and dtype.
+
+    ``unbroadcast(v, x)``, ``expand_reduced(v, x)``, ``reduced_count(x)`` and ``zeros_like(x)`` accept
+    it in place of ``x``, so the array itself can be freed as soon as the forward pass is done with it.
+    """
+
+    __slots__ = ("shape", "dtype", "number")
+
+    def __init__(self, shape, dtype, number):
+        self.shape, self.dtype, self.number = shape, dtype, number
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        count = 1
+        for n in self.shape:
+            count *= n
+        return count
+
+    def __repr__(self):
+        return f"Shape({self.shape}, {self.dtype})"
+
+
 def shape_of(x):
-    return getattr(x, "shape", ())
+    """The ``Shape`` of ``x``."""
+    if isinstance(x, (float, int)):
+        return Shape((), None, True)
+    return Shape(np.shape(x), getattr(x, "dtype", None), False)
 
 
 def unbroadcast(v, x):
@@ -84,6 +114,8 @@ def zeros_like(x):
     same structure of zeros for a tuple, list or dict."""
     if isinstance(x, (float, int)) or x is None:
         return 0.0
+    if isinstance(x, Shape):
+        return 0.0 if x.number else np.zeros(x.shape, dtype=x.dtype)
     if isinstance(x, complex):
         return 0j
     if isinstance(x, (tuple, list)):
@@ -132,8 +164,8 @@ def expand_reduced(v, x, axis=None, keepdims=False):
 def reduced_count(x, axis=None):
     """How many elements a reduction over ``axis`` combines into each result."""
     if axis is None:
-        return np.size(x)
-    x_shape = np.shape(x)
+        return x.size if isinstance(x, Shape) else np.size(x)
+    x_shape = x.shape if isinstance(x, Shape) else np.shape(x)
     count = 1
     for i in normalize_axis(axis, len(x_shape)):
         count *= x_shape[i]
