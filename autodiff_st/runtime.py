@@ -37,6 +37,8 @@ class Shape:
 
 def shape_of(x):
     """The ``Shape`` of ``x``."""
+    if type(x) is np.ndarray:
+        return Shape(x.shape, x.dtype, False)
     if isinstance(x, (float, int)):
         return Shape((), None, True)
     return Shape(np.shape(x), getattr(x, "dtype", None), False)
