@@ -713,10 +713,7 @@ class Reverse:
             intake, seed, seeded = [], [], set()
             for path, elt in _leaves(returned):
                 if self.active_atom(elt):
-                    part = load(param)
-                    for i in path:
-                        part = gast.Subscript(value=part, slice=gast.Constant(value=i, kind=None), ctx=gast.Load())
-                    self.accumulate(elt.id, part, origin)
+                    self.accumulate(elt.id, _part(param, path), origin)
                     intake.append(self.backward.pop())
                     name = self.adjoint(elt.id)
                     value = gast.Call(func=ones_like, args=[load(elt.id)], keywords=[])
@@ -905,10 +902,7 @@ class Reverse:
             # A display: each differentiated element takes its part of the display's cotangent.
             for path, leaf in _leaves(value):
                 if self.active_atom(leaf):
-                    part = load(g)
-                    for key in path:
-                        part = gast.Subscript(value=part, slice=gast.Constant(value=key, kind=None), ctx=gast.Load())
-                    self.accumulate(leaf.id, part, origin)
+                    self.accumulate(leaf.id, _part(g, path), origin)
             return
         if isinstance(value, gast.BinOp):
             primitive = BINARY_PRIMITIVES[type(value.op)]
@@ -1021,10 +1015,7 @@ class Reverse:
                 continue
             for path, leaf in _leaves(node):
                 if self.active_atom(leaf):
-                    piece = load(part)
-                    for key in path:
-                        piece = gast.Subscript(value=piece, slice=gast.Constant(value=key, kind=None), ctx=gast.Load())
-                    self.accumulate(leaf.id, piece, origin)
+                    self.accumulate(leaf.id, _part(part, path), origin)
 
 
 def _drop_unbroadcast(node, helpers):
@@ -1116,6 +1107,14 @@ def walk_loops(nodes):
         elif isinstance(node, If):
             yield from walk_loops(node.body)
             yield from walk_loops(node.orelse)
+
+
+def _part(name, path):
+    """``name[k1][k2]...``: the cotangent of the element at ``path`` of a display's cotangent."""
+    part = load(name)
+    for key in path:
+        part = gast.Subscript(value=part, slice=gast.Constant(value=key, kind=None), ctx=gast.Load())
+    return part
 
 
 def _leaves(node, path=()):

@@ -31,6 +31,7 @@ import autodiff_st as ad
 from autodiff_st import cache
 
 from . import control_flow_functions as cf
+from tests.support import line_of as _line_of
 
 
 # --------------------------------------------------------------------------------------------------
@@ -665,12 +666,6 @@ def test_enough_hand_derived_gradients():
 # Refusals stay clear inside loops
 # --------------------------------------------------------------------------------------------------
 
-def _line_of(fn, needle):
-    lines, first = inspect.getsourcelines(fn)
-    for i, line in enumerate(lines):
-        if needle in line:
-            return first + i, line.strip()
-    raise AssertionError(f"{needle!r} not in the source of {fn.__name__}")
 
 
 def _assert_refusal(exc, fn, needle, *words):

@@ -21,6 +21,7 @@ import autodiff_st as ad
 from autodiff_st import normalize
 from autodiff_st.naming import Namer, identifiers_in
 from autodiff_st.parsing import parse_function
+from tests.support import line_of
 
 
 def normal_form(fn):
@@ -32,12 +33,6 @@ def assigned(ops):
     return [op.target for op in ops if op.kind == "assign"]
 
 
-def line_of(fn, needle):
-    lines, first = inspect.getsourcelines(fn)
-    for i, line in enumerate(lines):
-        if needle in line:
-            return first + i, line.strip()
-    raise AssertionError(f"{needle!r} not in the source of {fn.__name__}")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -10,16 +10,11 @@ import pytest
 import autodiff_st as ad
 from autodiff_st import errors
 from autodiff_st.parsing import Origin, ParsedFunction, parse_function
+from tests.support import line_of
 
 HERE = __file__
 
 
-def line_of(fn, needle):
-    lines, first = inspect.getsourcelines(fn)
-    for i, line in enumerate(lines):
-        if needle in line:
-            return first + i, line.strip()
-    raise AssertionError(f"{needle!r} not in the source of {fn.__name__}")
 
 
 def plain(x, y):
