@@ -206,7 +206,8 @@ class Grad(Transform):
         self.has_aux = has_aux
         self.return_value = return_value
         self.value_and_grad = value_and_grad
-        self.mode = "grad_aux" if has_aux else "grad"
+        # ad.grad without return_value needs no value: its adjoint may skip computing it.
+        self.mode = "grad_aux" if has_aux else ("grad" if return_value or value_and_grad else "grad_only")
         if rules.lookup(fn) is None:
             _target(fn)  # fail early on a function without source
         self._by_positions = {}
@@ -241,6 +242,8 @@ class Grad(Transform):
 
     def source(self):
         """The generated module: the one the last call ran, or, before any call, the general one."""
+        if rules.lookup(self.fn) is not None:
+            return f"# {rules.display_name(self.fn)} is differentiated by its registered rule, not by generated code.\n"
         target, prefix = _target(self.fn)
         positions = tuple(p + len(prefix) for p in _as_tuple(self.positions))
         kinds = None

@@ -22,7 +22,7 @@ from .parsing import parse_function
 from .reverse import Reverse
 from .templates import HelperNames
 
-MODES = ("vjp", "vjp_aux", "grad", "grad_aux")
+MODES = ("vjp", "vjp_aux", "grad", "grad_aux", "grad_only")
 
 
 @dataclasses.dataclass
@@ -125,7 +125,7 @@ def build(fn, positions, mode, kinds=None):
     active_params = [params[p] for p in positions]
     scalar_params = {p for p, is_number in zip(params, kinds or ()) if is_number}
     reverse = Reverse(parsed, body, active_params, namer, helpers, seed_only_first=mode.endswith("_aux"),
-                      scalar_params=scalar_params)
+                      scalar_params=scalar_params, value_needed=(mode != "grad_only"))
     adjoint = reverse.run()
     grads_live = {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
     backward = optimize.drop_dead_assignments(adjoint.backward, grads_live)
@@ -165,7 +165,7 @@ def build(fn, positions, mode, kinds=None):
         ]
         description = "forward and backward passes"
     else:
-        fused_name = namer.fresh(f"{name}_value_and_grad")
+        fused_name = namer.fresh(f"{name}_grad" if mode == "grad_only" else f"{name}_value_and_grad")
         seed = optimize.drop_dead_assignments(adjoint.seed, _loads(backward) | grads_live)
         # The backward pass restores overwritten names to their earlier values: keep the result first.
         value_name = namer.fresh("value")
@@ -176,14 +176,26 @@ def build(fn, positions, mode, kinds=None):
         forward_part = adjoint.forward + [keep_value] if reverse.restores(returned_names) else adjoint.forward
         if forward_part is adjoint.forward:
             result = gast.Return(value=gast.Tuple(elts=[returned] + adjoint.grads, ctx=gast.Load()))
+        if mode == "grad_only":
+            # ad.grad returns no value: drop what only computes it (None stands in for the value).
+            result = gast.Return(value=gast.Tuple(elts=[gast.Constant(value=None, kind=None)] + adjoint.grads,
+                                                  ctx=gast.Load()))
+            forward_part = optimize.drop_dead_assignments(adjoint.forward, _loads(seed + backward + [result]),
+                                                          only_pure=True)
         statements = optimize.delete_dead_values(forward_part + seed + backward,
                                                  keep=set(params) | _loads([result]))
         body = comments.annotate(statements, seed_statements=seed) + [result]
         what = "the first output" if mode == "grad_aux" else "the output (non-scalar outputs are summed)"
-        functions = [emit.function_def(fused_name, user_args, body,
-                                       f"Return {name}'s value and the gradients of {what} with respect "
-                                       f"to {', '.join(active_params)}.")]
-        description = "value and gradient in one pass"
+        wrt = ", ".join(active_params)
+        if mode == "grad_only":
+            doc = (f"Return the gradients of {name}'s output (non-scalar outputs are summed) with respect to "
+                   f"{wrt}. The value itself is not returned, and not computed where the gradient does not "
+                   "need it.")
+            description = "gradient only"
+        else:
+            doc = f"Return {name}'s value and the gradients of {what} with respect to {wrt}."
+            description = "value and gradient in one pass"
+        functions = [emit.function_def(fused_name, user_args, body, doc)]
     factory_name = namer.fresh(f"make_{name}_adjoint")
     read = {n.id for f in functions for n in gast.walk(f) if isinstance(n, gast.Name)}
     bound = {n: obj for n, obj in helpers.bound.items() if n in read}  # rules dropped by optimize need none

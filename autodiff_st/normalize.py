@@ -872,18 +872,24 @@ class Normalizer:
         return self.atom(func, origin)
 
 
+def _walk_own(node):
+    """Like gast.walk, but not into nested functions and lambdas: their returns are their own."""
+    yield node
+    for child in gast.iter_child_nodes(node):
+        if not isinstance(child, (gast.FunctionDef, gast.Lambda)):
+            yield from _walk_own(child)
+
+
 def _has_nested_return(fn_node):
     """Whether a ``return`` appears inside a loop or a branch (not only as the last statement)."""
-    def inside(stmts):
-        return any(isinstance(n, gast.Return) for s in stmts for n in gast.walk(s))
     for stmt in fn_node.body:
-        if isinstance(stmt, (gast.If, gast.For, gast.While)) and inside([stmt]):
+        if isinstance(stmt, (gast.If, gast.For, gast.While)) and _has_return([stmt]):
             return True
     return False
 
 
 def _has_return(stmts):
-    return any(isinstance(n, gast.Return) for s in stmts for n in gast.walk(s))
+    return any(isinstance(n, gast.Return) for s in stmts for n in _walk_own(s))
 
 
 def _jump_kinds(stmts):

@@ -16,14 +16,19 @@ def _stores(stmt):
     return {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
-def drop_dead_assignments(statements, live):
-    """Remove assignments, scanning backwards, whose targets are not read later or in ``live``."""
+def drop_dead_assignments(statements, live, only_pure=False):
+    """Remove assignments, scanning backwards, whose targets are not read later or in ``live``.
+
+    With ``only_pure``, only statements marked ``pure`` (no effect but their result) are removed: the
+    user's own forward statements may print or call functions with effects.
+    """
     live = set(live)
     kept = []
     for stmt in reversed(statements):
         targets = _stores(stmt)
         # Loops and branches are kept whole; a tape pop is never dropped, or the tape would fall out of step.
-        removable = isinstance(stmt, gast.Assign) and getattr(stmt, "pop_of", None) is None
+        removable = isinstance(stmt, gast.Assign) and getattr(stmt, "pop_of", None) is None \
+            and (getattr(stmt, "pure", False) or not only_pure)
         if removable and targets and not (targets & live):
             continue
         if isinstance(stmt, (gast.If, gast.For, gast.While)):

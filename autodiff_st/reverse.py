@@ -26,6 +26,9 @@ from .parsing import origin_of
 from .templates import bind_arguments, inline_vjp
 from . import runtime
 
+FULL_REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod, np.var, np.std, np.average,
+                   np.nansum, np.nanmean, np.nanmax, np.nanmin}
+
 BINARY_PRIMITIVES = {
     gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
     gast.MatMult: operator.matmul, gast.Pow: operator.pow, gast.Mod: operator.mod,
@@ -60,7 +63,8 @@ def tag(node, origin):
 
 
 class Reverse:
-    def __init__(self, parsed, body, active_params, namer, helpers, seed_only_first=False, scalar_params=()):
+    def __init__(self, parsed, body, active_params, namer, helpers, seed_only_first=False, scalar_params=(),
+                 value_needed=True):
         self.parsed = parsed
         self.body = body
         self.ops = list(walk_ops(body))
@@ -89,6 +93,7 @@ class Reverse:
         self.written_arrays = set()  # arrays the backward pass restores elements of
         self.scalar_params = set(scalar_params)
         self.range_values = {}  # id(loop) -> the name holding a range loop's range
+        self.value_needed = value_needed  # False for ad.grad: the function's value is not returned
         self.uncounted = set()  # counts of range loops that always run the whole range
         self.scalars = set()  # names that certainly hold Python numbers
 
@@ -398,8 +403,9 @@ class Reverse:
             for node in nodes:
                 out.append(node)
                 if isinstance(node, Op) and node.kind == "assign" and node.target in shapes:
+                    source = self.same_shape_source(node) or node.target
                     keep = Op("assign", shapes[node.target], gast.Call(func=copy.deepcopy(shape_of),
-                              args=[load(node.target)], keywords=[]), node.origin, nested=node.nested)
+                              args=[load(source)], keywords=[]), node.origin, nested=node.nested)
                     out.append(keep)
                     self.ops.append(keep)
                     if node.nested:
@@ -428,6 +434,57 @@ class Reverse:
             return out
 
         return add_pops(backward)
+
+    def same_shape_source(self, op):
+        """For ``y = f(x)`` with ``f`` elementwise on one differentiated array, ``x``: it has ``y``'s
+        shape (and dtype), so the shape can be taken before ``y`` is computed, or without computing it."""
+        value = op.value
+        if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
+            operand = value.operand
+        elif isinstance(value, gast.Call) and len(value.args) == 1 and not value.keywords:
+            callee = self.callees.get(id(op))
+            if callee is None or callee.kind != "rule" or type(callee.obj).__name__ != "ufunc" \
+                    or callee.obj.nin != 1:
+                return None
+            operand = value.args[0]
+        else:
+            return None
+        if isinstance(operand, gast.Name) and operand.id in self.active and operand.id not in self.scalars:
+            return operand.id
+        return None
+
+    def holds_one_number(self, name, seen=()):
+        """Whether ``name`` certainly holds a single number: a Python number, a full reduction
+        (``np.sum(x)``, ``x.mean()``), or arithmetic on those."""
+        if name in self.scalars:
+            return True
+        defs = [op for op in self.ops if name in _targets(op)]
+        if len(defs) != 1 or name in seen or defs[0].kind != "assign":
+            return False
+        value = defs[0].value
+        seen = tuple(seen) + (name,)
+
+        def number(node):
+            if isinstance(node, gast.Constant):
+                return isinstance(node.value, (int, float))
+            return isinstance(node, gast.Name) and self.holds_one_number(node.id, seen)
+
+        if isinstance(value, gast.BinOp):
+            return number(value.left) and number(value.right)
+        if isinstance(value, gast.UnaryOp):
+            return number(value.operand)
+        if isinstance(value, gast.Name):
+            return number(value)
+        if isinstance(value, gast.Call):
+            callee = self.callees.get(id(defs[0]))
+            full = callee is not None and callee.kind in ("rule", "method") and callee.obj in FULL_REDUCTIONS
+            args = value.args[1:] if callee is not None and callee.kind == "rule" else value.args
+            keywords = {k.arg: k.value for k in value.keywords}
+            no_axis = not args and all(
+                isinstance(keywords.get(k), gast.Constant) and keywords[k].value in (None, False)
+                for k in ("axis", "keepdims") if k in keywords)
+            return full and no_axis and set(keywords) <= {"axis", "keepdims", "dtype"}
+        return False
 
     def assigned_once(self, name):
         """Whether ``name`` is assigned nowhere but by one loop header."""
@@ -589,8 +646,20 @@ class Reverse:
         else:
             target = store(op.target) if op.kind == "assign" else gast.Tuple(
                 elts=[store(t) for t in op.target], ctx=gast.Store())
-            out.append(tag(gast.Assign(targets=[target], value=op.value, type_comment=None), origin))
+            stmt = tag(gast.Assign(targets=[target], value=op.value, type_comment=None), origin)
+            stmt.pure = self.is_pure(op)  # no effect but its result: may be dropped if nothing reads it
+            out.append(stmt)
         return out
+
+    def is_pure(self, op):
+        value = op.value
+        if isinstance(value, gast.Call):
+            callee = self.callees.get(id(op))
+            return callee is not None and callee.kind in ("rule", "method", "astype") or \
+                (callee is not None and callee.kind == "nondiff" and callee.obj is not None
+                 and getattr(callee.obj, "__module__", "") in ("numpy", "math", "builtins"))
+        return isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Name, gast.Constant,
+                                  gast.Attribute, gast.Subscript, gast.Tuple, gast.List, gast.Dict))
 
     def value_is_active(self, op):
         value = op.value
@@ -725,8 +794,12 @@ class Reverse:
         if self.active_atom(returned):
             param = self.adjoint(returned.id)
             self.initialized.add(returned.id)
-            seed = [tag(gast.Assign(targets=[store(param)], value=gast.Call(
-                func=ones_like, args=[load(returned.id)], keywords=[]), type_comment=None), origin)]
+            ones = gast.Call(func=ones_like, args=[load(returned.id)], keywords=[])
+            if not self.value_needed and self.holds_one_number(returned.id):
+                # The output is one number and its value is not returned: seed with 1.0, so that the
+                # statements computing the value itself can be dropped.
+                ones = gast.Constant(value=1.0, kind=None)
+            seed = [tag(gast.Assign(targets=[store(param)], value=ones, type_comment=None), origin)]
             return param, [], seed
         return self.namer.fresh("out_bar"), [], []
 

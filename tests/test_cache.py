@@ -64,22 +64,23 @@ def test_grad_twice_does_not_transform_twice(builds):
     third = ad.grad(cached_once)(0.5)  # a new transform object: same cache entry
     expected = np.cos(0.5) * 0.5 + np.sin(0.5)
     assert first == second == third == pytest.approx(expected)
-    assert builds == {("cached_once", (0,), "grad"): 1}
+    assert builds == {("cached_once", (0,), "grad_only"): 1}
 
 
 def test_cache_is_per_positions_and_mode(builds):
     ad.grad(cached_per_mode)(1.0, 2.0)
     ad.grad(cached_per_mode, 1)(1.0, 2.0)
     ad.grad(cached_per_mode, (0, 1))(1.0, 2.0)
-    ad.value_and_grad(cached_per_mode)(1.0, 2.0)  # same mode and positions as the first
+    ad.value_and_grad(cached_per_mode)(1.0, 2.0)  # also returns the value: its own mode
     ad.grad(cached_per_mode, -2)(1.0, 2.0)  # position -2 is position 0
     for _ in range(3):
         _, vjp_fn = ad.vjp(cached_per_mode, 1.0, 2.0)
         assert vjp_fn(1.0) == pytest.approx((2.0 - np.sin(1.0), 1.0))
     assert builds == {
+        ("cached_per_mode", (0,), "grad_only"): 1,
+        ("cached_per_mode", (1,), "grad_only"): 1,
+        ("cached_per_mode", (0, 1), "grad_only"): 1,
         ("cached_per_mode", (0,), "grad"): 1,
-        ("cached_per_mode", (1,), "grad"): 1,
-        ("cached_per_mode", (0, 1), "grad"): 1,
         ("cached_per_mode", (0, 1), "vjp"): 1,
     }
 
@@ -89,7 +90,7 @@ def test_callee_adjoints_are_cached_too(builds):
     # tanh(3x) * 2 + x: 6 (1 - tanh(3x)^2) + 1
     for _ in range(3):
         assert df(0.2) == pytest.approx(6.0 * (1.0 - np.tanh(0.6) ** 2) + 1.0)
-    assert builds[("cached_outer", (0,), "grad")] == 1
+    assert builds[("cached_outer", (0,), "grad_only")] == 1
     assert sum(n for (name, _, _), n in builds.items() if name == "cached_inner") == 1
 
 
@@ -103,18 +104,18 @@ def test_closures_of_one_code_share_the_build_and_keep_their_own_cells(builds):
     a, b = make(np.array([1.0, 10.0])), make(np.array([-3.0, 0.5]))
     np.testing.assert_allclose(ad.grad(a)(x), 2 * np.array([1.0, 10.0]) * x)
     np.testing.assert_allclose(ad.grad(b)(x), 2 * np.array([-3.0, 0.5]) * x)
-    assert builds == {("scaled", (0,), "grad"): 1}
+    assert builds == {("scaled", (0,), "grad_only"): 1}
 
 
 def test_rebinding_a_called_global_rebuilds(builds, monkeypatch):
     df = ad.grad(cached_calls_global)
     assert df(0.5) == pytest.approx(2.0 * (1.0 - np.tanh(0.5) ** 2))
     assert df(0.5) == pytest.approx(2.0 * (1.0 - np.tanh(0.5) ** 2))
-    assert builds[("cached_calls_global", (0,), "grad")] == 1
+    assert builds[("cached_calls_global", (0,), "grad_only")] == 1
     monkeypatch.setattr(sys.modules[__name__], "ACT", np.sin)
     assert df(0.5) == pytest.approx(2.0 * np.cos(0.5))
     assert df(0.5) == pytest.approx(2.0 * np.cos(0.5))
-    assert builds[("cached_calls_global", (0,), "grad")] == 2
+    assert builds[("cached_calls_global", (0,), "grad_only")] == 2
 
 
 def _exec_file(path, text):
@@ -133,7 +134,7 @@ def test_redefined_function_gets_a_new_adjoint(tmp_path, builds):
     grad_new = ad.grad(new)
     assert grad_new(2.0) == pytest.approx(5.0 * np.exp(2.0))
     assert "exp" in ad.source(grad_new)  # the source of the adjoint that ran
-    assert builds[("f", (0,), "grad")] == 2
+    assert builds[("f", (0,), "grad_only")] == 2
 
 
 def test_generated_source_is_registered_with_linecache():
