@@ -5,43 +5,46 @@ parsing or code generation. Every helper that can sit on a differentiated path h
 ``rules/``, so generated code can itself be differentiated again.
 """
 
+import operator
+
 import numpy as np
 
 
-class Shape:
-    """What the backward pass keeps of a value it reads only for its shape: the shape and dtype.
+class Shape(tuple):
+    """What the backward pass keeps of a value it reads only for its shape: ``(shape, dtype, number)``.
 
     ``unbroadcast(v, x)``, ``expand_reduced(v, x)``, ``reduced_count(x)`` and ``zeros_like(x)`` accept
     it in place of ``x``, so the array itself can be freed as soon as the forward pass is done with it.
+    (A tuple subclass: cheap to make, as it is made once per such value.)
     """
 
-    __slots__ = ("shape", "dtype", "number")
-
-    def __init__(self, shape, dtype, number):
-        self.shape, self.dtype, self.number = shape, dtype, number
+    __slots__ = ()
+    shape = property(operator.itemgetter(0))
+    dtype = property(operator.itemgetter(1))
+    number = property(operator.itemgetter(2))
 
     @property
     def ndim(self):
-        return len(self.shape)
+        return len(self[0])
 
     @property
     def size(self):
         count = 1
-        for n in self.shape:
+        for n in self[0]:
             count *= n
         return count
 
     def __repr__(self):
-        return f"Shape({self.shape}, {self.dtype})"
+        return f"Shape({self[0]}, {self[1]})"
 
 
 def shape_of(x):
     """The ``Shape`` of ``x``."""
     if type(x) is np.ndarray:
-        return Shape(x.shape, x.dtype, False)
+        return Shape((x.shape, x.dtype, False))
     if isinstance(x, (float, int)):
-        return Shape((), None, True)
-    return Shape(np.shape(x), getattr(x, "dtype", None), False)
+        return Shape(((), None, True))
+    return Shape((np.shape(x), getattr(x, "dtype", None), False))
 
 
 def unbroadcast(v, x):
