@@ -35,16 +35,25 @@ class Compiled:
     guards: tuple  # (name, object) pairs the classification depended on
     param_names: tuple
     user_locals: frozenset
+    _guard_plan: tuple = None
 
     def still_valid(self, fn):
-        closure = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+        """Whether every name the compilation depended on still refers to the same object.
+
+        Runs on every call of a transform, so the lookups are planned once: a guard is a closure cell
+        (by its index in the code's free variables) or a global or builtin name.
+        """
+        plan = self._guard_plan
+        if plan is None:
+            freevars = fn.__code__.co_freevars
+            plan = self._guard_plan = tuple(
+                (name, obj, freevars.index(name) if name in freevars else None)
+                for name, obj in self.guards if name not in self.user_locals)
         globals_ = fn.__globals__
-        for name, obj in self.guards:
-            if name in self.user_locals:
-                continue
-            if name in closure:
+        for name, obj, cell in plan:
+            if cell is not None:
                 try:
-                    current = closure[name].cell_contents
+                    current = fn.__closure__[cell].cell_contents
                 except ValueError:
                     return False
             else:
@@ -78,7 +87,7 @@ _NUMBER_TYPES = frozenset({float, int, bool, np.float64})
 
 def argument_kinds(args):
     """Which arguments are Python numbers: the adjoint is specialized on this (see reverse.Reverse)."""
-    return tuple(type(a) in _NUMBER_TYPES for a in args)
+    return tuple(map(_NUMBER_TYPES.__contains__, map(type, args)))
 
 
 def compiled_adjoint(fn, positions, mode, kinds=None):
