@@ -138,6 +138,9 @@ def build(fn, positions, mode, kinds=None):
     adjoint = reverse.run()
     grads_live = {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
     backward = optimize.drop_dead_assignments(adjoint.backward, grads_live)
+    # Copies only of adjoints (the backward pass's own names): forward values keep their names.
+    forward_names = {n.id for stmt in adjoint.forward for n in gast.walk(stmt) if isinstance(n, gast.Name)}
+    backward = optimize.propagate_copies(backward, protected=forward_names | grads_live | set(params))
     comments = emit.Comments()
     user_args = _plain_arguments(args)
     returned = adjoint.returned

@@ -112,3 +112,80 @@ def _bound_by(stmt):
 
     visit(stmt)
     return names
+
+
+def propagate_copies(statements, protected=()):
+    """Drop ``a_bar = b_bar`` copies in the backward pass, reading ``b_bar`` where ``a_bar`` was read.
+
+    A copy goes when ``a`` is assigned nowhere else, is read only later in the same block, and ``b``
+    keeps its value until then (``b = a`` does not count: after the rewrite it is ``b = b``, which goes
+    too). What adding a cotangent to a temporary leaves behind, one line per operator, reads as noise,
+    and in a loop it costs a statement per iteration. Names in ``protected`` stay.
+    """
+    counts, reads = {}, {}
+    for stmt in statements:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Name):
+                table = counts if isinstance(node.ctx, gast.Store) else reads
+                table[node.id] = table.get(node.id, 0) + 1
+    return _propagate_block(statements, counts, set(protected), reads)
+
+
+def _read_count(statements, name):
+    return sum(1 for stmt in statements for node in gast.walk(stmt)
+               if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id == name)
+
+
+def _propagate_block(block, counts, protected, reads):
+    block = list(block)
+    i = 0
+    while i < len(block):
+        stmt = block[i]
+        for field in ("body", "orelse"):
+            if isinstance(stmt, (gast.If, gast.For, gast.While)):
+                setattr(stmt, field, _propagate_block(getattr(stmt, field), counts, protected, reads) or
+                        ([gast.Pass()] if field == "body" else []))
+        copy = _copy_of(stmt)
+        if copy is not None and counts.get(copy[0]) == 1 and copy[0] not in protected:
+            a, b = copy
+            # Every read of a must follow the copy in this block: in a loop, a read before it would
+            # see the previous iteration's value.
+            if reads.get(a, 0) == _read_count(block[i + 1:], a) and _replaceable(block[i + 1:], a, b):
+                rest = [_rename_loads(s, a, b) for s in block[i + 1:]]
+                dropped = [s for s in rest if _copy_of(s) == (b, b)]
+                rest = [s for s in rest if _copy_of(s) != (b, b)]
+                reads[b] = reads.get(b, 0) + reads.pop(a, 0) - len(dropped) - 1  # the copy read b once
+                block = block[:i] + rest
+                continue
+        i += 1
+    return block
+
+
+def _copy_of(stmt):
+    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name) \
+            and isinstance(stmt.value, gast.Name) and getattr(stmt, "pop_of", None) is None:
+        return stmt.targets[0].id, stmt.value.id
+    return None
+
+
+def _replaceable(rest, a, b):
+    """Whether every read of ``a`` in ``rest`` comes before ``b`` is given another value."""
+    b_changed = False
+    for stmt in rest:
+        reads_a = a in _loads(stmt)
+        if reads_a and b_changed:
+            return False
+        if b in _stores(stmt) and _copy_of(stmt) != (b, a):
+            if isinstance(stmt, (gast.If, gast.For, gast.While)) and reads_a:
+                return False
+            b_changed = True
+        if isinstance(stmt, gast.Delete) and any(t.id in (a, b) for t in stmt.targets):
+            return False
+    return True
+
+
+def _rename_loads(stmt, old, new):
+    for node in gast.walk(stmt):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id == old:
+            node.id = new
+    return stmt
