@@ -192,7 +192,7 @@ def build(fn, positions, mode, kinds=None):
             # ad.grad returns no value: drop what only computes it (None stands in for the value).
             result = gast.Return(value=gast.Tuple(elts=[gast.Constant(value=None, kind=None)] + adjoint.grads,
                                                   ctx=gast.Load()))
-            forward_part = optimize.drop_dead_assignments(adjoint.forward, _loads(seed + backward + [result]),
+            forward_part = optimize.drop_dead_assignments(adjoint.forward, optimize.live_in(seed + backward + [result]),
                                                           only_pure=True)
         statements = optimize.delete_dead_values(forward_part + seed + backward,
                                                  keep=set(params) | _loads([result]))

@@ -26,13 +26,17 @@ def drop_dead_assignments(statements, live, only_pure=False):
     kept = []
     for stmt in reversed(statements):
         targets = _stores(stmt)
+        if only_pure and isinstance(stmt, gast.For) and _all_pure(stmt.body) and not (targets & live):
+            continue  # a finite loop that only computes values nothing reads
         # Loops and branches are kept whole; a tape pop is never dropped, or the tape would fall out of step.
         removable = isinstance(stmt, gast.Assign) and getattr(stmt, "pop_of", None) is None \
             and (getattr(stmt, "pure", False) or not only_pure)
         if removable and targets and not (targets & live):
             continue
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
-            live |= _loads(stmt)  # a branch or loop may not run: what it assigns is not certainly replaced
+            # A branch or loop may not run, so what it assigns is not certainly replaced; what it reads
+            # before assigning it itself is live before it.
+            live |= _exposed([stmt])
         else:
             live = (live - targets) | _loads(stmt)
         kept.append(stmt)
@@ -96,6 +100,43 @@ def delete_dead_values(statements, keep):
                                             for n in sorted(names)]))
     return out
 
+
+
+def live_in(statements):
+    """The names ``statements`` read before they assign them: what must hold a value when they start."""
+    return _exposed(statements)
+
+
+def _exposed(statements):
+    """Names ``statements`` may read before assigning them (their live-in set)."""
+    exposed, defined = set(), set()
+    for stmt in statements:
+        if isinstance(stmt, gast.For):
+            inner = _exposed(stmt.body) - _stores(stmt.target)
+            exposed |= (_loads(stmt.iter) | inner | _exposed(stmt.orelse)) - defined
+        elif isinstance(stmt, gast.While):
+            exposed |= (_loads(stmt.test) | _exposed(stmt.body) | _exposed(stmt.orelse)) - defined
+        elif isinstance(stmt, gast.If):
+            exposed |= (_loads(stmt.test) | _exposed(stmt.body) | _exposed(stmt.orelse)) - defined
+        else:
+            exposed |= _loads(stmt) - defined
+            if isinstance(stmt, (gast.Assign, gast.AugAssign)) and not isinstance(stmt, gast.AugAssign):
+                defined |= {t.id for t in stmt.targets if isinstance(t, gast.Name)}
+    return exposed
+
+
+def _all_pure(statements):
+    for stmt in statements:
+        if isinstance(stmt, gast.Assign) and getattr(stmt, "pure", False):
+            continue
+        if isinstance(stmt, gast.For) and _all_pure(stmt.body):
+            continue
+        if isinstance(stmt, gast.If) and _all_pure(stmt.body) and _all_pure(stmt.orelse):
+            continue
+        if isinstance(stmt, gast.Pass):
+            continue
+        return False
+    return True
 
 
 def _bound_by(stmt):

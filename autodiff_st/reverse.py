@@ -93,6 +93,8 @@ class Reverse:
         self.written_arrays = set()  # arrays the backward pass restores elements of
         self.scalar_params = set(scalar_params)
         self.range_values = {}  # id(loop) -> the name holding a range loop's range
+        self.recomputed = {}
+        self.recomputed_ids = set()
         self.value_needed = value_needed  # False for ad.grad: the function's value is not returned
         self.uncounted = set()  # counts of range loops that always run the whole range
         self.scalars = set()  # names that certainly hold Python numbers
@@ -148,6 +150,8 @@ class Reverse:
         self.find_activity()
         self.build_loop_headers()
         self.scalars = self.find_scalars()
+        self.recomputed = self.find_recomputable()  # id(loop) -> ops its backward pass recomputes
+        self.recomputed_ids = {id(op) for ops in self.recomputed.values() for op in ops}
         self.ops = list(walk_ops(self.body)) + [op for ops in self.header_ops.values() for op in ops]
         self.first_bindings = self.find_first_bindings()
         for op in self.ops:
@@ -197,8 +201,10 @@ class Reverse:
         unbound = sorted((self.nested & read) - set(self.params) - self.bound_before_nesting(),
                          key=self.first_assignment_order)
         for name in unbound:  # names assigned only inside loops or branches may be unbound at first
-            preamble.append(tag(gast.Assign(targets=[store(name)], value=gast.Constant(value=None, kind=None),
-                                            type_comment=None), self.parsed.node.origin))
+            start = tag(gast.Assign(targets=[store(name)], value=gast.Constant(value=None, kind=None),
+                                    type_comment=None), self.parsed.node.origin)
+            start.pure = True
+            preamble.append(start)
         if any(getattr(stmt, "pop_of", None) for node in backward for stmt in gast.walk(node)):
             preamble.append(tag(gast.Assign(targets=[store(self.tape)], value=gast.List(elts=[], ctx=gast.Load()),
                                             type_comment=None), self.parsed.node.origin))
@@ -491,6 +497,48 @@ class Reverse:
         headers = sum(1 for loop in self.loops if name in loop.targets or name == loop.index)
         return headers == 1 and not any(name in _targets(op) for op in self.ops)
 
+    def find_recomputable(self):
+        """Per loop, the cheap scalar statements the backward pass can recompute instead of taping.
+
+        ``t = x * i`` in a range loop: ``x`` does not change in the loop and the backward pass walks the
+        same ``i``, so recomputing ``t`` at the top of each reversed iteration costs one multiplication,
+        where taping it costs a push and a pop. Only arithmetic and math functions on Python numbers.
+        """
+        import math
+        out = {}
+        definitions = {}
+        for op in self.ops:
+            for name in _targets(op):
+                definitions[name] = definitions.get(name, 0) + 1
+        for loop in self.loops:
+            assigned_in_loop = {t for op in walk_ops(loop.body) for t in _targets(op)}
+            assigned_in_loop |= {t for inner in walk_loops(loop.body) for t in inner.targets}
+            stable = set()
+            if id(loop) in self.range_values:
+                stable.add(loop.targets[0])
+            ops = []
+            for node in loop.body:
+                if not isinstance(node, Op) or node.kind != "assign" or node.target not in self.scalars \
+                        or definitions.get(node.target) != 1 or id(node) in self.pullbacks:
+                    continue
+                value = node.value
+                if isinstance(value, gast.BinOp):
+                    operands = [value.left, value.right]
+                elif isinstance(value, gast.UnaryOp) and not isinstance(value.op, gast.Not):
+                    operands = [value.operand]
+                elif isinstance(value, gast.Call) and getattr(self.callees.get(id(node)), "obj", None) is not None \
+                        and getattr(self.callees[id(node)].obj, "__module__", None) == "math" and not value.keywords:
+                    operands = list(value.args)
+                else:
+                    continue
+                if all(isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and a.id in self.scalars and (
+                        a.id in stable or a.id not in assigned_in_loop)) for a in operands):
+                    ops.append(node)
+                    stable.add(node.target)
+            if ops:
+                out[id(loop)] = ops
+        return out
+
     def check_effect(self, op):
         """A call made for its effect on a differentiated value: refuse what may mutate it untracked."""
         callee = self.callees.get(id(op))
@@ -574,6 +622,7 @@ class Reverse:
             values = self.range_values[id(loop)]
             before = tag(gast.Assign(targets=[store(values)], value=self.call_builtin("range", loop.range_args),
                                      type_comment=None), loop.origin)
+            before.pure = True
             if not _breaks(loop.body):
                 body = []  # it runs the whole range: the backward pass needs no count
             body += self.forward_block(loop.body)
@@ -636,7 +685,7 @@ class Reverse:
             element = gast.Subscript(value=load(op.target), slice=op.value.slice, ctx=gast.Store())
             out.append(tag(gast.Assign(targets=[element], value=op.stored, type_comment=None), origin))
             return out
-        if op.nested:
+        if op.nested and id(op) not in self.recomputed_ids:
             saved = [t for t in _targets(op) + ((self.pullbacks[id(op)],) if id(op) in self.pullbacks else ())
                      if t in self.taped and self.overwrites(op, t)]
             for name in saved:  # keep the value this assignment overwrites, for the backward pass
@@ -849,6 +898,17 @@ class Reverse:
             self.backward.append(self.zeros_for(var, loop.origin))
         entry = set(self.initialized)
         body = self.backward_block(block)
+        if body and id(loop) in self.recomputed:
+            # Recompute this iteration's cheap values (see find_recomputable), in their forward order.
+            again = [tag(gast.Assign(targets=[store(op.target)], value=copy.deepcopy(op.value), type_comment=None),
+                         op.origin) for op in self.recomputed[id(loop)]]
+            read = {n.id for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name)}
+            needed = set()
+            for stmt in reversed(again):  # only those the reversed body reads, and what they need
+                if stmt.targets[0].id in read | needed:
+                    needed |= {n.id for n in gast.walk(stmt.value) if isinstance(n, gast.Name)}
+                    needed.add(stmt.targets[0].id)
+            body = [stmt for stmt in again if stmt.targets[0].id in needed] + body
         for var in sorted(entry - self.initialized):
             body.append(self.zeros_for(var, loop.origin))
         self.initialized = entry
@@ -946,7 +1006,7 @@ class Reverse:
             # Restore what this assignment overwrote; the old value's adjoint starts from nothing.
             restored = list(targets) + ([self.pullbacks[id(op)]] if id(op) in self.pullbacks else [])
             for name in reversed(restored):  # the tape is a stack: pop in the reverse order of the pushes
-                if self.overwrites(op, name):
+                if self.overwrites(op, name) and id(op) not in self.recomputed_ids:
                     self.backward.append(tag(pop(self.tape, name), op.origin))
                 self.initialized.discard(name)
 
