@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import autodiff_st as ad
+from tests.support import check_against_hand
 
 
 # --------------------------------------------------------------------------------------------------
@@ -838,26 +839,9 @@ HAND = [
 ]
 
 
-def _assert_gradient_like(g, expected, x):
-    if isinstance(x, float):
-        assert type(g) is float
-        assert g == pytest.approx(float(expected), rel=1e-10, abs=1e-12)
-    else:
-        assert isinstance(g, np.ndarray) and g.shape == x.shape and g.dtype == x.dtype
-        np.testing.assert_allclose(g, expected, rtol=1e-10, atol=1e-12)
-
-
 @pytest.mark.parametrize("fn, make_args, positions, hand", [pytest.param(*h[1:], id=h[0]) for h in HAND])
 def test_against_hand_derived_gradient(fn, make_args, positions, hand):
-    args = make_args()
-    got = ad.grad(fn, grad_position=positions)(*args)
-    expected = hand(*args)
-    if isinstance(positions, int):
-        _assert_gradient_like(got, expected, args[positions])
-        return
-    assert isinstance(got, tuple) and len(got) == len(positions)
-    for g, e, p in zip(got, expected, positions):
-        _assert_gradient_like(g, e, args[p])
+    check_against_hand(fn, make_args, positions, hand)
 
 
 # --------------------------------------------------------------------------------------------------
