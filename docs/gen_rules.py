@@ -3,7 +3,8 @@ function it knows has no derivative. Run it after adding rules:
 
     python docs/gen_rules.py
 
-The test suite fails when docs/rules.md is out of date (tests/test_docs.py).
+The test suite fails when docs/rules.md is out of date (tests/test_docs.py). Generate it with Python
+3.11 or later: math.cbrt and math.exp2, which it lists, exist from 3.11.
 """
 
 import collections

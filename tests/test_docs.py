@@ -2,10 +2,15 @@
 
 import importlib.util
 import pathlib
+import sys
+
+import pytest
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="docs/rules.md lists math.cbrt and math.exp2, which "
+                                                        "exist from Python 3.11: it is generated there")
 def test_rules_md_is_generated_from_the_current_registry():
     spec = importlib.util.spec_from_file_location("gen_rules", DOCS / "gen_rules.py")
     gen_rules = importlib.util.module_from_spec(spec)
