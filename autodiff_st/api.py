@@ -157,8 +157,9 @@ def _target(fn):
     """The plain function to compile, and the arguments bound in front (``self`` of a method or Cell)."""
     if isinstance(fn, Transform):
         raise AutodiffError(
-            f"differentiating the result of another transform ({type(fn).__name__}) arrives with "
-            "higher-order derivatives in a later version.")
+            f"differentiating the result of {type(fn).__name__} with these options arrives with "
+            "higher-order derivatives in a later version: grad(grad(f)) works for a plain inner grad "
+            "(no has_aux or return_value).")
     target, offset = underlying_function(fn)
     if not callable(target):
         raise TypeError(f"expected a function to differentiate, got {type(fn).__name__}")
@@ -174,6 +175,8 @@ def _value_and_grads(fn, positions, mode):
     A function with a registered derivative rule (``np.sin``, or a user's rule) runs through the rule;
     any other function runs its generated adjoint.
     """
+    if isinstance(fn, Grad) and fn.mode == "grad_only":
+        return _through_inner_grad(fn, positions, mode)
     if rules.lookup(fn) is not None:
         def through_rule(*args, **kwargs):
             out, pullback = call_forward(fn, positions, *args, **kwargs)
@@ -199,6 +202,38 @@ def _value_and_grads(fn, positions, mode):
     return through_adjoint
 
 
+def _inner_gradient_function(inner, args):
+    """The generated function that ``inner`` (a plain ``grad``) runs for ``args``, and the arguments bound in
+    front of them: what ``grad(grad(f))`` differentiates. It returns ``(None, *gradients)``."""
+    if isinstance(inner.fn, Grad) and inner.fn.mode == "grad_only":  # grad(grad(grad(f))) and so on
+        target, prefix = _inner_gradient_function(inner.fn, args)
+    else:
+        target, prefix = _target(inner.fn)
+    positions = _check_positions(_as_tuple(inner.positions), args, inner.fn)
+    shifted = tuple(p + len(prefix) for p in positions)
+    return adjoint_functions(target, shifted, "grad_only", argument_kinds(prefix + args))[0], prefix
+
+
+def _through_inner_grad(inner, positions, mode):
+    """Differentiate the generated gradient function of ``inner``: second derivatives by transforming
+    generated code again. Its output ``(None, *gradients)`` sums to the inner gradients' sum, which is
+    what ``grad`` differentiates for a non-scalar output."""
+
+    def through_inner(*args, **kwargs):
+        generated, prefix = _inner_gradient_function(inner, args)
+        shifted = tuple(p + len(prefix) for p in positions)
+        outer = adjoint_functions(generated, shifted, mode, argument_kinds(prefix + args))[0]
+        out, *grads = outer(*prefix, *args, **kwargs)
+        if out is not None:  # the inner transform's result, for value_and_grad and return_value
+            inner_positions = _check_positions(_as_tuple(inner.positions), args, inner.fn)
+            matched = [match_input(g, args[p]) for g, p in zip(out[1:], inner_positions)]
+            out = matched[0] if isinstance(inner.positions, int) else tuple(matched)
+        return (out, *grads)
+
+    through_inner.last_kinds = None
+    return through_inner
+
+
 class Grad(Transform):
     def __init__(self, fn, positions, has_aux, return_value, value_and_grad):
         super().__init__(fn)
@@ -208,7 +243,9 @@ class Grad(Transform):
         self.value_and_grad = value_and_grad
         # ad.grad without return_value needs no value: its adjoint may skip computing it.
         self.mode = "grad_aux" if has_aux else ("grad" if return_value or value_and_grad else "grad_only")
-        if rules.lookup(fn) is None:
+        if isinstance(fn, Grad) and has_aux:
+            raise AutodiffError("has_aux on a grad of a grad: the inner grad returns no auxiliary outputs.")
+        if rules.lookup(fn) is None and not (isinstance(fn, Grad) and fn.mode == "grad_only"):
             _target(fn)  # fail early on a function without source
         self._by_positions = {}
         self._positions_for = {}  # number of positional arguments -> resolved positions
@@ -242,6 +279,9 @@ class Grad(Transform):
 
     def source(self):
         """The generated module: the one the last call ran, or, before any call, the general one."""
+        if isinstance(self.fn, Grad):
+            raise AutodiffError("ad.source of a grad of a grad: call it, then read the source of the inner "
+                                "grad's generated function with ad.source on the inner transform.")
         if rules.lookup(self.fn) is not None:
             return f"# {rules.display_name(self.fn)} is differentiated by its registered rule, not by generated code.\n"
         target, prefix = _target(self.fn)
