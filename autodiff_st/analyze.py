@@ -95,31 +95,3 @@ def classify_call(call, parsed, is_local):
     if inspect.isclass(obj) and issubclass(obj, (int, bool, str)):
         return Callee("nondiff", obj)
     return Callee("unknown", obj)
-
-
-def bind_callee_positions(callee, call, active_args):
-    """Map the active arguments of a call to parameter indices of a statically known user function.
-
-    ``active_args`` holds positional indices (ints) and keyword names (strs). Returns the tuple of
-    parameter indices, or None when the callee's signature is not known statically.
-    """
-    fn = callee.obj
-    if fn is None:
-        if any(isinstance(a, str) for a in active_args):
-            return None
-        return tuple(sorted(active_args))
-    from .dispatch import underlying_function
-    target, offset = underlying_function(fn)
-    try:
-        params = list(inspect.signature(target).parameters)
-    except (TypeError, ValueError):
-        return None
-    positions = []
-    for a in active_args:
-        if isinstance(a, int):
-            positions.append(a + offset)
-        elif a in params:
-            positions.append(params.index(a))
-        else:
-            return None
-    return tuple(sorted(positions))

@@ -10,7 +10,6 @@ import inspect
 
 import numpy as np
 
-import inspect
 
 from . import rules
 from .cache import adjoint_functions, argument_kinds, compiled_adjoint

@@ -53,16 +53,6 @@ def origin_of(node):
     return getattr(node, "origin", None)
 
 
-def copy_origin(new, old):
-    """Give ``new`` and its children without an origin the origin of ``old``; return ``new``."""
-    origin = origin_of(old)
-    if origin is not None:
-        for child in gast.walk(new):
-            if origin_of(child) is None:
-                child.origin = origin
-    return new
-
-
 def _function_origin(fn):
     code = getattr(fn, "__code__", None)
     if code is None:

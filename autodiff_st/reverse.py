@@ -22,7 +22,6 @@ from . import rules
 from .analyze import classify_call
 from .errors import MissingRuleError, NonDifferentiableError, UnsupportedSyntaxError
 from .normalize import Break, If, Loop, Op, is_atom, load, store, walk_ops
-from .parsing import origin_of
 from .templates import bind_arguments, inline_vjp
 from . import runtime
 
@@ -47,7 +46,6 @@ class Adjoint:
     backward: list
     returned: gast.expr  # the forward's return value: an atom or a tuple of atoms
     grads: list  # expressions returned by the backward pass, one per differentiated parameter
-    residuals: list  # forward names the backward pass reads
     cotangent_param: str  # the backward pass's parameter holding the output's cotangent
     intake: list  # statements that read the output's cotangent from that parameter (vjp mode)
     seed: list  # statements that seed the backward pass with ones instead (fused mode)
@@ -209,7 +207,7 @@ class Reverse:
             preamble.append(tag(gast.Assign(targets=[store(self.tape)], value=gast.List(elts=[], ctx=gast.Load()),
                                             type_comment=None), self.parsed.node.origin))
         forward = preamble + forward
-        return Adjoint(forward, backward, returned, grads, [], cotangent_param, intake, seed)
+        return Adjoint(forward, backward, returned, grads, cotangent_param, intake, seed)
 
     def find_first_bindings(self):
         """(op id, name) pairs where the op certainly binds a name that had no value before.
@@ -321,7 +319,6 @@ class Reverse:
         the rules' ``unbroadcast`` calls are dropped (see ``apply_rule``).
         """
         import builtins
-        import math
         definitions = {}
         for op in self.ops:
             for name in _targets(op):
@@ -504,7 +501,6 @@ class Reverse:
         same ``i``, so recomputing ``t`` at the top of each reversed iteration costs one multiplication,
         where taping it costs a push and a pop. Only arithmetic and math functions on Python numbers.
         """
-        import math
         out = {}
         definitions = {}
         for op in self.ops:

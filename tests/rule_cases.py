@@ -10,7 +10,7 @@ import numpy as np
 
 from autodiff_st import runtime
 from tests import rule_cases_arrays, rule_cases_elementwise
-from tests.rule_harness import ABOVE1, AWAY0, FLOAT, POS, R, SPD, UNIT, WELL, case
+from tests.rule_harness import AWAY0, FLOAT, POS, R, UNIT, WELL, case
 
 CORE_CASES = [
     # operators and their ufunc twins, with broadcasting

@@ -5,7 +5,6 @@ stop_gradient, and refusals of programs whose meaning the compiler would change 
 through aliases).
 """
 
-import inspect
 import math
 import os
 

@@ -1,7 +1,6 @@
 """Stage 1, parse: functions become gast trees whose every node knows the user's file, line and text."""
 
 import functools
-import inspect
 
 import gast
 import numpy as np
