@@ -77,6 +77,17 @@ def _unparenthesize_target(line):
     return f"{m.group(1)}{inner} = {m.group(3)}" if depth == 0 and "," in inner else line
 
 
+class _SignedConstants(gast.NodeTransformer):
+    """Write a negative number as a negation, so that the printer puts parentheses where Python needs
+    them: ``(-2.0) ** 2``, not ``-2.0 ** 2``, which is ``-(2.0 ** 2)``."""
+
+    def visit_Constant(self, node):
+        value = node.value
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or str(value) == "-0.0"):
+            return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
+        return node
+
+
 def function_def(name, args, body, docstring=None):
     if docstring:
         body = [gast.Expr(value=gast.Constant(value=docstring, kind=None))] + body
@@ -102,6 +113,7 @@ def module_source(header, factory_name, factory_params, inner_functions, comment
                           if len(inner_functions) > 1 else load(inner_functions[0].name))
     factory = function_def(factory_name, arguments(factory_params), list(inner_functions) + [returns])
     module = gast.Module(body=[factory], type_ignores=[])
+    module = _SignedConstants().visit(module)
     gast.fix_missing_locations(module)
     text = ast.unparse(gast.gast_to_ast(module))
     body = comments.render(text)

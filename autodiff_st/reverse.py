@@ -390,9 +390,12 @@ class Reverse:
         for op in self.ops:
             if op.kind == "assign" and id(op) not in self.pullbacks:
                 defined.setdefault(op.target, []).append(op)
+        recomputed = {op.target for ops in self.recomputed.values() for op in ops}
         shapes = {}
         for name, nodes in reads.items():
+            # A recomputed value is a Python number, recomputed where it is read: nothing to keep.
             if name in defined and name not in changed_in_place and name not in self.params \
+                    and name not in recomputed \
                     and all(id(n) in in_shape_position for n in nodes):
                 shapes[name] = self.namer.fresh(f"{name}_shape")
                 for n in nodes:
