@@ -9,7 +9,11 @@ import gast
 
 
 def _loads(stmt):
-    return {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    names = {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    for node in gast.walk(stmt):  # x += 1 reads x too
+        if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
+            names.add(node.target.id)
+    return names
 
 
 def _stores(stmt):

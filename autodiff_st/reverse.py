@@ -162,6 +162,7 @@ class Reverse:
         for loop in self.loops:  # loop targets are bound only if the loop runs
             self.nested.update(loop.targets + ([loop.index] if loop.index else []))
         self.tape = self.namer.fresh("tape")
+        self.written_in_place = {op.target for op in self.ops if op.kind in ("setitem", "append")}
         returned = self.ops_returned()
         cotangent_param, intake, seed = self.seed(returned)
         backward = self.backward_block(self.body)
@@ -1006,7 +1007,13 @@ class Reverse:
             restored = list(targets) + ([self.pullbacks[id(op)]] if id(op) in self.pullbacks else [])
             for name in reversed(restored):  # the tape is a stack: pop in the reverse order of the pushes
                 if self.overwrites(op, name) and id(op) not in self.recomputed_ids:
-                    self.backward.append(tag(pop(self.tape, name), op.origin))
+                    restore = pop(self.tape, name)
+                    if name in self.written_in_place:
+                        # The backward pass writes old elements back into this array: into a copy, so
+                        # that the forward pass's array (read again by a second vjp_fn call) stays as is.
+                        restore.value = gast.Call(func=gast.Attribute(value=restore.value, attr="copy",
+                                                                      ctx=gast.Load()), args=[], keywords=[])
+                    self.backward.append(tag(restore, op.origin))
                 self.initialized.discard(name)
 
     def backward_contributions(self, op):
