@@ -169,6 +169,7 @@ class Normalizer:
         self.loops = []  # the enclosing loops' flags, innermost last
         self.nested_return = _has_nested_return(parsed.node)
         self.inlined = {}  # nested functions and lambdas: name -> (parameter names, return expression)
+        self.element_writes = []  # (op index, array, origin) of each y[i] = v
         self.return_value = self.returned = None
 
     # -- names --------------------------------------------------------------------------------------
@@ -231,6 +232,7 @@ class Normalizer:
         if self.nested_return:
             self.emit("return", None, load(self.return_value), origin)
         self.check_aug_writes()
+        self.check_views_after_writes()
         return self.block
 
     def emit(self, kind, target, value, origin):
@@ -499,6 +501,7 @@ class Normalizer:
                 "into an array that is also seen elsewhere would change values the derivative depends on.",
                 origin=origin, hint=f"Make a new array first, for example `{name} = {name}.copy()` or "
                                     f"`{name} = np.zeros(...)`, and write into that.")
+        self.element_writes.append((len(self.ops), array, origin))
         op = Op("setitem", array, gast.Subscript(value=load(array), slice=index, ctx=gast.Load()), origin,
                 nested=self.depth > 0, stored=stored)
         self.ops.append(op)
@@ -720,6 +723,27 @@ class Normalizer:
         else:
             value = self.atom(stmt.value, origin, hint="out")
         self.emit("return", None, value, origin)
+
+    def check_views_after_writes(self):
+        """``r = y[1]`` may be a view of ``y``: after ``y[1] = v`` it shows the new values. The compiler
+        treats ``r`` as the value read, so a read of ``r`` after a write into ``y`` is refused."""
+        for index, array, origin in self.element_writes:
+            reads = {op.target: i for i, op in enumerate(self.ops[:index]) if op.kind == "assign"
+                     and isinstance(op.value, gast.Subscript) and isinstance(op.value.value, gast.Name)
+                     and op.value.value.id == array}
+            for op in self.ops[index + 1:]:
+                if op.kind in ("assign", "unpack") and op.target in reads:
+                    reads.pop(op.target)  # assigned anew: later reads see the new value
+                used = {n.id for n in gast.walk(op.value) if isinstance(n, gast.Name)}
+                if op.stored is not None:
+                    used |= {n.id for n in gast.walk(op.stored) if isinstance(n, gast.Name)}
+                shared = sorted(used & set(reads))
+                if shared:
+                    raise UnsupportedSyntaxError(
+                        f"autodiff_st cannot differentiate this write into `{array}`: `{shared[0]}` was read "
+                        f"from `{array}` before it and is used after it, and if it is a view it changes with the "
+                        "write.", origin=origin,
+                        hint=f"Copy what you read first, for example `{shared[0]} = {array}[...].copy()`.")
 
     def check_aug_writes(self):
         for index, old, sharers, reads_from, provenance in self.aug_writes:

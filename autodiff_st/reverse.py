@@ -163,6 +163,7 @@ class Reverse:
             self.nested.update(loop.targets + ([loop.index] if loop.index else []))
         self.tape = self.namer.fresh("tape")
         self.written_in_place = {op.target for op in self.ops if op.kind in ("setitem", "append")}
+        self.written_arrays_of_ops = {op.target for op in self.ops if op.kind == "setitem"}
         returned = self.ops_returned()
         cotangent_param, intake, seed = self.seed(returned)
         backward = self.backward_block(self.body)
@@ -695,7 +696,14 @@ class Reverse:
         else:
             target = store(op.target) if op.kind == "assign" else gast.Tuple(
                 elts=[store(t) for t in op.target], ctx=gast.Store())
-            stmt = tag(gast.Assign(targets=[target], value=op.value, type_comment=None), origin)
+            value = op.value
+            if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) \
+                    and value.value.id in self.written_arrays_of_ops:
+                # A part of an array written in place: a copy, since the backward pass reads it after
+                # writing old elements back into a copy of the array.
+                value = gast.Call(func=gast.Attribute(value=value, attr="copy", ctx=gast.Load()), args=[],
+                                  keywords=[])
+            stmt = tag(gast.Assign(targets=[target], value=value, type_comment=None), origin)
             stmt.pure = self.is_pure(op)  # no effect but its result: may be dropped if nothing reads it
             out.append(stmt)
         return out
