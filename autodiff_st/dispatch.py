@@ -97,3 +97,123 @@ def _zero_pullback(active, args, kwargs):
         return zeros[0] if len(zeros) == 1 else zeros
 
     return pullback
+
+
+# -- forward mode ------------------------------------------------------------------------------------
+
+_ELEMENTWISE_CALLABLES = {}
+
+
+def _elementwise_forward(rule):
+    """The reverse rule of a diagonal primitive, compiled without ``unbroadcast``: called with a
+    parameter's tangent as ``g``, it gives that parameter's tangent contribution."""
+    found = _ELEMENTWISE_CALLABLES.get(rule.vjp)
+    if found is None:
+        import ast
+        import gast
+        from . import runtime
+        from .templates import template_of
+        template = template_of(rule.vjp)
+        if template is None:
+            raise NotImplementedError(f"the forward rule of {rule.name} needs the source of its reverse rule")
+        template = __import__("copy").deepcopy(template)
+        globals_ = rule.vjp.__globals__
+
+        class Drop(gast.NodeTransformer):
+            def visit_Call(self, call):
+                self.generic_visit(call)
+                if isinstance(call.func, gast.Name) and globals_.get(call.func.id) is runtime.unbroadcast:
+                    return call.args[0]
+                return call
+
+        template = Drop().visit(template)
+        module = ast.fix_missing_locations(ast.Module(body=[gast.gast_to_ast(template)], type_ignores=[]))
+        namespace = {}
+        exec(compile(module, f"<forward rule of {rule.name}>", "exec"), dict(globals_), namespace)
+        found = _ELEMENTWISE_CALLABLES[rule.vjp] = namespace[template.name]
+    return found
+
+
+def _replace(args, kwargs, rule, name, value):
+    """args/kwargs with the rule parameter ``name`` replaced by ``value``."""
+    args = list(args)
+    kwargs = dict(kwargs)
+    if rule.var_positional == name:
+        fixed = rule.params.index(name)
+        return args[:fixed] + list(value), kwargs
+    if name in kwargs:
+        kwargs[name] = value
+    else:
+        args[rule.params.index(name)] = value
+    return args, kwargs
+
+
+def _argument(args, kwargs, rule, name):
+    if rule.var_positional == name:
+        return tuple(args[rule.params.index(name):])
+    if name in kwargs:
+        return kwargs[name]
+    index = rule.params.index(name)
+    return args[index] if index < len(args) else None
+
+
+def rule_jvp(primitive, args, kwargs, tangents):
+    """Run ``primitive(*args, **kwargs)`` and its forward rule.
+
+    ``tangents`` maps the names of the rule's differentiated parameters to their tangents; for a sequence
+    parameter, a list with None for the arrays that carry none. Returns ``(ans, ans_tangent)``.
+    """
+    from .runtime import broadcast_like, tangent_zeros
+    rule = rules.lookup(primitive)
+    forward = rules.lookup_forward(primitive)
+    if rule is None or forward is None:
+        raise NotImplementedError(f"no forward rule for {rules.display_name(primitive)}")
+    ans = primitive(*args, **kwargs)
+
+    def filled(name, tangent):
+        if name in rule.sequences:
+            return [tangent_zeros(x) if t is None else t for x, t in zip(_argument(args, kwargs, rule, name), tangent)]
+        return tangent
+
+    terms = []
+    if forward.kind == "linear":
+        new_args, new_kwargs = list(args), dict(kwargs)
+        for name in rule.diff:
+            value = _argument(args, kwargs, rule, name)
+            if value is None and name not in tangents:
+                continue
+            tangent = filled(name, tangents[name]) if name in tangents else tangent_zeros(value)
+            new_args, new_kwargs = _replace(new_args, new_kwargs, rule, name, tangent)
+        terms.append(primitive(*new_args, **new_kwargs))
+    elif forward.kind == "multilinear":
+        for name, tangent in tangents.items():
+            if name in rule.sequences:
+                seq = list(_argument(args, kwargs, rule, name))
+                for i, t in enumerate(tangent):
+                    if t is not None:
+                        terms.append(primitive(*_replace(args, kwargs, rule, name, seq[:i] + [t] + seq[i + 1:])[0],
+                                               **_replace(args, kwargs, rule, name, seq)[1]))
+            else:
+                new_args, new_kwargs = _replace(args, kwargs, rule, name, tangent)
+                terms.append(primitive(*new_args, **new_kwargs))
+    elif forward.kind == "diagonal":
+        fn = _elementwise_forward(rule)
+        for name, tangent in tangents.items():
+            out = fn(tangent, ans, *args, **kwargs)
+            terms.append(out if len(rule.diff) == 1 else out[rule.diff.index(name)])
+    else:
+        for name, tangent in tangents.items():
+            if name not in forward.custom:
+                raise NotImplementedError(f"no forward rule of {rule.name} for its parameter {name}")
+            terms.append(forward.custom[name](tangent, ans, *args, **kwargs))
+    if not terms:
+        return ans, tangent_zeros(ans)
+    if rule.returns_tuple:
+        total = tuple(sum(parts[1:], parts[0]) for parts in zip(*terms))
+        return ans, total
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    if forward.kind == "diagonal":
+        total = broadcast_like(total, ans)
+    return ans, total

@@ -1129,3 +1129,41 @@ def at_index(v, index):
 def push_part(v, x_bar):
     """The cotangent of a list before ``x = items.pop()``: the cotangent after it, and ``x_bar`` last."""
     return Parts(tuple(v) + (x_bar,))
+
+
+# -- forward mode ------------------------------------------------------------------------------------
+
+def tangent_zeros(x):
+    """The zero tangent of ``x``, with ``x``'s structure: 0.0 for a number, zeros for an array, and a
+    tuple, list or dict of zero tangents for a container."""
+    if isinstance(x, tuple):
+        return tuple(tangent_zeros(e) for e in x)
+    if isinstance(x, list):
+        return [tangent_zeros(e) for e in x]
+    if isinstance(x, dict):
+        return {k: tangent_zeros(v) for k, v in x.items()}
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, dtype=x.dtype if x.dtype.kind in "fc" else float)
+    if isinstance(x, complex):
+        return 0j
+    if isinstance(x, np.generic):
+        return np.zeros((), dtype=x.dtype if x.dtype.kind in "fc" else float)[()]
+    if x is None or isinstance(x, (int, float, bool, str)):
+        return 0.0
+    return 0.0
+
+
+def broadcast_like(t, ans):
+    """``t`` broadcast to the shape of ``ans``: a tangent term of an elementwise operation whose
+    differentiated operand was broadcast against a larger one."""
+    ans_shape = np.shape(ans)
+    if np.shape(t) == ans_shape:
+        return t
+    return np.broadcast_to(t, ans_shape)
+
+
+def owned(t):
+    """A tangent the generated code may write elements into: a copy of an array, anything else as is."""
+    if isinstance(t, np.ndarray):
+        return t.copy()
+    return np.array(t, dtype=float)

@@ -125,11 +125,101 @@ def vjp_rule(*primitives, diff=None, nograd=(), sequences=(), returns_tuple=Fals
     return register
 
 
+# -- forward mode -----------------------------------------------------------------------------------
+#
+# A forward rule gives the tangent of a primitive's result from the tangents of its differentiable
+# parameters. Most need no code of their own: they follow from the reverse-mode rule or from the
+# primitive itself. Every primitive with a vjp rule declares one of four kinds:
+#
+#   diagonal: the Jacobian is diagonal (a ufunc, np.where, np.clip). The reverse rule's expression for
+#       a parameter, with ``g`` read as that parameter's tangent and without ``unbroadcast``, is its
+#       tangent contribution: ``g * np.cos(x)`` serves both ways.
+#   linear: the primitive is linear in its differentiable parameters jointly (np.sum, np.reshape,
+#       np.concatenate, indexing): the tangent is the primitive applied to the tangents.
+#   multilinear: linear in each differentiable parameter, and in each array of a sequence parameter,
+#       separately (np.dot, matmul, np.einsum): one term per differentiated operand, the primitive with
+#       that operand replaced by its tangent.
+#   custom: ``@jvp_rule(primitive, wrt="x")`` registers ``(t, ans, *params)``, returning the result's
+#       tangent contributed by parameter ``x`` whose tangent is ``t``. Terms for several parameters add up.
+
+
+@dataclasses.dataclass
+class ForwardRule:
+    kind: str  # "diagonal", "linear", "multilinear" or "custom"
+    custom: dict = dataclasses.field(default_factory=dict)  # parameter name -> jvp function, for "custom"
+
+
+_FORWARD = {}
+
+
+def _declare(kind, primitives):
+    for primitive in primitives:
+        _FORWARD[_key(primitive)] = ForwardRule(kind)
+    return primitives[0] if len(primitives) == 1 else primitives
+
+
+def diagonal(*primitives):
+    """Declare primitives whose Jacobian is diagonal: their forward rule is their reverse rule."""
+    return _declare("diagonal", primitives)
+
+
+def linear(*primitives):
+    """Declare primitives linear in their differentiable parameters jointly."""
+    return _declare("linear", primitives)
+
+
+def multilinear(*primitives):
+    """Declare primitives linear in each differentiable parameter (and sequence element) separately."""
+    return _declare("multilinear", primitives)
+
+
+def jvp_rule(*primitives, wrt=None):
+    """Register the decorated ``(t, ans, *params)`` as the forward rule of ``primitives`` for parameter
+    ``wrt`` (by default the only differentiable parameter of the reverse rule). It returns the tangent of
+    the result contributed by ``wrt`` when ``wrt``'s tangent is ``t``; for a primitive returning a tuple,
+    a tuple of tangents. This is ``ad.register_jvp``. Example::
+
+        @ad.register_jvp(my_softplus)
+        def my_softplus_jvp(t, ans, x):
+            return t / (1 + np.exp(-x))
+    """
+
+    def register(jvp_fn):
+        names = list(inspect.signature(jvp_fn).parameters)
+        if len(names) < 3 or names[:2] != ["t", "ans"]:
+            raise TypeError(f"a forward rule takes (t, ans, <the function's parameters>); "
+                            f"{jvp_fn.__name__} takes ({', '.join(names)})")
+        for primitive in primitives:
+            param = wrt
+            if param is None:
+                rule = lookup(primitive)
+                if rule is None or len(rule.diff) != 1:
+                    raise TypeError(f"say which parameter the forward rule of {display_name(primitive)} is for: "
+                                    "@jvp_rule(f, wrt=\"x\")")
+                param = rule.diff[0]
+            entry = _FORWARD.get(_key(primitive))
+            if entry is None or entry.kind != "custom":
+                entry = _FORWARD[_key(primitive)] = ForwardRule("custom")
+            entry.custom[param] = jvp_fn
+        return jvp_fn
+
+    return register
+
+
+def lookup_forward(primitive):
+    """The ``ForwardRule`` for ``primitive``, or None."""
+    try:
+        return _FORWARD.get(_key(primitive))
+    except TypeError:
+        return None
+
+
 def nondifferentiable(*primitives):
     """Mark functions whose results carry no gradient. Values passed through them are constants."""
     for primitive in primitives:
         _NONDIFF.add(_key(primitive))
         _RULES.pop(_key(primitive), None)
+        _FORWARD.pop(_key(primitive), None)
     return primitives[0] if len(primitives) == 1 else primitives
 
 
