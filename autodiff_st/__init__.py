@@ -7,6 +7,7 @@
 
 from . import rules as _rules
 from .api import grad, value_and_grad, vjp, source, stop_gradient
+from .jacobians import jvp, jacrev, jacfwd, hessian
 from .errors import (AutodiffError, UnsupportedSyntaxError, MissingRuleError, SourceUnavailableError,
                      NonDifferentiableError, GradPositionError, GradPositionTypeError, InputTypeError,
                      CotangentError, AuxError)
@@ -20,7 +21,7 @@ nondifferentiable(stop_gradient)
 __version__ = "0.1.0"
 
 __all__ = [
-    "grad", "value_and_grad", "vjp", "source", "stop_gradient", "register_vjp", "nondifferentiable",
+    "grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "source", "stop_gradient", "register_vjp", "nondifferentiable",
     "Parameter", "nn", "testing", "AutodiffError", "UnsupportedSyntaxError", "MissingRuleError",
     "SourceUnavailableError", "NonDifferentiableError", "GradPositionError", "GradPositionTypeError",
     "InputTypeError", "CotangentError", "AuxError",

@@ -133,6 +133,12 @@ def build(fn, positions, mode, kinds=None):
     helpers = HelperNames(namer, parsed, user_locals)
     active_params = [params[p] for p in positions]
     scalar_params = {p for p, is_number in zip(params, kinds or ()) if is_number}
+    if mode == "jvp":
+        comments = emit.Comments()
+        functions, description = _tangent_functions(parsed, body, active_params, namer, helpers, scalar_params, args,
+                                                    comments)
+        return _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, description,
+                       active_params, mode, params)
     reverse = Reverse(parsed, body, active_params, namer, helpers, seed_only_first=mode.endswith("_aux"),
                       scalar_params=scalar_params, value_needed=(mode != "grad_only"))
     adjoint = reverse.run()
@@ -208,7 +214,15 @@ def build(fn, positions, mode, kinds=None):
             doc = f"Return {name}'s value and the gradients of {what} with respect to {wrt}."
             description = "value and gradient in one pass"
         functions = [emit.function_def(fused_name, user_args, body, doc)]
-    factory_name = namer.fresh(f"make_{name}_adjoint")
+    return _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, description, active_params,
+                   mode, params)
+
+
+def _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, description, active_params, mode,
+            params):
+    """Wrap the generated functions in a factory that binds the helpers, compile it, and keep the guards."""
+    name = parsed.name
+    factory_name = namer.fresh(f"make_{name}_adjoint" if mode != "jvp" else f"make_{name}_tangent")
     read = {n.id for f in functions for n in gast.walk(f) if isinstance(n, gast.Name)}
     bound = {n: obj for n, obj in helpers.bound.items() if n in read}  # rules dropped by optimize need none
     user_freevars = [v for v in fn.__code__.co_freevars]
@@ -221,6 +235,28 @@ def build(fn, positions, mode, kinds=None):
     guards = tuple(_guards(parsed, ops, user_locals))
     return Compiled(source, filename, codes, tuple(f.name for f in functions), helper_cells, guards,
                     tuple(params), frozenset(user_locals))
+
+
+def _tangent_functions(parsed, body, active_params, namer, helpers, scalar_params, args, comments):
+    """Forward mode: one function ``<name>_jvp(tangents, *args)`` returning ``(out, out_tangent)``."""
+    from .forward import Tangent
+    tangent = Tangent(parsed, body, active_params, namer, helpers, scalar_params=scalar_params)
+    statements, returned, out_tangent = tangent.run()
+    tangents_param = namer.fresh("tangents")
+    result = gast.Return(value=gast.Tuple(elts=[returned, out_tangent], ctx=gast.Load()))
+    statements = optimize.drop_dead_assignments(statements, optimize.live_in([result]), only_pure=True)
+    intake = gast.Assign(targets=[emit.tuple_of([tangent.tangent(p) for p in active_params], gast.Store())],
+                         value=load(tangents_param), type_comment=None)
+    intake.origin = parsed.node.origin
+    user_args = _plain_arguments(args)
+    user_args.args.insert(0, gast.Name(id=tangents_param, ctx=gast.Param(), annotation=None, type_comment=None))
+    if user_args.posonlyargs:
+        user_args.posonlyargs, user_args.args = [], user_args.posonlyargs + user_args.args
+    body = [intake] + comments.annotate(statements) + [result]
+    name = parsed.name
+    doc = (f"Run {name} and push the tangents of {', '.join(active_params)} through it: "
+           "return its value and the value's tangent.")
+    return [emit.function_def(namer.fresh(f"{name}_jvp"), user_args, body, doc)], "forward mode (tangents)"
 
 
 def _loads(statements):

@@ -217,3 +217,35 @@ def rule_jvp(primitive, args, kwargs, tangents):
     if forward.kind == "diagonal":
         total = broadcast_like(total, ans)
     return ans, total
+
+
+def call_jvp(fn, active, tangents, *args, **kwargs):
+    """Run ``fn(*args, **kwargs)`` and push ``tangents`` (one per entry of ``active``, by position or keyword
+    name) through it: returns ``(out, out_tangent)``. The forward-mode twin of ``call_forward``."""
+    from .runtime import tangent_zeros
+    rule = rules.lookup(fn)
+    if rule is not None:
+        by_name = {}
+        for a, t in zip(active, tangents):
+            by_name[rule.params[a] if isinstance(a, int) and rule.var_positional is None else a] = t
+        if rule.var_positional is not None:  # einsum(subscripts, *operands): a list of operand tangents
+            fixed = rule.params.index(rule.var_positional)
+            operand_tangents = [None] * (len(args) - fixed)
+            for a, t in zip(active, tangents):
+                if isinstance(a, int) and a >= fixed:
+                    operand_tangents[a - fixed] = t
+            by_name = {rule.var_positional: operand_tangents}
+        return rule_jvp(fn, args, kwargs, by_name)
+    if rules.is_nondifferentiable(fn):
+        out = fn(*args, **kwargs)
+        return out, tangent_zeros(out)
+    from .cache import adjoint_functions, argument_kinds
+    target, offset = underlying_function(fn)
+    params = parameter_positions(target, offset, active)
+    order = tuple(sorted(set(params)))
+    by_position = {}
+    for p, t in zip(params, tangents):
+        by_position[p] = by_position[p] + t if p in by_position else t
+    prefix = bound_prefix(fn)
+    (jvp_fn,) = adjoint_functions(target, order, "jvp", argument_kinds(prefix + args))
+    return jvp_fn(tuple(by_position[p] for p in order), *prefix, *args, **kwargs)

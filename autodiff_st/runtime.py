@@ -1167,3 +1167,8 @@ def owned(t):
     if isinstance(t, np.ndarray):
         return t.copy()
     return np.array(t, dtype=float)
+
+
+def add_tangents(*terms):
+    """The sum of tangent terms of a primitive that returns a tuple: element by element."""
+    return tuple(sum(parts[1:], parts[0]) for parts in zip(*terms))

@@ -1,0 +1,326 @@
+"""Forward mode: the tangent transformation.
+
+From the normal form, emit one function that runs the user's statements and, after each one that carries
+a derivative, a statement computing the tangent of its result: ``y = np.sin(x)`` is followed by
+``y_dot = x_dot * np.cos(x)``. Control flow keeps its shape, because tangents flow the same way as
+values: no tape, no backward pass. Calls to the user's own functions go through ``call_jvp``, which
+transforms the callee into its own tangent function.
+
+The tangent of a primitive comes from its forward rule (see the "forward mode" section of
+``rules/__init__.py``): a diagonal primitive reuses its reverse rule, a linear one is applied to the
+tangents, a multilinear one gives one term per differentiated operand, and a custom rule is inlined like a
+reverse rule.
+
+The activity analysis, the classification of calls and the loop headers are those of the reverse
+transformation (``Tangent`` extends ``Reverse``); only the statements emitted differ.
+"""
+
+import copy
+import dataclasses
+
+import gast
+
+from . import rules, runtime
+from .errors import MissingRuleError, NonDifferentiableError, UnsupportedSyntaxError
+from .normalize import Loop, load, store
+from .reverse import (BINARY_PRIMITIVES, UNARY_PRIMITIVES, Reverse, _drop_unbroadcast, _leaves, _targets,
+                      names_in, tag, walk_loops, walk_ops)
+from .templates import bind_arguments, inline_vjp
+
+import numpy as np
+import operator
+
+
+def call_jvp_helper():
+    from .dispatch import call_jvp
+    return call_jvp
+
+
+class Tangent(Reverse):
+    def __init__(self, parsed, body, active_params, namer, helpers, scalar_params=()):
+        super().__init__(parsed, body, active_params, namer, helpers, scalar_params=scalar_params)
+        self.tangent_names = {}
+        self.written_arrays_of_ops = set()
+        self.recomputed_ids = set()
+        self.taped = set()
+
+    def tangent(self, var):
+        if var not in self.tangent_names:
+            self.tangent_names[var] = self.namer.fresh(f"{var}_dot")
+        return self.tangent_names[var]
+
+    def zeros(self, node):
+        return gast.Call(func=self.helper(runtime.tangent_zeros, "tangent_zeros"), args=[copy.deepcopy(node)],
+                         keywords=[])
+
+    def tangent_of(self, node):
+        """The tangent of an atom (or a display of atoms) as an expression."""
+        if isinstance(node, gast.Name):
+            return load(self.tangent(node.id)) if node.id in self.active else self.zeros(node)
+        if isinstance(node, gast.Constant):
+            return gast.Constant(value=0.0, kind=None)
+        if isinstance(node, (gast.Tuple, gast.List)):
+            return type(node)(elts=[self.tangent_of(e) for e in node.elts], ctx=gast.Load())
+        if isinstance(node, gast.Dict):
+            return gast.Dict(keys=[copy.deepcopy(k) for k in node.keys], values=[self.tangent_of(v) for v in node.values])
+        return self.zeros(node)
+
+    # -- the transformation --------------------------------------------------------------------------
+
+    def run(self):
+        """Returns (statements, returned value, tangent of the returned value)."""
+        for op in self.ops:
+            self.locals.update(_targets(op))
+        for loop in self.loops:
+            self.locals.update(loop.targets + ([loop.index] if loop.index else []) + [loop.count])
+        from .analyze import classify_call
+        for op in self.ops:
+            if isinstance(op.value, gast.Call):
+                self.callees[id(op)] = classify_call(op.value, self.parsed, self.is_local)
+        self.find_activity()
+        self.build_loop_headers()
+        self.scalars = self.find_scalars()
+        self.ops = list(walk_ops(self.body)) + [op for ops in self.header_ops.values() for op in ops]
+        self.written_into = {op.target for op in self.ops if op.kind == "setitem"}
+        statements = []
+        origin = self.parsed.node.origin
+        for p in self.params:  # a parameter that becomes differentiated by an assignment starts at zero
+            if p in self.active and p not in self.active_params:
+                statements.append(tag(gast.Assign(targets=[store(self.tangent(p))], value=self.zeros(load(p)),
+                                                  type_comment=None), origin))
+        statements += self.forward_block(self.body)
+        returned = self.ops_returned()
+        return statements, returned, self.tangent_of(returned)
+
+    def forward_loop(self, loop):
+        emitted = super().forward_loop(loop)
+        statements = emitted if isinstance(emitted, list) else [emitted]
+        if loop.kind == "for" and not loop.indexed:
+            loop_stmt = statements[-1]
+            zeros = [tag(gast.Assign(targets=[store(self.tangent(t))], value=self.zeros(load(t)), type_comment=None),
+                         loop.origin) for t in loop.targets if t in self.active]
+            loop_stmt.body[:0] = zeros
+        return emitted
+
+    def forward_op(self, op):
+        if id(op) in self.pullbacks:
+            return [tag(self.user_call_jvp(op), op.origin)]
+        if op.kind in ("return", "expr", "assert") or (op.kind == "assign" and op.target in self.uncounted):
+            return super().forward_op(op)
+        targets = _targets(op)
+        reads = set(names_in(op.value)) | (set(names_in(op.stored)) if op.stored is not None else set())
+        primal = super().forward_op(op)
+        tangent = [tag(stmt, op.origin) for stmt in self.tangent_statements(op)]
+        if not tangent:
+            return primal
+        if op.kind in ("assign", "unpack") and set(targets) & reads and len(primal) == 1:
+            # x = x * y: the tangent reads the old x, and the rule may read the new one. Compute the new
+            # value under a fresh name, then the tangent, then rebind.
+            fresh = {t: self.namer.fresh(f"{t}_new") for t in targets}
+            stmt = primal[0]
+            renamed = _rename_stores(stmt, fresh)
+            ans_rename = {t: fresh[t] for t in targets}
+            tangent = [_rename_loads_where(s, ans_rename, self.ans_nodes) for s in tangent]
+            rebind = [tag(gast.Assign(targets=[store(t)], value=load(fresh[t]), type_comment=None), op.origin)
+                      for t in targets]
+            return [renamed] + tangent + rebind
+        return primal + tangent
+
+    def tangent_statements(self, op):
+        """The statements giving the tangents of what ``op`` binds or changes."""
+        self.ans_nodes = set()
+        targets = _targets(op)
+        if op.kind == "setitem":
+            if op.target not in self.active:
+                return []
+            element = gast.Subscript(value=load(self.tangent(op.target)), slice=copy.deepcopy(op.value.slice),
+                                     ctx=gast.Store())
+            return [gast.Assign(targets=[element], value=self.tangent_of(op.stored), type_comment=None)]
+        if op.kind == "append":
+            if op.target not in self.active:
+                return []
+            append = gast.Attribute(value=load(self.tangent(op.target)), attr="append", ctx=gast.Load())
+            return [gast.Expr(value=gast.Call(func=append, args=[self.tangent_of(op.stored)], keywords=[]))]
+        if op.kind == "pop":
+            if op.target not in self.active:
+                return []
+            items = op.value.id
+            if items not in self.active:
+                return [self.assign(op.target, self.zeros(load(op.target)))]
+            pop = gast.Attribute(value=load(self.tangent(items)), attr="pop", ctx=gast.Load())
+            return [self.assign(op.target, gast.Call(func=pop, args=[], keywords=[]))]
+        active_targets = [t for t in targets if t in self.active]
+        if not active_targets:
+            return []
+        if id(op) not in self.active_ops:  # a constant bound to a name that is differentiated elsewhere
+            return [self.assign(t, self.zeros(load(t))) for t in active_targets]
+        value = op.value
+        if isinstance(value, (gast.Name, gast.Tuple, gast.List, gast.Dict)):
+            if op.kind == "unpack":
+                return [gast.Assign(targets=[gast.Tuple(elts=[store(self.tangent(t)) for t in targets], ctx=gast.Store())],
+                                    value=self.tangent_of(value), type_comment=None)]
+            return [self.assign(op.target, self.tangent_of(value))]
+        prelude, expr = self.rule_tangent(op)
+        if op.kind == "unpack":
+            target = gast.Tuple(elts=[store(self.tangent(t)) for t in targets], ctx=gast.Store())
+            return prelude + [gast.Assign(targets=[target], value=expr, type_comment=None)]
+        if op.target in self.written_into:  # the tangent is written into element by element: own it
+            expr = gast.Call(func=self.helper(runtime.owned, "owned"), args=[expr], keywords=[])
+        return prelude + [self.assign(op.target, expr)]
+
+    def assign(self, name, value):
+        return gast.Assign(targets=[store(self.tangent(name))], value=value, type_comment=None)
+
+    # -- rules ---------------------------------------------------------------------------------------
+
+    def rule_tangent(self, op):
+        """(prelude, expression) for the tangent of an operation handled by a derivative rule."""
+        value = op.value
+        origin = op.origin
+        ans = load(op.target) if op.kind == "assign" else gast.Tuple(elts=[load(t) for t in op.target], ctx=gast.Load())
+        for node in gast.walk(ans):  # so that x = f(x) can read the new x where the rule reads the result
+            if isinstance(node, gast.Name):
+                node.is_ans = True
+        if isinstance(value, gast.BinOp):
+            return self.apply_forward(rules.lookup(BINARY_PRIMITIVES[type(value.op)]), [value.left, value.right], {},
+                                      value, ans, op)
+        if isinstance(value, gast.UnaryOp):
+            return self.apply_forward(rules.lookup(UNARY_PRIMITIVES[type(value.op)]), [value.operand], {}, value, ans, op)
+        if isinstance(value, gast.Subscript):
+            index = gast.Subscript(value=gast.Attribute(value=self.helper(np, "np"), attr="index_exp", ctx=gast.Load()),
+                                   slice=value.slice, ctx=gast.Load())
+            return self.apply_forward(rules.lookup(operator.getitem), [value.value, index], {}, value, ans, op)
+        if isinstance(value, gast.Attribute):
+            return self.apply_forward(rules.lookup(rules.ATTRIBUTES[value.attr]), [value.value], {}, None, ans, op)
+        if isinstance(value, gast.Call):
+            callee = self.callees[id(op)]
+            args = list(value.args)
+            keywords = {k.arg: k.value for k in value.keywords}
+            if callee.kind == "astype":
+                return self.apply_forward(rules.lookup(runtime.astype), [value.func.value] + args, keywords, None, ans, op)
+            if callee.kind == "method":
+                if callee.pack and len(args) > 1:
+                    args = [gast.Tuple(elts=args, ctx=gast.Load())]
+                return self.apply_forward(callee.rule, [value.func.value] + args, keywords, None, ans, op)
+            return self.apply_forward(callee.rule, args, keywords, value, ans, op)
+        raise UnsupportedSyntaxError(f"autodiff_st cannot take the tangent of {type(value).__name__}", origin=origin)
+
+    def apply_forward(self, rule, args, keywords, original, ans, op):
+        origin = op.origin
+        bound = bind_arguments(rule, args, keywords, origin)
+        wanted = []
+        for name, node in bound.items():
+            if self.any_active(node) and name not in rule.nograd:
+                if name not in rule.diff:
+                    raise NonDifferentiableError(
+                        f"autodiff_st has no derivative of {rule.name} with respect to its argument "
+                        f"`{name}`, and a differentiated value is passed there.", origin=origin,
+                        hint=f"Wrap that argument in ad.stop_gradient(...) if it should be a constant.")
+                wanted.append(name)
+        forward = rules.lookup_forward(rule.primitive)
+        if forward is None:
+            raise MissingRuleError(
+                f"no forward-mode rule for {rule.name}.", origin=origin,
+                hint=f"Register one with @ad.register_jvp({rule.name.split('.')[-1]}), or use reverse mode "
+                     "(ad.grad, ad.vjp, ad.jacrev).")
+        if original is None:  # a method or attribute: call the function it stands for
+            original = gast.Call(func=self.helper(rule.primitive, _helper_name(rule.primitive)), args=list(args),
+                                 keywords=[gast.keyword(arg=k, value=v) for k, v in keywords.items()])
+        prelude, terms = [], []
+        if forward.kind == "diagonal":
+            for name in wanted:
+                pre, exprs = inline_vjp(rule, bound, self.tangent_of(bound[name]), ans, [name], self.namer, self.helpers)
+                prelude += [_drop_unbroadcast(s, self.helpers) for s in pre]
+                terms.append(_drop_unbroadcast(exprs[name], self.helpers))
+        elif forward.kind == "linear":
+            memo = {}
+            for name in rule.diff:
+                node = bound.get(name)
+                if node is None or name in rule.nograd or (isinstance(node, gast.Constant) and node.value is None):
+                    continue
+                if isinstance(node, (gast.Tuple, gast.List)) and name in rule.sequences:
+                    for elt in node.elts:
+                        memo[id(elt)] = self.tangent_of(elt)
+                else:
+                    memo[id(node)] = self.tangent_of(node)
+            terms.append(copy.deepcopy(original, memo))
+        elif forward.kind == "multilinear":
+            for name in wanted:
+                node = bound[name]
+                if isinstance(node, (gast.Tuple, gast.List)) and name in rule.sequences:
+                    for elt in node.elts:
+                        if self.any_active(elt):
+                            terms.append(copy.deepcopy(original, {id(elt): self.tangent_of(elt)}))
+                elif name in rule.sequences:
+                    raise UnsupportedSyntaxError(
+                        f"autodiff_st takes the tangent of {rule.name} only for operands written out in the call.",
+                        origin=origin, hint="Pass the arrays one by one.")
+                else:
+                    terms.append(copy.deepcopy(original, {id(node): self.tangent_of(node)}))
+        else:
+            for name in wanted:
+                jvp_fn = forward.custom.get(name)
+                if jvp_fn is None:
+                    raise MissingRuleError(f"no forward-mode rule of {rule.name} for its argument `{name}`.",
+                                           origin=origin, hint="Register one with @ad.register_jvp(f, wrt=...).")
+                as_rule = dataclasses.replace(rule, vjp=jvp_fn, diff=(name,))
+                pre, exprs = inline_vjp(as_rule, bound, self.tangent_of(bound[name]), ans, [name], self.namer,
+                                        self.helpers)
+                prelude += pre
+                terms.append(exprs[name])
+        if not terms:
+            return prelude, self.zeros(ans)
+        if rule.returns_tuple:
+            if len(terms) == 1:
+                return prelude, terms[0]
+            return prelude, gast.Call(func=self.helper(runtime.add_tangents, "add_tangents"), args=terms, keywords=[])
+        total = terms[0]
+        for term in terms[1:]:
+            total = gast.BinOp(left=total, op=gast.Add(), right=term)
+        operands = [n for n in bound.values() if isinstance(n, gast.Name)]
+        if forward.kind == "diagonal" and len(operands) > 1 and not (isinstance(ans, gast.Name) and ans.id in self.scalars):
+            total = gast.Call(func=self.helper(runtime.broadcast_like, "broadcast_like"), args=[total, ans], keywords=[])
+        return prelude, total
+
+    # -- calls to the user's functions ---------------------------------------------------------------
+
+    def user_call_jvp(self, op):
+        call = op.value
+        active_args = self.user_call_args[id(op)]
+        positions = gast.Tuple(elts=[gast.Constant(value=a, kind=None) for a in active_args], ctx=gast.Load())
+        tangents = []
+        for a in active_args:
+            node = call.args[a] if isinstance(a, int) else next(k.value for k in call.keywords if k.arg == a)
+            tangents.append(self.tangent_of(node))
+        tangents = gast.Tuple(elts=tangents, ctx=gast.Load())
+        new_call = gast.Call(func=self.helper(call_jvp_helper(), "call_jvp"),
+                             args=[call.func, positions, tangents] + call.args, keywords=call.keywords)
+        if op.kind == "assign":
+            value_target, tangent_target = store(op.target), store(self.tangent(op.target))
+        else:
+            value_target = gast.Tuple(elts=[store(t) for t in op.target], ctx=gast.Store())
+            tangent_target = gast.Tuple(elts=[store(self.tangent(t)) for t in op.target], ctx=gast.Store())
+        return gast.Assign(targets=[gast.Tuple(elts=[value_target, tangent_target], ctx=gast.Store())],
+                           value=new_call, type_comment=None)
+
+
+def _helper_name(obj):
+    return getattr(obj, "__name__", "primitive")
+
+
+def _rename_stores(stmt, mapping):
+    stmt = copy.deepcopy(stmt)
+    for node in gast.walk(stmt):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and node.id in mapping:
+            node.id = mapping[node.id]
+    return stmt
+
+
+def _rename_loads_where(stmt, mapping, _unused):
+    """In a tangent statement, read the new value (the result) under its fresh name where a rule reads
+    the result, and the old value where it reads an operand: results appear in rules only as ``ans``,
+    which the inliner substituted by a fresh Load of the target. Operands keep the old name."""
+    for node in gast.walk(stmt):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and getattr(node, "is_ans", False):
+            node.id = mapping.get(node.id, node.id)
+    return stmt

@@ -1,0 +1,541 @@
+"""The Jacobian transforms: ``jvp``, ``jacrev``, ``jacfwd`` and ``hessian``, built on generated code.
+
+``jvp`` runs the generated tangent function (forward mode). ``jacrev`` runs the generated forward pass
+once and then the generated backward pass on the rows of the identity: all rows in one *batched* backward
+pass by default (the cotangent carries a leading batch axis through the generated code), ``chunk_size``
+rows at a time, or one row at a time with ``chunk_size=1``. ``jacfwd`` pushes the columns of the identity
+through the tangent function. ``hessian`` is forward mode over the generated gradient function.
+
+Conventions (docs/api.md): the Jacobian of output ``o`` with respect to input ``i`` has shape
+``o.shape + i.shape``; for tuple outputs and tuple positions the result nests outputs outside and inputs
+inside, ``jac[out_index][in_index]``; an int position drops the input level and a single output drops
+the output level.
+"""
+
+import functools
+import logging
+
+import numpy as np
+
+from . import rules
+from .api import (FIRST, Transform, _as_tuple, _check_input, _check_positions, _decorator, _name, _resolve_positions,
+                  _target)
+from .cache import adjoint_functions, argument_kinds, compiled_adjoint
+from .dispatch import call_forward, call_jvp
+from .errors import AuxError, InputTypeError
+
+log = logging.getLogger("autodiff_st")
+
+
+def _split_aux(out, has_aux, fn):
+    if not has_aux:
+        return out, None
+    if not isinstance(out, tuple) or len(out) < 2:
+        raise AuxError(f"has_aux=True needs {_name(fn)} to return at least two outputs.")
+    return out[0], (out[1] if len(out) == 2 else tuple(out[1:]))
+
+
+def _is_int(x):
+    return isinstance(x, bool) or isinstance(x, (int, np.integer)) or (
+        isinstance(x, np.ndarray) and x.dtype.kind in "iub")
+
+
+def _is_complex(x):
+    return isinstance(x, (complex, np.complexfloating)) or (isinstance(x, np.ndarray) and x.dtype.kind == "c")
+
+
+def _check_jacobian_inputs(fn, args, positions, allow_int, holomorphic):
+    """The positions that carry a derivative (ints are dropped with allow_int=True)."""
+    active = []
+    for p in positions:
+        x = args[p]
+        if _is_int(x):
+            if not allow_int:
+                raise InputTypeError(
+                    f"argument {p} of {_name(fn)} is an integer, and integers have no derivative.",
+                    hint="Pass a float instead (2.0, or x.astype(np.float64)), or pass allow_int=True "
+                         "for a zero Jacobian with respect to it.")
+            continue
+        if isinstance(x, (tuple, list, dict)):
+            raise InputTypeError(
+                f"argument {p} of {_name(fn)} is a {type(x).__name__}: Jacobians are taken with respect "
+                "to arrays and floats.", hint="Pass the arrays as separate arguments.")
+        _check_input(x, p, fn, allow_complex=holomorphic)
+        active.append(p)
+    return active
+
+
+def _output_leaves(y, fn, holomorphic):
+    leaves = list(y) if isinstance(y, tuple) else [y]
+    for leaf in leaves:
+        if _is_complex(leaf) and not holomorphic:
+            raise InputTypeError(f"{_name(fn)} returns a complex value; pass holomorphic=True to take its "
+                                 "Jacobian.")
+        if not isinstance(leaf, (float, int, np.ndarray, np.generic)):
+            raise InputTypeError(f"{_name(fn)} returns a {type(leaf).__name__}: Jacobians are taken of arrays "
+                                 "and floats, or tuples of them.")
+    return leaves, isinstance(y, tuple)
+
+
+def _jacobian_dtype(out_leaf, x):
+    return np.result_type(np.asarray(out_leaf).dtype, np.asarray(x).dtype, np.float32)
+
+
+def _nest(blocks, tuple_out, int_position):
+    """blocks[k][i]: the Jacobian of output k with respect to input i; drop the levels the caller asked to."""
+    rows = [b[0] if int_position else tuple(b) for b in blocks]
+    return tuple(rows) if tuple_out else rows[0]
+
+
+def _basis(shape, dtype, start, stop):
+    """Rows ``start`` to ``stop`` of the identity on arrays of ``shape``, with a leading batch axis."""
+    size = int(np.prod(shape, dtype=np.int64))
+    rows = np.zeros((stop - start, size), dtype=dtype)
+    rows[np.arange(stop - start), np.arange(start, stop)] = 1
+    return rows.reshape((stop - start,) + tuple(shape))
+
+
+def _one_hot(shape, dtype, index):
+    e = np.zeros(int(np.prod(shape, dtype=np.int64)), dtype=dtype)
+    e[index] = 1
+    e = e.reshape(shape)
+    return e
+
+
+def _as_like(t, x):
+    """A tangent or cotangent shaped for ``x``: a Python float for a float."""
+    if isinstance(x, float):
+        return float(t)
+    return t
+
+
+def _batched_backward(backward):
+    """The batched form of a generated backward function, or None where batching is not available."""
+    try:
+        from .batching import batched_backward
+    except ImportError:
+        return None
+    try:
+        return batched_backward(backward)
+    except Exception as error:  # noqa: BLE001 - the loop below is always correct
+        log.debug("jacrev runs a loop of backward passes: %s", error)
+        return None
+
+
+# -- jvp -----------------------------------------------------------------------------------------------
+
+def _tangent_function(fn, positions, args):
+    """``run(tangents, *args) -> (out, out_tangent)`` for ``fn`` and the argument positions."""
+    if rules.lookup(fn) is not None:
+        return lambda tangents, *a, **k: call_jvp(fn, positions, tangents, *a, **k)
+    target, prefix = _target(fn)
+    shifted = tuple(p + len(prefix) for p in positions)
+    (jvp_fn,) = adjoint_functions(target, shifted, "jvp", argument_kinds(prefix + tuple(args)))
+    return lambda tangents, *a, **k: jvp_fn(tangents, *prefix, *a, **k)
+
+
+def _check_tangent(t, x, position):
+    if np.shape(t) != np.shape(x):
+        raise ValueError(f"the tangent of argument {position} has shape {np.shape(t)}, but the argument has shape "
+                         f"{np.shape(x)}; a tangent has its primal's shape.")
+
+
+def jvp(fn, inputs, tangents, has_aux=False):
+    """Push ``tangents`` through ``fn`` at ``inputs``: returns ``(outputs, tangent_outputs)``, or
+    ``(outputs, tangent_outputs, aux)`` with has_aux. ``inputs`` and ``tangents`` are tuples (a single
+    array is taken as a 1-tuple)."""
+    if not isinstance(inputs, (tuple, list)):
+        inputs, tangents = (inputs,), (tangents,)
+    inputs, tangents = tuple(inputs), tuple(tangents)
+    if len(inputs) != len(tangents):
+        raise ValueError(f"jvp got {len(inputs)} inputs and {len(tangents)} tangents; give one tangent per input.")
+    for i, (x, t) in enumerate(zip(inputs, tangents)):
+        _check_input(x, i, fn)
+        _check_tangent(t, x, i)
+    positions = tuple(range(len(inputs)))
+    run = _tangent_function(fn, positions, inputs)
+    out, out_dot = run(tangents, *inputs)
+    if has_aux:
+        if not isinstance(out, tuple) or len(out) < 2:
+            raise AuxError(f"has_aux=True needs {_name(fn)} to return at least two outputs.")
+        y, aux = _split_aux(out, True, fn)
+        return y, _match_output(out_dot[0], y), aux
+    return out, _match_output(out_dot, out)
+
+
+def _match_output(t, y):
+    """The tangent of ``y`` with ``y``'s type, shape and dtype."""
+    if isinstance(y, tuple):
+        return tuple(_match_output(ti, yi) for ti, yi in zip(t, y))
+    if isinstance(y, list):
+        return [_match_output(ti, yi) for ti, yi in zip(t, y)]
+    if isinstance(y, float):
+        return float(np.real(t)) if not isinstance(t, complex) else t
+    if isinstance(y, np.ndarray):
+        t = np.asarray(t)
+        if t.shape != y.shape:
+            t = np.broadcast_to(t, y.shape).copy()
+        if t.dtype != y.dtype and y.dtype.kind in "fc":
+            t = t.astype(y.dtype)
+        return t
+    return t
+
+
+# -- jacrev --------------------------------------------------------------------------------------------
+
+class JacRev(Transform):
+    def __init__(self, fn, positions, has_aux, return_value, chunk_size, holomorphic, allow_int):
+        super().__init__(fn)
+        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
+                                       or chunk_size <= 0):
+            raise ValueError(f"chunk_size must be None or a positive int, not {chunk_size!r}.")
+        if positions is None:
+            raise ValueError("jacrev needs grad_position (or argnums): which inputs to differentiate.")
+        self.positions = positions
+        self.has_aux = has_aux
+        self.return_value = return_value
+        self.chunk_size = chunk_size
+        self.holomorphic = holomorphic
+        self.allow_int = allow_int
+        if rules.lookup(fn) is None and not isinstance(fn, Transform):
+            _target(fn)  # fail early on a function without source
+
+    def rebind(self, fn):
+        return JacRev(fn, self.positions, self.has_aux, self.return_value, self.chunk_size, self.holomorphic,
+                      self.allow_int)
+
+    def pullback_parts(self, args, active):
+        """(out, backward(v) -> grads, batched(V) -> grads or None) for the active positions."""
+        fn = self.fn
+        if rules.lookup(fn) is not None:
+            out, pullback = call_forward(fn, tuple(active), *args)
+
+            def backward(v):
+                grads = pullback(v)
+                return grads if len(active) > 1 else (grads,)
+            return out, backward, None
+        target, prefix = _target(fn)
+        shifted = tuple(p + len(prefix) for p in active)
+        mode = "vjp_aux" if self.has_aux else "vjp"
+        forward, generated_backward = adjoint_functions(target, shifted, mode, argument_kinds(prefix + tuple(args)))
+        out, residuals = forward(*prefix, *args)
+        batched = _batched_backward(generated_backward) if self.chunk_size != 1 else None
+
+        def backward(v):
+            return generated_backward(residuals, v)
+
+        run_batched = None if batched is None else (lambda vs: batched(residuals, vs))
+        return out, backward, run_batched
+
+    def __call__(self, *args):
+        fn = self.fn
+        positions = _check_positions(_as_tuple(self.positions), args, fn)
+        active = _check_jacobian_inputs(fn, args, positions, self.allow_int, self.holomorphic)
+        if isinstance(fn, Transform):
+            return _nested_jacobian(self, args, active)
+        if active:
+            out, backward, batched = self.pullback_parts(args, active)
+        else:
+            out, backward, batched = fn(*args), None, None
+        y, aux = _split_aux(out, self.has_aux, fn)
+        leaves, tuple_out = _output_leaves(y, fn, self.holomorphic)
+        blocks = self._blocks(args, positions, active, leaves, tuple_out, backward, batched)
+        jac = _nest(blocks, tuple_out, isinstance(self.positions, int))
+        if self.return_value:
+            return (jac, y, aux) if self.has_aux else (jac, y)
+        return (jac, aux) if self.has_aux else jac
+
+    def _blocks(self, args, positions, active, leaves, tuple_out, backward, batched):
+        blocks = []
+        for k, leaf in enumerate(leaves):
+            shape = np.shape(leaf)
+            size = int(np.prod(shape, dtype=np.int64))
+            dtype = np.result_type(np.asarray(leaf).dtype, np.float64 if not self.holomorphic else np.complex128) \
+                if np.asarray(leaf).dtype.kind not in "fc" else np.asarray(leaf).dtype
+            rows = {p: [] for p in active}
+            if active:
+                step = size if self.chunk_size is None else self.chunk_size
+                if batched is not None and self.chunk_size != 1:
+                    for start in range(0, size, step):
+                        stop = min(size, start + step)
+                        cotangent = self._cotangent_batch(leaves, tuple_out, k, shape, dtype, start, stop)
+                        grads = batched(cotangent)
+                        for p, g in zip(active, grads):
+                            rows[p].append(np.reshape(g, (stop - start,) + np.shape(args[p])))
+                else:
+                    for index in range(size):
+                        e = _one_hot(shape, dtype, index)
+                        v = self._cotangent_single(leaves, tuple_out, k, e, leaf)
+                        grads = backward(v)
+                        for p, g in zip(active, grads):
+                            rows[p].append(np.reshape(g, (1,) + np.shape(args[p])))
+            block = []
+            for p in positions:
+                x = args[p]
+                jdtype = _jacobian_dtype(leaf, x) if not _is_int(x) else np.float64
+                if p in rows:
+                    stacked = np.concatenate(rows[p], axis=0) if rows[p] else np.zeros((0,) + np.shape(x))
+                    block.append(np.asarray(stacked.reshape(shape + np.shape(x)), dtype=jdtype))
+                else:
+                    block.append(np.zeros(shape + np.shape(x), dtype=jdtype))
+            blocks.append(block)
+        return blocks
+
+    @staticmethod
+    def _cotangent_single(leaves, tuple_out, k, e, leaf):
+        e = _as_like(e, leaf)
+        if not tuple_out:
+            return e
+        return tuple(e if j == k else _zero_like_output(other) for j, other in enumerate(leaves))
+
+    @staticmethod
+    def _cotangent_batch(leaves, tuple_out, k, shape, dtype, start, stop):
+        basis = _basis(shape, dtype, start, stop)
+        if not tuple_out:
+            return basis
+        return tuple(basis if j == k else np.zeros((stop - start,) + np.shape(other), dtype=np.asarray(other).dtype)
+                     for j, other in enumerate(leaves))
+
+    def source(self):
+        target, prefix = _target(self.fn)
+        positions = tuple(p + len(prefix) for p in _as_tuple(self.positions))
+        return compiled_adjoint(target, positions, "vjp_aux" if self.has_aux else "vjp").source
+
+
+def _zero_like_output(y):
+    if isinstance(y, float):
+        return 0.0
+    return np.zeros(np.shape(y), dtype=np.asarray(y).dtype)
+
+
+# -- jacfwd --------------------------------------------------------------------------------------------
+
+class JacFwd(Transform):
+    def __init__(self, fn, positions, has_aux, return_value, holomorphic):
+        super().__init__(fn)
+        if positions is None:
+            raise ValueError("jacfwd needs grad_position (or argnums): which inputs to differentiate.")
+        self.positions = positions
+        self.has_aux = has_aux
+        self.return_value = return_value
+        self.holomorphic = holomorphic
+        if rules.lookup(fn) is None and not isinstance(fn, Transform):
+            _target(fn)
+
+    def rebind(self, fn):
+        return JacFwd(fn, self.positions, self.has_aux, self.return_value, self.holomorphic)
+
+    def __call__(self, *args):
+        fn = self.fn
+        positions = _check_positions(_as_tuple(self.positions), args, fn)
+        active = _check_jacobian_inputs(fn, args, positions, False, self.holomorphic)
+        if isinstance(fn, Transform):
+            return _nested_jacobian(self, args, active)
+        run = _tangent_function(fn, tuple(active), args)
+        zero_tangents = [_zero_like_output(args[p]) if not isinstance(args[p], float) else 0.0 for p in active]
+        out, _ = run(tuple(zero_tangents), *args)
+        y, aux = _split_aux(out, self.has_aux, fn)
+        leaves, tuple_out = _output_leaves(y, fn, self.holomorphic)
+        columns = {p: [] for p in active}  # columns[p][j]: the output tangents for basis vector j of input p
+        for slot, p in enumerate(active):
+            x = args[p]
+            dtype = np.asarray(x).dtype
+            for j in range(int(np.size(x))):
+                tangents = list(zero_tangents)
+                tangents[slot] = _as_like(_one_hot(np.shape(x), dtype, j), x)
+                _, out_dot = run(tuple(tangents), *args)
+                if self.has_aux:
+                    out_dot = out_dot[0]
+                columns[p].append(list(out_dot) if tuple_out else [out_dot])
+        blocks = []
+        for k, leaf in enumerate(leaves):
+            block = []
+            for p in positions:
+                x = args[p]
+                shape = np.shape(leaf) + np.shape(x)
+                if p in columns and columns[p]:
+                    stacked = np.stack([np.broadcast_to(c[k], np.shape(leaf)) for c in columns[p]], axis=-1)
+                    block.append(np.asarray(stacked.reshape(shape), dtype=_jacobian_dtype(leaf, x)))
+                else:
+                    block.append(np.zeros(shape, dtype=_jacobian_dtype(leaf, x)))
+            blocks.append(block)
+        jac = _nest(blocks, tuple_out, isinstance(self.positions, int))
+        if self.return_value:
+            return (jac, y, aux) if self.has_aux else (jac, y)
+        return (jac, aux) if self.has_aux else jac
+
+    def source(self):
+        target, prefix = _target(self.fn)
+        positions = tuple(p + len(prefix) for p in _as_tuple(self.positions))
+        return compiled_adjoint(target, positions, "jvp").source
+
+
+# -- composition -----------------------------------------------------------------------------------------
+
+def _nested_jacobian(outer, args, active):
+    """The Jacobian of an inner ``jacrev``, by differentiating generated code again.
+
+    Row ``r`` of the inner Jacobian is the generated backward pass applied to the generated forward
+    pass's residuals and the cotangent ``e_r``. A small generated function, ``jacobian_row``, makes
+    that composition explicit; the outer transform differentiates it like any user function, through
+    its calls into the inner generated functions. The result nests as JAX's does: the inner Jacobian's
+    structure outside, the outer positions inside."""
+    from .errors import AutodiffError
+    inner = outer.fn
+    if not isinstance(inner, JacRev) or inner.has_aux or inner.return_value or rules.lookup(inner.fn) is not None \
+            or outer.has_aux:
+        raise AutodiffError(
+            "autodiff_st differentiates a jacrev again (jacrev(jacrev(f)), jacfwd(jacrev(f))) when neither "
+            "transform has has_aux, the inner one has no return_value, and f is a Python function; for a "
+            "scalar f, hessian(f) also takes has_aux.")
+    inner_positions = _check_positions(_as_tuple(inner.positions), args, inner.fn)
+    inner_active = _check_jacobian_inputs(inner.fn, args, inner_positions, inner.allow_int, inner.holomorphic)
+    outer_positions = _check_positions(_as_tuple(outer.positions), args, inner.fn)
+    target, prefix = _target(inner.fn)
+    shifted = tuple(p + len(prefix) for p in inner_active)
+    forward, backward = adjoint_functions(target, shifted, "vjp", argument_kinds(prefix + tuple(args)))
+    y, _ = forward(*prefix, *args)
+    y_leaves, tuple_y = _output_leaves(y, inner.fn, inner.holomorphic)
+    row = _row_function(forward, backward, len(prefix) + len(args), getattr(target, "__name__", "f"))
+    row_positions = tuple(p + len(prefix) for p in active)
+    if isinstance(outer, JacRev):
+        row_jacobian = JacRev(row, row_positions, False, False, outer.chunk_size, False, False)
+    else:
+        row_jacobian = JacFwd(row, row_positions, False, False, False)
+    per_output = []
+    for k, leaf in enumerate(y_leaves):
+        shape = np.shape(leaf)
+        size = int(np.prod(shape, dtype=np.int64))
+        dtype = np.asarray(leaf).dtype if np.asarray(leaf).dtype.kind == "f" else np.float64
+        rows = []  # rows[r][i][j]: d (inner gradient i of row r) / d (outer input j)
+        for r in range(size):
+            e = _as_like(_one_hot(shape, dtype, r), leaf)
+            v = tuple(e if j == k else _zero_like_output(other) for j, other in enumerate(y_leaves)) if tuple_y else e
+            rows.append(row_jacobian(*prefix, *args, v))
+        per_input = []
+        for p in inner_positions:
+            per_outer = []
+            for q in outer_positions:
+                full = shape + np.shape(args[p]) + np.shape(args[q])
+                if p in inner_active and q in active and size:
+                    i, j = inner_active.index(p), active.index(q)
+                    stacked = np.stack([np.asarray(rows[r][i][j]) for r in range(size)])
+                    per_outer.append(stacked.reshape(full))
+                else:
+                    per_outer.append(np.zeros(full))
+            per_input.append(per_outer[0] if isinstance(outer.positions, int) else tuple(per_outer))
+        per_output.append(per_input[0] if isinstance(inner.positions, int) else tuple(per_input))
+    jac = tuple(per_output) if tuple_y else per_output[0]
+    if outer.return_value:
+        return jac, inner(*args)
+    return jac
+
+
+def _row_function(forward, backward, count, name):
+    """A generated function ``(*args, cotangent) -> gradients``: one row of a reverse-mode Jacobian."""
+    from .loader import compile_module
+    params = ", ".join(f"arg{i}" for i in range(count))
+    source = (f"def jacobian_row_of_{name}({params}, cotangent):\n"
+              f"    out, residuals = {name}_forward({params})\n"
+              f"    return {name}_backward(residuals, cotangent)\n")
+    code, _ = compile_module(source, f"Jacobian row of {name}")
+    namespace = {f"{name}_forward": forward, f"{name}_backward": backward}
+    exec(code, namespace)
+    return namespace[f"jacobian_row_of_{name}"]
+
+
+# -- hessian ---------------------------------------------------------------------------------------------
+
+class Hessian(Transform):
+    """Forward mode over the generated gradient function: ``jacfwd(grad(f))``, by transforming the
+    generated code of the gradient again."""
+
+    def __init__(self, fn, positions, has_aux):
+        super().__init__(fn)
+        if positions is None:
+            raise ValueError("hessian needs grad_position (or argnums).")
+        self.positions = positions
+        self.has_aux = has_aux
+        _target(fn)
+
+    def rebind(self, fn):
+        return Hessian(fn, self.positions, self.has_aux)
+
+    def __call__(self, *args):
+        fn = self.fn
+        positions = _check_positions(_as_tuple(self.positions), args, fn)
+        active = _check_jacobian_inputs(fn, args, positions, False, False)
+        target, prefix = _target(fn)
+        shifted = tuple(p + len(prefix) for p in active)
+        kinds = argument_kinds(prefix + tuple(args))
+        mode = "grad_aux" if self.has_aux else "grad"
+        (gradient_fn,) = adjoint_functions(target, shifted, mode, kinds)
+        (tangent_fn,) = adjoint_functions(gradient_fn, shifted, "jvp", kinds)
+        zero_tangents = [_zero_like_output(args[p]) for p in active]
+        value = None
+        columns = {p: [] for p in active}  # columns[q][j]: the gradients' tangents along basis vector j of q
+        for slot, q in enumerate(active):
+            x = args[q]
+            for j in range(int(np.size(x))):
+                tangents = list(zero_tangents)
+                tangents[slot] = _as_like(_one_hot(np.shape(x), np.asarray(x).dtype, j), x)
+                (value, *_), (_, *grad_dots) = tangent_fn(tuple(tangents), *prefix, *args)
+                columns[q].append(grad_dots)
+        if value is None:
+            value = fn(*args)
+        y, aux = _split_aux(value, self.has_aux, fn)
+        if np.size(y) != 1:
+            raise ValueError(f"hessian needs {_name(fn)} to return a scalar; it returned shape {np.shape(y)}. "
+                             "Use jacfwd(jacrev(f)) for the second derivatives of each output.")
+        rows = []
+        for i, p in enumerate(positions):
+            row = []
+            for q in positions:
+                shape = np.shape(args[p]) + np.shape(args[q])
+                if p in columns and q in columns and columns[q]:
+                    slot = active.index(p)
+                    stacked = np.stack([np.broadcast_to(c[slot], np.shape(args[p])) for c in columns[q]], axis=-1)
+                    row.append(np.asarray(stacked.reshape(shape), dtype=_jacobian_dtype(args[p], args[q])))
+                else:
+                    row.append(np.zeros(shape))
+            rows.append(row[0] if isinstance(self.positions, int) else tuple(row))
+        hess = rows[0] if isinstance(self.positions, int) else tuple(rows)
+        return (hess, aux) if self.has_aux else hess
+
+    def source(self):
+        target, prefix = _target(self.fn)
+        positions = tuple(p + len(prefix) for p in _as_tuple(self.positions))
+        (gradient_fn,) = adjoint_functions(target, positions, "grad")
+        return compiled_adjoint(gradient_fn, positions, "jvp").source
+
+
+# -- the public functions --------------------------------------------------------------------------------
+
+def _resolve_weights(weights, grad_vars):
+    if weights is not None and grad_vars is not None:
+        raise TypeError("give either weights or grad_vars, not both: grad_vars is an alias of weights")
+    weights = weights if weights is not None else grad_vars
+    if weights is not None:
+        from .errors import AutodiffError
+        raise AutodiffError("jacrev with weights= is not supported yet; differentiate with respect to inputs.")
+
+
+@_decorator
+def jacrev(fn, grad_position=FIRST, has_aux=False, *, argnums=None, weights=None, grad_vars=None,
+           return_value=False, chunk_size=None, holomorphic=False, allow_int=False):
+    """The Jacobian of ``fn`` by reverse mode. See the module docstring and docs/api.md."""
+    _resolve_weights(weights, grad_vars)
+    return JacRev(fn, _resolve_positions(grad_position, argnums), has_aux, return_value, chunk_size, holomorphic,
+                  allow_int)
+
+
+@_decorator
+def jacfwd(fn, grad_position=FIRST, has_aux=False, *, argnums=None, return_value=False, holomorphic=False):
+    """The Jacobian of ``fn`` by forward mode: one tangent pass per input element."""
+    return JacFwd(fn, _resolve_positions(grad_position, argnums), has_aux, return_value, holomorphic)
+
+
+@_decorator
+def hessian(fn, grad_position=FIRST, has_aux=False, *, argnums=None):
+    """The Hessian of a scalar ``fn``: forward mode over its generated gradient."""
+    return Hessian(fn, _resolve_positions(grad_position, argnums), has_aux)
