@@ -153,6 +153,8 @@ class Tangent(Reverse):
         if not active_targets:
             return []
         if id(op) not in self.active_ops:  # a constant bound to a name that is differentiated elsewhere
+            if op.kind == "assign" and isinstance(op.value, gast.Constant) and isinstance(op.value.value, (int, float)):
+                return [self.assign(op.target, gast.Constant(value=0.0, kind=None))]
             return [self.assign(t, self.zeros(load(t))) for t in active_targets]
         value = op.value
         if isinstance(value, (gast.Name, gast.Tuple, gast.List, gast.Dict)):
@@ -277,8 +279,11 @@ class Tangent(Reverse):
         total = terms[0]
         for term in terms[1:]:
             total = gast.BinOp(left=total, op=gast.Add(), right=term)
-        operands = [n for n in bound.values() if isinstance(n, gast.Name)]
-        if forward.kind == "diagonal" and len(operands) > 1 and not (isinstance(ans, gast.Name) and ans.id in self.scalars):
+        # A term has its operand's shape; where an operand without a tangent is broadcast against it, the
+        # result is larger: broadcast the tangent to the result's shape.
+        constants = [n for n in bound.values() if isinstance(n, gast.Name) and n.id not in self.active
+                     and n.id not in self.scalars]
+        if forward.kind == "diagonal" and constants and not (isinstance(ans, gast.Name) and ans.id in self.scalars):
             total = gast.Call(func=self.helper(runtime.broadcast_like, "broadcast_like"), args=[total, ans], keywords=[])
         return prelude, total
 
