@@ -22,6 +22,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet autograd jax || echo "autograd/jax not installed: comparing with numpy only"
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/jacobians.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,133 @@
+"""Jacobian benchmarks: ``jacrev`` of ``tanh(A @ x)`` side by side with a hand-written batched adjoint, and
+the peak memory of ``chunk_size``.
+
+    .venv/bin/python benchmarks/jacobians.py            # what `make bench` runs after benchmarks/run.py
+    .venv/bin/python benchmarks/jacobians.py --quick    # a few rounds, to check that it runs
+
+Times are reported as ratios to the hand-written adjoint in the same round (see timing.py): the
+hand-written code seeds the backward pass of ``tanh(A @ x)`` with every row of the identity at once,
+``(eye * (1 - t**2)) @ A``, which is what a batched backward pass computes. JAX (jit and eager),
+torch.func and autograd run beside it where they are installed.
+"""
+
+import argparse
+import os
+import sys
+import tracemalloc
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import autodiff_st as ad  # noqa: E402
+from timing import interleaved, ratio_summary  # noqa: E402
+
+TARGET = 1.6
+
+
+def layer(x, A):
+    return np.tanh(A @ x)
+
+
+def hand_jacobian(x, A):
+    t = np.tanh(A @ x)
+    eye = np.eye(t.shape[0])
+    return (eye * (1 - t ** 2)) @ A
+
+
+def contenders(x, A):
+    out = {
+        "hand-written batched adjoint": lambda: hand_jacobian(x, A),
+        "autodiff_st jacrev": lambda: ad.jacrev(layer)(x, A),
+        "autodiff_st jacrev chunk_size=16": lambda: ad.jacrev(layer, chunk_size=16)(x, A),
+        "autodiff_st jacfwd": lambda: ad.jacfwd(layer)(x, A),
+    }
+    skipped = []
+    try:
+        import jax
+        import jax.numpy as jnp
+        jax.config.update("jax_enable_x64", True)
+
+        def jax_layer(x, A):
+            return jnp.tanh(A @ x)
+        jac = jax.jacrev(jax_layer)
+        jitted = jax.jit(jac)
+        xj, Aj = jnp.asarray(x), jnp.asarray(A)
+        out["jax.jacrev (eager)"] = lambda: np.asarray(jac(xj, Aj))
+        out["jax.jit(jax.jacrev)"] = lambda: np.asarray(jitted(xj, Aj).block_until_ready())
+    except ImportError:
+        skipped.append("jax")
+    try:
+        import torch
+        from torch.func import jacrev as torch_jacrev
+        xt, At = torch.from_numpy(x), torch.from_numpy(A)
+        tjac = torch_jacrev(lambda x: torch.tanh(At @ x))
+        out["torch.func.jacrev"] = lambda: tjac(xt).numpy()
+    except ImportError:
+        skipped.append("torch")
+    try:
+        import autograd
+        import autograd.numpy as anp
+        ajac = autograd.jacobian(lambda x: anp.tanh(anp.dot(A, x)))
+        out["autograd.jacobian"] = lambda: ajac(x)
+    except ImportError:
+        skipped.append("autograd")
+    return out, skipped
+
+
+def bench_jacrev(rounds, sample_seconds):
+    rng = np.random.default_rng(0)
+    n = 200
+    A = rng.standard_normal((n, n)) / np.sqrt(n)
+    x = rng.standard_normal(n)
+    expected = hand_jacobian(x, A)
+    runs, skipped = contenders(x, A)
+    for name, run in runs.items():
+        np.testing.assert_allclose(run(), expected, rtol=1e-9, atol=1e-12, err_msg=name)
+    times = interleaved(runs, rounds, sample_seconds)
+    summary = ratio_summary(times, "hand-written batched adjoint")
+    print(f"\njacrev of tanh(A @ x), A {n}x{n}: time / hand-written batched adjoint, median over {rounds} rounds")
+    print(f"  {'contender':<36} {'median ratio':>12}   {'middle half':>13}   target")
+    for name, (median, q1, q3) in summary.items():
+        target = f"<= {TARGET}" if name == "autodiff_st jacrev" else ""
+        print(f"  {name:<36} {median:>11.2f}x   {q1:>5.2f} - {q3:<5.2f}   {target}")
+    if skipped:
+        print(f"  (not installed: {', '.join(skipped)})")
+
+
+def peak_megabytes(fn):
+    fn()  # compile first: the transform's own allocations are not the Jacobian's
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+
+
+def bench_memory():
+    rng = np.random.default_rng(1)
+    outputs, inputs = 2000, 200
+    B = rng.standard_normal((outputs, inputs)) / np.sqrt(inputs)
+    x = rng.standard_normal(inputs)
+    jacobian_mb = outputs * inputs * 8 / 1e6
+    print(f"\nPeak memory of jacrev on tanh(B @ x) with {outputs} outputs and {inputs} inputs "
+          f"(the Jacobian itself is {jacobian_mb:.1f} MB; tracemalloc peak during one call)")
+    for chunk in (None, 256, 16, 1):
+        peak = peak_megabytes(lambda: ad.jacrev(layer, chunk_size=chunk)(x, B))
+        print(f"  chunk_size={str(chunk):<5} peak {peak:8.1f} MB   ({peak / jacobian_mb:5.1f}x the Jacobian)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few rounds: a smoke test, not a measurement")
+    options = parser.parse_args(argv)
+    rounds = 6 if options.quick else 60
+    bench_jacrev(rounds, 0.5e-3 if options.quick else 5e-3)
+    bench_memory()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
