@@ -335,6 +335,7 @@ def call_batched(fn, args, kwargs):
     code = fn.__code__
     key = (code, _pattern(args, kwargs))
     if key in _LOOPED:
+        report(f"the whole of {_qualname(fn)} runs once per batch element", _definition_site(fn))
         return loop_call(fn, args, kwargs)
     try:
         batched = batched_version(fn)

@@ -179,7 +179,8 @@ def _shape_only(fn):
 
 
 for _fn in (np.shape, np.ndim, np.size, len, runtime.shape_of, runtime.zeros_like, runtime.ones_like,
-            runtime.reduced_count, runtime.identity_like, np.zeros_like, np.ones_like, np.empty_like):
+            runtime.reduced_count, runtime.identity_like, np.zeros_like, np.ones_like, np.empty_like,
+            np.iscomplexobj, np.isrealobj, np.result_type):
     _RULES[_fn] = _shape_only(_fn)
 
 
@@ -494,6 +495,23 @@ def batched_setitem(x, index, value):
     else:
         x.value[full] = value
     return x
+
+
+@batching_rule(runtime.index_grad)
+def index_grad(v, x, index):
+    """The gradient of ``x[index]``: ``v`` (batched) added into zeros shaped like ``x`` (unbatched)."""
+    if type(v) is not Batched or is_batched(x) or is_batched(index) or isinstance(x, (tuple, list, dict)):
+        from .batching import call_batched
+        return call_batched(runtime.index_grad, (v, x, index), {})
+    full = (slice(None),) + (index if isinstance(index, tuple) else (index,))
+    if not _advanced_together(full[1:]):
+        from .batching import call_batched
+        return call_batched(runtime.index_grad, (v, x, index), {})
+    dtype = np.result_type(v.value, x) if np.iscomplexobj(v.value) else getattr(x, "dtype", float)
+    out = np.zeros(v.value.shape[:1] + np.shape(x), dtype=dtype)
+    region = out[full]
+    np.add.at(out, full, lift(v, region.ndim - 1))
+    return Batched(out)
 
 
 # --------------------------------------------------------------------------------------------------

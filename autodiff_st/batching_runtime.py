@@ -293,15 +293,28 @@ _REPORTED = set()
 
 
 def report(what, where):
-    """Log a fallback once per (what, where)."""
+    """Log a fallback, once per (what, where); every occurrence goes to the active ``recording()``s."""
     key = (what, where)
+    for recorder in _RECORDERS:
+        recorder.append(key)
     if key not in _REPORTED:
         _REPORTED.add(key)
         log.debug("vmap: %s at %s", what, where)
-        FALLBACKS.append(key)
 
 
-FALLBACKS = []  # every fallback reported, in order: tests and benchmarks read it
+_RECORDERS = []
+
+
+class recording:
+    """``with recording() as fallbacks:`` collects every fallback taken inside, as (what, where) pairs."""
+
+    def __enter__(self):
+        self.fallbacks = []
+        _RECORDERS.append(self.fallbacks)
+        return self.fallbacks
+
+    def __exit__(self, *exc):
+        _RECORDERS.remove(self.fallbacks)
 
 
 def caller_site(depth=2):
@@ -357,9 +370,14 @@ def call(fn, *args, **kwargs):
         raise NeedsLoop(f"{describe(fn)} writes into one of its arguments")
     if isinstance(fn, functools.partial):
         return call(fn.func, *fn.args, *args, **{**fn.keywords, **kwargs})
+    if inspect.ismethod(fn):
+        return call(fn.__func__, fn.__self__, *args, **kwargs)
     owner = getattr(fn, "__self__", None)
-    if isinstance(owner, (list, dict, set)) and not inspect.ismethod(fn):
+    if isinstance(owner, (list, dict, set)):
         return fn(*args, **kwargs)  # list.append and friends move values around: batched ones too
+    from .nn import Cell
+    if isinstance(fn, Cell):
+        return call(type(fn).construct, fn, *args, **kwargs)
     from .batching import call_batched, has_source
     if has_source(fn):
         return call_batched(fn, args, kwargs)
