@@ -282,7 +282,10 @@ def stack_results(results):
     if first is None or not all(isinstance(r, (np.ndarray, np.generic, int, float, complex, bool))
                                 for r in results):
         raise NeedsLoop(f"a {type(first).__name__} that differs between batch elements")
-    return Batched(np.stack([np.asarray(r) for r in results]))
+    arrays = [np.asarray(r) for r in results]
+    if any(a.shape != arrays[0].shape for a in arrays[1:]):
+        raise NeedsLoop("a value whose shape differs between batch elements")
+    return Batched(np.stack(arrays))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -292,12 +295,12 @@ def stack_results(results):
 _REPORTED = set()
 
 
-def report(what, where):
+def report(what, where, quiet=False):
     """Log a fallback, once per (what, where); every occurrence goes to the active ``recording()``s."""
     key = (what, where)
     for recorder in _RECORDERS:
         recorder.append(key)
-    if key not in _REPORTED:
+    if not quiet and key not in _REPORTED:
         _REPORTED.add(key)
         log.debug("vmap: %s at %s", what, where)
 
