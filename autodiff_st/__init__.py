@@ -12,6 +12,7 @@ from .errors import (AutodiffError, UnsupportedSyntaxError, MissingRuleError, So
                      NonDifferentiableError, GradPositionError, GradPositionTypeError, InputTypeError,
                      CotangentError, AuxError)
 from .nn import Parameter
+from .vectorize import vmap
 from . import nn, testing
 
 register_vjp = _rules.vjp_rule
@@ -21,7 +22,8 @@ nondifferentiable(stop_gradient)
 __version__ = "0.1.0"
 
 __all__ = [
-    "grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "source", "stop_gradient", "register_vjp", "nondifferentiable",
+    "grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap", "source", "stop_gradient",
+    "register_vjp", "nondifferentiable",
     "Parameter", "nn", "testing", "AutodiffError", "UnsupportedSyntaxError", "MissingRuleError",
     "SourceUnavailableError", "NonDifferentiableError", "GradPositionError", "GradPositionTypeError",
     "InputTypeError", "CotangentError", "AuxError",

@@ -409,6 +409,8 @@ def source(fn_or_transform):
         return fn_or_transform.source()
     if isinstance(fn_or_transform, VJPFunction):
         return fn_or_transform.source
+    if hasattr(type(fn_or_transform), "generated_source"):  # vmap, and transforms defined elsewhere
+        return fn_or_transform.generated_source()
     target, prefix = _target(fn_or_transform)
     return compiled_adjoint(target, (len(prefix),), "vjp").source
 

@@ -1,0 +1,191 @@
+"""``ad.vmap``: map a function over an axis of its arguments, with JAX's conventions.
+
+The function runs through its batched version (``batching.py``): one pass over the whole batch where
+every operation has a batching rule, and one call per batch element where it has not. See docs/vmap.md.
+"""
+
+import functools
+
+import numpy as np
+
+from . import batching_runtime
+from .batching import compiled_batched, has_source, materialize
+from .batching_runtime import Batched
+
+
+def _check_axis_spec(spec, what):
+    if spec is None or (isinstance(spec, (int, np.integer)) and not isinstance(spec, bool)):
+        return
+    if isinstance(spec, (tuple, list)):
+        for s in spec:
+            _check_axis_spec(s, what)
+        return
+    if isinstance(spec, dict):
+        for s in spec.values():
+            _check_axis_spec(s, what)
+        return
+    raise TypeError(f"vmap {what} must be an int, None, or a tuple of them (one per argument), not {spec!r}")
+
+
+class VMap:
+    """The function returned by ``vmap``."""
+
+    def __init__(self, fn, in_axes=0, out_axes=0, chunk_size=None):
+        if not callable(fn):
+            raise TypeError(f"vmap expects a function, got {type(fn).__name__}")
+        _check_axis_spec(in_axes, "in_axes")
+        _check_axis_spec(out_axes, "out_axes")
+        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))):
+            raise TypeError(f"vmap chunk_size must be None or a positive int, not {chunk_size!r}")
+        if chunk_size is not None and chunk_size <= 0:
+            raise ValueError(f"vmap chunk_size must be positive (or None for the whole batch at once), got {chunk_size}")
+        self.fn = fn
+        self.in_axes = in_axes
+        self.out_axes = out_axes
+        self.chunk_size = chunk_size
+        functools.update_wrapper(self, fn, updated=())
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return VMap(self.fn.__get__(obj, objtype), self.in_axes, self.out_axes, self.chunk_size)
+
+    def __call__(self, *args, **kwargs):
+        in_axes = self.in_axes
+        if isinstance(in_axes, list):
+            in_axes = tuple(in_axes)
+        if isinstance(in_axes, tuple):
+            if len(in_axes) != len(args):
+                raise ValueError(f"vmap in_axes has {len(in_axes)} entries but the function was called with "
+                                 f"{len(args)} positional arguments")
+        else:
+            in_axes = (in_axes,) * len(args)
+        sizes = []
+        moved = tuple(_move_in(a, ax, f"argument {i}", sizes) for i, (a, ax) in enumerate(zip(args, in_axes)))
+        if not sizes:
+            raise ValueError("vmap needs at least one argument with a mapped axis: in_axes is None for every "
+                             "argument")
+        distinct = sorted({n for _, n in sizes})
+        if len(distinct) > 1:
+            listed = ", ".join(f"{where} has size {n}" for where, n in sizes)
+            raise ValueError(f"vmap got inconsistent sizes for the mapped axes: {listed}")
+        size = distinct[0]
+        step = size if self.chunk_size is None else self.chunk_size
+        if step >= size:
+            return self._finish(self._run(moved, kwargs), size)
+        chunks = []
+        for start in range(0, size, step):
+            part = tuple(_take(a, start, start + step) for a in moved)
+            n = min(step, size - start)
+            chunks.append(self._finish(self._run(part, kwargs), n))
+        return _concatenate(chunks, self.out_axes, chunks[0])
+
+    def _run(self, args, kwargs):
+        return batching_runtime.call(self.fn, *args, **kwargs)
+
+    def _finish(self, out, size):
+        return _move_out(out, self.out_axes, size, "output")
+
+    def generated_source(self):
+        """The batched source of the mapped function (for ``ad.source``)."""
+        from .dispatch import underlying_function
+        target, _ = underlying_function(self.fn)
+        if isinstance(target, VMap):
+            return target.generated_source()
+        from .batching_rules import rule_for
+        if rule_for(target) is not None or isinstance(target, np.ufunc):
+            return f"# {batching_runtime.describe(target)} is batched by its rule, not by generated code.\n"
+        if not has_source(target):
+            return (f"# {batching_runtime.describe(target)} has no source to batch: vmap calls it once per "
+                    "batch element.\n")
+        return compiled_batched(target).source
+
+
+def _move_in(x, axis, where, sizes):
+    """``x`` with its mapped axis moved to 0, as a Batched (leaves of a tuple, list or dict each)."""
+    if isinstance(x, Batched):  # called from batched code: vmap of vmap runs once per outer element
+        raise batching_runtime.NeedsLoop("vmap called on a batched value")
+    if isinstance(axis, (tuple, list, dict)):
+        if isinstance(axis, dict):
+            if not isinstance(x, dict) or set(axis) != set(x):
+                raise ValueError(f"vmap in_axes for {where} is a dict whose keys do not match the argument")
+            return type(x)({k: _move_in(x[k], axis[k], f"{where}[{k!r}]", sizes) for k in x})
+        if not isinstance(x, (tuple, list)) or len(axis) != len(x):
+            raise ValueError(f"vmap in_axes for {where} is a sequence of {len(axis)} that does not match the "
+                             "argument's structure")
+        items = [_move_in(e, a, f"{where}[{i}]", sizes) for i, (e, a) in enumerate(zip(x, axis))]
+        return items if type(x) is list else type(x)(items)
+    if axis is None:
+        return x
+    if isinstance(x, (tuple, list)):
+        items = [_move_in(e, axis, f"{where}[{i}]", sizes) for i, e in enumerate(x)]
+        return items if type(x) is list else type(x)(items)
+    if isinstance(x, dict):
+        return type(x)({k: _move_in(v, axis, f"{where}[{k!r}]", sizes) for k, v in x.items()})
+    array = np.asarray(x)
+    if array.ndim == 0:
+        raise ValueError(f"vmap in_axes={axis} for {where}, but it is a scalar with no axis to map over: "
+                         "pass in_axes=None for it")
+    if not -array.ndim <= axis < array.ndim:
+        raise ValueError(f"vmap in_axes={axis} is out of range for {where}, which has {array.ndim} dimensions")
+    sizes.append((where, array.shape[axis]))
+    return Batched(np.moveaxis(array, axis, 0))
+
+
+def _take(x, start, stop):
+    if type(x) is Batched:
+        return Batched(x.value[start:stop])
+    if isinstance(x, (tuple, list)):
+        items = [_take(e, start, stop) for e in x]
+        return items if type(x) is list else type(x)(items)
+    if isinstance(x, dict):
+        return type(x)({k: _take(v, start, stop) for k, v in x.items()})
+    return x
+
+
+def _move_out(out, axis, size, where):
+    if isinstance(axis, (tuple, list)):
+        if not isinstance(out, (tuple, list)) or len(out) != len(axis):
+            raise ValueError(f"vmap out_axes has {len(axis)} entries but the function's {where} is not a tuple of "
+                             f"that length")
+        items = [_move_out(o, a, size, f"{where} {i}") for i, (o, a) in enumerate(zip(out, axis))]
+        return items if type(out) is list else type(out)(items)
+    if isinstance(out, (tuple, list)) and type(out) is not Batched:
+        items = [_move_out(o, axis, size, f"{where} {i}") for i, o in enumerate(out)]
+        return items if type(out) is list else type(out)(items)
+    if isinstance(out, dict):
+        return type(out)({k: _move_out(v, axis, size, f"{where} {k!r}") for k, v in out.items()})
+    if axis is None:
+        if type(out) is Batched:
+            raise ValueError(f"vmap out_axes is None for the {where}, but it depends on the mapped axis")
+        return out
+    if out is None:
+        return None
+    array = materialize(out, size)
+    if not -array.ndim <= axis < array.ndim:
+        raise ValueError(f"vmap out_axes={axis} is out of range for the {where}, which has {array.ndim - 1} "
+                         "dimensions")
+    return np.moveaxis(array, 0, axis)
+
+
+def _concatenate(chunks, axis, first):
+    if isinstance(first, dict):
+        return type(first)({k: _concatenate([c[k] for c in chunks], axis, first[k]) for k in first})
+    if isinstance(first, (tuple, list)):
+        axes = axis if isinstance(axis, (tuple, list)) else (axis,) * len(first)
+        items = [_concatenate([c[i] for c in chunks], axes[i], first[i]) for i in range(len(first))]
+        return items if type(first) is list else type(first)(items)
+    if first is None or axis is None:
+        return first
+    return np.concatenate(chunks, axis=axis)
+
+
+def vmap(fn, in_axes=0, out_axes=0, chunk_size=None):
+    """Map ``fn`` over axis ``in_axes`` of its arguments; the results carry the mapped axis at ``out_axes``.
+
+    ``in_axes`` is an int, None (not mapped), or a tuple with one entry per positional argument; a tuple,
+    list or dict argument maps each leaf over the same axis (or over a matching structure of axes).
+    ``out_axes`` is an int or a tuple per output. ``chunk_size=k`` runs k batch elements at a time.
+    Keyword arguments are passed through unmapped. See docs/vmap.md.
+    """
+    return VMap(fn, in_axes, out_axes, chunk_size)
