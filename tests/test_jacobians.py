@@ -1,0 +1,119 @@
+"""jacrev and jacfwd against finite-difference Jacobians on the whole step-1 and step-2 catalogues, with
+every float argument differentiated (a tuple of positions) and tuple outputs kept: ``jac[out][in]``.
+
+Every chunk size (None: one batched backward pass; 1: a loop of single passes; 2: batches of two rows)
+must give the same Jacobian, and forward and reverse mode must agree.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+
+import autodiff_st as ad
+
+from tests import test_catalogue
+from tests import test_control_flow
+
+
+def _is_float(x):
+    return isinstance(x, float) or (isinstance(x, np.ndarray) and x.dtype.kind == "f")
+
+
+def _leaves(out):
+    return list(out) if isinstance(out, tuple) else [out]
+
+
+def _numeric_jacobians(fn, args, positions, eps=1e-6):
+    """fd[k][i]: the central finite-difference Jacobian of output leaf k with respect to argument i."""
+    base = _leaves(fn(*copy.deepcopy(args)))  # copies: some entries write into their arguments
+    fd = [[None] * len(positions) for _ in base]
+    for slot, p in enumerate(positions):
+        x = args[p]
+        size = int(np.size(x))
+        columns = [[] for _ in base]
+        for j in range(size):
+            def moved(sign):
+                new = list(copy.deepcopy(args))
+                if isinstance(x, float):
+                    new[p] = x + sign * eps
+                else:
+                    step = np.zeros(size)
+                    step[j] = sign * eps
+                    new[p] = x + step.reshape(np.shape(x))
+                return _leaves(fn(*new))
+            plus, minus = moved(1), moved(-1)
+            for k in range(len(base)):
+                columns[k].append((np.asarray(plus[k], float) - np.asarray(minus[k], float)) / (2 * eps))
+        for k, leaf in enumerate(base):
+            stacked = np.stack(columns[k], axis=-1) if columns[k] else np.zeros(np.shape(leaf) + (0,))
+            fd[k][slot] = stacked.reshape(np.shape(leaf) + np.shape(x))
+    return fd
+
+
+def _cases():
+    out = []
+    for case in test_catalogue.CATALOGUE:
+        if not case.xfail:
+            out.append(pytest.param(case.fn, case.args, id=f"straight-{case.name}"))
+    for case in test_control_flow.CATALOGUE:
+        if case.xfail or case.args is None or case.fn.__name__ == "<lambda>":
+            continue
+        out.append(pytest.param(case.fn, case.args, id=f"flow-{case.name}"))
+    return out
+
+
+def _setup(fn, make_args):
+    args = make_args()
+    positions = tuple(i for i, a in enumerate(args) if _is_float(a))
+    out = fn(*copy.deepcopy(args))
+    if not positions or not all(isinstance(leaf, (float, np.ndarray, np.floating)) and np.asarray(leaf).dtype.kind == "f"
+                                for leaf in _leaves(out)):
+        pytest.skip("not a function of float arrays to float arrays")
+    if sum(np.size(args[p]) for p in positions) > 64 or sum(np.size(leaf) for leaf in _leaves(out)) > 64:
+        pytest.skip("large: the finite-difference Jacobian would be slow")
+    return args, positions, out
+
+
+def _compare(jac, fd, tuple_out):
+    blocks = jac if tuple_out else (jac,)
+    assert len(blocks) == len(fd)
+    for block, fd_block in zip(blocks, fd):
+        assert isinstance(block, tuple) and len(block) == len(fd_block)
+        for got, expected in zip(block, fd_block):
+            assert np.shape(got) == np.shape(expected)
+            np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fn, make_args", _cases())
+def test_jacrev_every_chunk_size_matches_finite_differences(fn, make_args):
+    args, positions, out = _setup(fn, make_args)
+    fd = _numeric_jacobians(fn, args, positions)
+    tuple_out = isinstance(out, tuple)
+    results = {}
+    for chunk in (None, 1, 2):
+        try:
+            results[chunk] = ad.jacrev(fn, argnums=positions, chunk_size=chunk)(*copy.deepcopy(args))
+        except ad.AutodiffError as error:
+            pytest.skip(f"refused by the compiler: {error}")
+        _compare(results[chunk], fd, tuple_out)
+    for chunk in (1, 2):  # not just close to the finite differences: the same numbers
+        _same(results[None], results[chunk], tuple_out, rtol=1e-12)
+
+
+@pytest.mark.parametrize("fn, make_args", _cases())
+def test_jacfwd_matches_finite_differences_and_jacrev(fn, make_args):
+    args, positions, out = _setup(fn, make_args)
+    try:
+        forward = ad.jacfwd(fn, argnums=positions)(*copy.deepcopy(args))
+    except ad.AutodiffError as error:
+        pytest.skip(f"refused by the compiler: {error}")
+    _compare(forward, _numeric_jacobians(fn, args, positions), isinstance(out, tuple))
+    reverse = ad.jacrev(fn, argnums=positions)(*copy.deepcopy(args))
+    _same(forward, reverse, isinstance(out, tuple), rtol=1e-10)
+
+
+def _same(jac_a, jac_b, tuple_out, rtol):
+    for a, b in zip(jac_a if tuple_out else (jac_a,), jac_b if tuple_out else (jac_b,)):
+        for x, y in zip(a, b):
+            np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol * 1e-2)
