@@ -221,7 +221,8 @@ def build(fn, positions, mode, kinds=None, roots=None):
     factory_params = sorted(bound) + user_freevars
     if roots is not None:
         description += ", collecting the gradients of the Parameters it reads"
-    header = emit.header_lines(parsed, description, active_params)
+    header = emit.header_lines(parsed, description, active_params,
+                               "nothing" if roots is None else "no argument: Parameters only")
     source = emit.module_source(header, factory_name, factory_params, functions, comments)
     code, filename = compile_module(source, f"{mode} of {name}")
     codes = inner_code_objects(code, factory_name)

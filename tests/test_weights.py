@@ -392,3 +392,38 @@ def test_dense_and_mse_loss():
     no_bias = ad.nn.Dense(3, 2, has_bias=False, dtype=np.float64, seed=1)
     assert len(no_bias.trainable_params()) == 1
     check_weight_grads(no_bias, (x,), no_bias.trainable_params())
+
+
+def test_train_regression_example_loss_falls():
+    import pathlib
+    import re
+    import subprocess
+    import sys
+
+    script = pathlib.Path(__file__).parent.parent / "examples" / "train_regression.py"
+    run = subprocess.run([sys.executable, str(script), "--steps", "30"], capture_output=True, text=True,
+                         timeout=120, check=True)
+    losses = [float(v) for v in re.findall(r"loss (\d+\.\d+)", run.stdout)]
+    assert len(losses) >= 3, run.stdout
+    assert losses[-1] < 0.7 * losses[0], run.stdout
+    assert all(b <= a for a, b in zip(losses, losses[1:])), run.stdout  # reported every few steps
+
+
+@pytest.mark.parametrize("fn_name, needle", [("writes_named", "w[0] = 1.0"), ("writes_global", "W_GLOBAL[0] = 2.0")])
+def test_writes_into_parameters_through_names_are_refused(fn_name, needle):
+    fn = globals()[fn_name]
+    with pytest.raises(ad.AutodiffError) as info:
+        ad.grad(fn, grad_position=None, weights=[W_GLOBAL])(data(3, 2) if fn_name == "writes_named" else data(3))
+    line, text = line_of(fn, needle)
+    assert f"line {line}" in str(info.value) and text in str(info.value)
+
+
+def writes_named(x):
+    w = W_GLOBAL
+    w[0] = 1.0
+    return np.sum(x @ w)
+
+
+def writes_global(x):
+    W_GLOBAL[0] = 2.0
+    return np.sum(x @ W_GLOBAL)
