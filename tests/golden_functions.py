@@ -130,7 +130,7 @@ def clipped(x, low, high):
 
 class TwoLayer:
     """A Cell whose construct reads a Parameter through self and calls a method that reads another
-    (see docs/weights.md). Its base class is set below, to keep this module's imports to numpy."""
+    (see docs/weights.md). test_golden.py makes it an ad.nn.Cell, to keep this module's imports to numpy."""
 
     def __init__(self, hidden, out):
         self.hidden = hidden
