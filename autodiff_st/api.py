@@ -17,6 +17,7 @@ from .dispatch import bound_prefix, call_forward, underlying_function
 from .errors import (AuxError, AutodiffError, CotangentError, GradPositionError, GradPositionTypeError,
                      InputTypeError)
 from . import runtime
+from .weights import WeightGradients, argument_roots, as_weight_tuple
 
 
 class Transform:
@@ -264,6 +265,10 @@ class Grad(Transform):
         out, *grads = run(*args, **kwargs)
         grads = [match_input(g, args[p]) for g, p in zip(grads, positions)]
         gradient = grads[0] if isinstance(self.positions, int) else tuple(grads)
+        return self.result(out, gradient)
+
+    def result(self, out, gradient):
+        """What the transform returns, given the function's output and the gradient."""
         if self.has_aux:
             if not isinstance(out, tuple) or len(out) < 2:
                 raise AuxError(f"has_aux=True needs {_name(self.fn)} to return at least two outputs.")
@@ -291,6 +296,86 @@ class Grad(Transform):
         return compiled_adjoint(target, positions, self.mode, kinds).source
 
 
+class WeightsGrad(Grad):
+    """``grad`` and ``value_and_grad`` with ``weights=``: gradients with respect to Parameters reached
+    through objects, globals and closures too (see weights.py)."""
+
+    def __init__(self, fn, positions, weights, has_aux, return_value, value_and_grad):
+        if isinstance(fn, Grad):
+            raise AutodiffError("weights= on a grad of a grad is not supported: differentiate a plain function "
+                                "or Cell with weights=.")
+        super().__init__(fn, positions, has_aux, return_value, value_and_grad)
+        self.weights = weights  # (the Parameters, how to shape their gradients)
+
+    def rebind(self, fn):
+        return WeightsGrad(fn, self.positions, self.weights, self.has_aux, self.return_value, self.value_and_grad)
+
+    def __call__(self, *args, **kwargs):
+        positions = () if self.positions is None else self._positions_for.get(len(args))
+        if positions is None:
+            positions = self._positions_for[len(args)] = _check_positions(_as_tuple(self.positions), args, self.fn)
+        for p in positions:
+            _check_input(args[p], p, self.fn)
+        run = self._by_positions.get(positions)
+        if run is None:
+            run = self._by_positions[positions] = _value_and_grads_with_weights(self.fn, positions, self.mode)
+        weights, form = self.weights
+        with WeightGradients(weights) as collector:
+            out, *grads = run(*args, **kwargs)
+            for g, p in zip(grads, positions):  # a differentiated argument may itself be one of the weights
+                collector.collect(args[p], g)
+        weight_grads = collector.results(form)
+        if self.positions is None:
+            return self.result(out, weight_grads)
+        grads = [match_input(g, args[p]) for g, p in zip(grads, positions)]
+        gradient = grads[0] if isinstance(self.positions, int) else tuple(grads)
+        return self.result(out, (gradient, weight_grads))
+
+    def source(self):
+        target, prefix = _target(self.fn)
+        positions = tuple(p + len(prefix) for p in _as_tuple(self.positions or ()))
+        key = (None, None)
+        for run in self._by_positions.values():
+            key = getattr(run, "last_key", None) or key
+        return compiled_adjoint(target, positions, self.mode, key[0], key[1] or ()).source
+
+
+def _value_and_grads_with_weights(fn, positions, mode):
+    """Like ``_value_and_grads``, but the generated code also reports the Parameters it reads to the
+    running ``WeightGradients``. Compiled per argument kinds and per which arguments may hold Parameters."""
+    if rules.lookup(fn) is not None:  # a function with a rule reads no Parameter but its arguments
+        if positions:
+            return _value_and_grads(fn, positions, mode)
+        return lambda *args, **kwargs: (fn(*args, **kwargs),)
+    target, prefix = _target(fn)
+    shifted = tuple(p + len(prefix) for p in positions)
+    by_key = {}
+
+    def through_adjoint(*args, **kwargs):
+        full = prefix + args
+        key = (argument_kinds(full), argument_roots(full))
+        through_adjoint.last_key = key
+        entry = by_key.get(key)
+        if entry is None or not entry[0].still_valid(target):
+            fused = adjoint_functions(target, shifted, mode, *key)[0]
+            entry = by_key[key] = (compiled_adjoint(target, shifted, mode, *key), fused)
+        return entry[1](*prefix, *args, **kwargs)
+
+    through_adjoint.last_key = None
+    return through_adjoint
+
+
+def _resolve_weights(weights, grad_vars):
+    """The Parameters of ``weights=`` (or its alias ``grad_vars=``) and the form of their gradients, or None."""
+    if grad_vars is not None:
+        if weights is not None:
+            raise TypeError("give either weights or grad_vars, not both: grad_vars is an alias of weights")
+        weights = grad_vars
+    if weights is None:
+        return None
+    return as_weight_tuple(weights)
+
+
 def _decorator(make):
     """Let a transform be used as ``t(fn, ...)``, ``@t`` or ``@t(options)``."""
 
@@ -303,32 +388,32 @@ def _decorator(make):
     return transform
 
 
-def _weights_not_yet(weights):
-    if weights is not None:
-        raise AutodiffError("weights= (gradients with respect to Parameters) arrives in a later version.",
-                            hint="Pass the parameters as arguments and use grad_position for now.")
-
-
 @_decorator
-def grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argnums=None, return_value=False):
-    """The gradient of ``fn`` with respect to the arguments at ``grad_position``.
+def grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argnums=None, return_value=False,
+         grad_vars=None):
+    """The gradient of ``fn`` with respect to the arguments at ``grad_position`` and the Parameters in
+    ``weights``: ``(input_grads, weight_grads)`` when both are given.
 
     A non-scalar output is summed first (its backward pass is seeded with ones). See docs/api.md.
     """
     positions = _resolve_positions(grad_position, argnums)
-    if positions is None and weights is None:
+    resolved = _resolve_weights(weights, grad_vars)
+    if positions is None and resolved is None:
         raise ValueError("grad needs something to differentiate: grad_position and weights are both None.")
-    _weights_not_yet(weights)
+    if resolved is not None:
+        return WeightsGrad(fn, positions, resolved, has_aux, return_value, value_and_grad=False)
     return Grad(fn, positions, has_aux, return_value, value_and_grad=False)
 
 
 @_decorator
-def value_and_grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argnums=None):
+def value_and_grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argnums=None, grad_vars=None):
     """Like ``grad``, but returns ``(value, gradient)``; with has_aux, value is the whole output tuple."""
     positions = _resolve_positions(grad_position, argnums)
-    if positions is None and weights is None:
+    resolved = _resolve_weights(weights, grad_vars)
+    if positions is None and resolved is None:
         raise ValueError("value_and_grad needs something to differentiate: grad_position and weights are both None.")
-    _weights_not_yet(weights)
+    if resolved is not None:
+        return WeightsGrad(fn, positions, resolved, has_aux, return_value=False, value_and_grad=True)
     return Grad(fn, positions, has_aux, return_value=False, value_and_grad=True)
 
 
@@ -368,12 +453,22 @@ class VJPFunction:
         return tuple(match_input(g, x) for g, x in zip(grads, self._inputs))
 
 
-def vjp(fn, *inputs, weights=None, has_aux=False):
-    """Run ``fn(*inputs)`` and return ``(outputs, vjp_fn)``, or ``(outputs, vjp_fn, aux)`` with has_aux."""
-    _weights_not_yet(weights)
+def vjp(fn, *inputs, weights=None, has_aux=False, grad_vars=None):
+    """Run ``fn(*inputs)`` and return ``(outputs, vjp_fn)``, or ``(outputs, vjp_fn, aux)`` with has_aux.
+    With ``weights``, ``vjp_fn(v)`` returns ``(input_grads, weight_grads)``."""
+    resolved = _resolve_weights(weights, grad_vars)
     for i, x in enumerate(inputs):
         _check_input(x, i, fn)
     mode = "vjp_aux" if has_aux else "vjp"
+    if resolved is not None:
+        out, backward, source_text = vjp_with_weights(fn, tuple(range(len(inputs))), resolved[0], inputs, mode)
+        form = resolved[1]
+
+        def vjp_fn(v):
+            input_grads, weight_grads = backward(v)
+            return input_grads, (weight_grads[0] if form == "one" else
+                                 weight_grads if form == "sequence" else dict(zip(form, weight_grads)))
+        return _vjp_result(fn, out, has_aux, lambda outputs: WeightsVJPFunction(vjp_fn, outputs, source_text))
     if rules.lookup(fn) is not None:
         out, pullback = call_forward(fn, tuple(range(len(inputs))), *inputs)
         backward = _tuple_backward(pullback, len(inputs))
@@ -396,6 +491,67 @@ def vjp(fn, *inputs, weights=None, has_aux=False):
     return out, VJPFunction(backward, residuals, out, inputs, source_text)
 
 
+def _vjp_result(fn, out, has_aux, make_vjp_fn):
+    if has_aux:
+        if not isinstance(out, tuple) or len(out) < 2:
+            raise AuxError(f"has_aux=True needs {_name(fn)} to return at least two outputs.")
+        outputs = out[0]
+        return outputs, make_vjp_fn(outputs), out[1] if len(out) == 2 else tuple(out[1:])
+    return out, make_vjp_fn(out)
+
+
+class WeightsVJPFunction:
+    """The ``vjp_fn`` of ``vjp(..., weights=)``: a cotangent to ``(input_grads, weight_grads)``."""
+
+    def __init__(self, run, outputs, source=None):
+        self.source = source
+        self._run = run
+        self._outputs = outputs
+
+    def __call__(self, v):
+        _check_cotangent(v, self._outputs)
+        return self._run(v)
+
+
+def vjp_with_weights(fn, positions, weights, args, mode="vjp"):
+    """Run ``fn(*args)`` forward once, compiled for weights, and return ``(out, backward, source)``.
+
+    ``backward(v)`` runs the backward pass for the cotangent ``v`` of ``out`` (of its first element in
+    "vjp_aux" mode) and returns ``(input_grads, weight_grads)``: a tuple with the gradient of each
+    argument at ``positions`` (typed like the argument), and a tuple with the gradient of each Parameter
+    in ``weights`` (a tuple of Parameters), totalled over every use, zeros for one never read. It may be
+    called any number of times. Transforms built on vjp (jacrev's weights=) call it once per cotangent.
+    """
+    weights = tuple(weights)
+    if rules.lookup(fn) is not None:
+        out, pullback = call_forward(fn, positions, *args) if positions else (fn(*args), None)
+
+        def run_backward(residuals, v):
+            if pullback is None:
+                return ()
+            grads = pullback(v)
+            return grads if len(positions) > 1 else (grads,)
+        residuals = None
+        source_text = f"# {rules.display_name(fn)} is differentiated by its registered rule, not by generated code.\n"
+    else:
+        target, prefix = _target(fn)
+        shifted = tuple(p + len(prefix) for p in positions)
+        full = prefix + tuple(args)
+        key = (argument_kinds(full), argument_roots(full))
+        forward, run_backward = adjoint_functions(target, shifted, mode, *key)
+        out, residuals = forward(*prefix, *args)
+        source_text = compiled_adjoint(target, shifted, mode, *key).source
+
+    def backward(v):
+        with WeightGradients(weights) as collector:
+            grads = run_backward(residuals, v)
+            for g, p in zip(grads, positions):
+                collector.collect(args[p], g)
+        return tuple(match_input(g, args[p]) for g, p in zip(grads, positions)), collector.results("sequence")
+
+    return out, backward, source_text
+
+
 def _tuple_backward(pullback, count):
     def backward(residuals, v):
         grads = pullback(v)
@@ -407,7 +563,7 @@ def source(fn_or_transform):
     """The generated Python source behind a transform (or, for a plain function, its vjp adjoint)."""
     if isinstance(fn_or_transform, Grad):
         return fn_or_transform.source()
-    if isinstance(fn_or_transform, VJPFunction):
+    if isinstance(fn_or_transform, (VJPFunction, WeightsVJPFunction)):
         return fn_or_transform.source
     if hasattr(type(fn_or_transform), "generated_source"):  # vmap, and transforms defined elsewhere
         return fn_or_transform.generated_source()

@@ -90,33 +90,36 @@ def argument_kinds(args):
     return tuple(map(_NUMBER_TYPES.__contains__, map(type, args)))
 
 
-def compiled_adjoint(fn, positions, mode, kinds=None):
+def compiled_adjoint(fn, positions, mode, kinds=None, roots=None):
+    """The compiled module for ``fn``. ``roots`` is None, or, for an adjoint that also collects the
+    gradients of Parameters (weights=), which arguments may hold Parameters (see weights.py)."""
     # Code objects compare equal across files when their bytecode is the same: key on the place too,
     # so the generated comments point at the right file.
     code = fn.__code__
-    key = (code, code.co_filename, code.co_firstlineno, positions, mode, kinds)
+    key = (code, code.co_filename, code.co_firstlineno, positions, mode, kinds, roots)
     compiled = _COMPILED.get(key)
     if compiled is None or not compiled.still_valid(fn):
-        compiled = build(fn, positions, mode, kinds)
+        compiled = build(fn, positions, mode, kinds) if roots is None else build(fn, positions, mode, kinds, roots)
         _COMPILED[key] = compiled
     return compiled
 
 
-def adjoint_functions(fn, positions, mode, kinds=None):
+def adjoint_functions(fn, positions, mode, kinds=None, roots=None):
     """The generated functions for ``fn``: (forward, backward) for "vjp", (value_and_grad,) otherwise."""
     per_fn = _BOUND.get(fn)
     if per_fn is None:
         per_fn = _BOUND[fn] = {}
-    entry = per_fn.get((positions, mode, kinds))
+    key = (positions, mode, kinds) if roots is None else (positions, mode, kinds, roots)
+    entry = per_fn.get(key)
     if entry is not None and entry[0].still_valid(fn):
         return entry[1]
-    compiled = compiled_adjoint(fn, positions, mode, kinds)
+    compiled = compiled_adjoint(fn, positions, mode, kinds, roots)
     functions = compiled.bind(fn)
-    per_fn[(positions, mode, kinds)] = (compiled, functions)
+    per_fn[key] = (compiled, functions)
     return functions
 
 
-def build(fn, positions, mode, kinds=None):
+def build(fn, positions, mode, kinds=None, roots=None):
     """Run the whole pipeline: parse, fence, normalize, reverse, optimize, emit, load."""
     parsed = parse_function(fn)
     fence.check_function(parsed.node)
@@ -139,8 +142,11 @@ def build(fn, positions, mode, kinds=None):
                                                     comments)
         return _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, description,
                        active_params, mode, params)
+    weight_params = None
+    if roots is not None:  # weights=: arguments not differentiated that may hold Parameters
+        weight_params = [p for i, p in enumerate(params) if i not in positions and (i >= len(roots) or roots[i])]
     reverse = Reverse(parsed, body, active_params, namer, helpers, seed_only_first=mode.endswith("_aux"),
-                      scalar_params=scalar_params, value_needed=(mode != "grad_only"))
+                      scalar_params=scalar_params, value_needed=(mode != "grad_only"), weight_params=weight_params)
     adjoint = reverse.run()
     grads_live = {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
     backward = optimize.drop_dead_assignments(adjoint.backward, grads_live)
@@ -207,19 +213,19 @@ def build(fn, positions, mode, kinds=None):
         wrt = ", ".join(active_params)
         if mode == "grad_only":
             doc = (f"Return the gradients of {name}'s output (non-scalar outputs are summed) with respect to "
-                   f"{wrt}. The value itself is not returned, and not computed where the gradient does not "
+                   f"{wrt or 'nothing but Parameters'}. The value itself is not returned, and not computed where the gradient does not "
                    "need it.")
             description = "gradient only"
         else:
-            doc = f"Return {name}'s value and the gradients of {what} with respect to {wrt}."
+            doc = f"Return {name}'s value and the gradients of {what} with respect to {wrt or 'nothing but Parameters'}."
             description = "value and gradient in one pass"
         functions = [emit.function_def(fused_name, user_args, body, doc)]
     return _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, description, active_params,
-                   mode, params)
+                   mode, params, roots, tuple(reverse.weight_guards))
 
 
 def _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, description, active_params, mode,
-            params):
+            params, roots=None, extra_guards=()):
     """Wrap the generated functions in a factory that binds the helpers, compile it, and keep the guards."""
     name = parsed.name
     factory_name = namer.fresh(f"make_{name}_adjoint" if mode != "jvp" else f"make_{name}_tangent")
@@ -227,12 +233,15 @@ def _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, d
     bound = {n: obj for n, obj in helpers.bound.items() if n in read}  # rules dropped by optimize need none
     user_freevars = [v for v in fn.__code__.co_freevars]
     factory_params = sorted(bound) + user_freevars
-    header = emit.header_lines(parsed, description, active_params)
+    if roots is not None:
+        description += ", collecting the gradients of the Parameters it reads"
+    header = emit.header_lines(parsed, description, active_params,
+                               "nothing" if roots is None else "no argument: Parameters only")
     source = emit.module_source(header, factory_name, factory_params, functions, comments)
     code, filename = compile_module(source, f"{mode} of {name}")
     codes = inner_code_objects(code, factory_name)
     helper_cells = {n: types.CellType(obj) for n, obj in bound.items()}
-    guards = tuple(_guards(parsed, ops, user_locals))
+    guards = tuple(_guards(parsed, ops, user_locals)) + extra_guards
     return Compiled(source, filename, codes, tuple(f.name for f in functions), helper_cells, guards,
                     tuple(params), frozenset(user_locals))
 

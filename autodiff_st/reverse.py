@@ -38,6 +38,12 @@ UNARY_PRIMITIVES = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: 
                     gast.Invert: operator.invert}
 
 
+# Array methods and numpy functions that change their first argument in place.
+IN_PLACE_METHODS = {"fill", "sort", "put", "resize", "itemset", "setfield", "partition", "setflags", "byteswap",
+                    "__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ipow__"}
+IN_PLACE_FUNCTIONS = {np.copyto, np.put, np.place, np.fill_diagonal, np.putmask}
+
+
 @dataclasses.dataclass
 class Adjoint:
     """The pieces the emitter assembles into a module."""
@@ -62,7 +68,7 @@ def tag(node, origin):
 
 class Reverse:
     def __init__(self, parsed, body, active_params, namer, helpers, seed_only_first=False, scalar_params=(),
-                 value_needed=True):
+                 value_needed=True, weight_params=None):
         self.parsed = parsed
         self.body = body
         self.ops = list(walk_ops(body))
@@ -96,6 +102,13 @@ class Reverse:
         self.value_needed = value_needed  # False for ad.grad: the function's value is not returned
         self.uncounted = set()  # counts of range loops that always run the whole range
         self.scalars = set()  # names that certainly hold Python numbers
+        # weights= (see weights.py): None, or the parameters not differentiated that may hold Parameters.
+        self.weights_mode = weight_params is not None
+        self.weight_params = list(weight_params or ())
+        self.weight_free = []  # globals and closure variables that are weight roots
+        self.weight_source_ops = set()  # ids of the ops `t = obj.attr` whose result is a weight root
+        self.weight_call_ops = set()  # ids of calls of the user's code that run for their weights' sake
+        self.weight_guards = []  # (name, object) pairs the choice of weight roots depended on
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -145,6 +158,8 @@ class Reverse:
         for op in self.ops:
             if isinstance(op.value, gast.Call):
                 self.callees[id(op)] = classify_call(op.value, self.parsed, self.is_local)
+        if self.weights_mode:
+            self.find_weight_roots()
         self.find_activity()
         self.build_loop_headers()
         self.scalars = self.find_scalars()
@@ -167,6 +182,8 @@ class Reverse:
         returned = self.ops_returned()
         cotangent_param, intake, seed = self.seed(returned)
         backward = self.backward_block(self.body)
+        if self.weights_mode:
+            backward += self.collect_roots(self.weight_params + self.weight_free)
         grads = []
         for p in self.active_params:
             if p in self.initialized:
@@ -269,6 +286,183 @@ class Reverse:
             return last.value
         return gast.Constant(value=None, kind=None)
 
+    # -- weights ------------------------------------------------------------------------------------
+
+    def find_weight_roots(self):
+        """With weights=: the values read from outside the function that may be Parameters, and on which
+        the output depends, become active from the start (see weights.py). They are attribute reads
+        ``t = obj.attr`` of objects not derived from a differentiated input, globals and closure
+        variables, and the parameters given as ``weight_params``. Calls of the user's own code whose
+        result the output depends on run through their adjoints, for the Parameters they read.
+        """
+        from .analyze import _MISSING, resolve_name
+        from .weights import may_hold_parameters
+        varied = self.input_varied()
+        useful = self.useful_names()
+        sources, calls = set(), set()
+        for op in self.ops:
+            if op.kind != "assign" and op.kind != "unpack":
+                continue
+            value = op.value
+            if op.kind == "assign" and isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) \
+                    and value.attr not in rules.ATTRIBUTES and value.attr not in rules.NONDIFF_ATTRIBUTES \
+                    and value.value.id not in varied and not self.numeric_module(value.value.id):
+                sources.add(id(op))
+                if op.target in useful:
+                    self.active.add(op.target)
+            elif isinstance(value, gast.Call):
+                callee = self.callees[id(op)]
+                receiver = value.func.value.id if callee.kind == "unknown_method" else None
+                if callee.kind == "user" or (receiver is not None and receiver not in varied):
+                    if any(t in useful for t in _targets(op)):
+                        callee.kind = "user"
+                        calls.add(id(op))
+        self.weight_source_ops, self.weight_call_ops = sources, calls
+        outside = {op.target for op in self.ops if id(op) in sources} | set(self.weight_params)
+        self.refuse_parameter_writes(outside, varied)
+        self.active.update(p for p in self.weight_params if p in useful)
+        free = sorted({n for n in useful if not self.is_local(n)})
+        for name in free:
+            obj = resolve_name(name, self.parsed)
+            self.weight_guards.append((name, None if obj is _MISSING else obj))
+            if obj is _MISSING or may_hold_parameters(obj):
+                self.weight_free.append(name)
+                self.active.add(name)
+
+    def refuse_parameter_writes(self, outside, varied):
+        """A Parameter changed in place inside the function would make its gradient wrong: refuse calls
+        that write into a value read from an object, a global or a closure."""
+        for op in self.ops:
+            value = op.value
+            if not isinstance(value, gast.Call):
+                continue
+
+            def from_outside(node):
+                return isinstance(node, gast.Name) and node.id not in varied and (
+                    node.id in outside or not self.is_local(node.id))
+
+            written = None
+            func = value.func
+            if isinstance(func, gast.Attribute) and func.attr in IN_PLACE_METHODS and from_outside(func.value):
+                written = f".{func.attr}()"
+            elif any(k.arg == "out" and from_outside(k.value) for k in value.keywords):
+                written = "out="
+            elif value.args and from_outside(value.args[0]) and \
+                    getattr(self.callees.get(id(op)), "obj", None) in IN_PLACE_FUNCTIONS:
+                written = _call_text(value)
+            if written is not None:
+                raise UnsupportedSyntaxError(
+                    f"autodiff_st cannot differentiate with weights= a function that writes into a value read "
+                    f"from an object, a global or a closure (here with {written}): it may be a Parameter, "
+                    "and changing a Parameter in place inside the differentiated function would make its "
+                    "gradient wrong.", origin=op.origin,
+                    hint="Compute a new array instead (w2 = w * 0.5), and update Parameters outside the "
+                         "differentiated function, as an optimizer step does.")
+
+    def numeric_module(self, name):
+        """Whether a free name is numpy, math or the like: ``np.pi`` is no Parameter."""
+        if self.is_local(name):
+            return False
+        from .analyze import _MISSING, resolve_name
+        obj = resolve_name(name, self.parsed)
+        module = getattr(obj, "__name__", "") if type(obj).__name__ == "module" else ""
+        return module.split(".")[0] in ("numpy", "math", "cmath", "scipy", "builtins")
+
+    def input_varied(self):
+        """Names that may depend on a differentiated input, through any operation (an over-estimate)."""
+        varied = set(self.active_params)
+        changed = True
+        while changed:
+            changed = False
+            for op in self.ops:
+                reads = set(names_in(op.value)) | (set(names_in(op.stored)) if op.stored is not None else set())
+                if reads & varied and not set(_targets(op)) <= varied:
+                    varied.update(_targets(op))
+                    changed = True
+            for loop in self.loops:
+                if any(set(names_in(src)) & varied for src in loop.sources) and not set(loop.targets) <= varied:
+                    varied.update(loop.targets)
+                    changed = True
+        return varied
+
+    def useful_names(self):
+        """Names the output may depend on through differentiable operations: the values whose cotangent
+        the backward pass may compute. Found backwards from the returned value, to a fixed point."""
+        returned = self.ops_returned()
+        if self.seed_only_first and isinstance(returned, gast.Tuple):
+            returned = returned.elts[0]
+        useful = set(names_in(returned))
+        changed = True
+        while changed:
+            changed = False
+            for op in self.ops:
+                if op.kind in ("return", "expr", "assert"):
+                    continue
+                if not set(_targets(op)) & useful:
+                    continue
+                if op.kind == "pop":
+                    reads = {op.value.id}
+                elif op.kind in ("setitem", "append"):
+                    reads = set(names_in(op.stored))
+                else:
+                    reads = self.differentiable_reads(op)
+                if not reads <= useful:
+                    useful |= reads
+                    changed = True
+            for loop in self.loops:
+                for target, src in zip(loop.targets, loop.sources):
+                    if target in useful and not set(names_in(src)) <= useful:
+                        useful |= set(names_in(src))
+                        changed = True
+        return useful
+
+    def differentiable_reads(self, op):
+        """The names ``op`` reads where a cotangent flows back to them."""
+        value = op.value
+        if is_atom(value):
+            return set(names_in(value))
+        if isinstance(value, gast.BinOp):
+            return set(names_in(value.left)) | set(names_in(value.right))
+        if isinstance(value, gast.UnaryOp):
+            return set() if isinstance(value.op, gast.Not) else set(names_in(value.operand))
+        if isinstance(value, gast.Attribute):
+            return set(names_in(value.value)) if value.attr in rules.ATTRIBUTES else set()
+        if isinstance(value, gast.Subscript):
+            return set(names_in(value.value))
+        if isinstance(value, gast.Call):
+            callee = self.callees.get(id(op))
+            args, keywords = list(value.args), {k.arg: k.value for k in value.keywords}
+            if callee is None or callee.kind == "nondiff":
+                return set()
+            if callee.kind == "astype":
+                return set(names_in(value.func.value))
+            if callee.kind in ("rule", "method") and callee.rule is not None:
+                if callee.kind == "method":
+                    if callee.pack and len(args) > 1:
+                        args = [gast.Tuple(elts=args, ctx=gast.Load())]
+                    args = [value.func.value] + args
+                try:
+                    bound = bind_arguments(callee.rule, args, keywords, op.origin)
+                except Exception:
+                    bound = dict(enumerate(args + list(keywords.values())))
+                return {n for name, node in bound.items() if name in callee.rule.diff or isinstance(name, int)
+                        for n in names_in(node)}
+            # the user's own code (a method's receiver is bound, not differentiated), or a function with no
+            # rule: every argument
+            return {n for a in args + list(keywords.values()) for n in names_in(a)}
+        return set(names_in(value))
+
+    def collect_roots(self, names, origin=None):
+        """``collect_weight_grad(v, v_bar)`` for each weight root ``v`` whose cotangent is complete."""
+        from .weights import collect_weight_grad
+        out = []
+        for name in names:
+            if name in self.initialized:
+                call = gast.Call(func=self.helper(collect_weight_grad, "collect_weight_grad"),
+                                 args=[load(name), load(self.adjoint(name))], keywords=[])
+                out.append(tag(gast.Expr(value=call), origin or self.parsed.node.origin))
+        return out
+
     # -- activity -----------------------------------------------------------------------------------
 
     def find_activity(self):
@@ -310,7 +504,8 @@ class Reverse:
         for op in self.ops:
             if op.kind in ("assign", "unpack") and isinstance(op.value, gast.Call):
                 callee = self.callees.get(id(op))
-                if callee is not None and callee.kind == "user" and self.any_active(op.value):
+                if callee is not None and callee.kind == "user" and (
+                        self.any_active(op.value) or id(op) in self.weight_call_ops):
                     self.prepare_user_call(op)
 
     def find_scalars(self):
@@ -722,6 +917,10 @@ class Reverse:
         value = op.value
         if isinstance(value, gast.Call) and id(op) not in self.callees:
             self.callees[id(op)] = classify_call(value, self.parsed, self.is_local)
+        if id(op) in self.weight_call_ops:
+            return True
+        if id(op) in self.weight_source_ops:
+            return False  # a weight root: active from the start, and no operand to differentiate
         if not self.any_active(value):
             return False
         origin = op.origin
@@ -810,7 +1009,11 @@ class Reverse:
         call = op.value
         pullback = self.pullbacks[id(op)]
         active_args = self.user_call_args[id(op)]
-        call_forward = self.helper(_call_forward(), "call_forward")
+        if self.weights_mode:
+            from .weights import call_forward_weights
+            call_forward = self.helper(call_forward_weights, "call_forward_weights")
+        else:
+            call_forward = self.helper(_call_forward(), "call_forward")
         positions_node = gast.Tuple(elts=[gast.Constant(value=a, kind=None) for a in active_args], ctx=gast.Load())
         new_call = gast.Call(func=call.func, args=[positions_node] + call.args, keywords=call.keywords)
         new_call = gast.Call(func=call_forward, args=[call.func, positions_node] + call.args, keywords=call.keywords)
@@ -1010,6 +1213,8 @@ class Reverse:
         targets = _targets(op)
         if id(op) in self.active_ops and any(t in self.initialized for t in targets):
             self.backward_contributions(op)
+        if id(op) in self.weight_source_ops:
+            self.backward += self.collect_roots(targets, op.origin)
         if op.nested:
             # Restore what this assignment overwrote; the old value's adjoint starts from nothing.
             restored = list(targets) + ([self.pullbacks[id(op)]] if id(op) in self.pullbacks else [])
@@ -1153,6 +1358,9 @@ class Reverse:
                 fresh_targets.append(store(part))
                 pending.append((node, part))
         call = gast.Call(func=load(pullback), args=[cotangent], keywords=[])
+        if not fresh_targets:  # a call run only for the Parameters it reads (weights=)
+            self.backward.append(tag(gast.Expr(value=call), origin))
+            return
         # A pullback for one argument returns its cotangent; for several, a tuple of them.
         target = fresh_targets[0] if len(fresh_targets) == 1 else gast.Tuple(elts=fresh_targets, ctx=gast.Store())
         self.backward.append(tag(gast.Assign(targets=[target], value=call, type_comment=None), origin))

@@ -126,3 +126,20 @@ def clipped(x, low, high):
     s = np.sum(x)
     scale = 2.0 if low < s < high else 0.5
     return s * scale
+
+
+class TwoLayer:
+    """A Cell whose construct reads a Parameter through self and calls a method that reads another
+    (see docs/weights.md). test_golden.py makes it an ad.nn.Cell, to keep this module's imports to numpy."""
+
+    def __init__(self, hidden, out):
+        self.hidden = hidden
+        self.out = out
+
+    def features(self, x):
+        return np.tanh(x @ self.hidden)
+
+    def construct(self, x, y):
+        h = self.features(x)
+        r = h @ self.out - y
+        return np.mean(r ** 2)

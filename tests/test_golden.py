@@ -7,6 +7,7 @@ deliberately, run with AUTODIFF_ST_UPDATE_GOLDEN=1 and read the diff of tests/go
 import os
 import pathlib
 
+import numpy as np
 import pytest
 
 import autodiff_st as ad
@@ -35,7 +36,27 @@ CASES = {
     "row_losses_grad": lambda: ad.grad(g.row_losses, grad_position=(0, 1)),
     "paired_grad": lambda: ad.grad(g.paired, grad_position=(0, 1)),
     "clipped_grad": lambda: ad.grad(g.clipped),
+    "two_layer_weights_grad": lambda: _called(ad.value_and_grad(_two_layer(), grad_position=None,
+                                                                  weights=_two_layer().trainable_params())),
+    "two_layer_features_weights_vjp": lambda: ad.vjp(_two_layer().features, np.ones((4, 3)),
+                                                     weights=_two_layer().trainable_params())[1],
 }
+
+_NET = []
+
+
+def _two_layer():
+    """One instance of golden_functions.TwoLayer as an ad.nn.Cell, with float64 Parameters."""
+    if not _NET:
+        cell_class = type("TwoLayer", (g.TwoLayer, ad.nn.Cell), {})
+        _NET.append(cell_class(ad.Parameter(np.full((3, 5), 0.1)), ad.Parameter(np.full((5, 1), 0.2))))
+    return _NET[0]
+
+
+def _called(transform):
+    """Call a weights transform once, so that ad.source shows the adjoint that call ran."""
+    transform(np.ones((4, 3)), np.zeros((4, 1)))
+    return transform
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -1,8 +1,9 @@
 """The examples of the reference documents (../shared/seeds/), with numpy float32 arrays for Tensors.
 
-Covered: mindspore.vjp (seed 001) and the examples of mindspore.ops.grad (seed 002) that do not take
-``weights``. The expected numbers are the ones the seeds print; the structures are the ones they unpack.
-The jacrev seeds and the weights examples belong to later steps.
+Covered: mindspore.vjp (seed 001) and the examples of mindspore.ops.grad (seed 002), with the three cases
+of its network example (inputs only; weights only; both), and vjp with weights. The expected numbers are
+the ones the seeds print; the structures are the ones they unpack; gradients the seeds do not print are
+checked against finite differences. The jacrev seeds belong to later steps.
 """
 
 import numpy as np
@@ -239,3 +240,63 @@ def test_grad_network_case_1_leaves_parameters_unchanged():
     np.testing.assert_array_equal(own_net.weight, before[0])
     np.testing.assert_array_equal(own_net.bias, before[1])
     assert own_net.weight.dtype == F32 and own_net.bias.dtype == F32
+
+
+# Cases 2 and 3 of the network example, verbatim with ad.nn.Dense and ad.nn.MSELoss reached through
+# globals; every gradient is also checked against central finite differences, in float64.
+
+def _numeric(fn, args, weights):
+    """Finite differences of fn's first output, in float64, on float64 copies of the Parameters."""
+    from tests.support import numeric_weight_grads
+    saved = [np.array(w) for w in weights]
+    wide = [ad.Parameter(np.asarray(w, np.float64)) for w in weights]
+    seed_net.weight, seed_net.bias = wide
+    try:
+        wide_args = tuple(np.asarray(a, np.float64) for a in args)
+        return numeric_weight_grads(lambda *a: fn(*a)[0], wide_args, wide)
+    finally:
+        seed_net.weight, seed_net.bias = weights
+        for w, s in zip(weights, saved):
+            np.testing.assert_array_equal(w, s)
+
+
+def test_grad_network_case_2_weights_only():
+    inputs, labels = _network_data()
+    weights = seed_net.trainable_params()
+    grad_fn = ad.grad(seed_forward, grad_position=None, weights=weights, has_aux=True)
+    params_gradient, (aux_logits,) = grad_fn(inputs, labels)
+    assert len(weights) == len(params_gradient) == 2
+    assert aux_logits.shape == (16, 1)
+    for g, w, expected in zip(params_gradient, weights, _numeric(seed_forward, (inputs, labels), weights)):
+        assert g.shape == w.shape and g.dtype == F32
+        np.testing.assert_allclose(g, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_grad_network_case_3_inputs_and_weights():
+    inputs, labels = _network_data()
+    weights = seed_net.trainable_params()
+    grad_fn = ad.grad(seed_forward, grad_position=0, weights=weights, has_aux=False)
+    inputs_gradient, params_gradient = grad_fn(inputs, labels)
+    assert len(weights) == len(params_gradient) == 2
+    assert inputs_gradient.shape == inputs.shape and inputs_gradient.dtype == F32
+    # Without has_aux both outputs are differentiated (each seeded with ones): loss + sum(logits).
+    logits = inputs.astype(np.float64) @ np.asarray(seed_net.weight, np.float64).T + np.asarray(seed_net.bias)
+    dlogits = 2 * (logits - labels) / 16 + 1.0
+    np.testing.assert_allclose(inputs_gradient, dlogits @ np.asarray(seed_net.weight, np.float64), rtol=1e-4,
+                               atol=1e-6)
+    np.testing.assert_allclose(params_gradient[0], dlogits.T @ inputs, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(params_gradient[1], dlogits.sum(axis=0), rtol=1e-4, atol=1e-5)
+
+
+def test_vjp_with_weights():
+    inputs, labels = _network_data()
+    weights = seed_net.trainable_params()
+    outputs, vjp_fn, aux_logits = ad.vjp(seed_forward, inputs, labels, weights=weights, has_aux=True)
+    assert np.ndim(outputs) == 0 and aux_logits.shape == (16, 1)
+    input_grads, weight_grads = vjp_fn(F32(1.0))
+    assert len(input_grads) == 2 and len(weight_grads) == 2
+    expected = ad.grad(seed_forward, grad_position=(0, 1), weights=weights, has_aux=True)(inputs, labels)[0]
+    for got, want in zip(input_grads + weight_grads, expected[0] + expected[1]):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    (g_inputs, _), (g_weight, _) = vjp_fn(F32(2.0))  # linear in the cotangent
+    np.testing.assert_allclose(g_weight, 2 * weight_grads[0], rtol=1e-6)

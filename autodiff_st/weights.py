@@ -1,0 +1,192 @@
+"""Run-time support for ``weights=``: gradients with respect to Parameters reached through objects.
+
+A Parameter is known by its identity, and only at call time: the compiler cannot tell whether
+``self.w`` or a global ``W`` holds one. So an adjoint compiled for weights treats every value it reads
+from outside the function (an attribute, a global, a closure cell, an argument that is not
+differentiated) as a possible *weight root*, when the result depends on it. Where the backward pass
+has that value's whole cotangent, it calls ``collect_weight_grad(value, value_bar)``. The collector of
+the running transform (a ``WeightGradients``, on a stack for the duration of the backward pass) adds
+the cotangent to the total of the Parameter with that identity, and ignores anything else. Calls into
+the user's own functions and Cells go through ``call_forward_weights``, whose callees are compiled for
+weights too and report to the same collector, so each weight's gradient is the total over all its uses.
+"""
+
+import inspect
+
+import numpy as np
+
+from . import rules
+from .dispatch import _rule_forward, _zero_pullback, bound_prefix, parameter_positions, underlying_function
+from .errors import AutodiffError, MissingRuleError
+from .nn import Parameter
+from .runtime import unbroadcast
+
+_COLLECTORS = []  # the collectors of the backward passes running now, innermost last
+
+# Types whose values can never be or hold a Parameter: an argument of one of these is not a weight root.
+_PLAIN = frozenset({np.ndarray, float, int, bool, complex, str, bytes, type(None), np.float64, np.float32,
+                    np.int64, np.int32, np.bool_, range, slice})
+
+
+def argument_roots(args):
+    """Per argument, whether it may be or hold a Parameter: part of the compile key in weights mode."""
+    return tuple(type(a) not in _PLAIN for a in args)
+
+
+def may_hold_parameters(value):
+    return type(value) not in _PLAIN and not callable(value) and type(value).__name__ != "module"
+
+
+def as_weight_tuple(weights, what="weights"):
+    """``weights`` as a tuple of Parameters, and how to shape the gradients: "one", "sequence" or a dict's keys."""
+    if isinstance(weights, Parameter):
+        return (weights,), "one"
+    if isinstance(weights, dict):
+        items, form = tuple(weights.values()), tuple(weights)
+    elif isinstance(weights, np.ndarray):
+        items, form = None, None
+    else:
+        try:
+            items, form = tuple(weights), "sequence"
+        except TypeError:
+            items, form = None, None
+    if items is None:
+        raise TypeError(f"{what} must be a Parameter, or a list, tuple or dict of Parameters "
+                        f"(for example net.trainable_params()), not {type(weights).__name__}.")
+    for i, w in enumerate(items):
+        if not isinstance(w, Parameter):
+            raise TypeError(f"{what}[{i}] is a {type(w).__name__}, not an ad.Parameter: gradients are taken "
+                            "with respect to Parameters, identified by object identity. Wrap the array in "
+                            "ad.Parameter(...), or differentiate it as an argument with grad_position.")
+    return items, form
+
+
+class WeightGradients:
+    """The per-call totals of the gradients of ``weights``, keyed by identity."""
+
+    def __init__(self, weights):
+        self.weights = weights
+        self.slots = {id(w): i for i, w in enumerate(weights)}
+        self.totals = [None] * len(weights)
+
+    def __enter__(self):
+        _COLLECTORS.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _COLLECTORS.pop()
+        return False
+
+    def collect(self, value, g):
+        """Add ``g``, the whole cotangent of ``value``, to the total of each Parameter in ``value``."""
+        if isinstance(value, Parameter):
+            self.add(value, g)
+        elif isinstance(value, (list, tuple)):
+            if isinstance(g, (list, tuple)):
+                for item, item_g in zip(value, g):
+                    self.collect(item, item_g)
+        elif isinstance(value, dict):
+            if isinstance(g, dict):
+                for key, item in value.items():
+                    self.collect(item, g[key])
+
+    def add(self, value, g):
+        slot = self.slots.get(id(value))
+        if slot is None:
+            self.refuse_views(value)
+            return
+        g = unbroadcast(g, value)
+        total = self.totals[slot]
+        self.totals[slot] = g if total is None else total + g
+
+    def refuse_views(self, value):
+        base = value.base
+        while base is not None:
+            if id(base) in self.slots:
+                raise AutodiffError(
+                    f"a view of the Parameter {self.weights[self.slots[id(base)]]!r} (such as w.T or w[0], "
+                    "stored on an object or in a global) was read where its gradient cannot be attributed to "
+                    "the Parameter itself.",
+                    hint="Store the Parameter itself, and take the view inside the differentiated function.")
+            base = getattr(base, "base", None)
+
+    def results(self, form):
+        grads = []
+        for w, total in zip(self.weights, self.totals):
+            g = np.zeros(w.shape, dtype=w.dtype) if total is None else np.asarray(total)
+            if g.dtype != w.dtype:
+                g = g.astype(w.dtype)
+            if g.shape != w.shape:
+                g = np.broadcast_to(g, w.shape)
+            if not g.flags.writeable or g.base is not None and any(g.base is t for t in self.weights):
+                g = g.copy()
+            grads.append(g)
+        if form == "one":
+            return grads[0]
+        if form == "sequence":
+            return tuple(grads)
+        return dict(zip(form, grads))
+
+
+def collect_weight_grad(value, g):
+    """Called by generated code: add ``g``, the whole cotangent of ``value``, to the running totals."""
+    if _COLLECTORS:
+        _COLLECTORS[-1].collect(value, g)
+
+
+def differentiable_value(x):
+    """Whether ``x`` can carry a cotangent: a float, a float array, or a tuple, list or dict of them."""
+    kind = type(x)
+    if kind is float or isinstance(x, np.ndarray) and x.dtype.kind in "fc":
+        return True
+    if isinstance(x, (tuple, list)):
+        return all(differentiable_value(e) for e in x)
+    if isinstance(x, dict):
+        return all(differentiable_value(e) for e in x.values())
+    return isinstance(x, (np.floating, complex))
+
+
+def call_forward_weights(fn, active, *args, **kwargs):
+    """``dispatch.call_forward`` for adjoints compiled for weights.
+
+    The callee is compiled for weights too, so its backward pass reports the Parameters it reads to the
+    running collector. Of the ``active`` arguments (all those the caller may want a cotangent for), only
+    those holding float values are differentiated; the others (a Cell, a list of Cells, an int) become
+    weight roots of the callee, and their cotangent in the caller is 0.0.
+    """
+    rule = rules.lookup(fn)
+    if rule is not None:
+        return _rule_forward(fn, rule, active, args, kwargs)
+    if rules.is_nondifferentiable(fn):
+        return fn(*args, **kwargs), _zero_pullback(active, args, kwargs)
+    from .cache import adjoint_functions, argument_kinds
+    target, offset = underlying_function(fn)
+    if not inspect.isfunction(target):
+        # A builtin (a method of a plain array, say): it has no source and no rule, so it may only see
+        # values that hold no Parameter, and then it contributes nothing to any weight's gradient.
+        held = [a for a in bound_prefix(fn) + args + tuple(kwargs.values()) if may_hold_parameters(a)]
+        if getattr(fn, "__self__", None) is not None and may_hold_parameters(fn.__self__):
+            held.append(fn.__self__)
+        if held or any(isinstance(a, Parameter) for a in args):
+            raise MissingRuleError(
+                f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}, which is called on an object "
+                "that may hold Parameters while differentiating with weights=.",
+                hint="Register a rule for it with ad.register_vjp, or call it outside the differentiated function.")
+        return fn(*args, **kwargs), _zero_pullback(active, args, kwargs)
+    kept = tuple(a for a in active if differentiable_value(args[a] if isinstance(a, int) else kwargs[a]))
+    params = parameter_positions(target, offset, kept)
+    order = tuple(sorted(set(params)))
+    prefix = bound_prefix(fn)
+    full = prefix + args
+    forward, backward = adjoint_functions(target, order, "vjp", argument_kinds(full), argument_roots(full))
+    out, residuals = forward(*prefix, *args, **kwargs)
+    picks = tuple(order.index(params[kept.index(a)]) if a in kept else None for a in active)
+
+    def pullback(g):
+        grads = backward(residuals, g)
+        if not picks:
+            return None
+        out = tuple(0.0 if i is None else grads[i] for i in picks)
+        return out[0] if len(out) == 1 else out
+
+    return out, pullback
