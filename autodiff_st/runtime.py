@@ -1167,3 +1167,27 @@ def owned(t):
     if isinstance(t, np.ndarray):
         return t.copy()
     return np.array(t, dtype=float)
+
+
+# -- forward rule helpers -------------------------------------------------------------------------------
+
+def symmetric_from_triangle(t, triangle="L"):
+    """The symmetric matrix that the lower ("L") or upper ("U", or True) triangle of ``t`` stands for:
+    the tangent of the matrix that np.linalg.cholesky and eigh read, of which they see one triangle."""
+    if triangle is True or triangle == "U":
+        return np.triu(t) + np.swapaxes(np.triu(t, 1), -1, -2)
+    return np.tril(t) + np.swapaxes(np.tril(t, -1), -1, -2)
+
+
+def norm_direction_jvp_norm(t, x, norm, ord=None, axis=None, keepdims=False, kind="norm"):
+    """The derivative of ``norm_direction(x, norm, ...)`` by ``norm`` in the direction ``t``: for a
+    p-norm, (1 - p) norm_direction t / norm; zero for the piecewise linear norms."""
+    x, (kind_, axes), p = _norm_curvature_parts(x, norm, ord, axis, keepdims, kind)
+    dtype = np.result_type(t, x)
+    if p is None:
+        return np.zeros(np.shape(x), dtype=dtype)
+    n = _expand_norm(np.asarray(norm), x, axes, keepdims)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = (1 - p) * norm_direction(x, norm, ord, axis, keepdims, kind) * _expand_norm(np.asarray(t), x, axes,
+                                                                                            keepdims) / n
+        return np.where(n == 0, 0, d).astype(dtype)
