@@ -14,13 +14,14 @@ from .nn import Parameter
 from . import nn, testing
 
 register_vjp = _rules.vjp_rule
+register_jvp = _rules.jvp_rule
 nondifferentiable = _rules.nondifferentiable
 nondifferentiable(stop_gradient)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "grad", "value_and_grad", "vjp", "source", "stop_gradient", "register_vjp", "nondifferentiable",
+    "grad", "value_and_grad", "vjp", "source", "stop_gradient", "register_vjp", "register_jvp", "nondifferentiable",
     "Parameter", "nn", "testing", "AutodiffError", "UnsupportedSyntaxError", "MissingRuleError",
     "SourceUnavailableError", "NonDifferentiableError", "GradPositionError", "GradPositionTypeError",
     "InputTypeError", "CotangentError", "AuxError",

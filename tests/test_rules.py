@@ -126,3 +126,12 @@ def test_every_rule_has_a_forward_rule():
                      for r in own if rules.lookup_forward(r.primitive).kind == "custom"
                      and set(r.diff) - set(rules.lookup_forward(r.primitive).custom))
     assert not partial, f"custom forward rules missing a differentiated parameter: {partial}"
+
+
+def test_forward_rule_of_a_sequence_passed_by_keyword():
+    # rule_jvp once replaced the tangent only in the positional arguments, so a sequence passed by
+    # keyword gave the result itself as its tangent.
+    a, b, t = np.eye(2), np.arange(4.0).reshape(2, 2), np.ones((2, 2))
+    for args, kwargs in [([[a, b]], {}), ([], {"arrays": [a, b]})]:
+        ans, tangent = rule_jvp(np.linalg.multi_dot, args, kwargs, {"arrays": [t, None]})
+        np.testing.assert_allclose(tangent, t @ b)
