@@ -1191,3 +1191,17 @@ def norm_direction_jvp_norm(t, x, norm, ord=None, axis=None, keepdims=False, kin
         d = (1 - p) * norm_direction(x, norm, ord, axis, keepdims, kind) * _expand_norm(np.asarray(t), x, axes,
                                                                                             keepdims) / n
         return np.where(n == 0, 0, d).astype(dtype)
+
+
+def symmetric_from_triangle_transpose(s, triangle="L"):
+    """The transpose of ``symmetric_from_triangle``: ``s``'s triangle plus the other triangle of ``s``
+    mirrored onto it."""
+    if triangle is True or triangle == "U":
+        return np.triu(s) + np.triu(np.swapaxes(s, -1, -2), 1)
+    return np.tril(s) + np.tril(np.swapaxes(s, -1, -2), -1)
+
+
+def norm_axes(x, ord=None, axis=None, kind="norm"):
+    """The axes that ``np.linalg.norm(x, ord, axis)`` reduces (``kind`` "vector" or "matrix" for
+    np.linalg.vector_norm and matrix_norm)."""
+    return _norm_layout(x, ord, axis, kind)[1]

@@ -135,3 +135,24 @@ def test_forward_rule_of_a_sequence_passed_by_keyword():
     for args, kwargs in [([[a, b]], {}), ([], {"arrays": [a, b]})]:
         ans, tangent = rule_jvp(np.linalg.multi_dot, args, kwargs, {"arrays": [t, None]})
         np.testing.assert_allclose(tangent, t @ b)
+
+
+def test_custom_forward_rules_are_templates_with_the_reverse_rules_parameters():
+    """Custom forward rules are inlined like reverse rules: readable source ending with a return, and the
+    reverse rule's parameters, names and defaults, after (t, ans)."""
+    import inspect
+
+    from autodiff_st.templates import template_of
+
+    def params(fn):
+        return [(p.name, p.kind, p.default) for p in list(inspect.signature(fn).parameters.values())[2:]]
+
+    bad = []
+    for r in rules.all_rules():
+        forward = rules.lookup_forward(r.primitive)
+        if not r.vjp.__module__.startswith("autodiff_st.") or forward is None or forward.kind != "custom":
+            continue
+        for name, fn in forward.custom.items():
+            if template_of(fn) is None or params(fn) != params(r.vjp):
+                bad.append(f"{r.name} ({name}): {fn.__name__}")
+    assert not bad, f"custom forward rules that cannot be inlined as templates: {bad}"

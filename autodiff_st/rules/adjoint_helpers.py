@@ -294,3 +294,19 @@ def norm_direction_jvp_x(t, ans, x, norm, ord=None, axis=None, keepdims=False, k
 @jvp_rule(runtime.norm_direction, wrt="norm")
 def norm_direction_jvp_norm(t, ans, x, norm, ord=None, axis=None, keepdims=False, kind="norm"):
     return runtime.norm_direction_jvp_norm(t, x, norm, ord, axis, keepdims, kind)
+
+
+# The helpers of forward rules, so that forward code can be differentiated in reverse mode.
+
+@vjp_rule(runtime.symmetric_from_triangle, diff=("t",))
+def symmetric_from_triangle_rule(g, ans, t, triangle="L"):
+    return runtime.symmetric_from_triangle_transpose(g, triangle)
+
+
+@vjp_rule(runtime.symmetric_from_triangle_transpose, diff=("s",))
+def symmetric_from_triangle_transpose_rule(g, ans, s, triangle="L"):
+    return runtime.symmetric_from_triangle(g, triangle)
+
+
+linear(runtime.symmetric_from_triangle, runtime.symmetric_from_triangle_transpose)
+nondifferentiable(runtime.norm_axes)

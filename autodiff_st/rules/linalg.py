@@ -8,7 +8,7 @@ from ..runtime import (dot_grad_left, dot_grad_right, matmul_grad_left, matmul_g
                        tensordot_right_order, einsum_grads, kron_shape, kron_slot_shape, kron_slot_axes, swap_if,
                        from_triangle, upper_block, upper_right, multi_dot_grads, lstsq_residual_weights,
                        norm_direction, as_columns, from_columns, symmetric_from_triangle, tangent_zeros,
-                       normalize_axis, _norm_layout)
+                       norm_axes)
 from . import vjp_rule, method, nondifferentiable, multilinear, jvp_rule
 
 
@@ -393,14 +393,13 @@ def svdvals_jvp(t, ans, x):
 @jvp_rule(np.linalg.norm)
 def norm_jvp(t, ans, x, ord=None, axis=None, keepdims=False):
     # The tangent summed with the norm's derivative by each element over the axes the norm reduces.
-    axes = _norm_layout(x, ord, axis, "norm")[1]
-    return np.sum(norm_direction(x, ans, ord, axis, keepdims) * t, axis=axes, keepdims=keepdims)
+    return np.sum(norm_direction(x, ans, ord, axis, keepdims) * t, axis=norm_axes(x, ord, axis), keepdims=keepdims)
 
 
 @jvp_rule(np.linalg.vector_norm)
 def vector_norm_jvp(t, ans, x, axis=None, keepdims=False, ord=2):
-    axes = _norm_layout(x, ord, axis, "vector")[1]
-    return np.sum(norm_direction(x, ans, ord, axis, keepdims, "vector") * t, axis=axes, keepdims=keepdims)
+    return np.sum(norm_direction(x, ans, ord, axis, keepdims, "vector") * t, axis=norm_axes(x, ord, axis, "vector"),
+                  keepdims=keepdims)
 
 
 @jvp_rule(np.linalg.matrix_norm)
