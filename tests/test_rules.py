@@ -156,3 +156,20 @@ def test_custom_forward_rules_are_templates_with_the_reverse_rules_parameters():
             if template_of(fn) is None or params(fn) != params(r.vjp):
                 bad.append(f"{r.name} ({name}): {fn.__name__}")
     assert not bad, f"custom forward rules that cannot be inlined as templates: {bad}"
+
+
+@pytest.mark.parametrize("c", [c for c in CASES if c.float32], ids=[c.id for c in CASES if c.float32])
+def test_forward_rule_keeps_float32(c):
+    """float32 inputs and tangents give float32 tangents wherever the result itself is float32."""
+    rng = np.random.default_rng(0)
+    values = sample_args(c, rng, dtype=np.float32)
+    primitive, args, kwargs = primitive_call(c, values)
+    rule = rules.lookup(primitive)
+    tangents = {}
+    for s in differentiated_slots(rule, args, kwargs, values):
+        t = random_like(slot_value(rule, args, kwargs, s), rng)
+        tangents[s] = t if isinstance(t, float) else t.astype(np.float32)
+    ans, tangent = rule_jvp(primitive, args, kwargs, tangent_dict(rule, args, kwargs, tangents))
+    for k, (r, t) in enumerate(zip(leaves(ans), leaves(tangent))):
+        if r.dtype == np.float32:
+            assert t.dtype == np.float32, f"result {k}: tangent dtype {t.dtype}"
