@@ -65,6 +65,11 @@ def test_every_rule_has_a_case():
 # and against the reverse rule by the transpose identity <J t, g> = <t, J^T g>.
 
 
+# rule_jvp evaluates a diagonal rule's whole reverse expression, so x ** y with x < 0 computes log(x) for
+# y's term even when only x has a tangent (that term is then dropped).
+_POW_OF_NEGATIVE = pytest.mark.filterwarnings("ignore:invalid value encountered in log:RuntimeWarning")
+
+
 def _forward_setup(c):
     rng = np.random.default_rng(1000 + CASES.index(c))
     values = sample_args(c, rng)
@@ -82,6 +87,7 @@ def _step(rule, args, kwargs, tangents, size):
     return with_slots(rule, args, kwargs, changes)
 
 
+@_POW_OF_NEGATIVE
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_forward_rule_matches_finite_differences(c):
     rng, primitive, rule, args, kwargs, tangents = _forward_setup(c)
@@ -101,6 +107,7 @@ def test_forward_rule_matches_finite_differences(c):
                                        err_msg=f"{c.id}: tangent by {sorted(chosen)}, result {k}")
 
 
+@_POW_OF_NEGATIVE
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_forward_rule_is_the_transpose_of_the_reverse_rule(c):
     """<J t, g> = <t, J^T g>: the forward rule against the reverse rule, for random t and g."""
