@@ -16,6 +16,7 @@ from .vectorize import vmap
 from . import nn, testing
 
 register_vjp = _rules.vjp_rule
+register_jvp = _rules.jvp_rule
 nondifferentiable = _rules.nondifferentiable
 nondifferentiable(stop_gradient)
 
@@ -23,7 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap", "source", "stop_gradient",
-    "register_vjp", "nondifferentiable",
+    "register_vjp", "register_jvp", "nondifferentiable",
     "Parameter", "nn", "testing", "AutodiffError", "UnsupportedSyntaxError", "MissingRuleError",
     "SourceUnavailableError", "NonDifferentiableError", "GradPositionError", "GradPositionTypeError",
     "InputTypeError", "CotangentError", "AuxError",

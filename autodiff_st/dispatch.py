@@ -191,8 +191,8 @@ def rule_jvp(primitive, args, kwargs, tangents):
                 seq = list(_argument(args, kwargs, rule, name))
                 for i, t in enumerate(tangent):
                     if t is not None:
-                        terms.append(primitive(*_replace(args, kwargs, rule, name, seq[:i] + [t] + seq[i + 1:])[0],
-                                               **_replace(args, kwargs, rule, name, seq)[1]))
+                        new_args, new_kwargs = _replace(args, kwargs, rule, name, seq[:i] + [t] + seq[i + 1:])
+                        terms.append(primitive(*new_args, **new_kwargs))
             else:
                 new_args, new_kwargs = _replace(args, kwargs, rule, name, tangent)
                 terms.append(primitive(*new_args, **new_kwargs))

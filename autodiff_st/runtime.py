@@ -1172,3 +1172,40 @@ def owned(t):
 def add_tangents(*terms):
     """The sum of tangent terms of a primitive that returns a tuple: element by element."""
     return tuple(sum(parts[1:], parts[0]) for parts in zip(*terms))
+
+# -- forward rule helpers -------------------------------------------------------------------------------
+
+def symmetric_from_triangle(t, triangle="L"):
+    """The symmetric matrix that the lower ("L") or upper ("U", or True) triangle of ``t`` stands for:
+    the tangent of the matrix that np.linalg.cholesky and eigh read, of which they see one triangle."""
+    if triangle is True or triangle == "U":
+        return np.triu(t) + np.swapaxes(np.triu(t, 1), -1, -2)
+    return np.tril(t) + np.swapaxes(np.tril(t, -1), -1, -2)
+
+
+def norm_direction_jvp_norm(t, x, norm, ord=None, axis=None, keepdims=False, kind="norm"):
+    """The derivative of ``norm_direction(x, norm, ...)`` by ``norm`` in the direction ``t``: for a
+    p-norm, (1 - p) norm_direction t / norm; zero for the piecewise linear norms."""
+    x, (kind_, axes), p = _norm_curvature_parts(x, norm, ord, axis, keepdims, kind)
+    dtype = np.result_type(t, x)
+    if p is None:
+        return np.zeros(np.shape(x), dtype=dtype)
+    n = _expand_norm(np.asarray(norm), x, axes, keepdims)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = (1 - p) * norm_direction(x, norm, ord, axis, keepdims, kind) * _expand_norm(np.asarray(t), x, axes,
+                                                                                            keepdims) / n
+        return np.where(n == 0, 0, d).astype(dtype)
+
+
+def symmetric_from_triangle_transpose(s, triangle="L"):
+    """The transpose of ``symmetric_from_triangle``: ``s``'s triangle plus the other triangle of ``s``
+    mirrored onto it."""
+    if triangle is True or triangle == "U":
+        return np.triu(s) + np.triu(np.swapaxes(s, -1, -2), 1)
+    return np.tril(s) + np.tril(np.swapaxes(s, -1, -2), -1)
+
+
+def norm_axes(x, ord=None, axis=None, kind="norm"):
+    """The axes that ``np.linalg.norm(x, ord, axis)`` reduces (``kind`` "vector" or "matrix" for
+    np.linalg.vector_norm and matrix_norm)."""
+    return _norm_layout(x, ord, axis, kind)[1]

@@ -33,7 +33,7 @@ def render():
             continue  # a user's rule
         family = module.rsplit(".", 1)[1]
         diff = ", ".join(f"`{p}`" for p in rule.diff)
-        by_family[family].append((rule.name, diff, rule.vjp.__name__))
+        by_family[family].append((rule.name, diff, rule.vjp.__name__, _forward_kind(rule)))
     lines = [
         "# Supported functions",
         "",
@@ -44,13 +44,19 @@ def render():
         "`ad.MissingRuleError` when a differentiated value reaches it, with the snippet that registers a "
         "rule (`@ad.register_vjp`). Each rule is checked against finite differences by `tests/test_rules.py`.",
         "",
+        "The column *forward* gives each function's forward-mode (jvp) rule: `diagonal` (the reverse rule, "
+        "read with the tangent for `g`), `linear` (the function applied to the tangents), `multilinear` "
+        "(one term per operand, the function with that operand replaced by its tangent) or `custom` "
+        "(`@ad.register_jvp`, in the same file as the reverse rule). " + _kind_counts(by_family),
+        "",
     ]
     for family, title in FAMILIES.items():
         entries = sorted(set(by_family.get(family, [])))
         if not entries:
             continue
-        lines += [f"## {title}", "", "| function | differentiated with respect to | rule |", "|---|---|---|"]
-        lines += [f"| `{name}` | {diff} | `rules/{family}.py: {fn}` |" for name, diff, fn in entries]
+        lines += [f"## {title}", "", "| function | differentiated with respect to | rule | forward |",
+                  "|---|---|---|---|"]
+        lines += [f"| `{name}` | {diff} | `rules/{family}.py: {fn}` | {kind} |" for name, diff, fn, kind in entries]
         lines.append("")
     names = _nondiff_names()
     lines += ["## No derivative", "",
@@ -58,6 +64,17 @@ def render():
               "random numbers, constructors of constant arrays.", "",
               ", ".join(f"`{n}`" for n in names), ""]
     return "\n".join(lines)
+
+
+def _forward_kind(rule):
+    forward = rules.lookup_forward(rule.primitive)
+    return forward.kind if forward is not None else "none"
+
+
+def _kind_counts(by_family):
+    counts = collections.Counter(kind for entries in by_family.values() for *_, kind in entries)
+    listed = ", ".join(f"{counts[k]} {k}" for k in ("diagonal", "linear", "multilinear", "custom", "none") if counts[k])
+    return f"Forward rules: {listed}."
 
 
 def _nondiff_names():

@@ -215,6 +215,9 @@ HELPERS = [
     case(runtime.from_triangle, R(3, 3), True),
     case(runtime.as_columns, R(3), R(3)), case(runtime.as_columns, R(3, 2), R(3, 2)),
     case(runtime.from_columns, R(3, 1), R(3)), case(runtime.from_columns, R(3, 2), R(3, 2)),
+    case(runtime.symmetric_from_triangle, R(3, 3)), case(runtime.symmetric_from_triangle, R(2, 3, 3), "U"),
+    case(runtime.symmetric_from_triangle_transpose, R(3, 3)),
+    case(runtime.symmetric_from_triangle_transpose, R(2, 3, 3), True),
     case(runtime.upper_block, R(2, 2), R(2, 2)), case(runtime.upper_right, R(4, 4)),
     case(runtime.diagonal_blocks_sum, R(2, 4, 4)),
     # order 1: the second derivative of prod_others (a third derivative of prod) has no rule

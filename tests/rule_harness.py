@@ -172,3 +172,123 @@ def SPREAD(*shape):
         n = int(np.prod(s))
         return np.reshape(rng.permutation(n) * 0.3 + rng.uniform(0, 0.1, n) - 0.15 * n, s)
     return Domain("SPREAD", shape, make)
+
+
+# -- forward rules: the primitive call a case makes, and checks of rule_jvp -----------------------------
+
+def primitive_call(c, values):
+    """The call ``(primitive, args, kwargs)`` that case ``c``'s wrapper makes, with its domain arguments
+    ``values`` (as from ``sample_args``): for a ``path``, the expression is read the way the compiler
+    reads it (methods and attributes through the rule registry, subscripts as ``operator.getitem``)."""
+    import ast
+    import builtins
+    import operator
+
+    from autodiff_st import rules, runtime
+
+    names, rest = {}, iter(values)
+    for j, a in enumerate(c.args):
+        if isinstance(a, Domain):
+            names[f"a{j}"] = next(rest)
+    if c.path is None:
+        args = [names[f"a{j}"] if isinstance(a, Domain) else a for j, a in enumerate(c.args)]
+        return c.primitive, args, dict(c.kwargs)
+    namespace = {"np": np, "runtime": runtime, "math": math, "sum": builtins.sum, **names}
+
+    def ev(node):
+        return eval(compile(ast.Expression(node), "<case>", "eval"), namespace)
+
+    node = ast.parse(c.path, mode="eval").body
+    if isinstance(node, ast.Subscript):
+        index = eval(f"np.index_exp[{ast.get_source_segment(c.path, node.slice)}]", namespace)
+        return operator.getitem, [ev(node.value), index], {}
+    if isinstance(node, ast.Attribute):
+        return rules.ATTRIBUTES[node.attr], [ev(node.value)], {}
+    assert isinstance(node, ast.Call), c.path
+    args = [ev(a) for a in node.args]
+    kwargs = {k.arg: ev(k.value) for k in node.keywords}
+    func = node.func
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in names:
+        primitive, kind = rules.METHODS[func.attr]
+        if kind == "pack":
+            args = [runtime.pack_axes(args[0], args[1:])] if args else []
+        return primitive, [names[func.value.id]] + args, kwargs
+    return ev(func), args, kwargs
+
+
+def differentiated_slots(rule, args, kwargs, values):
+    """The differentiated parameters of ``rule`` that receive one of the case's domain ``values``, as
+    ``(name, None)``, or ``(name, i)`` for the i-th array of a sequence parameter."""
+    from autodiff_st.dispatch import _argument
+
+    def sampled(x):
+        return any(x is v for v in values)
+
+    slots = []
+    for name in rule.diff:
+        value = _argument(args, kwargs, rule, name)
+        if name in rule.sequences:
+            slots += [(name, i) for i, x in enumerate(value or ()) if sampled(x)]
+        elif sampled(value):
+            slots.append((name, None))
+    return slots
+
+
+def slot_value(rule, args, kwargs, slot):
+    from autodiff_st.dispatch import _argument
+    value = _argument(args, kwargs, rule, slot[0])
+    return value if slot[1] is None else value[slot[1]]
+
+
+def with_slots(rule, args, kwargs, changes):
+    """``args, kwargs`` with the slots in ``changes`` (slot -> new value) replaced."""
+    from autodiff_st.dispatch import _argument, _replace
+    for name in dict.fromkeys(name for name, _ in changes):
+        value = _argument(args, kwargs, rule, name)
+        if name in rule.sequences:
+            items = list(value)
+            for (n, i), new in changes.items():
+                if n == name:
+                    items[i] = new
+            new_value = items if rule.var_positional == name else type(value)(items)
+        else:
+            new_value = changes[(name, None)]
+        args, kwargs = _replace(args, kwargs, rule, name, new_value)
+    return list(args), dict(kwargs)
+
+
+def tangent_dict(rule, args, kwargs, tangents):
+    """The ``tangents`` argument of ``rule_jvp`` for slot tangents ``tangents`` (slot -> tangent)."""
+    from autodiff_st.dispatch import _argument
+    out = {}
+    for (name, i), t in tangents.items():
+        if i is None:
+            out[name] = t
+        else:
+            if name not in out:
+                out[name] = [None] * len(_argument(args, kwargs, rule, name))
+            out[name][i] = t
+    return out
+
+
+def random_like(x, rng):
+    """A random float64 value with the structure of ``x`` (a tuple or list of arrays stays one)."""
+    if isinstance(x, (tuple, list)):
+        return type(x)(random_like(e, rng) for e in x) if type(x) in (tuple, list) else \
+            tuple(random_like(e, rng) for e in x)
+    if isinstance(x, float):
+        return float(rng.standard_normal())
+    return rng.standard_normal(np.shape(x))
+
+
+def leaves(x):
+    """The arrays of a (possibly nested) tuple or list, as float or complex arrays."""
+    if isinstance(x, (tuple, list)):
+        return [leaf for e in x for leaf in leaves(e)]
+    x = np.asarray(x)
+    return [x if x.dtype.kind in "fc" else x.astype(float)]
+
+
+def inner(a, b):
+    """<a, b> = Re(sum(a * b)) over the leaves of two values of the same structure."""
+    return float(sum(np.real(np.sum(x * y)) for x, y in zip(leaves(a), leaves(b))))

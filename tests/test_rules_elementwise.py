@@ -43,6 +43,19 @@ def test_complex_input(fn):
     _check_complex_rule(fn, _complex(np.random.default_rng(1), (3, 2)))
 
 
+@pytest.mark.parametrize("fn", HOLOMORPHIC + NOT_HOLOMORPHIC, ids=lambda f: f.__name__)
+def test_complex_input_forward(fn):
+    # The forward rule gives the directional derivative itself, J u, for a complex direction u: the
+    # reverse rule's conjugations (abs, angle, conj, imag) must not carry over.
+    from autodiff_st.dispatch import rule_jvp
+    rng = np.random.default_rng(3)
+    z, u, eps = _complex(rng, (3, 2)), _complex(rng, (3, 2)), 1e-6
+    for kwargs in ([{}, {"deg": True}] if fn is np.angle else [{}]):
+        ans, tangent = rule_jvp(fn, [z], kwargs, {rules.lookup(fn).diff[0]: u})
+        directional = (fn(z + eps * u, **kwargs) - fn(z - eps * u, **kwargs)) / (2 * eps)
+        np.testing.assert_allclose(tangent, directional, rtol=1e-6, atol=1e-8)
+
+
 def test_complex_angle_in_degrees():
     _check_complex_rule(np.angle, _complex(np.random.default_rng(2), (4,)), deg=True)
 

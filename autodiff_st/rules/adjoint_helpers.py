@@ -10,7 +10,7 @@ import numpy as np
 from .. import runtime
 from ..runtime import (cast_like, dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right,
                        unbroadcast)
-from . import vjp_rule, nondifferentiable
+from . import vjp_rule, nondifferentiable, diagonal, linear, multilinear, jvp_rule
 
 
 @vjp_rule(runtime.unbroadcast, nograd=("x",), diff=("v",))
@@ -260,3 +260,53 @@ def undiff_rule(g, ans, v, a, n=1, axis=-1):
 @vjp_rule(runtime.push_part, sequences=("v",), returns_tuple=True)
 def push_part_rule(g, ans, v, x_bar):
     return g[:-1], g[-1]
+
+
+# -- forward rules ---------------------------------------------------------------------------------------
+# Forward mode over generated backward code goes through these helpers. Nearly all are linear in their
+# cotangent argument (``linear``); the gradients of products are linear in the cotangent and in the other
+# operand separately (``multilinear``).
+
+linear(runtime.unbroadcast, runtime.unbroadcast_to_shape, runtime.expand_reduced, runtime.cast_like,
+       runtime.split_like, runtime.unstack, runtime.real_like, runtime.one_if_none, runtime.weights_like,
+       runtime.sum_to_weights, runtime.reverse_cumsum, runtime.undiagonal, runtime.diag_grad, runtime.unjoin,
+       runtime.join_like, runtime.untile, runtime.untake, runtime.untake_along_axis, runtime.unpad, runtime.pad_like,
+       runtime.unchoose, runtime.unselect, runtime.swap_if, runtime.from_triangle, runtime.upper_block,
+       runtime.upper_right, runtime.diagonal_blocks_sum, runtime.lstsq_residual_weights,
+       runtime.lstsq_residual_weights_transpose, runtime.index_grad, runtime.at_index, runtime.parts,
+       runtime.as_parts, runtime.as_columns, runtime.from_columns, runtime.undiff, runtime.push_part)
+multilinear(runtime.matmul_grad_left, runtime.matmul_grad_right, runtime.dot_grad_left, runtime.dot_grad_right)
+diagonal(runtime.polygamma)
+
+
+@jvp_rule(runtime.prod_others)
+def prod_others_jvp(t, ans, a, axis=None):
+    # The second derivatives of a product form a symmetric matrix: its transpose is itself.
+    return runtime.prod_others_vjp(t, a, axis)
+
+
+@jvp_rule(runtime.norm_direction, wrt="x")
+def norm_direction_jvp_x(t, ans, x, norm, ord=None, axis=None, keepdims=False, kind="norm"):
+    # Elementwise in x for a p-norm: its own transpose.
+    return norm_direction_vjp_x(t, x, norm, ord, axis, keepdims, kind)
+
+
+@jvp_rule(runtime.norm_direction, wrt="norm")
+def norm_direction_jvp_norm(t, ans, x, norm, ord=None, axis=None, keepdims=False, kind="norm"):
+    return runtime.norm_direction_jvp_norm(t, x, norm, ord, axis, keepdims, kind)
+
+
+# The helpers of forward rules, so that forward code can be differentiated in reverse mode.
+
+@vjp_rule(runtime.symmetric_from_triangle, diff=("t",))
+def symmetric_from_triangle_rule(g, ans, t, triangle="L"):
+    return runtime.symmetric_from_triangle_transpose(g, triangle)
+
+
+@vjp_rule(runtime.symmetric_from_triangle_transpose, diff=("s",))
+def symmetric_from_triangle_transpose_rule(g, ans, s, triangle="L"):
+    return runtime.symmetric_from_triangle(g, triangle)
+
+
+linear(runtime.symmetric_from_triangle, runtime.symmetric_from_triangle_transpose)
+nondifferentiable(runtime.norm_axes)

@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from ..runtime import cast_like, inside_bounds, real_like, unbroadcast
-from . import vjp_rule, nondifferentiable, method, attribute, NONDIFF_METHODS
+from ..runtime import broadcast_like, cast_like, inside_bounds, real_like, tangent_zeros, unbroadcast
+from . import vjp_rule, nondifferentiable, method, attribute, NONDIFF_METHODS, diagonal, linear, jvp_rule
 
 
 @vjp_rule(np.exp)
@@ -287,6 +287,64 @@ def angle(g, ans, z, deg=False):
     # angle is 0 or pi, a step: real_like keeps the real part, 0 (the division is guarded for z = 0).
     # With deg=True the angle is in degrees, 180 / pi times as large.
     return real_like(-1j * g / np.where(z == 0, 1, z), z) * (180 / np.pi) ** deg
+
+
+# -- forward rules ---------------------------------------------------------------------------------------
+# Most reverse rules here are g times the derivative, which serves forward mode too (``diagonal``). The
+# exceptions: complex parts, which are linear (Re, Im, conj) or not holomorphic (abs, angle), so the
+# reverse rule's conjugations do not carry over; casts (float_power); and tuple-returning ufuncs.
+
+diagonal(np.exp, np.expm1, np.exp2, np.log, np.log1p, np.log2, np.log10, np.logaddexp, np.logaddexp2,
+         np.sin, np.cos, np.tan, np.sinh, np.cosh, np.tanh, np.arctan, np.arcsin, np.arccos, np.arcsinh,
+         np.arccosh, np.arctanh, np.arctan2, np.hypot, np.deg2rad, np.radians, np.rad2deg, np.degrees,
+         np.sinc, np.sqrt, np.cbrt, np.square, np.reciprocal, np.fabs, np.copysign, np.fmod, np.ldexp,
+         np.maximum, np.fmax, np.minimum, np.fmin, np.where, np.clip, np.nan_to_num)
+linear(np.real, np.imag, np.conjugate)
+
+
+@jvp_rule(np.abs, np.absolute, builtins.abs)
+def absolute_jvp(t, ans, x):
+    # d|x| = Re(conj(x) dx) / |x|, taken as 0 at x = 0: sign(x) dx for real x.
+    return np.real(np.conj(x) * t) / np.where(ans == 0, 1, ans)
+
+
+@jvp_rule(np.angle)
+def angle_jvp(t, ans, z, deg=False):
+    # d angle = Im(dz / z), in degrees with deg=True; 0 for real z and real dz.
+    return np.imag(t / np.where(z == 0, 1, z)) * (180 / np.pi) ** deg
+
+
+@jvp_rule(np.float_power, wrt="x1")
+def float_power_jvp_x1(t, ans, x1, x2):
+    return broadcast_like(t * x2 * np.float_power(x1, x2 - 1), ans)
+
+
+@jvp_rule(np.float_power, wrt="x2")
+def float_power_jvp_x2(t, ans, x1, x2):
+    return broadcast_like(t * ans * np.log(np.where(x1 == 0, 1, x1)), ans)
+
+
+@jvp_rule(np.divmod, wrt="x1")
+def divmod_jvp_x1(t, ans, x1, x2):
+    # The quotient is piecewise constant; the remainder moves with x1.
+    return tangent_zeros(ans[0]), broadcast_like(t, ans[1])
+
+
+@jvp_rule(np.divmod, wrt="x2")
+def divmod_jvp_x2(t, ans, x1, x2):
+    return tangent_zeros(ans[0]), broadcast_like(-t * ans[0], ans[1])
+
+
+@jvp_rule(np.frexp)
+def frexp_jvp(t, ans, x):
+    # The mantissa moves as x / 2**exponent; the exponent is piecewise constant.
+    return np.ldexp(t, -ans[1]), tangent_zeros(ans[1])
+
+
+@jvp_rule(np.modf)
+def modf_jvp(t, ans, x):
+    # The fractional part moves with x; the integral part is piecewise constant.
+    return t, tangent_zeros(ans[1])
 
 
 method("clip", np.clip)

@@ -7,7 +7,7 @@ element was read more than once (``np.add.at``, never ``out[idx] += v``, which d
 import numpy as np
 
 from ..runtime import unbroadcast, untake, untake_along_axis, arrangement, unchoose, unselect, select_default_mask
-from . import vjp_rule, nondifferentiable, method
+from . import vjp_rule, nondifferentiable, method, linear, jvp_rule
 
 
 @vjp_rule(np.take, diff=("a",))
@@ -69,3 +69,19 @@ nondifferentiable(
     np.unravel_index, np.ravel_multi_index, np.tri, np.isin, np.array_equal, np.array_equiv,
     np.allclose, np.isclose,
 )
+
+
+# -- forward rules ---------------------------------------------------------------------------------------
+# Gathering is linear in the gathered arrays; sort and partition gather where the values of a say.
+
+linear(np.take, np.take_along_axis, np.extract, np.compress, np.choose, np.select, np.ndarray.compress)
+
+
+@jvp_rule(np.sort)
+def sort_jvp(t, ans, a, axis=-1, kind=None, order=None, stable=None):
+    return np.take_along_axis(t, np.argsort(a, axis=axis, kind="stable"), axis=axis)
+
+
+@jvp_rule(np.partition)
+def partition_jvp(t, ans, a, kth, axis=-1, kind="introselect", order=None):
+    return np.take_along_axis(t, arrangement(a, ans, axis), axis=axis)

@@ -7,8 +7,9 @@ from ..runtime import (dot_grad_left, dot_grad_right, matmul_grad_left, matmul_g
                        identity_like, tensordot_left_axes, tensordot_left_order, tensordot_right_axes,
                        tensordot_right_order, einsum_grads, kron_shape, kron_slot_shape, kron_slot_axes, swap_if,
                        from_triangle, upper_block, upper_right, multi_dot_grads, lstsq_residual_weights,
-                       norm_direction, as_columns, from_columns)
-from . import vjp_rule, method, nondifferentiable
+                       norm_direction, as_columns, from_columns, symmetric_from_triangle, tangent_zeros,
+                       norm_axes)
+from . import vjp_rule, method, nondifferentiable, multilinear, jvp_rule
 
 
 @vjp_rule(np.dot)
@@ -274,3 +275,175 @@ def matrix_power(g, ans, a, n):
 
 
 nondifferentiable(np.linalg.matrix_rank)
+
+
+# -- forward rules ---------------------------------------------------------------------------------------
+# Products are linear in each operand: one term per operand with a tangent. The factorizations follow
+# from differentiating their defining identities (a = q r, a = v diag(w) v^T, ...).
+
+multilinear(np.dot, np.outer, np.inner, np.vdot, np.tensordot, np.einsum, np.kron, np.cross, np.vecdot,
+            np.linalg.vecdot, np.linalg.matmul, np.linalg.outer, np.linalg.tensordot, np.linalg.cross,
+            np.linalg.multi_dot)
+
+
+@jvp_rule(np.linalg.slogdet)
+def slogdet_jvp(t, ans, a):
+    # d log|det a| = tr(a^-1 da); the sign is piecewise constant.
+    return tangent_zeros(ans[0]), np.sum(np.linalg.inv(a).mT * t, axis=(-2, -1))
+
+
+@jvp_rule(np.linalg.inv)
+def inv_jvp(t, ans, a):
+    return -ans @ t @ ans
+
+
+@jvp_rule(np.linalg.solve, wrt="a")
+def solve_jvp_a(t, ans, a, b):
+    # d x = -a^-1 da x
+    return from_columns(-np.linalg.solve(a, t @ as_columns(ans, b)), b)
+
+
+@jvp_rule(np.linalg.solve, wrt="b")
+def solve_jvp_b(t, ans, a, b):
+    return np.linalg.solve(a, t)
+
+
+@jvp_rule(np.linalg.det)
+def det_jvp(t, ans, a):
+    # d det(a) = det(a) tr(a^-1 da)
+    return ans * np.sum(np.linalg.inv(a).mT * t, axis=(-2, -1))
+
+
+@jvp_rule(np.linalg.cholesky)
+def cholesky_jvp(t, ans, a, upper=False):
+    # dl = l phi(l^-1 da l^-T), phi taking the lower triangle with its diagonal halved; da is the
+    # symmetric matrix of the triangle numpy reads.
+    l = swap_if(ans, upper)
+    inv_l = np.linalg.inv(l)
+    m = inv_l @ symmetric_from_triangle(t, upper) @ inv_l.mT
+    phi = np.tril(m) - m * identity_like(m) / 2
+    return swap_if(l @ phi, upper)
+
+
+@jvp_rule(np.linalg.qr)
+def qr_jvp(t, ans, a, mode="reduced"):
+    # For x = q r1 (the first k columns): m = q^T dx r1^-1 = q^T dq + dr1 r1^-1, the first skew-symmetric
+    # and the second upper triangular, so omega = q^T dq is the skew part of m's strict lower triangle:
+    # dr1 = (m - omega) r1 and dq = dx r1^-1 - q (m - omega). The remaining columns y give r2 = q^T y.
+    require(mode == "reduced" or np.shape(a)[-2] <= np.shape(a)[-1],
+            "the derivative of np.linalg.qr is implemented for mode='reduced'.")
+    q, r = ans
+    k = min(np.shape(a)[-2], np.shape(a)[-1])
+    r1, r2 = np.split(r, [k], axis=-1)
+    dx, dy = np.split(t, [k], axis=-1)
+    inv_r1 = np.linalg.inv(r1)
+    m = q.mT @ dx @ inv_r1
+    upper = m - (np.tril(m, -1) - np.tril(m, -1).mT)
+    dq = dx @ inv_r1 - q @ upper
+    y = np.split(a, [k], axis=-1)[1]
+    return dq, np.append(upper @ r1, dq.mT @ y + q.mT @ dy, axis=-1)
+
+
+@jvp_rule(np.linalg.eigh)
+def eigh_jvp(t, ans, a, UPLO="L"):
+    # With distinct eigenvalues and p = v^T da v: dw = diag(p), dv = v (f * p), f_ij = 1 / (w_j - w_i) off
+    # the diagonal.
+    w, v = ans
+    eye = identity_like(v)
+    f = (1 - eye) / (np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye)
+    p = v.mT @ symmetric_from_triangle(t, UPLO) @ v
+    return np.diagonal(p, axis1=-2, axis2=-1), v @ (f * p)
+
+
+@jvp_rule(np.linalg.eigvalsh)
+def eigvalsh_jvp(t, ans, a, UPLO="L"):
+    # d w_i = v_i^T da v_i
+    w, v = np.linalg.eigh(a, UPLO=UPLO)
+    return np.sum(v * (symmetric_from_triangle(t, UPLO) @ v), axis=-2)
+
+
+@jvp_rule(np.linalg.svd)
+def svd_jvp(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    # Reduced SVD a = u diag(s) vh with distinct nonzero singular values, p = u^T da v, f_ij = 1 / (s_j^2 -
+    # s_i^2) off the diagonal: ds = diag(p), du = u (f * (p s + s p^T)) + (I - u u^T) da v / s,
+    # dv = v (f * (s p + p^T s)) + (I - v v^T) da^T u / s.
+    require(compute_uv and not hermitian, "the derivative of np.linalg.svd is implemented for compute_uv=True "
+                                          "and hermitian=False; for singular values alone use np.linalg.svdvals.")
+    require(not full_matrices or np.shape(a)[-2] == np.shape(a)[-1],
+            "the derivative of np.linalg.svd of a non-square matrix is implemented for full_matrices=False.")
+    u, s, vh = ans
+    v = vh.mT
+    eye = identity_like(s)
+    s_row = np.expand_dims(s, -2)
+    s_col = np.expand_dims(s, -1)
+    f = (1 - eye) / (s_row * s_row - s_col * s_col + eye)
+    p = u.mT @ t @ v
+    du = u @ (f * (p * s_row + s_col * p.mT)) + (t @ v - u @ p) / s_row
+    dv = v @ (f * (s_col * p + p.mT * s_row)) + (t.mT @ u - v @ p.mT) / s_row
+    return du, np.diagonal(p, axis1=-2, axis2=-1), dv.mT
+
+
+@jvp_rule(np.linalg.svdvals)
+def svdvals_jvp(t, ans, x):
+    # d s_i = u_i^T dx v_i
+    u, s, vh = np.linalg.svd(x, full_matrices=False)
+    return np.sum(u * (t @ vh.mT), axis=-2)
+
+
+@jvp_rule(np.linalg.norm)
+def norm_jvp(t, ans, x, ord=None, axis=None, keepdims=False):
+    # The tangent summed with the norm's derivative by each element over the axes the norm reduces.
+    return np.sum(norm_direction(x, ans, ord, axis, keepdims) * t, axis=norm_axes(x, ord, axis), keepdims=keepdims)
+
+
+@jvp_rule(np.linalg.vector_norm)
+def vector_norm_jvp(t, ans, x, axis=None, keepdims=False, ord=2):
+    return np.sum(norm_direction(x, ans, ord, axis, keepdims, "vector") * t, axis=norm_axes(x, ord, axis, "vector"),
+                  keepdims=keepdims)
+
+
+@jvp_rule(np.linalg.matrix_norm)
+def matrix_norm_jvp(t, ans, x, keepdims=False, ord="fro"):
+    return np.sum(norm_direction(x, ans, ord, (-2, -1), keepdims, "matrix") * t, axis=(-2, -1), keepdims=keepdims)
+
+
+@jvp_rule(np.linalg.pinv)
+def pinv_jvp(t, ans, a, rcond=None, hermitian=False):
+    # For a of constant (full) rank, p = pinv(a) (Golub and Pereyra):
+    # dp = -p da p + p p^T da^T (I - a p) + (I - p a) da^T p^T p.
+    require(not hermitian, "the derivative of np.linalg.pinv is implemented for hermitian=False.")
+    p = ans
+    pp_t = p @ p.mT @ t.mT
+    t_pp = t.mT @ p.mT @ p
+    return -p @ t @ p + pp_t - pp_t @ a @ p + t_pp - p @ a @ t_pp
+
+
+@jvp_rule(np.linalg.lstsq, wrt="a")
+def lstsq_jvp_a(t, ans, a, b, rcond=None):
+    # For a of full rank: x = pinv(a) b; the residuals ||b - a x||^2 are at their minimum in x, so only
+    # their direct dependence on a counts: -2 (b - a x) . (da x); the singular values as in svdvals.
+    x, res, rank, s = ans
+    require(rank == min(np.shape(a)), "the derivative of np.linalg.lstsq is implemented for a of full rank.")
+    p = np.linalg.pinv(a)
+    pp_t = p @ p.mT @ t.mT
+    t_pp = t.mT @ p.mT @ p
+    dp = -p @ t @ p + pp_t - pp_t @ a @ p + t_pp - p @ a @ t_pp
+    d_res = -2 * np.sum((b - a @ x) * (t @ x), axis=0)
+    u, sv, vh = np.linalg.svd(a, full_matrices=False)
+    return (dp @ b, np.reshape(d_res, np.shape(res)) if np.size(res) else tangent_zeros(res), tangent_zeros(rank),
+            np.sum(u * (t @ vh.mT), axis=-2))
+
+
+@jvp_rule(np.linalg.lstsq, wrt="b")
+def lstsq_jvp_b(t, ans, a, b, rcond=None):
+    x, res, rank, s = ans
+    require(rank == min(np.shape(a)), "the derivative of np.linalg.lstsq is implemented for a of full rank.")
+    d_res = 2 * np.sum((b - a @ x) * t, axis=0)
+    return (np.linalg.pinv(a) @ t, np.reshape(d_res, np.shape(res)) if np.size(res) else tangent_zeros(res),
+            tangent_zeros(rank), tangent_zeros(s))
+
+
+@jvp_rule(np.linalg.matrix_power)
+def matrix_power_jvp(t, ans, a, n):
+    # The derivative of a -> a^n in direction t is the upper-right block of [[a, t], [0, a]]^n.
+    return upper_right(np.linalg.matrix_power(upper_block(a, t), n))

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from ..runtime import polygamma, prod_others, unbroadcast
-from . import vjp_rule, nondifferentiable
+from ..runtime import broadcast_like, polygamma, prod_others, tangent_zeros, unbroadcast
+from . import vjp_rule, nondifferentiable, diagonal, linear, jvp_rule
 
 
 @vjp_rule(math.sin)
@@ -265,6 +265,67 @@ def builtin_sum(g, ans, iterable, start=0):
 def builtin_divmod(g, ans, x, y):
     # (x // y, x % y): the quotient is piecewise constant, only the remainder carries a gradient.
     return unbroadcast(g[1], x), unbroadcast(-g[1] * ans[0], y)
+
+
+# -- forward rules ---------------------------------------------------------------------------------------
+# The reverse rules of functions of one or two floats are g times the derivative: ``diagonal``.
+
+diagonal(math.sin, math.cos, math.tan, math.asin, math.acos, math.atan, math.atan2, math.sinh, math.cosh,
+         math.tanh, math.asinh, math.acosh, math.atanh, math.exp, math.expm1, math.log, math.log1p, math.log2,
+         math.log10, math.sqrt, math.pow, math.degrees, math.radians, math.fabs, math.copysign, math.fmod,
+         math.remainder, math.ldexp, math.erf, math.erfc, math.lgamma, math.gamma, builtins.pow, builtins.max,
+         builtins.min)
+diagonal(*[getattr(math, name) for name in ("cbrt", "exp2") if hasattr(math, name)])
+linear(builtins.float, math.fsum, builtins.sum)
+
+
+@jvp_rule(math.hypot)
+def hypot_jvp(t, ans, *coordinates):
+    # d length = sum(c dc) / length, over the coordinates that carry a tangent.
+    return sum(c * dc for c, dc in zip(coordinates, t) if dc is not None) / ans
+
+
+@jvp_rule(math.dist, wrt="p")
+def dist_jvp_p(t, ans, p, q):
+    return sum((a - b) * da for a, b, da in zip(p, q, t) if da is not None) / ans
+
+
+@jvp_rule(math.dist, wrt="q")
+def dist_jvp_q(t, ans, p, q):
+    return sum((b - a) * db for a, b, db in zip(p, q, t) if db is not None) / ans
+
+
+@jvp_rule(math.prod, wrt="iterable")
+def prod_jvp_iterable(t, ans, iterable, start=1):
+    # Each factor's tangent times the product of the others (exact at zeros) and the start.
+    others = prod_others(np.array(iterable), axis=0)
+    return start * sum(p * dx for p, dx in zip(others, t) if dx is not None)
+
+
+@jvp_rule(math.prod, wrt="start")
+def prod_jvp_start(t, ans, iterable, start=1):
+    return t * math.prod(iterable)
+
+
+@jvp_rule(math.frexp)
+def frexp_jvp(t, ans, x):
+    return math.ldexp(t, -ans[1]), 0.0
+
+
+@jvp_rule(math.modf)
+def modf_jvp(t, ans, x):
+    return t, 0.0
+
+
+@jvp_rule(builtins.divmod, wrt="x")
+def builtin_divmod_jvp_x(t, ans, x, y):
+    # The quotient is piecewise constant; the remainder moves with x.
+    return tangent_zeros(ans[0]), broadcast_like(t, ans[1])
+
+
+@jvp_rule(builtins.divmod, wrt="y")
+def builtin_divmod_jvp_y(t, ans, x, y):
+    return tangent_zeros(ans[0]), broadcast_like(-t * ans[0], ans[1])
 
 
 nondifferentiable(

@@ -5,7 +5,7 @@ import operator
 import numpy as np
 
 from ..runtime import index_grad, unbroadcast, matmul_grad_left, matmul_grad_right
-from . import vjp_rule, nondifferentiable
+from . import vjp_rule, nondifferentiable, diagonal, linear, multilinear
 
 
 @vjp_rule(operator.add, np.add)
@@ -69,3 +69,12 @@ nondifferentiable(
 def getitem(g, ans, a, b):
     # b is the index, written as np.index_exp[...] at the call site.
     return index_grad(g, a, b)
+
+
+# -- forward rules ---------------------------------------------------------------------------------------
+
+diagonal(operator.add, np.add, operator.sub, np.subtract, operator.mul, np.multiply, operator.truediv, np.divide,
+         np.true_divide, operator.pow, np.power, operator.neg, np.negative, operator.pos, np.positive,
+         operator.mod, np.mod, np.remainder)
+multilinear(operator.matmul, np.matmul)
+linear(operator.getitem)

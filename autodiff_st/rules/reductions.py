@@ -6,7 +6,7 @@ import numpy as np
 from ..runtime import (expand_reduced, reduced_count, extremum_mask, prod_others, weights_like, sum_to_weights,
                        nan_count, reverse_cumsum, cumulative_axis, before_first_zero, at_first_zero, quantile_weights,
                        diagonal_mask, inside_bounds, normalize_axis, require)
-from . import vjp_rule, nondifferentiable, method, NONDIFF_METHODS
+from . import vjp_rule, nondifferentiable, method, NONDIFF_METHODS, diagonal, linear, jvp_rule
 
 
 @vjp_rule(np.sum)
@@ -174,3 +174,125 @@ for _name, _fn in [("cumsum", np.cumsum), ("cumprod", np.cumprod), ("trace", np.
 NONDIFF_METHODS.update({"argpartition", "searchsorted", "round"})
 
 nondifferentiable(np.nanargmax, np.nanargmin, np.argpartition, np.searchsorted, np.digitize)
+
+
+# -- forward rules ---------------------------------------------------------------------------------------
+# A reduction's tangent is the same reduction of the tangent weighted by the derivative of each element:
+# the elements attaining a max, the middle of a sort, the product of the others.
+
+linear(np.sum, np.mean, np.cumsum, np.trace, np.linalg.trace)
+diagonal(np.ndarray.clip)
+
+
+@jvp_rule(np.max, np.amax, np.min, np.amin)
+def max_jvp(t, ans, a, axis=None, out=None, keepdims=False):
+    # Ties share the tangent, as they share the gradient.
+    return np.sum(t * extremum_mask(a, ans, axis, keepdims), axis=axis, keepdims=keepdims)
+
+
+@jvp_rule(np.var)
+def var_jvp(t, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    centered = a - np.mean(a, axis=axis, keepdims=True)
+    return np.sum(2 * centered * t, axis=axis, keepdims=keepdims) / (reduced_count(a, axis) - ddof)
+
+
+@jvp_rule(np.std)
+def std_jvp(t, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    # d std = d var / (2 std)
+    centered = a - np.mean(a, axis=axis, keepdims=True)
+    return np.sum(centered * t, axis=axis, keepdims=keepdims) / ((reduced_count(a, axis) - ddof) * ans)
+
+
+@jvp_rule(np.prod)
+def prod_jvp(t, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return np.sum(t * prod_others(a, axis), axis=axis, keepdims=keepdims)
+
+
+@jvp_rule(np.average, wrt="a")
+def average_jvp_a(t, ans, a, axis=None, weights=None, returned=False, keepdims=False):
+    # For fixed weights the average is linear in a.
+    require(not returned, "the derivative of np.average is implemented for returned=False.")
+    return np.average(t, axis=axis, weights=weights, keepdims=keepdims)
+
+
+@jvp_rule(np.average, wrt="weights")
+def average_jvp_weights(t, ans, a, axis=None, weights=None, returned=False, keepdims=False):
+    # d (sum(w a) / sum(w)) = sum(dw (a - ans)) / sum(w)
+    require(not returned, "the derivative of np.average is implemented for returned=False.")
+    spread = weights_like(t, a, axis) * (a - expand_reduced(ans, a, axis, keepdims))
+    return (np.sum(spread, axis=axis, keepdims=keepdims)
+            / np.sum(weights_like(weights, a, axis), axis=axis, keepdims=keepdims))
+
+
+@jvp_rule(np.nansum)
+def nansum_jvp(t, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return np.sum(np.where(np.isnan(a), 0, t), axis=axis, keepdims=keepdims)
+
+
+@jvp_rule(np.nanmean)
+def nanmean_jvp(t, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return np.nanmean(np.where(np.isnan(a), np.nan, t), axis=axis, keepdims=keepdims)
+
+
+@jvp_rule(np.nanmax, np.nanmin)
+def nanmax_jvp(t, ans, a, axis=None, out=None, keepdims=False):
+    return np.sum(np.where(np.isnan(a), 0, t) * extremum_mask(a, ans, axis, keepdims), axis=axis, keepdims=keepdims)
+
+
+@jvp_rule(np.nanprod)
+def nanprod_jvp(t, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return np.sum(np.where(np.isnan(a), 0, t * prod_others(np.where(np.isnan(a), 1, a), axis)),
+                  axis=axis, keepdims=keepdims)
+
+
+@jvp_rule(np.nanvar)
+def nanvar_jvp(t, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    centered = np.where(np.isnan(a), 0, a - np.nanmean(a, axis=axis, keepdims=True))
+    return np.sum(2 * centered * np.where(np.isnan(a), 0, t) / (nan_count(a, axis) - ddof),
+                  axis=axis, keepdims=keepdims)
+
+
+@jvp_rule(np.nanstd)
+def nanstd_jvp(t, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    centered = np.where(np.isnan(a), 0, a - np.nanmean(a, axis=axis, keepdims=True))
+    return np.sum(centered * np.where(np.isnan(a), 0, t) / (nan_count(a, axis) - ddof),
+                  axis=axis, keepdims=keepdims) / ans
+
+
+@jvp_rule(np.ptp)
+def ptp_jvp(t, ans, a, axis=None, out=None, keepdims=False):
+    highest = extremum_mask(a, np.max(a, axis=axis, keepdims=True), axis, True)
+    lowest = extremum_mask(a, np.min(a, axis=axis, keepdims=True), axis, True)
+    return np.sum(t * (highest - lowest), axis=axis, keepdims=keepdims)
+
+
+@jvp_rule(np.cumprod)
+def cumprod_jvp(t, ans, a, axis=None, dtype=None, out=None):
+    # d ans_i = sum over j <= i of t_j times the product of a_0..a_i without a_j. Exact at zeros: before
+    # the first zero of a lane it is ans_i sum(t_j / a_j); from the first zero on, only the term of that
+    # zero survives, its t times the cumulative product with the zero left out.
+    x = np.reshape(a, np.shape(ans))
+    t = np.reshape(t, np.shape(ans))
+    ax = cumulative_axis(axis)
+    before = before_first_zero(x, ax)
+    first = at_first_zero(x, ax)
+    from_before = ans * np.cumsum(np.where(before, t / np.where(before, x, 1), 0), axis=ax)
+    from_first = np.sum(np.where(first, t, 0), axis=ax, keepdims=True) * np.cumprod(np.where(first, 1, x), axis=ax)
+    return np.where(before, from_before, from_first)
+
+
+@jvp_rule(np.median)
+def median_jvp(t, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return np.sum(t * quantile_weights(a, 0.5, axis, "linear"), axis=axis, keepdims=keepdims)
+
+
+@jvp_rule(np.quantile)
+def quantile_jvp(t, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False):
+    require(np.ndim(q) == 0, "the derivative of np.quantile is implemented for one quantile q at a time.")
+    return np.sum(t * quantile_weights(a, q, axis, method), axis=axis, keepdims=keepdims)
+
+
+@jvp_rule(np.percentile)
+def percentile_jvp(t, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False):
+    require(np.ndim(q) == 0, "the derivative of np.percentile is implemented for one percentile q at a time.")
+    return np.sum(t * quantile_weights(a, q / 100, axis, method), axis=axis, keepdims=keepdims)

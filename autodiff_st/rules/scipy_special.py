@@ -11,7 +11,7 @@ import numpy as np
 from scipy import special
 
 from ..runtime import cast_like, expand_reduced, one_if_none, unbroadcast
-from . import vjp_rule
+from . import vjp_rule, diagonal, jvp_rule
 
 
 @vjp_rule(special.logsumexp, diff=("a", "b"))
@@ -93,3 +93,36 @@ def xlogy(g, ans, x, y):
 def xlog1py(g, ans, x, y):
     # x log(1 + y), defined as 0 where x == 0: the gradient in y, x / (1 + y), is 0 there too.
     return unbroadcast(g * np.log1p(y), x), unbroadcast(g * x / np.where(x == 0, 1, 1 + y), y)
+
+
+# -- forward rules ---------------------------------------------------------------------------------------
+
+diagonal(special.expit, special.log_expit, special.logit, special.erf, special.erfc, special.gamma, special.gammaln,
+         special.digamma, special.xlogy, special.xlog1py)
+
+
+@jvp_rule(special.logsumexp, wrt="a")
+def logsumexp_jvp_a(t, ans, a, axis=None, b=None, keepdims=False):
+    # d ans = sum(b exp(a - ans) da): the tangent averaged with the softmax weights.
+    weights = one_if_none(b) * np.exp(a - expand_reduced(ans, a, axis, keepdims))
+    return np.sum(weights * t, axis=axis, keepdims=keepdims)
+
+
+@jvp_rule(special.logsumexp, wrt="b")
+def logsumexp_jvp_b(t, ans, a, axis=None, b=None, keepdims=False):
+    return np.sum(np.exp(a - expand_reduced(ans, a, axis, keepdims)) * t, axis=axis, keepdims=keepdims)
+
+
+@jvp_rule(special.softmax)
+def softmax_jvp(t, ans, x, axis=None):
+    return ans * (t - np.sum(t * ans, axis=axis, keepdims=True))
+
+
+@jvp_rule(special.log_softmax)
+def log_softmax_jvp(t, ans, x, axis=None):
+    return t - np.sum(np.exp(ans) * t, axis=axis, keepdims=True)
+
+
+@jvp_rule(special.polygamma)
+def polygamma_jvp(t, ans, n, x):
+    return t * special.polygamma(n + 1, x)

@@ -3,8 +3,9 @@
 import numpy as np
 
 from ..runtime import (astype, cast_like, split_like, transpose_axes_inverse, unbroadcast_to_shape, unstack, unjoin,
-                       hstack_axis, hsplit_axis, untile, untake, repeat_indices, unpad, undiagonal, diag_grad, extent, undiff)
-from . import vjp_rule, nondifferentiable, method, attribute
+                       hstack_axis, hsplit_axis, untile, untake, repeat_indices, unpad, undiagonal, diag_grad, extent, undiff,
+                       pad_like)
+from . import vjp_rule, nondifferentiable, method, attribute, linear, jvp_rule
 
 
 @vjp_rule(np.reshape)
@@ -238,3 +239,21 @@ method("repeat", np.repeat)
 method("conj", np.conj)
 method("conjugate", np.conjugate)
 attribute("mT", np.matrix_transpose)
+
+
+# -- forward rules ---------------------------------------------------------------------------------------
+# Moving elements around is linear: the tangent moves the same way.
+
+linear(np.reshape, np.ravel, np.transpose, np.swapaxes, np.squeeze, np.expand_dims, np.broadcast_to, np.copy,
+       np.array, np.asarray, np.ascontiguousarray, astype, np.concatenate, np.stack, np.moveaxis,
+       np.matrix_transpose, np.flip, np.fliplr, np.flipud, np.roll, np.rot90, np.atleast_1d, np.atleast_2d,
+       np.atleast_3d, np.tile, np.repeat, np.diagonal, np.diag, np.diagflat, np.linalg.diagonal, np.diff, np.triu,
+       np.tril, np.append, np.hstack, np.vstack, np.dstack, np.column_stack, np.split, np.array_split, np.hsplit,
+       np.vsplit, np.dsplit, np.unstack)
+
+
+@jvp_rule(np.pad)
+def pad_jvp(t, ans, array, pad_width, mode="constant", stat_length=None, constant_values=0, end_values=0,
+            reflect_type="even"):
+    # The padding copies elements of array, or adds constants, whose tangent is 0.
+    return pad_like(t, pad_width, mode, reflect_type)
