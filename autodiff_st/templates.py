@@ -142,7 +142,8 @@ def inline_vjp(rule, bound, g, ans, wanted, namer, helpers):
     template = template_of(rule.vjp)
     if template is None:
         return _call_rule(rule, bound, g, ans, wanted, namer, helpers)
-    mapping = {"g": g, "ans": ans}
+    first, second = (a.id for a in template.args.args[:2])  # g and ans; a forward rule names its tangent t
+    mapping = {first: g, second: ans}
     mapping.update(bound)
     body = copy.deepcopy(template.body)
     params = {a.id for a in template.args.args + template.args.kwonlyargs}
