@@ -390,6 +390,11 @@ def matmul(a, b):
     la, lb = av.ndim - a_batched, bv.ndim - b_batched
     if la == 0 or lb == 0:
         return loop_call(np.matmul, (a, b), {}, "matmul of a scalar")
+    # A batch of vectors against one matrix is one matrix product, not a stack of matrix-vector ones.
+    if b_batched and not a_batched and lb == 1 and la == 2:
+        return Batched(bv @ av.T)  # row i: a @ v_i
+    if a_batched and not b_batched and la == 1 and lb == 2:
+        return Batched(av @ bv)  # row i: v_i @ b
     vector_a, vector_b = la == 1, lb == 1
     if vector_a:
         av, la = np.expand_dims(av, -2), 2
