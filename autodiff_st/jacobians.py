@@ -60,6 +60,9 @@ def _check_jacobian_inputs(fn, args, positions, allow_int, holomorphic):
             raise InputTypeError(
                 f"argument {p} of {_name(fn)} is a {type(x).__name__}: Jacobians are taken with respect "
                 "to arrays and floats.", hint="Pass the arrays as separate arguments.")
+        if _is_complex(x) and not holomorphic:
+            raise InputTypeError(f"argument {p} of {_name(fn)} is complex.",
+                                 hint="Pass holomorphic=True for the complex Jacobian of a holomorphic function.")
         _check_input(x, p, fn, allow_complex=holomorphic)
         active.append(p)
     return active

@@ -117,3 +117,62 @@ def _same(jac_a, jac_b, tuple_out, rtol):
     for a, b in zip(jac_a if tuple_out else (jac_a,), jac_b if tuple_out else (jac_b,)):
         for x, y in zip(a, b):
             np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol * 1e-2)
+
+
+def times_count(x, n):
+    return x * n
+
+
+def test_allow_int_gives_a_zero_jacobian_and_is_refused_without_it():
+    x = np.array([1.0, 2.0])
+    jac_x, jac_n = ad.jacrev(times_count, argnums=(0, 1), allow_int=True)(x, 3)
+    np.testing.assert_array_equal(jac_x, 3 * np.eye(2))
+    assert jac_n.shape == (2,) and not jac_n.any()
+    with pytest.raises(TypeError, match="allow_int=True"):
+        ad.jacrev(times_count, argnums=(0, 1))(x, 3)
+
+
+def test_holomorphic_jacobian_is_the_complex_derivative():
+    z = np.array([1 + 1j, 2j, -0.5 + 0.25j])
+    np.testing.assert_allclose(ad.jacrev(np.sin, holomorphic=True)(z), np.diag(np.cos(z)), rtol=1e-14)
+    with pytest.raises(TypeError, match="holomorphic=True"):
+        ad.jacrev(np.sin)(z)
+
+
+@pytest.mark.parametrize("chunk", [0, -2, 1.5, True])
+def test_chunk_size_must_be_a_positive_int(chunk):
+    with pytest.raises(ValueError, match="chunk_size"):
+        ad.jacrev(np.sin, chunk_size=chunk)
+
+
+def test_jvp_checks_tangent_shapes():
+    with pytest.raises(ValueError, match=r"\(3,\)"):
+        ad.jvp(times_count, (np.ones(2), 2.0), (np.ones(3), 0.0))
+
+
+def cubic_with_aux(x, y):
+    return np.sum(x ** 3 * y), x * 2
+
+
+def test_hessian_against_the_closed_form_with_positions_and_aux():
+    x, y = np.array([0.5, -1.5]), np.array([2.0, 3.0])
+    (hxx, hxy), (hyx, hyy) = ad.hessian(cubic_with_aux, argnums=(0, 1), has_aux=True)(x, y)[0]
+    np.testing.assert_allclose(hxx, np.diag(6 * x * y))
+    np.testing.assert_allclose(hxy, np.diag(3 * x ** 2))
+    np.testing.assert_allclose(hyx, np.diag(3 * x ** 2))
+    np.testing.assert_allclose(hyy, np.zeros((2, 2)))
+    _, aux = ad.hessian(cubic_with_aux, has_aux=True)(x, y)
+    np.testing.assert_allclose(aux, x * 2)
+
+
+def test_jacfwd_of_jacrev_and_jacrev_of_jacrev_agree_with_hessian():
+    x = np.array([0.3, -0.7, 1.1])
+    fn = sum_sin_cube
+    expected = ad.hessian(fn)(x)
+    np.testing.assert_allclose(ad.jacfwd(ad.jacrev(fn))(x), expected, rtol=1e-12)
+    np.testing.assert_allclose(ad.jacrev(ad.jacrev(fn))(x), expected, rtol=1e-12)
+    np.testing.assert_allclose(expected, np.diag(-np.sin(x) + 6 * x), rtol=1e-12)
+
+
+def sum_sin_cube(x):
+    return np.sum(np.sin(x) + x ** 3)
