@@ -22,9 +22,9 @@ import gast
 
 from . import rules, runtime
 from .errors import MissingRuleError, NonDifferentiableError, UnsupportedSyntaxError
-from .normalize import Loop, load, store
-from .reverse import (BINARY_PRIMITIVES, UNARY_PRIMITIVES, Reverse, _drop_unbroadcast, _leaves, _targets,
-                      names_in, tag, walk_loops, walk_ops)
+from .normalize import load, store
+from .reverse import (BINARY_PRIMITIVES, UNARY_PRIMITIVES, Reverse, _drop_unbroadcast, _targets, names_in, tag,
+                      walk_ops)
 from .templates import bind_arguments, inline_vjp
 
 import numpy as np
@@ -120,7 +120,7 @@ class Tangent(Reverse):
             stmt = primal[0]
             renamed = _rename_stores(stmt, fresh)
             ans_rename = {t: fresh[t] for t in targets}
-            tangent = [_rename_loads_where(s, ans_rename, self.ans_nodes) for s in tangent]
+            tangent = [_read_results_renamed(s, ans_rename) for s in tangent]
             rebind = [tag(gast.Assign(targets=[store(t)], value=load(fresh[t]), type_comment=None), op.origin)
                       for t in targets]
             return [renamed] + tangent + rebind
@@ -128,7 +128,6 @@ class Tangent(Reverse):
 
     def tangent_statements(self, op):
         """The statements giving the tangents of what ``op`` binds or changes."""
-        self.ans_nodes = set()
         targets = _targets(op)
         if op.kind == "setitem":
             if op.target not in self.active:
@@ -217,7 +216,7 @@ class Tangent(Reverse):
                     raise NonDifferentiableError(
                         f"autodiff_st has no derivative of {rule.name} with respect to its argument "
                         f"`{name}`, and a differentiated value is passed there.", origin=origin,
-                        hint=f"Wrap that argument in ad.stop_gradient(...) if it should be a constant.")
+                        hint="Wrap that argument in ad.stop_gradient(...) if it should be a constant.")
                 wanted.append(name)
         forward = rules.lookup_forward(rule.primitive)
         if forward is None:
@@ -321,7 +320,7 @@ def _rename_stores(stmt, mapping):
     return stmt
 
 
-def _rename_loads_where(stmt, mapping, _unused):
+def _read_results_renamed(stmt, mapping):
     """In a tangent statement, read the new value (the result) under its fresh name where a rule reads
     the result, and the old value where it reads an operand: results appear in rules only as ``ans``,
     which the inliner substituted by a fresh Load of the target. Operands keep the old name."""

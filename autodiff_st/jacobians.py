@@ -12,7 +12,6 @@ inside, ``jac[out_index][in_index]``; an int position drops the input level and 
 the output level.
 """
 
-import functools
 import logging
 
 import numpy as np
