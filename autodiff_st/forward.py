@@ -69,17 +69,7 @@ class Tangent(Reverse):
 
     def run(self):
         """Returns (statements, returned value, tangent of the returned value)."""
-        for op in self.ops:
-            self.locals.update(_targets(op))
-        for loop in self.loops:
-            self.locals.update(loop.targets + ([loop.index] if loop.index else []) + [loop.count])
-        from .analyze import classify_call
-        for op in self.ops:
-            if isinstance(op.value, gast.Call):
-                self.callees[id(op)] = classify_call(op.value, self.parsed, self.is_local)
-        self.find_activity()
-        self.build_loop_headers()
-        self.scalars = self.find_scalars()
+        self.analyze()
         self.ops = list(walk_ops(self.body)) + [op for ops in self.header_ops.values() for op in ops]
         self.written_into = {op.target for op in self.ops if op.kind == "setitem"}
         statements = []

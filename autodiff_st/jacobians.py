@@ -298,7 +298,7 @@ class JacRev(Transform):
         return tuple(basis if j == k else np.zeros((stop - start,) + np.shape(other), dtype=np.asarray(other).dtype)
                      for j, other in enumerate(leaves))
 
-    def source(self):
+    def generated_source(self):
         target, prefix = _target(self.fn)
         positions = tuple(p + len(prefix) for p in _as_tuple(self.positions))
         return compiled_adjoint(target, positions, "vjp_aux" if self.has_aux else "vjp").source
@@ -366,7 +366,7 @@ class JacFwd(Transform):
             return (jac, y, aux) if self.has_aux else (jac, y)
         return (jac, aux) if self.has_aux else jac
 
-    def source(self):
+    def generated_source(self):
         target, prefix = _target(self.fn)
         positions = tuple(p + len(prefix) for p in _as_tuple(self.positions))
         return compiled_adjoint(target, positions, "jvp").source
@@ -504,7 +504,7 @@ class Hessian(Transform):
         hess = rows[0] if isinstance(self.positions, int) else tuple(rows)
         return (hess, aux) if self.has_aux else hess
 
-    def source(self):
+    def generated_source(self):
         target, prefix = _target(self.fn)
         positions = tuple(p + len(prefix) for p in _as_tuple(self.positions))
         (gradient_fn,) = adjoint_functions(target, positions, "grad")

@@ -150,7 +150,9 @@ class Reverse:
 
     # -- activity and the forward pass ----------------------------------------------------------------
 
-    def run(self):
+    def analyze(self):
+        """Locals, callees, activity, loop headers and Python-number names: what both the reverse and the
+        forward (tangent) transformation need before they emit anything."""
         for op in self.ops:
             self.locals.update(_targets(op))
         for loop in self.loops:
@@ -163,6 +165,9 @@ class Reverse:
         self.find_activity()
         self.build_loop_headers()
         self.scalars = self.find_scalars()
+
+    def run(self):
+        self.analyze()
         self.recomputed = self.find_recomputable()  # id(loop) -> ops its backward pass recomputes
         self.recomputed_ids = {id(op) for ops in self.recomputed.values() for op in ops}
         self.ops = list(walk_ops(self.body)) + [op for ops in self.header_ops.values() for op in ops]

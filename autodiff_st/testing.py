@@ -10,7 +10,6 @@ import numpy as np
 
 from .api import _target
 from .cache import adjoint_functions, argument_kinds
-from .errors import AutodiffError
 
 
 def _is_differentiable(x):
@@ -103,6 +102,12 @@ def _check_reverse(fn, target, prefix, args, positions, shifted, rng, eps, rtol,
     grads = backward(residuals, v)
     u = {p: _random_like(args[p], rng) for p in positions}
     analytic = sum(_inner(g, u[p]) for g, p in zip(grads, positions))
+    _compare_with_finite_difference(fn, target, prefix, args, positions, u, v, analytic, eps, rtol, atol,
+                                    "reverse-mode", "<J^T v, u>")
+
+
+def _compare_with_finite_difference(fn, target, prefix, args, positions, u, v, analytic, eps, rtol, atol, mode, what):
+    """Raise unless ``analytic`` equals ``<v, J u>`` by a central finite difference of ``target``."""
 
     def shifted_args(sign):
         new = list(args)
@@ -116,8 +121,8 @@ def _check_reverse(fn, target, prefix, args, positions, shifted, rng, eps, rtol,
     scale = max(1.0, abs(numeric), abs(analytic))
     if not abs(analytic - numeric) <= atol + rtol * scale * 10:
         raise AssertionError(
-            f"check_grads: the reverse-mode derivative of {getattr(fn, '__qualname__', fn)} disagrees with "
-            f"central finite differences: <J^T v, u> = {analytic!r}, finite difference = {numeric!r}.")
+            f"check_grads: the {mode} derivative of {getattr(fn, '__qualname__', fn)} disagrees with "
+            f"central finite differences: {what} = {analytic!r}, finite difference = {numeric!r}.")
 
 
 def _check_forward(fn, target, prefix, args, positions, shifted, rng, eps, rtol, atol):
@@ -127,18 +132,5 @@ def _check_forward(fn, target, prefix, args, positions, shifted, rng, eps, rtol,
     out = _numeric_output(out)
     v = _random_like(out, rng)
     analytic = _inner(v, _numeric_output(out_dot))
-
-    def shifted_args(sign):
-        new = list(args)
-        for p in positions:
-            new[p] = _step(args[p], u[p], sign * eps)
-        return new
-
-    plus = _numeric_output(target(*prefix, *shifted_args(+1)))
-    minus = _numeric_output(target(*prefix, *shifted_args(-1)))
-    numeric = (_inner(v, plus) - _inner(v, minus)) / (2 * eps)
-    scale = max(1.0, abs(numeric), abs(analytic))
-    if not abs(analytic - numeric) <= atol + rtol * scale * 10:
-        raise AssertionError(
-            f"check_grads: the forward-mode derivative of {getattr(fn, '__qualname__', fn)} disagrees with "
-            f"central finite differences: <v, J u> = {analytic!r}, finite difference = {numeric!r}.")
+    _compare_with_finite_difference(fn, target, prefix, args, positions, u, v, analytic, eps, rtol, atol,
+                                    "forward-mode", "<v, J u>")

@@ -176,3 +176,9 @@ def test_jacfwd_of_jacrev_and_jacrev_of_jacrev_agree_with_hessian():
 
 def sum_sin_cube(x):
     return np.sum(np.sin(x) + x ** 3)
+
+
+def test_source_of_each_jacobian_transform_is_its_generated_code():
+    assert "def sum_sin_cube_jvp(tangents, x)" in ad.source(ad.jacfwd(sum_sin_cube))
+    assert "def sum_sin_cube_backward(residuals, out_bar)" in ad.source(ad.jacrev(sum_sin_cube))
+    assert "_jvp(tangents, x)" in ad.source(ad.hessian(sum_sin_cube))
