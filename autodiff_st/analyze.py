@@ -11,7 +11,7 @@ import inspect
 
 import gast
 
-from . import rules
+from . import dispatch, rules
 from .normalize import static_path_root
 
 _MISSING = object()
@@ -44,7 +44,8 @@ class Callee:
     """What a call in the normal form refers to.
 
     kind is "rule" (a derivative rule inlines), "nondiff" (no derivative flows), "user" (a Python
-    function differentiated into its own adjoint, called through ``call_forward``), "method" (a method
+    function differentiated into its own adjoint, called through ``call_vjp_forward``; also the helpers
+    generated code calls other functions through, when generated code is differentiated again), "method" (a method
     of an array: ``rule`` holds the function it maps to), or "unknown" (no rule and no source).
     """
 
@@ -88,6 +89,8 @@ def classify_call(call, parsed, is_local):
     rule = rules.lookup(obj)
     if rule is not None:
         return Callee("rule", obj, rule)
+    if dispatch.is_generated_call(obj):
+        return Callee("user", obj)
     if rules.is_nondifferentiable(obj):
         return Callee("nondiff", obj)
     if is_user_function(obj):

@@ -277,7 +277,7 @@ def _residuals(backward, adjoint, reverse, params):
     read = _loads(backward) | {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
     forward_names = list(params) + [t for op in reverse.ops for t in
                                     ((op.target,) if isinstance(op.target, str) else (op.target or ()))]
-    forward_names += list(reverse.pullbacks.values())
+    forward_names += list(reverse.call_residuals.values())
     for loop in reverse.loops:
         forward_names += [loop.count] + ([loop.index] if loop.index else []) + loop.targets
     forward_names += list(reverse.range_values.values())

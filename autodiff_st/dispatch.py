@@ -1,14 +1,19 @@
 """Run-time dispatch of calls to the user's own functions from generated code.
 
-``call_forward(fn, active, *args)`` runs the forward pass of ``fn`` and returns its result and a
-pullback: a function from the result's cotangent to the arguments' cotangents (the cotangent itself
-for one argument, a tuple for several). It looks ``fn`` up at run time, so a function passed as an argument, a method, or a function
-redefined since the caller was compiled all get the right adjoint. ``active`` lists the arguments that
-carry a derivative, by position or by keyword name; the pullback returns their cotangents in that order.
+An adjoint calls one of the user's functions in two steps, with explicit residuals:
+
+    y, g_residuals = call_vjp_forward(g, (0,), x)     # forward pass
+    x_bar, = call_vjp_backward(g_residuals, y_bar)     # backward pass
+
+Both run generated functions (``g``'s own forward and backward passes), so generated code that calls
+them can be differentiated again: ``call_vjp_forward`` and ``call_jvp`` recognize these two helpers
+and differentiate the generated functions behind them. That is how second and higher derivatives go
+through calls. Tangent code calls ``call_jvp(g, (0,), (x_dot,), x)``.
 """
 
 import functools
 import inspect
+import re
 
 from . import rules
 
@@ -45,30 +50,156 @@ def parameter_positions(target, offset, active):
     return found
 
 
+class Residuals(tuple):
+    """What a call of one of the user's functions leaves for its backward pass: the values the generated
+    forward pass kept, and, as ``.backward``, the generated backward pass that reads them.
+
+    A plain tuple to everything that differentiates generated code again: its cotangent or tangent is
+    the tuple of its elements' cotangents or tangents."""
+
+    def __new__(cls, values, backward):
+        self = tuple.__new__(cls, values)
+        self.backward = backward
+        return self
+
+    def __reduce__(self):
+        return (Residuals, (tuple(self), self.backward))
+
+
+def resolve_callee(fn, args, kwargs):
+    """The Python function to differentiate for a call ``fn(*args, **kwargs)`` from generated code, and
+    the leading arguments bound to it (``self``). A primitive with a rule, or one without a derivative,
+    is wrapped in a small generated function that calls it, so that every call is differentiated the same
+    way, again and again for higher derivatives."""
+    if rules.lookup(fn) is not None or rules.is_nondifferentiable(fn):
+        return primitive_caller(fn, len(args), tuple(kwargs)), 0, ()
+    target, offset = underlying_function(fn)
+    return target, offset, bound_prefix(fn)
+
+
+def call_vjp_forward(fn, active, *args, **kwargs):
+    """Run the generated forward pass of ``fn`` on ``args``: returns its result and its ``Residuals``.
+
+    ``active`` lists the arguments that carry a derivative, by position or keyword name; the matching
+    ``call_vjp_backward`` returns their cotangents in that order. ``fn`` is looked up at run time, so a
+    function passed as an argument, a method, or a function redefined since the caller was compiled all
+    get the right adjoint."""
+    if fn is call_vjp_forward or fn is call_vjp_backward or fn is call_jvp:
+        # Differentiating generated code again: the call's value is wrap(callee(*callee_args)), with a
+        # generated callee, differentiated like any other function.
+        callee, callee_args, wrap, place = _value_form(fn, args, kwargs)
+        out, residuals = call_vjp_forward(callee, tuple(map(place, active)), *callee_args, **kwargs)
+        return wrap(out), residuals
+    from .cache import adjoint_functions, argument_kinds
+    target, offset, prefix = resolve_callee(fn, args, kwargs)
+    params = parameter_positions(target, offset, active)
+    forward, backward = adjoint_functions(target, params, "vjp", argument_kinds(prefix + args))
+    out, residuals = forward(*prefix, *args, **kwargs)
+    return out, Residuals(residuals, backward)
+
+
+def call_vjp_backward(residuals, g):
+    """Run the backward pass of a call from ``call_vjp_forward``: the tuple of the cotangents of its
+    active arguments, given ``g``, the cotangent of its result."""
+    return residuals.backward(residuals, g)
+
+
+def _value_form(helper, args, kwargs):
+    """The call ``helper(*args, **kwargs)``, where ``helper`` is one of the functions generated code calls
+    other functions through, as ``(callee, callee_args, wrap, place)``: its value is
+    ``wrap(callee(*callee_args, **kwargs))``, ``callee`` is a generated function, and argument ``a``
+    of the call (a position or a keyword name) is argument ``place(a)`` of the callee. ``wrap`` only
+    regroups values (it makes Residuals, which differentiate as plain tuples), so the call's
+    derivatives are the callee's."""
+    from .cache import adjoint_functions, argument_kinds
+    if helper is call_vjp_backward:  # call_vjp_backward(residuals, g) is residuals.backward(residuals, g)
+        return _generated(args[0].backward), args, _same, _same
+    if helper is call_vjp_forward:  # call_vjp_forward(fn, active, *rest)
+        fn, inner_active, *rest = args
+        if is_generated_call(fn):
+            inner, inner_args, inner_wrap, inner_place = _value_form(fn, rest, kwargs)
+            params = parameter_positions(inner, 0, tuple(map(inner_place, inner_active)))
+            forward, backward = adjoint_functions(inner, params, "vjp", argument_kinds(inner_args))
+            return (forward, inner_args, lambda v: (inner_wrap(v[0]), Residuals(v[1], backward)),
+                    lambda a: inner_place(_shift(a, -2)))
+        target, offset, prefix = resolve_callee(fn, rest, kwargs)
+        params = parameter_positions(target, offset, inner_active)
+        forward, backward = adjoint_functions(target, params, "vjp", argument_kinds(prefix + tuple(rest)))
+        return (forward, prefix + tuple(rest), lambda v: (v[0], Residuals(v[1], backward)),
+                lambda a: _shift(a, len(prefix) - 2))
+    # call_jvp(fn, active, tangents, *rest): the generated tangent function, tangents first
+    fn, inner_active, tangents, *rest = args
+    if is_generated_call(fn):
+        inner, inner_args, inner_wrap, inner_place = _value_form(fn, rest, kwargs)
+        params = parameter_positions(inner, 0, tuple(map(inner_place, inner_active)))
+        (tangent_fn,) = adjoint_functions(inner, params, "jvp", argument_kinds(inner_args))
+        return ((tangent_fn, (tangents,) + tuple(inner_args), lambda v: (inner_wrap(v[0]), v[1]),
+                 lambda a: 0 if a == 2 else _shift(inner_place(_shift(a, -3)), 1)))
+    target, offset, prefix = resolve_callee(fn, rest, kwargs)
+    params = parameter_positions(target, offset, inner_active)
+    (tangent_fn,) = adjoint_functions(target, params, "jvp", argument_kinds(prefix + tuple(rest)))
+    return (tangent_fn, (tangents,) + prefix + tuple(rest), _same,
+            lambda a: 0 if a == 2 else _shift(a, len(prefix) - 2))
+
+
+def _same(x):
+    return x
+
+
+def _shift(a, by):
+    """Argument ``a`` (a position, or a keyword name that stays as it is) moved by ``by`` positions."""
+    return a + by if isinstance(a, int) else a
+
+
+def _generated(backward):
+    if getattr(backward, "__module__", None) in (__name__, "autodiff_st.weights") or \
+            isinstance(backward, functools.partial):
+        from .errors import AutodiffError
+        raise AutodiffError(
+            "autodiff_st cannot differentiate again a call made while differentiating with weights=: "
+            "second derivatives with respect to Parameters are not supported.")
+    return backward
+
+
+_PRIMITIVE_CALLERS = {}
+
+
+def primitive_caller(fn, count, keywords):
+    """A generated function ``call_<name>(arg0, ..., *, keyword...)`` that calls the primitive ``fn``:
+    for a primitive reached at run time (a function passed as an argument, say), so that it is
+    differentiated like a user's function, inlining its rule."""
+    key = (fn, count, keywords)
+    found = _PRIMITIVE_CALLERS.get(key)
+    if found is None:
+        from .loader import compile_module
+        name = re.sub(r"\W", "_", getattr(fn, "__name__", "primitive")) or "primitive"
+        params = [f"arg{i}" for i in range(count)] + (["*"] + list(keywords) if keywords else [])
+        passed = [f"arg{i}" for i in range(count)] + [f"{k}={k}" for k in keywords]
+        source = (f"def call_{name}({', '.join(params)}):\n"
+                  f"    return {name}({', '.join(passed)})\n")
+        code, _ = compile_module(source, f"call of {rules.display_name(fn)}")
+        namespace = {name: fn}
+        exec(code, namespace)
+        found = _PRIMITIVE_CALLERS[key] = namespace[f"call_{name}"]
+    return found
+
+
 def call_forward(fn, active, *args, **kwargs):
+    """``fn``'s result and its pullback, for the entry points of the transforms: a function from the
+    result's cotangent to the cotangents of the ``active`` arguments (the cotangent itself for one
+    argument, a tuple for several)."""
     rule = rules.lookup(fn)
     if rule is not None:
         return _rule_forward(fn, rule, active, args, kwargs)
     if rules.is_nondifferentiable(fn):
         return fn(*args, **kwargs), _zero_pullback(active, args, kwargs)
-    from .cache import adjoint_functions, argument_kinds
-    target, offset = underlying_function(fn)
-    params = parameter_positions(target, offset, active)
-    order = tuple(sorted(set(params)))
-    prefix = bound_prefix(fn)
-    forward, backward = adjoint_functions(target, order, "vjp", argument_kinds(prefix + args))
-    out, residuals = forward(*prefix, *args, **kwargs)
-    if len(params) == 1:
+    out, residuals = call_vjp_forward(fn, active, *args, **kwargs)
+    backward = residuals.backward
+    if len(active) == 1:
         def pullback(g):
             return backward(residuals, g)[0]
-    elif params == order:
-        pullback = functools.partial(backward, residuals)
     else:
-        picks = [order.index(p) for p in params]
-
-        def pullback(g):
-            grads = backward(residuals, g)
-            return tuple(grads[i] for i in picks)
+        pullback = functools.partial(backward, residuals)
     return out, pullback
 
 
@@ -223,6 +354,10 @@ def call_jvp(fn, active, tangents, *args, **kwargs):
     """Run ``fn(*args, **kwargs)`` and push ``tangents`` (one per entry of ``active``, by position or keyword
     name) through it: returns ``(out, out_tangent)``. The forward-mode twin of ``call_forward``."""
     from .runtime import tangent_zeros
+    if fn is call_vjp_forward or fn is call_vjp_backward or fn is call_jvp:
+        callee, callee_args, wrap, place = _value_form(fn, args, kwargs)
+        out, out_tangent = call_jvp(callee, tuple(map(place, active)), tangents, *callee_args, **kwargs)
+        return wrap(out), out_tangent
     rule = rules.lookup(fn)
     if rule is not None:
         by_name = {}
@@ -242,10 +377,12 @@ def call_jvp(fn, active, tangents, *args, **kwargs):
     from .cache import adjoint_functions, argument_kinds
     target, offset = underlying_function(fn)
     params = parameter_positions(target, offset, active)
-    order = tuple(sorted(set(params)))
-    by_position = {}
-    for p, t in zip(params, tangents):
-        by_position[p] = by_position[p] + t if p in by_position else t
     prefix = bound_prefix(fn)
-    (jvp_fn,) = adjoint_functions(target, order, "jvp", argument_kinds(prefix + args))
-    return jvp_fn(tuple(by_position[p] for p in order), *prefix, *args, **kwargs)
+    (jvp_fn,) = adjoint_functions(target, params, "jvp", argument_kinds(prefix + args))
+    return jvp_fn(tuple(tangents), *prefix, *args, **kwargs)
+
+
+def is_generated_call(fn):
+    """Whether ``fn`` is one of the functions generated code calls other functions through: differentiating
+    generated code again differentiates the generated functions behind them (see ``_value_form``)."""
+    return fn is call_vjp_forward or fn is call_vjp_backward or fn is call_jvp

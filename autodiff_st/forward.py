@@ -93,7 +93,7 @@ class Tangent(Reverse):
         return emitted
 
     def forward_op(self, op):
-        if id(op) in self.pullbacks:
+        if id(op) in self.call_residuals:
             return [tag(self.user_call_jvp(op), op.origin)]
         if op.kind in ("return", "expr", "assert") or (op.kind == "assign" and op.target in self.uncounted):
             return super().forward_op(op)

@@ -47,7 +47,7 @@ FRESH_FUNCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod, n
                    np.empty, np.empty_like, np.full, np.full_like, np.eye, np.identity, np.arange,
                    np.linspace, np.concatenate, np.stack, np.where, np.clip, np.cumsum, np.cumprod,
                    np.einsum, np.tensordot, np.kron, np.trace, np.linalg.inv, np.linalg.solve, np.linalg.det,
-                   float, abs, len, int}
+                   float, abs, len, int, list}
 FRESH_METHODS = {"copy", "sum", "mean", "max", "min", "prod", "var", "std", "dot", "cumsum", "cumprod",
                  "trace", "flatten", "round", "clip", "shape", "ndim", "size", "dtype"}
 
@@ -381,6 +381,13 @@ class Normalizer:
         self.env[user_name] = version
         self.record_aliases(version, value)
 
+    def into_temporary(self, value, origin):
+        """A fresh name holding ``value``, computed now."""
+        temp = self.namer.fresh(temp_name(value, lambda n: n in self.aliases))
+        self.emit("assign", temp, value, origin)
+        self.record_aliases(temp, value)
+        return temp
+
     def define_inline(self, name, args, body, origin):
         if name in self.env:
             raise UnsupportedSyntaxError(
@@ -699,6 +706,9 @@ class Normalizer:
             # Parallel assignment: evaluate every right-hand side with the old names, then rebind.
             atoms = [self.atom(e, origin) for e in value.elts]
             versions = [self.new_version(n) for n in names]
+            # a, b = b, a inside a loop or branch stores into the names it reads: read them first.
+            atoms = [load(self.into_temporary(atom, origin)) if isinstance(atom, gast.Name) and atom.id in versions
+                     else atom for atom in atoms]
             for version, atom in zip(versions, atoms):
                 self.emit("assign", version, atom, origin)
             for name, version, atom in zip(names, versions, atoms):
@@ -709,6 +719,10 @@ class Normalizer:
         if not isinstance(value, (gast.Call, gast.Name)):
             value = self.atom(value, origin)
         versions = tuple(self.new_version(n) for n in names)
+        if {n.id for n in gast.walk(value) if isinstance(n, gast.Name)} & set(versions):
+            # h, c = cell(h, c) inside a loop or branch: compute into a temporary, then unpack it, so that
+            # no statement reads a name it overwrites (as assign_to does).
+            value = load(self.into_temporary(value, origin))
         self.emit("unpack", versions, value, origin)
         for name, version in zip(names, versions):
             self.env[name] = version

@@ -1,7 +1,8 @@
 """Stage 5, reverse: turn the normal form into a forward pass and a backward pass.
 
 The forward pass is the normal form itself, except that calls to the user's own functions go through
-``call_forward``, which also returns the call's pullback. The backward pass visits the statements in
+``call_vjp_forward``, which also returns the call's residuals, for ``call_vjp_backward`` in the backward
+pass (see dispatch.py). The backward pass visits the statements in
 reverse. For each statement whose result has an adjoint, it inlines the derivative rule and adds the
 contribution to each active operand's adjoint. The first contribution assigns (``x_bar = ...``), later
 ones accumulate (``x_bar = x_bar + ...``), and nothing is ever updated in place.
@@ -84,7 +85,7 @@ class Reverse:
         self.initialized = set()
         self.backward = []
         self.forward = []
-        self.pullbacks = {}  # id(op) -> pullback name
+        self.call_residuals = {}  # id(op) -> the name of a user call's Residuals
         self.callees = {}  # id(op) -> Callee
         self.user_call_args = {}  # id(op) -> the call's differentiated arguments
         self.loops = list(walk_loops(body))
@@ -175,8 +176,8 @@ class Reverse:
         for op in self.ops:
             if op.nested or op.kind in ("setitem", "append"):  # these always change a value in place
                 self.nested.update(_targets(op))
-                if id(op) in self.pullbacks:
-                    self.nested.add(self.pullbacks[id(op)])
+                if id(op) in self.call_residuals:
+                    self.nested.add(self.call_residuals[id(op)])
             if op.kind == "pop":  # changes its list in place
                 self.nested.add(op.value.id)
         for loop in self.loops:  # loop targets are bound only if the loop runs
@@ -244,7 +245,7 @@ class Reverse:
         def visit(nodes, seen, in_loop):
             for node in nodes:
                 if isinstance(node, Op):
-                    for name in _targets(node) + ((self.pullbacks[id(node)],) if id(node) in self.pullbacks else ()):
+                    for name in _targets(node) + ((self.call_residuals[id(node)],) if id(node) in self.call_residuals else ()):
                         if name not in seen and not in_loop:
                             first.add((id(node), name))
                         seen.add(name)
@@ -281,7 +282,7 @@ class Reverse:
 
     def first_assignment_order(self, name):
         for i, op in enumerate(self.ops):
-            if name in _targets(op) or self.pullbacks.get(id(op)) == name:
+            if name in _targets(op) or self.call_residuals.get(id(op)) == name:
                 return (i, name)
         return (len(self.ops), name)
 
@@ -590,14 +591,21 @@ class Reverse:
             {op.value.id for op in self.ops if op.kind == "pop"}
         defined = {}
         for op in self.ops:
-            if op.kind == "assign" and id(op) not in self.pullbacks:
+            if op.kind == "assign" and id(op) not in self.call_residuals:
                 defined.setdefault(op.target, []).append(op)
+        # A shape is kept after each plain assignment: a name also bound another way (unpacked, popped,
+        # a loop target, a call's result) must keep its value.
+        bound_otherwise = {t for op in self.ops if op.kind != "assign" or id(op) in self.call_residuals
+                           for t in _targets(op)}
+        bound_otherwise |= {op.target for op in self.ops if op.kind == "pop"}
+        for loop in self.loops:
+            bound_otherwise.update(loop.targets + ([loop.index] if loop.index else []))
         recomputed = {op.target for ops in self.recomputed.values() for op in ops}
         shapes = {}
         for name, nodes in reads.items():
             # A recomputed value is a Python number, recomputed where it is read: nothing to keep.
             if name in defined and name not in changed_in_place and name not in self.params \
-                    and name not in recomputed \
+                    and name not in recomputed and name not in bound_otherwise \
                     and all(id(n) in in_shape_position for n in nodes):
                 shapes[name] = self.namer.fresh(f"{name}_shape")
                 for n in nodes:
@@ -720,7 +728,7 @@ class Reverse:
             ops = []
             for node in loop.body:
                 if not isinstance(node, Op) or node.kind != "assign" or node.target not in self.scalars \
-                        or definitions.get(node.target) != 1 or id(node) in self.pullbacks:
+                        or definitions.get(node.target) != 1 or id(node) in self.call_residuals:
                     continue
                 value = node.value
                 if isinstance(value, gast.BinOp):
@@ -887,12 +895,12 @@ class Reverse:
             out.append(tag(gast.Assign(targets=[element], value=op.stored, type_comment=None), origin))
             return out
         if op.nested and id(op) not in self.recomputed_ids:
-            saved = [t for t in _targets(op) + ((self.pullbacks[id(op)],) if id(op) in self.pullbacks else ())
+            saved = [t for t in _targets(op) + ((self.call_residuals[id(op)],) if id(op) in self.call_residuals else ())
                      if t in self.taped and self.overwrites(op, t)]
             for name in saved:  # keep the value this assignment overwrites, for the backward pass
                 out.append(tag(push(self.tape, load(name), name), origin))
-        if id(op) in self.pullbacks:
-            out.append(tag(self.user_call_forward(op), origin))
+        if id(op) in self.call_residuals:
+            out += [tag(stmt, origin) for stmt in self.user_call_forward(op)]
         else:
             target = store(op.target) if op.kind == "assign" else gast.Tuple(
                 elts=[store(t) for t in op.target], ctx=gast.Store())
@@ -932,8 +940,6 @@ class Reverse:
         if op.kind == "unpack":
             if isinstance(value, gast.Call):
                 callee = self.callees[id(op)]
-                if callee.obj is _call_forward():
-                    self.refuse_second_order_through_calls(origin)
                 if callee.kind == "user":
                     return True
                 if callee.kind == "nondiff":
@@ -988,46 +994,39 @@ class Reverse:
             return False
         if callee.kind == "user":
             return True
-        if callee.obj is _call_forward():
-            self.refuse_second_order_through_calls(origin)
         what = f"the method .{call.func.attr}()" if callee.kind == "unknown_method" else \
             (rules.display_name(callee.obj) if callee.obj is not None else _call_text(call))
         raise MissingRuleError(
             f"no derivative rule for {what}, which is called here on a differentiated value.",
             origin=origin, hint=_registration_hint(callee, call))
 
-    def refuse_second_order_through_calls(self, origin):
-        raise UnsupportedSyntaxError(
-            "autodiff_st cannot yet differentiate a generated adjoint that calls one of your own "
-            "functions: second derivatives through such calls arrive in a later version.",
-            origin=origin, hint="For second derivatives now, write the computation in one function.")
-
     def prepare_user_call(self, op):
         call = op.value
         active_args = [i for i, a in enumerate(call.args) if self.any_active(a)]
         active_args += [k.arg for k in call.keywords if self.any_active(k.value)]
-        fname = call.func.attr if isinstance(call.func, gast.Attribute) else getattr(call.func, "id", "call")
-        self.pullbacks[id(op)] = self.namer.fresh(f"{fname}_pullback")
+        fname = _call_name(call)
+        self.call_residuals[id(op)] = self.namer.fresh(f"{fname}_residuals")
         self.user_call_args[id(op)] = active_args
 
     def user_call_forward(self, op):
         call = op.value
-        pullback = self.pullbacks[id(op)]
+        residuals = self.call_residuals[id(op)]
         active_args = self.user_call_args[id(op)]
         if self.weights_mode:
-            from .weights import call_forward_weights
-            call_forward = self.helper(call_forward_weights, "call_forward_weights")
+            from .weights import call_vjp_forward_weights
+            call_vjp_forward = self.helper(call_vjp_forward_weights, "call_vjp_forward_weights")
         else:
-            call_forward = self.helper(_call_forward(), "call_forward")
+            call_vjp_forward = self.helper(_dispatch().call_vjp_forward, "call_vjp_forward")
         positions_node = gast.Tuple(elts=[gast.Constant(value=a, kind=None) for a in active_args], ctx=gast.Load())
-        new_call = gast.Call(func=call.func, args=[positions_node] + call.args, keywords=call.keywords)
-        new_call = gast.Call(func=call_forward, args=[call.func, positions_node] + call.args, keywords=call.keywords)
-        if op.kind == "assign":
-            target = store(op.target)
-        else:
-            target = gast.Tuple(elts=[store(t) for t in op.target], ctx=gast.Store())
-        return gast.Assign(targets=[gast.Tuple(elts=[target, store(pullback)], ctx=gast.Store())],
-                           value=new_call, type_comment=None)
+        new_call = gast.Call(func=call_vjp_forward, args=[call.func, positions_node] + call.args,
+                             keywords=call.keywords)
+        results = op.target if op.kind == "assign" else self.namer.fresh(f"{_call_name(call)}_results")
+        out = [gast.Assign(targets=[gast.Tuple(elts=[store(results), store(residuals)], ctx=gast.Store())],
+                           value=new_call, type_comment=None)]
+        if op.kind == "unpack":  # a, b = f(x): unpack the results in a statement of its own
+            out.append(gast.Assign(targets=[gast.Tuple(elts=[store(t) for t in op.target], ctx=gast.Store())],
+                                   value=load(results), type_comment=None))
+        return out
 
     # -- seeding ------------------------------------------------------------------------------------
 
@@ -1129,13 +1128,15 @@ class Reverse:
             body.append(self.zeros_for(var, loop.origin))
         self.initialized = entry
         if body and id(loop) in self.range_values:
-            # for i in reversed(i_values[:iterations]): the iterations that ran, last first.
+            # for i in reversed_range(i_values[:iterations]): the iterations that ran, last first.
             ran = gast.Subscript(value=load(self.range_values[id(loop)]), slice=gast.Slice(
                 lower=None, upper=load(loop.count), step=None), ctx=gast.Load())
             if not _breaks(loop.body):
                 ran = load(self.range_values[id(loop)])
             self.backward.append(tag(gast.For(target=store(loop.targets[0]),
-                                              iter=self.call_builtin("reversed", [ran]),
+                                              iter=gast.Call(func=self.helper(runtime.reversed_range,
+                                                                              "reversed_range"),
+                                                             args=[ran], keywords=[]),
                                               body=body, orelse=[], type_comment=None), loop.origin))
         elif body:
             step = self.namer.fresh("step")
@@ -1222,7 +1223,7 @@ class Reverse:
             self.backward += self.collect_roots(targets, op.origin)
         if op.nested:
             # Restore what this assignment overwrote; the old value's adjoint starts from nothing.
-            restored = list(targets) + ([self.pullbacks[id(op)]] if id(op) in self.pullbacks else [])
+            restored = list(targets) + ([self.call_residuals[id(op)]] if id(op) in self.call_residuals else [])
             for name in reversed(restored):  # the tape is a stack: pop in the reverse order of the pushes
                 if self.overwrites(op, name) and id(op) not in self.recomputed_ids:
                     restore = pop(self.tape, name)
@@ -1237,7 +1238,7 @@ class Reverse:
     def backward_contributions(self, op):
         origin = op.origin
         value = op.value
-        if id(op) in self.pullbacks:
+        if id(op) in self.call_residuals:
             self.backward_user_call(op)
             return
         if op.kind == "unpack" and isinstance(value, gast.Name):
@@ -1338,7 +1339,7 @@ class Reverse:
     def backward_user_call(self, op):
         origin = op.origin
         call = op.value
-        pullback = self.pullbacks[id(op)]
+        residuals = self.call_residuals[id(op)]
         active_args = self.user_call_args[id(op)]
         if op.kind == "assign":
             cotangent = load(self.adjoint(op.target))
@@ -1362,12 +1363,13 @@ class Reverse:
                 part = self.namer.fresh(f"{var}_bar_part")
                 fresh_targets.append(store(part))
                 pending.append((node, part))
-        call = gast.Call(func=load(pullback), args=[cotangent], keywords=[])
+        call = gast.Call(func=self.helper(_dispatch().call_vjp_backward, "call_vjp_backward"),
+                         args=[load(residuals), cotangent], keywords=[])
         if not fresh_targets:  # a call run only for the Parameters it reads (weights=)
             self.backward.append(tag(gast.Expr(value=call), origin))
             return
-        # A pullback for one argument returns its cotangent; for several, a tuple of them.
-        target = fresh_targets[0] if len(fresh_targets) == 1 else gast.Tuple(elts=fresh_targets, ctx=gast.Store())
+        # The tuple of the cotangents of the call's active arguments, in order.
+        target = gast.Tuple(elts=fresh_targets, ctx=gast.Store())
         self.backward.append(tag(gast.Assign(targets=[target], value=call, type_comment=None), origin))
         for node, part in pending:
             if isinstance(node, gast.Name):
@@ -1497,9 +1499,13 @@ def _targets(op):
     return ()
 
 
-def _call_forward():
-    from .dispatch import call_forward
-    return call_forward
+def _call_name(call):
+    return call.func.attr if isinstance(call.func, gast.Attribute) else getattr(call.func, "id", "call")
+
+
+def _dispatch():
+    from . import dispatch
+    return dispatch
 
 
 def _call_text(call):

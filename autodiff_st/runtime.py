@@ -38,6 +38,12 @@ class Shape(tuple):
         return f"Shape({self[0]}, {self[1]})"
 
 
+def reversed_range(values):
+    """The values of a ``range`` (the iterations a loop ran), last first: how a backward pass walks a loop.
+    No derivative flows through it, also when generated code is differentiated again."""
+    return reversed(values)
+
+
 def shape_of(x):
     """The ``Shape`` of ``x``."""
     if type(x) is np.ndarray:

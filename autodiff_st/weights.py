@@ -7,19 +7,20 @@ differentiated) as a possible *weight root*, when the result depends on it. Wher
 has that value's whole cotangent, it calls ``collect_weight_grad(value, value_bar)``. The collector of
 the running transform (a ``WeightGradients``, on a stack for the duration of the backward pass) adds
 the cotangent to the total of the Parameter with that identity, and ignores anything else. Calls into
-the user's own functions and Cells go through ``call_forward_weights``, whose callees are compiled for
+the user's own functions and Cells go through ``call_vjp_forward_weights``, whose callees are compiled for
 weights too and report to the same collector, so each weight's gradient is the total over all its uses.
 """
 
+import functools
 import inspect
 
 import numpy as np
 
 from . import rules
-from .dispatch import _rule_forward, _zero_pullback, bound_prefix, parameter_positions, underlying_function
+from .dispatch import Residuals, bound_prefix, call_vjp_forward, parameter_positions, underlying_function
 from .errors import AutodiffError, MissingRuleError
 from .nn import Parameter
-from .runtime import unbroadcast
+from .runtime import unbroadcast, zeros_like
 
 _COLLECTORS = []  # the collectors of the backward passes running now, innermost last
 
@@ -146,19 +147,16 @@ def differentiable_value(x):
     return isinstance(x, (np.floating, complex))
 
 
-def call_forward_weights(fn, active, *args, **kwargs):
-    """``dispatch.call_forward`` for adjoints compiled for weights.
+def call_vjp_forward_weights(fn, active, *args, **kwargs):
+    """``dispatch.call_vjp_forward`` for adjoints compiled for weights.
 
     The callee is compiled for weights too, so its backward pass reports the Parameters it reads to the
     running collector. Of the ``active`` arguments (all those the caller may want a cotangent for), only
     those holding float values are differentiated; the others (a Cell, a list of Cells, an int) become
     weight roots of the callee, and their cotangent in the caller is 0.0.
     """
-    rule = rules.lookup(fn)
-    if rule is not None:
-        return _rule_forward(fn, rule, active, args, kwargs)
-    if rules.is_nondifferentiable(fn):
-        return fn(*args, **kwargs), _zero_pullback(active, args, kwargs)
+    if rules.lookup(fn) is not None or rules.is_nondifferentiable(fn):
+        return call_vjp_forward(fn, active, *args, **kwargs)
     from .cache import adjoint_functions, argument_kinds
     target, offset = underlying_function(fn)
     if not inspect.isfunction(target):
@@ -172,21 +170,25 @@ def call_forward_weights(fn, active, *args, **kwargs):
                 f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}, which is called on an object "
                 "that may hold Parameters while differentiating with weights=.",
                 hint="Register a rule for it with ad.register_vjp, or call it outside the differentiated function.")
-        return fn(*args, **kwargs), _zero_pullback(active, args, kwargs)
+        zeros = tuple(zeros_like(args[a] if isinstance(a, int) else kwargs[a]) for a in active)
+        return fn(*args, **kwargs), Residuals(zeros, _zero_backward)
     kept = tuple(a for a in active if differentiable_value(args[a] if isinstance(a, int) else kwargs[a]))
     params = parameter_positions(target, offset, kept)
-    order = tuple(sorted(set(params)))
     prefix = bound_prefix(fn)
     full = prefix + args
-    forward, backward = adjoint_functions(target, order, "vjp", argument_kinds(full), argument_roots(full))
+    forward, backward = adjoint_functions(target, params, "vjp", argument_kinds(full), argument_roots(full))
     out, residuals = forward(*prefix, *args, **kwargs)
-    picks = tuple(order.index(params[kept.index(a)]) if a in kept else None for a in active)
+    if kept != tuple(active):
+        picks = tuple(kept.index(a) if a in kept else None for a in active)
+        backward = functools.partial(_spread_backward, backward, picks)
+    return out, Residuals(residuals, backward)
 
-    def pullback(g):
-        grads = backward(residuals, g)
-        if not picks:
-            return None
-        out = tuple(0.0 if i is None else grads[i] for i in picks)
-        return out[0] if len(out) == 1 else out
 
-    return out, pullback
+def _zero_backward(zeros, g):
+    return tuple(zeros)
+
+
+def _spread_backward(backward, picks, residuals, g):
+    """The cotangents of all active arguments, 0.0 for those not differentiated."""
+    grads = backward(residuals, g)
+    return tuple(0.0 if i is None else grads[i] for i in picks)

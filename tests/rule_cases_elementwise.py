@@ -70,6 +70,7 @@ CASES = [
     case(builtins.sum, R(3, 4), R(4), R(1, 4), path="sum([a0, a1, a2])", order=1),
     case(builtins.sum, FLOAT(R()), FLOAT(R()), path="sum((a0, a1), a0)", order=1),
     case(builtins.divmod, FLOAT(POS()), 0.7, unpack=2, order=1),
+    case(builtins.list, R(3), R(2, 2), path="list((a0, a1))", float32=False),  # a copy: no arithmetic
     # the runtime helpers these rules call
     case(runtime.real_like, R(3), R(3)), case(runtime.one_if_none, R(3)),
     case(runtime.polygamma, 0, POS(3)), case(runtime.polygamma, 2, POS(2, 2)),

@@ -547,16 +547,6 @@ class Case:
     xfail: str = None  # reason, when the whole check is expected to fail
 
 
-# Order 2 differentiates the generated adjoint. Where that adjoint calls one of the user's helpers it
-# reads `result, pullback = call_forward(helper, ...)` and later calls `pullback(...)`; neither has a
-# derivative rule yet, so the compiler refuses the generated code.
-SECOND_ORDER_CALL = ("second order: no rule for the adjoint's `y, pullback = call_forward(helper, ...)` "
-                     "and `pullback(g)` (refused as unpacking a differentiated tuple)")
-SECOND_ORDER_CALL_TUPLE = ("second order: no rule for the adjoint's "
-                           "`(a, b), pullback = call_forward(helper, ...)` "
-                           "(a nested unpacking target, refused as 'this assignment target')")
-
-
 def _mod_args():
     y = positive(3, 4, seed=1, low=0.5, high=1.5)
     k = _rng(2).integers(-2, 3, (3, 4))
@@ -627,17 +617,12 @@ CATALOGUE = [
     Case("tuple_output", tuple_output, lambda: (normal(5), normal(5, seed=1)), "all reals"),
     Case("tuple_output_three", tuple_output_three, lambda: (normal(5), normal(5, seed=1)), "all reals"),
     # helpers
-    Case("call_helper", call_helper, lambda: (normal(5),), "all reals", xfail=SECOND_ORDER_CALL),
-    Case("call_helper_twice", call_helper_twice, lambda: (normal(5), normal(5, seed=1)), "all reals",
-         xfail=SECOND_ORDER_CALL),
-    Case("call_helper_tuple", call_helper_tuple, lambda: (normal(5), normal(5, seed=1)), "all reals",
-         xfail=SECOND_ORDER_CALL_TUPLE),
-    Case("call_helper_keyword", call_helper_keyword, lambda: (normal(5), normal(5, seed=1)), "all reals",
-         xfail=SECOND_ORDER_CALL),
-    Case("call_helper_keyword_active", call_helper_keyword_active, lambda: (normal(5), 0.7), "all reals",
-         xfail=SECOND_ORDER_CALL),
-    Case("call_helper_chain", call_helper_chain, lambda: (normal(5), normal(5, seed=1)), "all reals",
-         xfail=SECOND_ORDER_CALL),
+    Case("call_helper", call_helper, lambda: (normal(5),), "all reals"),
+    Case("call_helper_twice", call_helper_twice, lambda: (normal(5), normal(5, seed=1)), "all reals"),
+    Case("call_helper_tuple", call_helper_tuple, lambda: (normal(5), normal(5, seed=1)), "all reals"),
+    Case("call_helper_keyword", call_helper_keyword, lambda: (normal(5), normal(5, seed=1)), "all reals"),
+    Case("call_helper_keyword_active", call_helper_keyword_active, lambda: (normal(5), 0.7), "all reals"),
+    Case("call_helper_chain", call_helper_chain, lambda: (normal(5), normal(5, seed=1)), "all reals"),
     # numpy functions
     Case("exp_log", np_exp_log, lambda: (positive(5),), "x in [0.5, 2] (log)"),
     Case("tanh_sqrt", np_tanh_sqrt, lambda: (positive(5),), "x in [0.5, 2] (sqrt)"),
@@ -681,14 +666,13 @@ CATALOGUE = [
     Case("shadows_runtime_helpers", shadows_runtime_helpers, lambda: (normal(3, 4), normal(4, seed=1)),
          "all reals"),
     Case("global_helpers_named_like_runtime", global_helpers_named_like_runtime,
-         lambda: (normal(3, 4), normal(4, seed=1)), "all reals", xfail=SECOND_ORDER_CALL),
+         lambda: (normal(3, 4), normal(4, seed=1)), "all reals"),
     Case("locals_named_like_generated_calls", locals_named_like_generated_calls,
-         lambda: (normal(3, 4), normal(3, 4, seed=1)), "all reals", xfail=SECOND_ORDER_CALL),
+         lambda: (normal(3, 4), normal(3, 4, seed=1)), "all reals"),
     Case("shadows_numpy_alias", shadows_numpy_alias, lambda: (normal(4),), "all reals"),
     # more statement forms and argument kinds
-    Case("call_helper_same_argument", call_helper_same_argument, lambda: (normal(5),), "all reals",
-         xfail=SECOND_ORDER_CALL_TUPLE),
-    Case("call_helper_reassign", call_helper_reassign, lambda: (normal(5),), "all reals", xfail=SECOND_ORDER_CALL),
+    Case("call_helper_same_argument", call_helper_same_argument, lambda: (normal(5),), "all reals"),
+    Case("call_helper_reassign", call_helper_reassign, lambda: (normal(5),), "all reals"),
     Case("returns_input", returns_input, lambda: (normal(3, 2),), "all reals"),
     Case("returns_input_twice", returns_input_twice, lambda: (normal(4), normal(4, seed=1)), "all reals"),
     Case("unused_input", unused_input, lambda: (normal(4), normal(4, seed=1)), "all reals"),

@@ -66,7 +66,7 @@ def unstack_rule(g, ans, v, count, axis=0):
 nondifferentiable(
     runtime.ones_like, runtime.zeros_like, runtime.reduced_count, runtime.extremum_mask,
     runtime.normalize_axis, runtime.shape_of, runtime.transpose_axes_inverse, runtime.pack_axes,
-    runtime.check_dot_operands, runtime.inside_bounds,
+    runtime.check_dot_operands, runtime.inside_bounds, runtime.reversed_range,
 )
 
 

@@ -261,6 +261,13 @@ def builtin_sum(g, ans, iterable, start=0):
     return [unbroadcast(g, x) for x in iterable], unbroadcast(g, start)
 
 
+@vjp_rule(builtins.list, sequences=("iterable",))
+def builtin_list(g, ans, iterable):
+    # list(values) copies a tuple or list: the cotangent is the same sequence of cotangents. Generated
+    # backward passes start with `tape = list(tape)`; this rule lets them be differentiated again.
+    return list(g)
+
+
 @vjp_rule(builtins.divmod, returns_tuple=True)
 def builtin_divmod(g, ans, x, y):
     # (x // y, x % y): the quotient is piecewise constant, only the remainder carries a gradient.
@@ -276,7 +283,7 @@ diagonal(math.sin, math.cos, math.tan, math.asin, math.acos, math.atan, math.ata
          math.remainder, math.ldexp, math.erf, math.erfc, math.lgamma, math.gamma, builtins.pow, builtins.max,
          builtins.min)
 diagonal(*[getattr(math, name) for name in ("cbrt", "exp2") if hasattr(math, name)])
-linear(builtins.float, math.fsum, builtins.sum)
+linear(builtins.float, math.fsum, builtins.sum, builtins.list)
 
 
 @jvp_rule(math.hypot)
