@@ -23,8 +23,8 @@ import gast
 from . import rules, runtime
 from .errors import MissingRuleError, NonDifferentiableError, UnsupportedSyntaxError
 from .normalize import load, store
-from .reverse import (BINARY_PRIMITIVES, UNARY_PRIMITIVES, Reverse, _drop_unbroadcast, _targets, names_in, tag,
-                      walk_ops)
+from .reverse import (BINARY_PRIMITIVES, UNARY_PRIMITIVES, Reverse, _call_name, _drop_unbroadcast, _targets,
+                      names_in, tag, walk_ops)
 from .templates import bind_arguments, inline_vjp
 
 import numpy as np
@@ -94,7 +94,7 @@ class Tangent(Reverse):
 
     def forward_op(self, op):
         if id(op) in self.call_residuals:
-            return [tag(self.user_call_jvp(op), op.origin)]
+            return [tag(stmt, op.origin) for stmt in self.user_call_jvp(op)]
         if op.kind in ("return", "expr", "assert") or (op.kind == "assign" and op.target in self.uncounted):
             return super().forward_op(op)
         targets = _targets(op)
@@ -290,12 +290,17 @@ class Tangent(Reverse):
         new_call = gast.Call(func=self.helper(call_jvp_helper(), "call_jvp"),
                              args=[call.func, positions, tangents] + call.args, keywords=call.keywords)
         if op.kind == "assign":
-            value_target, tangent_target = store(op.target), store(self.tangent(op.target))
-        else:
-            value_target = gast.Tuple(elts=[store(t) for t in op.target], ctx=gast.Store())
-            tangent_target = gast.Tuple(elts=[store(self.tangent(t)) for t in op.target], ctx=gast.Store())
-        return gast.Assign(targets=[gast.Tuple(elts=[value_target, tangent_target], ctx=gast.Store())],
-                           value=new_call, type_comment=None)
+            results, results_dot = op.target, self.tangent(op.target)
+        else:  # a, b = f(x): the results and their tangents, unpacked in statements of their own
+            results = self.namer.fresh(f"{_call_name(call)}_results")
+            results_dot = self.namer.fresh(f"{results}_dot")
+        out = [gast.Assign(targets=[gast.Tuple(elts=[store(results), store(results_dot)], ctx=gast.Store())],
+                           value=new_call, type_comment=None)]
+        if op.kind == "unpack":
+            for names, source in ((list(op.target), results), ([self.tangent(t) for t in op.target], results_dot)):
+                out.append(gast.Assign(targets=[gast.Tuple(elts=[store(t) for t in names], ctx=gast.Store())],
+                                       value=load(source), type_comment=None))
+        return out
 
 
 def _helper_name(obj):

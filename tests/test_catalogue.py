@@ -469,6 +469,38 @@ def call_helper_reassign(x):
     return np.sum(x)
 
 
+def helper_cell(h, c):
+    return np.tanh(h) * c, 0.9 * c + np.sin(h)
+
+
+def call_helper_in_loop(h, c):
+    # The call reads the names it assigns: each iteration's h and c go into the next one.
+    for _ in range(3):
+        h, c = helper_cell(h, c)
+    return np.sum(h * c)
+
+
+def call_helper_in_branch(h, c):
+    if np.sum(h) > -100.0:
+        h, c = helper_pair(h, c)
+    return np.sum(h * np.sin(c))
+
+
+def swap_in_loop(a, b):
+    for _ in range(3):
+        a, b = b, a * b
+    return np.sum(a * np.sin(b))
+
+
+def apply_function_argument(activation, x):
+    return activation(x) * x
+
+
+def call_function_argument(x):
+    # np.tanh reaches the helper as a value: the call is resolved when it runs.
+    return np.sum(apply_function_argument(np.tanh, x) ** 2)
+
+
 def returns_input(x):
     return x
 
@@ -673,6 +705,10 @@ CATALOGUE = [
     # more statement forms and argument kinds
     Case("call_helper_same_argument", call_helper_same_argument, lambda: (normal(5),), "all reals"),
     Case("call_helper_reassign", call_helper_reassign, lambda: (normal(5),), "all reals"),
+    Case("call_helper_in_loop", call_helper_in_loop, lambda: (normal(4), normal(4, seed=1)), "all reals"),
+    Case("call_helper_in_branch", call_helper_in_branch, lambda: (normal(4), normal(4, seed=1)), "all reals"),
+    Case("swap_in_loop", swap_in_loop, lambda: (normal(4), normal(4, seed=1)), "all reals"),
+    Case("call_function_argument", call_function_argument, lambda: (normal(5),), "all reals"),
     Case("returns_input", returns_input, lambda: (normal(3, 2),), "all reals"),
     Case("returns_input_twice", returns_input_twice, lambda: (normal(4), normal(4, seed=1)), "all reals"),
     Case("unused_input", unused_input, lambda: (normal(4), normal(4, seed=1)), "all reals"),
