@@ -85,12 +85,7 @@ def _read_source(fn):
 def _find_lambda(tree, fn):
     code = fn.__code__
     argnames = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    found = []
-    for node in gast.walk(tree):
-        if isinstance(node, gast.Lambda):
-            names = tuple(a.id for a in node.args.args + node.args.kwonlyargs)
-            if names == argnames:
-                found.append(node)
+    found = _lambdas_like(tree, fn)
     if len(found) != 1:
         raise SourceUnavailableError(
             f"cannot tell which lambda on line {code.co_firstlineno} of {code.co_filename} to differentiate "
@@ -155,27 +150,34 @@ def parse_function(fn):
 
 
 def _parse_lambda_source(source, fn):
-    # The lines may hold a fragment such as "f = lambda x: x * 2,": trim characters off the end
-    # until the text parses.
-    text = source
-    while text:
-        try:
-            return gast.parse(text)
-        except SyntaxError:
-            text = text[:-1]
-    # Fall back on the lambda keyword onward, for fragments that start mid-expression.
-    start = source.find("lambda")
-    text = source[start:]
-    while text:
-        try:
-            return gast.parse(text)
-        except SyntaxError:
+    """A parse of the lambda's source lines that holds the lambda. The lines may hold a fragment, such
+    as ``f = lambda x: x * 2,`` or ``"key": lambda x: x * 2,`` inside a dict display: from the start of
+    the text, then from each ``lambda`` keyword on, trim characters off the end until the text parses
+    and holds one lambda with ``fn``'s arguments."""
+    starts = [0] + [i for i in range(len(source)) if source.startswith("lambda", i)]
+    for start in starts:
+        text = source[start:]
+        while text:
+            try:
+                tree = gast.parse(text)
+            except SyntaxError:
+                text = text[:-1]
+                continue
+            if _lambdas_like(tree, fn):
+                return tree
             text = text[:-1]
     raise SourceUnavailableError(
         f"cannot parse the source of the lambda at line {fn.__code__.co_firstlineno} of "
         f"{fn.__code__.co_filename}.",
         hint="Give the function a name with def.",
     )
+
+
+def _lambdas_like(tree, fn):
+    code = fn.__code__
+    argnames = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    return [node for node in gast.walk(tree) if isinstance(node, gast.Lambda)
+            and tuple(a.id for a in node.args.args + node.args.kwonlyargs) == argnames]
 
 
 def _fill_missing_origins(node):

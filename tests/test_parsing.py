@@ -60,6 +60,10 @@ same_arguments = [lambda t: t + 1.0, lambda t: t * 2.0]
 spread = dict(
     f=lambda u: u * 5.0,
 )
+displayed = {
+    "cube": lambda v: v ** 3,
+    "outer": lambda: ad.grad(lambda w: w * 7.0)(1.0),
+}
 
 
 def make_closure():
@@ -207,6 +211,12 @@ def test_lambda_in_a_multi_line_call():
     assert parsed.filename == HERE
     assert parsed.node.body[0].origin.lineno == spread["f"].__code__.co_firstlineno
     assert ad.grad(spread["f"])(1.0) == pytest.approx(5.0)
+
+
+def test_lambda_in_a_dict_display_and_inside_another_lambda():
+    # The line is a fragment ("cube": lambda v: v ** 3,) that also parses, as a string, without the lambda.
+    assert ad.grad(displayed["cube"])(2.0) == pytest.approx(12.0)
+    assert displayed["outer"]() == pytest.approx(7.0)
 
 
 def test_lambda_written_inside_a_call():
