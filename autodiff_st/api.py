@@ -214,6 +214,45 @@ def _inner_gradient_function(inner, args):
     return adjoint_functions(target, shifted, "grad_only", argument_kinds(prefix + args))[0], prefix
 
 
+_GRADIENT_FUNCTIONS = {}
+
+
+def gradient_function(inner, args):
+    """``inner`` (a plain ``grad``) as a generated function of ``(*prefix, *args)`` that returns its
+    gradients (one, or a tuple), and the arguments bound in front: what ``jacrev(grad(f))``
+    differentiates, and what a call of a ``grad`` inside a differentiated function runs."""
+    generated, prefix = _inner_gradient_function(inner, args)
+    key = (generated, len(prefix) + len(args), inner.positions)
+    function = _GRADIENT_FUNCTIONS.get(key)
+    if function is None:
+        count = len(_as_tuple(inner.positions))
+        params = ", ".join(f"arg{i}" for i in range(len(prefix) + len(args)))
+        grads = ", ".join(f"gradient{i}" for i in range(count))
+        returned = grads if isinstance(inner.positions, int) else f"({grads},)"
+        name = getattr(_target(_innermost(inner))[0], "__name__", "f")
+        source = (f"def gradient_of_{name}({params}):\n"
+                  f"    value, {grads} = {name}_grad({params})\n"
+                  f"    return {returned}\n")
+        function = _GRADIENT_FUNCTIONS[key] = _generated_function(source, f"gradient of {name}",
+                                                                  {f"{name}_grad": generated})
+    return function, prefix
+
+
+def _innermost(transform):
+    while isinstance(transform, Transform):
+        transform = transform.fn
+    return transform
+
+
+def _generated_function(source, description, namespace):
+    """Compile a small generated function (its source registered for tracebacks and for transforming
+    it again), with the generated functions it calls in ``namespace``."""
+    from .loader import compile_module
+    code, _ = compile_module(source, description)
+    exec(code, namespace)
+    return namespace[source.split("(", 1)[0][len("def "):]]
+
+
 def _through_inner_grad(inner, positions, mode):
     """Differentiate the generated gradient function of ``inner``: second derivatives by transforming
     generated code again. Its output ``(None, *gradients)`` sums to the inner gradients' sum, which is

@@ -73,6 +73,18 @@ def resolve_callee(fn, args, kwargs):
     way, again and again for higher derivatives."""
     if rules.lookup(fn) is not None or rules.is_nondifferentiable(fn):
         return primitive_caller(fn, len(args), tuple(kwargs)), 0, ()
+    from .api import Grad, Transform, WeightsGrad, gradient_function
+    if isinstance(fn, Transform):
+        if type(fn) is Grad and fn.mode == "grad_only" and not kwargs:  # a gradient inside: a gradient penalty
+            target, prefix = gradient_function(fn, tuple(args))
+            return target, len(prefix), prefix
+        from .errors import AutodiffError
+        what = "a grad with weights=" if isinstance(fn, WeightsGrad) else \
+            f"a {type(fn).__name__.lower()}" if type(fn) is not Grad else "a grad with has_aux, return_value or value_and_grad"
+        raise AutodiffError(
+            f"autodiff_st cannot differentiate through a call of {what} made inside the differentiated "
+            "function; a plain ad.grad(f) called inside works.",
+            hint="Compose the transforms from outside instead: jacrev(jacrev(f)), jacrev(grad(f)), hessian(f).")
     target, offset = underlying_function(fn)
     return target, offset, bound_prefix(fn)
 
@@ -375,9 +387,8 @@ def call_jvp(fn, active, tangents, *args, **kwargs):
         out = fn(*args, **kwargs)
         return out, tangent_zeros(out)
     from .cache import adjoint_functions, argument_kinds
-    target, offset = underlying_function(fn)
+    target, offset, prefix = resolve_callee(fn, args, kwargs)
     params = parameter_positions(target, offset, active)
-    prefix = bound_prefix(fn)
     (jvp_fn,) = adjoint_functions(target, params, "jvp", argument_kinds(prefix + args))
     return jvp_fn(tuple(tangents), *prefix, *args, **kwargs)
 

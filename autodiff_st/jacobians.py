@@ -17,7 +17,7 @@ import logging
 import numpy as np
 
 from . import rules
-from .api import (FIRST, Transform, _as_tuple, _check_input, _check_positions, _decorator, _name, _resolve_positions,
+from .api import (FIRST, Transform, _as_tuple, _generated_function, _check_input, _check_positions, _decorator, _name, _resolve_positions,
                   _target)
 from .cache import adjoint_functions, argument_kinds, compiled_adjoint
 from .dispatch import call_forward, call_jvp
@@ -382,14 +382,19 @@ def _nested_jacobian(outer, args, active):
     that composition explicit; the outer transform differentiates it like any user function, through
     its calls into the inner generated functions. The result nests as JAX's does: the inner Jacobian's
     structure outside, the outer positions inside."""
+    from .api import Grad
     from .errors import AutodiffError
     inner = outer.fn
-    if not isinstance(inner, JacRev) or inner.has_aux or inner.return_value or rules.lookup(inner.fn) is not None \
-            or outer.has_aux:
+    plain = not outer.has_aux and not isinstance(inner.fn, Transform) and rules.lookup(inner.fn) is None
+    if plain and isinstance(inner, Grad) and inner.mode == "grad_only":
+        return _jacobian_of_gradient(outer, args)
+    if plain and isinstance(inner, JacFwd) and not inner.has_aux and not inner.return_value:
+        return _jacobian_of_jacfwd(outer, args, active)
+    if not isinstance(inner, JacRev) or inner.has_aux or inner.return_value or not plain:
         raise AutodiffError(
-            "autodiff_st differentiates a jacrev again (jacrev(jacrev(f)), jacfwd(jacrev(f))) when neither "
-            "transform has has_aux, the inner one has no return_value, and f is a Python function; for a "
-            "scalar f, hessian(f) also takes has_aux.")
+            "autodiff_st differentiates a grad, jacrev or jacfwd again (jacrev(jacrev(f)), jacfwd(jacrev(f)), "
+            "jacrev(grad(f)), jacfwd(jacfwd(f)), ...) when neither transform has has_aux, the inner one has no "
+            "return_value, and f is a Python function; for a scalar f, hessian(f) also takes has_aux.")
     inner_positions = _check_positions(_as_tuple(inner.positions), args, inner.fn)
     inner_active = _check_jacobian_inputs(inner.fn, args, inner_positions, inner.allow_int, inner.holomorphic)
     outer_positions = _check_positions(_as_tuple(outer.positions), args, inner.fn)
@@ -433,17 +438,83 @@ def _nested_jacobian(outer, args, active):
     return jac
 
 
+def _jacobian_of_gradient(outer, args):
+    """``jacrev(grad(f))`` and ``jacfwd(grad(f))``: the outer Jacobian of a small generated function that
+    returns the gradients the inner ``grad`` computes, from its generated gradient function. The result
+    nests as the gradients do: ``jac[gradient_index][outer_index]`` for a tuple of gradients."""
+    from .api import gradient_function
+    inner = outer.fn
+    function, prefix = gradient_function(inner, tuple(args))
+    outer_positions = _as_tuple(outer.positions)
+    shifted = tuple(p + len(prefix) for p in outer_positions)
+    positions = shifted[0] if isinstance(outer.positions, int) else shifted
+    if isinstance(outer, JacRev):
+        jacobian = JacRev(function, positions, False, outer.return_value, outer.chunk_size, False, False)
+    else:
+        jacobian = JacFwd(function, positions, False, outer.return_value, False)
+    return jacobian(*prefix, *args)
+
+
+def _jacobian_of_jacfwd(outer, args, active):
+    """``jacrev(jacfwd(f))`` and ``jacfwd(jacfwd(f))``: column ``j`` of the inner Jacobian (with respect
+    to input ``p``) is the generated tangent function pushed along basis vector ``j``; the outer
+    transform differentiates a small generated function, ``jacobian_column``, that makes that call."""
+    inner = outer.fn
+    inner_positions = _check_positions(_as_tuple(inner.positions), args, inner.fn)
+    inner_active = _check_jacobian_inputs(inner.fn, args, inner_positions, False, inner.holomorphic)
+    outer_positions = _check_positions(_as_tuple(outer.positions), args, inner.fn)
+    target, prefix = _target(inner.fn)
+    kinds = argument_kinds(prefix + tuple(args))
+    y = inner.fn(*args)
+    y_leaves, tuple_y = _output_leaves(y, inner.fn, inner.holomorphic)
+    column_positions = tuple(q + len(prefix) for q in active)
+    name = getattr(target, "__name__", "f")
+    columns = {}  # columns[p][j]: the outer Jacobian of column j of the inner Jacobian of input p
+    for p in inner_active:
+        (tangent_fn,) = adjoint_functions(target, (p + len(prefix),), "jvp", kinds)
+        params = ", ".join(f"arg{i}" for i in range(len(prefix) + len(args)))
+        source = (f"def jacobian_column_of_{name}({params}, tangent):\n"
+                  f"    out, out_tangent = {name}_jvp((tangent,), {params})\n"
+                  f"    return out_tangent\n")
+        column = _generated_function(source, f"Jacobian column of {name}", {f"{name}_jvp": tangent_fn})
+        if isinstance(outer, JacRev):
+            column_jacobian = JacRev(column, column_positions, False, False, outer.chunk_size, False, False)
+        else:
+            column_jacobian = JacFwd(column, column_positions, False, False, False)
+        x = args[p]
+        dtype = np.asarray(x).dtype
+        columns[p] = [column_jacobian(*prefix, *args, _as_like(_one_hot(np.shape(x), dtype, j), x))
+                      for j in range(int(np.size(x)))]
+    per_output = []
+    for k, leaf in enumerate(y_leaves):
+        per_input = []
+        for p in inner_positions:
+            per_outer = []
+            for q in outer_positions:
+                full = np.shape(leaf) + np.shape(args[p]) + np.shape(args[q])
+                if p in inner_active and q in active and columns[p]:
+                    i = active.index(q)
+                    parts = [np.asarray(c[k][i] if tuple_y else c[i]) for c in columns[p]]
+                    stacked = np.stack(parts, axis=np.ndim(leaf))
+                    per_outer.append(stacked.reshape(full))
+                else:
+                    per_outer.append(np.zeros(full))
+            per_input.append(per_outer[0] if isinstance(outer.positions, int) else tuple(per_outer))
+        per_output.append(per_input[0] if isinstance(inner.positions, int) else tuple(per_input))
+    jac = tuple(per_output) if tuple_y else per_output[0]
+    if outer.return_value:
+        return jac, inner(*args)
+    return jac
+
+
 def _row_function(forward, backward, count, name):
     """A generated function ``(*args, cotangent) -> gradients``: one row of a reverse-mode Jacobian."""
-    from .loader import compile_module
     params = ", ".join(f"arg{i}" for i in range(count))
     source = (f"def jacobian_row_of_{name}({params}, cotangent):\n"
               f"    out, residuals = {name}_forward({params})\n"
               f"    return {name}_backward(residuals, cotangent)\n")
-    code, _ = compile_module(source, f"Jacobian row of {name}")
-    namespace = {f"{name}_forward": forward, f"{name}_backward": backward}
-    exec(code, namespace)
-    return namespace[f"jacobian_row_of_{name}"]
+    return _generated_function(source, f"Jacobian row of {name}",
+                               {f"{name}_forward": forward, f"{name}_backward": backward})
 
 
 # -- hessian ---------------------------------------------------------------------------------------------

@@ -1159,13 +1159,13 @@ def tangent_zeros(x):
     return 0.0
 
 
-def broadcast_like(t, ans):
-    """``t`` broadcast to the shape of ``ans``: a tangent term of an elementwise operation whose
+def broadcast_like(t, result):
+    """``t`` broadcast to the shape of ``result``: a tangent term of an elementwise operation whose
     differentiated operand was broadcast against a larger one."""
-    ans_shape = np.shape(ans)
-    if np.shape(t) == ans_shape:
+    result_shape = np.shape(result)
+    if np.shape(t) == result_shape:
         return t
-    return np.broadcast_to(t, ans_shape)
+    return np.broadcast_to(t, result_shape)
 
 
 def owned(t):

@@ -33,6 +33,9 @@ CORE_CASES = [
     case(runtime.parts, R(3), R(2), path="runtime.parts(a0, a1)", order=1),  # indexes a list cotangent
     case(runtime.as_parts, R(3), R(2), path="runtime.as_parts([a0, a1])", order=1),
     case(runtime.push_part, R(3), R(2), path="runtime.push_part([a0], a1)", unpack=2, order=1),
+    # the helpers of generated tangent code
+    case(runtime.broadcast_like, R(4), np.zeros((3, 4))), case(runtime.broadcast_like, R(3, 4), np.zeros((3, 4))),
+    case(runtime.owned, R(3, 2)),
     # elementwise
     case(np.exp, R(3, 4)), case(np.expm1, R(3)), case(np.exp2, R(3)),
     case(np.log, POS(3, 4)), case(np.log1p, POS(3)), case(np.log2, POS(3)), case(np.log10, POS(3)),

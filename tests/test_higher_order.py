@@ -222,3 +222,87 @@ def test_the_hessian_of_a_function_that_calls_a_helper_reads_plainly():
     # differentiated in turn
     assert "call_jvp(call_vjp_forward, (2,), (x_dot,), x_sin_x, (0,), x)" in text
     assert "call_jvp(call_vjp_backward, (0, 1), (x_sin_x_residuals_dot, " in text
+
+
+# -- every composition of grad, jacrev and jacfwd ------------------------------------------------------
+
+def two_inputs(x, y):
+    return np.sum(np.sin(x * y) * x ** 2) + np.sum(x_sin_x(y))
+
+
+def two_outputs(x, y):
+    return np.sin(x) * y[0], np.sum(x_sin_x(x * y))
+
+
+COMPOSITIONS = {
+    "jacrev(jacrev)": lambda f, a: ad.jacrev(ad.jacrev(f, argnums=a), argnums=a),
+    "jacfwd(jacrev)": lambda f, a: ad.jacfwd(ad.jacrev(f, argnums=a), argnums=a),
+    "jacrev(grad)": lambda f, a: ad.jacrev(ad.grad(f, a), argnums=a),
+    "jacfwd(grad)": lambda f, a: ad.jacfwd(ad.grad(f, a), argnums=a),
+    "jacrev(jacfwd)": lambda f, a: ad.jacrev(ad.jacfwd(f, argnums=a), argnums=a),
+    "jacfwd(jacfwd)": lambda f, a: ad.jacfwd(ad.jacfwd(f, argnums=a), argnums=a),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPOSITIONS))
+def test_every_composition_gives_the_hessian_nested_like_jax(name):
+    x, y = np.array([0.3, -0.7, 1.1]), np.array([0.5, 1.5, -0.4])
+    expected = ad.hessian(two_inputs, argnums=(0, 1))(x, y)
+    got = COMPOSITIONS[name](two_inputs, (0, 1))(x, y)
+    for i in range(2):
+        for j in range(2):
+            np.testing.assert_allclose(got[i][j], expected[i][j], rtol=1e-10, atol=1e-12, err_msg=f"{name} [{i}][{j}]")
+    single = COMPOSITIONS[name](two_inputs, 1)(x, y)
+    np.testing.assert_allclose(single, expected[1][1], rtol=1e-10, atol=1e-12)
+
+
+def test_second_jacobians_of_a_function_with_two_outputs_agree():
+    """jac[out][in][in2] with shape out.shape + in.shape + in2.shape, by four routes."""
+    x, y = np.array([0.3, -0.7, 1.1]), np.array([0.5, 1.5, -0.4])
+    routes = [ad.jacrev(ad.jacrev(two_outputs, argnums=(0, 1)), argnums=(0, 1)),
+              ad.jacfwd(ad.jacrev(two_outputs, argnums=(0, 1)), argnums=(0, 1)),
+              ad.jacrev(ad.jacfwd(two_outputs, argnums=(0, 1)), argnums=(0, 1)),
+              ad.jacfwd(ad.jacfwd(two_outputs, argnums=(0, 1)), argnums=(0, 1))]
+    first = routes[0](x, y)
+    for out in range(2):
+        for i, a in enumerate((x, y)):
+            for j, b in enumerate((x, y)):
+                shape = np.shape(two_outputs(x, y)[out]) + a.shape + b.shape
+                assert first[out][i][j].shape == shape
+                # against differences of the first Jacobian
+                jac_of = ad.jacrev(two_outputs, argnums=(0, 1))
+                eps = 1e-6
+                columns = []
+                for k in range(b.size):
+                    e = np.zeros_like(b)
+                    e[k] = eps
+                    plus = jac_of(*[(v + e if m == j else v) for m, v in enumerate((x, y))])[out][i]
+                    minus = jac_of(*[(v - e if m == j else v) for m, v in enumerate((x, y))])[out][i]
+                    columns.append((plus - minus) / (2 * eps))
+                np.testing.assert_allclose(first[out][i][j], np.stack(columns, axis=-1), rtol=1e-6, atol=1e-8)
+                for route in routes[1:]:
+                    np.testing.assert_allclose(route(x, y)[out][i][j], first[out][i][j], rtol=1e-10, atol=1e-12)
+
+
+def inner_loss(x, w):
+    return np.sum(np.tanh(x * w) ** 2)
+
+
+def gradient_penalty(w, x):
+    g = ad.grad(inner_loss)(x, w)  # a plain grad called inside the differentiated function
+    return np.sum(g ** 2) + np.sum(w ** 2)
+
+
+def test_a_grad_called_inside_a_differentiated_function():
+    w, x = np.array([0.5, 1.5, -0.4]), np.array([0.3, -0.7, 1.1])
+    ad.testing.check_grads(gradient_penalty, (w, x), order=2)
+
+
+def jacobian_inside(x):
+    return np.sum(ad.jacrev(np.sin)(x))
+
+
+def test_other_transforms_called_inside_are_refused_with_advice():
+    with pytest.raises(ad.AutodiffError, match="jacrev made inside") as info:
+        ad.grad(jacobian_inside)(np.array([0.3, 0.5]))
+    assert "jacrev(grad(f))" in info.value.hint

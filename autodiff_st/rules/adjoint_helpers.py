@@ -262,6 +262,21 @@ def push_part_rule(g, ans, v, x_bar):
     return g[:-1], g[-1]
 
 
+# -- the helpers of generated tangent code: forward mode differentiated again (jacrev(jacfwd(f))) -------------
+
+@vjp_rule(runtime.broadcast_like, nograd=("result",), diff=("t",))
+def broadcast_like_rule(g, ans, t, result):
+    return unbroadcast(g, t)
+
+
+@vjp_rule(runtime.owned)
+def owned_rule(g, ans, t):
+    return g
+
+
+nondifferentiable(runtime.tangent_zeros)
+
+
 # -- forward rules ---------------------------------------------------------------------------------------
 # Forward mode over generated backward code goes through these helpers. Nearly all are linear in their
 # cotangent argument (``linear``); the gradients of products are linear in the cotangent and in the other
@@ -274,7 +289,8 @@ linear(runtime.unbroadcast, runtime.unbroadcast_to_shape, runtime.expand_reduced
        runtime.unchoose, runtime.unselect, runtime.swap_if, runtime.from_triangle, runtime.upper_block,
        runtime.upper_right, runtime.diagonal_blocks_sum, runtime.lstsq_residual_weights,
        runtime.lstsq_residual_weights_transpose, runtime.index_grad, runtime.at_index, runtime.parts,
-       runtime.as_parts, runtime.as_columns, runtime.from_columns, runtime.undiff, runtime.push_part)
+       runtime.as_parts, runtime.as_columns, runtime.from_columns, runtime.undiff, runtime.push_part,
+       runtime.broadcast_like, runtime.owned)
 multilinear(runtime.matmul_grad_left, runtime.matmul_grad_right, runtime.dot_grad_left, runtime.dot_grad_right)
 diagonal(runtime.polygamma)
 
