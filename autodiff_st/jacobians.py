@@ -136,6 +136,30 @@ def _tangent_function(fn, positions, args):
     return lambda tangents, *a, **k: jvp_fn(tangents, *prefix, *a, **k)
 
 
+def _tangent_batch(fn, active, args, zero_tangents, slot, has_aux):
+    """The output tangents along every basis vector of input ``active[slot]``, each output leaf with a
+    leading axis over the basis: the generated tangent function run once, batched (see batching.py);
+    None where the function has a rule instead of generated code, or batching is not available."""
+    x = args[active[slot]]
+    size = int(np.size(x))
+    if rules.lookup(fn) is not None or size == 0:
+        return None
+    try:
+        from .batching import call_batched_any, materialize
+        from .batching_runtime import Batched
+    except ImportError:
+        return None
+    target, prefix = _target(fn)
+    shifted = tuple(p + len(prefix) for p in active)
+    (jvp_fn,) = adjoint_functions(target, shifted, "jvp", argument_kinds(prefix + tuple(args)))
+    tangents = list(zero_tangents)
+    tangents[slot] = Batched(_basis(np.shape(x), np.asarray(x).dtype, 0, size))
+    _, out_dot = call_batched_any(jvp_fn, (tuple(tangents), *prefix, *args), {})
+    if has_aux:
+        out_dot = out_dot[0]
+    return materialize(out_dot, size)
+
+
 def _check_tangent(t, x, position):
     if np.shape(t) != np.shape(x):
         raise ValueError(f"the tangent of argument {position} has shape {np.shape(t)}, but the argument has shape "
@@ -339,9 +363,14 @@ class JacFwd(Transform):
         y, aux = _split_aux(out, self.has_aux, fn)
         leaves, tuple_out = _output_leaves(y, fn, self.holomorphic)
         columns = {p: [] for p in active}  # columns[p][j]: the output tangents for basis vector j of input p
+        batches = {}  # or batches[p][k]: output k's tangents for every basis vector of input p, batch first
         for slot, p in enumerate(active):
             x = args[p]
             dtype = np.asarray(x).dtype
+            batch = _tangent_batch(fn, tuple(active), args, zero_tangents, slot, self.has_aux)
+            if batch is not None:  # one batched pass: the tangents carry a leading batch axis
+                batches[p] = list(batch) if tuple_out else [batch]
+                continue
             for j in range(int(np.size(x))):
                 tangents = list(zero_tangents)
                 tangents[slot] = _as_like(_one_hot(np.shape(x), dtype, j), x)
@@ -355,7 +384,11 @@ class JacFwd(Transform):
             for p in positions:
                 x = args[p]
                 shape = np.shape(leaf) + np.shape(x)
-                if p in columns and columns[p]:
+                if p in batches:
+                    leaf_batch = np.broadcast_to(batches[p][k], (np.size(x),) + np.shape(leaf))
+                    stacked = np.moveaxis(leaf_batch, 0, -1)
+                    block.append(np.asarray(stacked.reshape(shape), dtype=_jacobian_dtype(leaf, x)))
+                elif p in columns and columns[p]:
                     stacked = np.stack([np.broadcast_to(c[k], np.shape(leaf)) for c in columns[p]], axis=-1)
                     block.append(np.asarray(stacked.reshape(shape), dtype=_jacobian_dtype(leaf, x)))
                 else:
