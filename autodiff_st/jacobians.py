@@ -12,6 +12,7 @@ inside, ``jac[out_index][in_index]``; an int position drops the input level and 
 the output level.
 """
 
+import keyword
 import logging
 
 import numpy as np
@@ -256,6 +257,8 @@ class JacRev(Transform):
     def __call__(self, *args):
         fn = self.fn
         positions = _check_positions(_as_tuple(self.positions), args, fn)
+        if _has_containers(args, positions):
+            return _pytree_jacobian(self, args, positions)
         active = _check_jacobian_inputs(fn, args, positions, self.allow_int, self.holomorphic)
         if isinstance(fn, Transform):
             return _nested_jacobian(self, args, active)
@@ -354,6 +357,8 @@ class JacFwd(Transform):
     def __call__(self, *args):
         fn = self.fn
         positions = _check_positions(_as_tuple(self.positions), args, fn)
+        if _has_containers(args, positions):
+            return _pytree_jacobian(self, args, positions)
         active = _check_jacobian_inputs(fn, args, positions, False, self.holomorphic)
         if isinstance(fn, Transform):
             return _nested_jacobian(self, args, active)
@@ -403,6 +408,104 @@ class JacFwd(Transform):
         target, prefix = _target(self.fn)
         positions = tuple(p + len(prefix) for p in _as_tuple(self.positions))
         return compiled_adjoint(target, positions, "jvp").source
+
+
+# -- pytree inputs -------------------------------------------------------------------------------------------
+
+def _has_containers(args, positions):
+    return any(isinstance(args[p], (tuple, list, dict)) for p in positions)
+
+
+def _leaves(tree, path=()):
+    """``(path, leaf)`` for each array or number in a tuple, list or dict, in order (dict keys sorted as
+    given)."""
+    if isinstance(tree, (tuple, list)):
+        return [item for i, t in enumerate(tree) for item in _leaves(t, path + (i,))]
+    if isinstance(tree, dict):
+        return [item for k, t in tree.items() for item in _leaves(t, path + (k,))]
+    return [(path, tree)]
+
+
+def _display(tree, names):
+    """Source text that rebuilds ``tree`` from the names of its leaves (an iterator, in ``_leaves`` order)."""
+    if isinstance(tree, (tuple, list)):
+        items = ", ".join(_display(t, names) for t in tree)
+        if isinstance(tree, list):
+            return f"[{items}]"
+        return f"({items},)" if len(tree) == 1 else f"({items})"
+    if isinstance(tree, dict):
+        for key in tree:
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                raise InputTypeError(f"a dict with the key {key!r}: Jacobians of dict inputs take str or int keys.")
+        return "{" + ", ".join(f"{key!r}: {_display(t, names)}" for key, t in tree.items()) + "}"
+    return next(names)
+
+
+def _rebuild(tree, values):
+    """``tree``'s structure with its leaves replaced by ``values`` (an iterator, in ``_leaves`` order)."""
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(_rebuild(t, values) for t in tree)
+    if isinstance(tree, dict):
+        return {k: _rebuild(t, values) for k, t in tree.items()}
+    return next(values)
+
+
+def _pytree_jacobian(transform, args, positions):
+    """A Jacobian with respect to tuples, lists or dicts of arrays: differentiate a generated function that
+    takes their leaves one by one and rebuilds the containers for ``fn``; then put the leaves' Jacobians
+    back in the input's structure (JAX's convention)."""
+    fn = transform.fn
+    params, passed, flat_args, flat_positions, groups = [], [], [], [], {}
+    for i, a in enumerate(args):
+        if i in positions and isinstance(a, (tuple, list, dict)):
+            leaves = _leaves(a)
+            names = [f"arg{i}_{k}" for k in range(len(leaves))]
+            groups[i] = list(range(len(flat_args), len(flat_args) + len(names)))
+            params += names
+            passed.append(_display(a, iter(names)))
+            flat_args += [leaf for _, leaf in leaves]
+        else:
+            if i in positions:
+                groups[i] = [len(flat_args)]
+            params.append(f"arg{i}")
+            passed.append(f"arg{i}")
+            flat_args.append(a)
+    for i in positions:
+        flat_positions += groups[i]
+    name = getattr(_target(fn)[0], "__name__", "f") if not isinstance(fn, Transform) else "f"
+    name = name if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("arg") else "f"
+    call = f"{name}({', '.join(passed)})"
+    if transform.has_aux:  # the compiler sees the outputs as a tuple: unpack and return them
+        out = fn(*args)
+        count = len(out) if isinstance(out, tuple) else 1
+        outs = ", ".join(f"out{k}" for k in range(count))
+        body = f"    {outs}, = {call}\n    return ({outs},)\n"
+    else:
+        body = f"    return {call}\n"
+    source = f"def {name}_of_leaves({', '.join(params)}):\n" + body
+    flat_fn = _generated_function(source, f"{name} of the leaves of its containers", {name: fn})
+    flat = transform.rebind(flat_fn)
+    flat.positions = tuple(flat_positions)
+    result = flat(*flat_args)
+    wrapped = transform.has_aux or getattr(transform, "return_value", False)
+    jac = result[0] if wrapped else result
+
+    def regroup(per_flat):
+        """The per-position level: one entry per position of ``transform``, containers rebuilt."""
+        out = []
+        for i in positions:
+            picked = [per_flat[flat_positions.index(k)] for k in groups[i]]
+            out.append(_rebuild(args[i], iter(picked)) if isinstance(args[i], (tuple, list, dict)) else picked[0])
+        return out[0] if isinstance(transform.positions, int) else tuple(out)
+
+    if isinstance(transform, Hessian):
+        rows = [regroup(row) for row in jac]
+        jac = regroup(rows)
+    else:
+        y = result[1] if transform.return_value else fn(*args)
+        y = y[0] if transform.has_aux and not transform.return_value else y
+        jac = tuple(regroup(block) for block in jac) if isinstance(y, tuple) else regroup(jac)
+    return (jac,) + tuple(result[1:]) if wrapped else jac
 
 
 # -- composition -----------------------------------------------------------------------------------------
@@ -570,6 +673,8 @@ class Hessian(Transform):
     def __call__(self, *args):
         fn = self.fn
         positions = _check_positions(_as_tuple(self.positions), args, fn)
+        if _has_containers(args, positions):
+            return _pytree_jacobian(self, args, positions)
         active = _check_jacobian_inputs(fn, args, positions, False, False)
         target, prefix = _target(fn)
         shifted = tuple(p + len(prefix) for p in active)

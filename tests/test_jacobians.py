@@ -182,3 +182,90 @@ def test_source_of_each_jacobian_transform_is_its_generated_code():
     assert "def sum_sin_cube_jvp(tangents, x)" in ad.source(ad.jacfwd(sum_sin_cube))
     assert "def sum_sin_cube_backward(residuals, out_bar)" in ad.source(ad.jacrev(sum_sin_cube))
     assert "_jvp(tangents, x)" in ad.source(ad.hessian(sum_sin_cube))
+
+
+# -- tuples, lists and dicts of arrays at differentiated positions (JAX's convention) ---------------------
+
+def layer(params, x):
+    return np.tanh(params["w"] @ x + params["b"]) * params["scale"][0]
+
+
+def layer_loss(params, x):
+    return np.sum(layer(params, x) ** 2)
+
+
+def _layer_args():
+    params = {"w": np.array([[0.5, -1.0], [2.0, 0.3], [0.1, 0.2]]), "b": np.array([0.1, 0.2, -0.3]),
+              "scale": (1.5,)}
+    return params, np.array([0.7, -0.4])
+
+
+def _replace_leaf(params, path, value):
+    if len(path) == 1:
+        if isinstance(params, dict):
+            return {**params, path[0]: value}
+        items = list(params)
+        items[path[0]] = value
+        return type(params)(items)
+    head = path[0]
+    inner = _replace_leaf(params[head], path[1:], value)
+    return _replace_leaf(params, (head,), inner)
+
+
+def _leaf_jacobian_by_differences(fn, params, x, path, leaf, eps=1e-6):
+    leaf = np.asarray(leaf, dtype=float)
+    columns = []
+    for i in range(leaf.size):
+        e = np.zeros_like(leaf)
+        e.flat[i] = eps
+        plus = fn(_replace_leaf(params, path, (leaf + e) if leaf.ndim else float(leaf + e)), x)
+        minus = fn(_replace_leaf(params, path, (leaf - e) if leaf.ndim else float(leaf - e)), x)
+        columns.append((np.asarray(plus) - np.asarray(minus)) / (2 * eps))
+    return np.stack(columns, axis=-1).reshape(np.shape(fn(params, x)) + leaf.shape)
+
+
+LEAF_PATHS = [("w",), ("b",), ("scale", 0)]
+
+
+@pytest.mark.parametrize("transform", [ad.jacrev, ad.jacfwd, lambda f: ad.jacrev(f, chunk_size=1)],
+                         ids=["jacrev", "jacfwd", "jacrev_chunk_1"])
+def test_jacobian_with_respect_to_a_dict_has_the_dicts_structure(transform):
+    params, x = _layer_args()
+    jac = transform(layer)(params, x)
+    assert isinstance(jac, dict) and list(jac) == ["w", "b", "scale"] and isinstance(jac["scale"], tuple)
+    for path in LEAF_PATHS:
+        got = jac[path[0]] if len(path) == 1 else jac[path[0]][path[1]]
+        leaf = params[path[0]] if len(path) == 1 else params[path[0]][path[1]]
+        np.testing.assert_allclose(got, _leaf_jacobian_by_differences(layer, params, x, path, leaf),
+                                   rtol=1e-6, atol=1e-9)
+
+
+def test_hessian_with_respect_to_a_dict_nests_dicts_and_matches_jacobians_of_the_gradient():
+    params, x = _layer_args()
+    hess = ad.hessian(layer_loss)(params, x)
+    assert list(hess) == ["w", "b", "scale"] and list(hess["w"]) == ["w", "b", "scale"]
+    assert hess["w"]["b"].shape == (3, 2, 3) and hess["scale"][0]["w"].shape == (3, 2)
+    # hess[a][b] is the derivative of the gradient's leaf a along leaf b
+    eps = 1e-6
+    b = params["b"]
+    for i in range(b.size):
+        e = np.zeros_like(b)
+        e[i] = eps
+        plus = ad.grad(layer_loss)({**params, "b": b + e}, x)["w"]
+        minus = ad.grad(layer_loss)({**params, "b": b - e}, x)["w"]
+        np.testing.assert_allclose(hess["w"]["b"][..., i], (plus - minus) / (2 * eps), rtol=1e-6, atol=1e-8)
+
+
+def test_jacobian_of_a_list_and_an_array_with_aux_and_value():
+    def fn(pair, x):
+        a, b = pair
+        return np.sin(a * x) + b, np.sum(a)
+
+    pair, x = [np.array([0.3, -0.2]), np.array([1.0, 2.0])], np.array([0.5, 1.5])
+    (jac_pair, jac_x), value, aux = ad.jacrev(fn, argnums=(0, 1), has_aux=True, return_value=True)(pair, x)
+    assert isinstance(jac_pair, list) and len(jac_pair) == 2
+    np.testing.assert_allclose(jac_pair[0], np.diag(x * np.cos(pair[0] * x)), rtol=1e-12)
+    np.testing.assert_allclose(jac_pair[1], np.eye(2), rtol=1e-12)
+    np.testing.assert_allclose(jac_x, np.diag(pair[0] * np.cos(pair[0] * x)), rtol=1e-12)
+    np.testing.assert_allclose(value, np.sin(pair[0] * x) + pair[1])
+    assert aux == pytest.approx(0.1)
