@@ -14,6 +14,7 @@ import numpy as np
 from . import rules
 from .cache import adjoint_functions, argument_kinds, compiled_adjoint
 from .dispatch import bound_prefix, call_forward, underlying_function
+from .loader import small_function
 from .errors import (AuxError, AutodiffError, CotangentError, GradPositionError, GradPositionTypeError,
                      InputTypeError)
 from . import runtime
@@ -233,7 +234,7 @@ def gradient_function(inner, args):
         source = (f"def gradient_of_{name}({params}):\n"
                   f"    value, {grads} = {name}_grad({params})\n"
                   f"    return {returned}\n")
-        function = _GRADIENT_FUNCTIONS[key] = _generated_function(source, f"gradient of {name}",
+        function = _GRADIENT_FUNCTIONS[key] = small_function(source, f"gradient of {name}",
                                                                   {f"{name}_grad": generated})
     return function, prefix
 
@@ -242,15 +243,6 @@ def _innermost(transform):
     while isinstance(transform, Transform):
         transform = transform.fn
     return transform
-
-
-def _generated_function(source, description, namespace):
-    """Compile a small generated function (its source registered for tracebacks and for transforming
-    it again), with the generated functions it calls in ``namespace``."""
-    from .loader import compile_module
-    code, _ = compile_module(source, description)
-    exec(code, namespace)
-    return namespace[source.split("(", 1)[0][len("def "):]]
 
 
 def _through_inner_grad(inner, positions, mode):

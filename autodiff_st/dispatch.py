@@ -79,8 +79,12 @@ def resolve_callee(fn, args, kwargs):
             target, prefix = gradient_function(fn, tuple(args))
             return target, len(prefix), prefix
         from .errors import AutodiffError
-        what = "a grad with weights=" if isinstance(fn, WeightsGrad) else \
-            f"a {type(fn).__name__.lower()}" if type(fn) is not Grad else "a grad with has_aux, return_value or value_and_grad"
+        if isinstance(fn, WeightsGrad):
+            what = "a grad with weights="
+        elif isinstance(fn, Grad):
+            what = "a grad with has_aux, return_value or value_and_grad"
+        else:
+            what = f"a {type(fn).__name__.lower()}"
         raise AutodiffError(
             f"autodiff_st cannot differentiate through a call of {what} made inside the differentiated "
             "function; a plain ad.grad(f) called inside works.",
@@ -183,16 +187,13 @@ def primitive_caller(fn, count, keywords):
     key = (fn, count, keywords)
     found = _PRIMITIVE_CALLERS.get(key)
     if found is None:
-        from .loader import compile_module
+        from .loader import small_function
         name = re.sub(r"\W", "_", getattr(fn, "__name__", "primitive")) or "primitive"
         params = [f"arg{i}" for i in range(count)] + (["*"] + list(keywords) if keywords else [])
         passed = [f"arg{i}" for i in range(count)] + [f"{k}={k}" for k in keywords]
         source = (f"def call_{name}({', '.join(params)}):\n"
                   f"    return {name}({', '.join(passed)})\n")
-        code, _ = compile_module(source, f"call of {rules.display_name(fn)}")
-        namespace = {name: fn}
-        exec(code, namespace)
-        found = _PRIMITIVE_CALLERS[key] = namespace[f"call_{name}"]
+        found = _PRIMITIVE_CALLERS[key] = small_function(source, f"call of {rules.display_name(fn)}", {name: fn})
     return found
 
 

@@ -18,11 +18,12 @@ import logging
 import numpy as np
 
 from . import rules
-from .api import (FIRST, Transform, _as_tuple, _generated_function, _check_input, _check_positions, _decorator, _name, _resolve_positions,
+from .api import (FIRST, Transform, _as_tuple, _check_input, _check_positions, _decorator, _name, _resolve_positions,
                   _target)
 from .cache import adjoint_functions, argument_kinds, compiled_adjoint
 from .dispatch import call_forward, call_jvp
 from .errors import AuxError, InputTypeError
+from .loader import small_function
 
 log = logging.getLogger("autodiff_st")
 
@@ -483,7 +484,7 @@ def _pytree_jacobian(transform, args, positions):
     else:
         body = f"    return {call}\n"
     source = f"def {name}_of_leaves({', '.join(params)}):\n" + body
-    flat_fn = _generated_function(source, f"{name} of the leaves of its containers", {name: fn})
+    flat_fn = small_function(source, f"{name} of the leaves of its containers", {name: fn})
     flat = transform.rebind(flat_fn)
     flat.positions = tuple(flat_positions)
     result = flat(*flat_args)
@@ -612,7 +613,7 @@ def _jacobian_of_jacfwd(outer, args, active):
         source = (f"def jacobian_column_of_{name}({params}, tangent):\n"
                   f"    out, out_tangent = {name}_jvp((tangent,), {params})\n"
                   f"    return out_tangent\n")
-        column = _generated_function(source, f"Jacobian column of {name}", {f"{name}_jvp": tangent_fn})
+        column = small_function(source, f"Jacobian column of {name}", {f"{name}_jvp": tangent_fn})
         if isinstance(outer, JacRev):
             column_jacobian = JacRev(column, column_positions, False, False, outer.chunk_size, False, False)
         else:
@@ -649,7 +650,7 @@ def _row_function(forward, backward, count, name):
     source = (f"def jacobian_row_of_{name}({params}, cotangent):\n"
               f"    out, residuals = {name}_forward({params})\n"
               f"    return {name}_backward(residuals, cotangent)\n")
-    return _generated_function(source, f"Jacobian row of {name}",
+    return small_function(source, f"Jacobian row of {name}",
                                {f"{name}_forward": forward, f"{name}_backward": backward})
 
 

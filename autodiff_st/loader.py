@@ -17,6 +17,14 @@ def compile_module(source, description):
     return compile(source, filename, "exec"), filename
 
 
+def small_function(source, description, namespace):
+    """A small generated function (one ``def`` in ``source``) that calls the objects in ``namespace``:
+    compiled like an adjoint, so its source can be read, and transformed again."""
+    code, _ = compile_module(source, description)
+    exec(code, namespace)
+    return namespace[source.split("(", 1)[0][len("def "):]]
+
+
 def inner_code_objects(module_code, factory_name):
     factory = next(c for c in module_code.co_consts
                    if isinstance(c, types.CodeType) and c.co_name == factory_name)
