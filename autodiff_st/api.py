@@ -551,27 +551,10 @@ def vjp_with_weights(fn, positions, weights, args, mode="vjp"):
     "vjp_aux" mode) and returns ``(input_grads, weight_grads)``: a tuple with the gradient of each
     argument at ``positions`` (typed like the argument), and a tuple with the gradient of each Parameter
     in ``weights`` (a tuple of Parameters), totalled over every use, zeros for one never read. It may be
-    called any number of times. Transforms built on vjp (jacrev's weights=) call it once per cotangent.
+    called any number of times.
     """
     weights = tuple(weights)
-    if rules.lookup(fn) is not None:
-        out, pullback = call_forward(fn, positions, *args) if positions else (fn(*args), None)
-
-        def run_backward(residuals, v):
-            if pullback is None:
-                return ()
-            grads = pullback(v)
-            return grads if len(positions) > 1 else (grads,)
-        residuals = None
-        source_text = f"# {rules.display_name(fn)} is differentiated by its registered rule, not by generated code.\n"
-    else:
-        target, prefix = _target(fn)
-        shifted = tuple(p + len(prefix) for p in positions)
-        full = prefix + tuple(args)
-        key = (argument_kinds(full), argument_roots(full))
-        forward, run_backward = adjoint_functions(target, shifted, mode, *key)
-        out, residuals = forward(*prefix, *args)
-        source_text = compiled_adjoint(target, shifted, mode, *key).source
+    out, residuals, run_backward, source_text = forward_with_weights(fn, positions, args, mode)
 
     def backward(v):
         with WeightGradients(weights) as collector:
@@ -581,6 +564,32 @@ def vjp_with_weights(fn, positions, weights, args, mode="vjp"):
         return tuple(match_input(g, args[p]) for g, p in zip(grads, positions)), collector.results("sequence")
 
     return out, backward, source_text
+
+
+def forward_with_weights(fn, positions, args, mode="vjp"):
+    """The forward half of ``vjp_with_weights``: ``(out, residuals, run_backward, source)``, where
+    ``run_backward(residuals, v)`` returns the raw gradients of the arguments at ``positions`` and reports
+    the Parameters it reads to the running ``WeightGradients`` (the caller pushes one). ``run_backward``
+    is the generated backward pass itself, which jacrev also runs batched; for a function with a
+    registered rule it is a wrapper of the rule's pullback (such a function reads no Parameter but its
+    arguments)."""
+    if rules.lookup(fn) is not None:
+        out, pullback = call_forward(fn, positions, *args) if positions else (fn(*args), None)
+
+        def run_backward(residuals, v):
+            if pullback is None:
+                return ()
+            grads = pullback(v)
+            return grads if len(positions) > 1 else (grads,)
+        source_text = f"# {rules.display_name(fn)} is differentiated by its registered rule, not by generated code.\n"
+        return out, None, run_backward, source_text
+    target, prefix = _target(fn)
+    shifted = tuple(p + len(prefix) for p in positions)
+    full = prefix + tuple(args)
+    key = (argument_kinds(full), argument_roots(full))
+    forward, run_backward = adjoint_functions(target, shifted, mode, *key)
+    out, residuals = forward(*prefix, *args)
+    return out, residuals, run_backward, compiled_adjoint(target, shifted, mode, *key).source
 
 
 def _tuple_backward(pullback, count):

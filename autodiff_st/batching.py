@@ -349,9 +349,12 @@ def call_batched(fn, args, kwargs):
         report(f"{_qualname(fn)} cannot be batched ({type(exc).__name__}: {str(exc).splitlines()[0]}): "
                "it runs once per batch element", _definition_site(fn))
         return loop_call(fn, args, kwargs)
+    checkpoints = [(journal, journal.checkpoint()) for journal in batching_runtime.JOURNALS]
     try:
         return batched(*args, **kwargs)
     except NeedsLoop as exc:
+        for journal, checkpoint in checkpoints:  # take back what the batched attempt collected
+            journal.restore(checkpoint)
         _LOOPED.add(key)
         report(f"{exc.what}: the whole of {_qualname(fn)} runs once per batch element",
                _site_in_traceback(exc, compiled_batched(fn).filename) or _definition_site(fn))

@@ -24,7 +24,7 @@ import operator
 
 import numpy as np
 
-from . import runtime
+from . import runtime, weights
 from .batching_runtime import (Batched, NeedsLoop, as_batch_array, batch_size, elementwise, example_of,
                                is_batched, lift, logical_ndim, loop_call)
 
@@ -156,6 +156,9 @@ _RULES[builtins.min] = _extremum(np.minimum, "min")
 for _fn in (list, tuple, dict, zip, enumerate, reversed, iter, next, print, id, callable, hasattr, getattr,
             builtins.sum, runtime.parts, runtime.as_parts, runtime.push_part, runtime.require):
     _RULES[_fn] = _fn
+
+# The collector of Parameters' gradients takes batched cotangents itself (jacrev(..., weights=)).
+_RULES[weights.collect_weight_grad] = weights.collect_weight_grad
 
 
 @batching_rule(isinstance)

@@ -332,12 +332,27 @@ def caller_site(depth=2):
     return describe_line(frame.f_code.co_filename, frame.f_lineno)
 
 
+# Batched code has one side effect: the gradients of Parameters that jacrev(..., weights=) collects
+# (weights.WeightGradients). Two things keep it right when the code runs once per batch element instead:
+# LOOP_INDICES says which element is running (innermost last), so that what is collected then goes to
+# that element alone; and JOURNALS holds the collectors, whose checkpoint() call_batched takes before
+# running a batched function and restore()s before running it again once per element.
+LOOP_INDICES = []
+JOURNALS = []
+
+
 def loop_call(fn, args, kwargs, why=None):
     """``fn`` called once per batch element, on the slices of its batched arguments; results stacked."""
     if why is not None:
         report(f"{why}: runs once per batch element", caller_site(3))
     size = batch_size(args, kwargs)
-    results = [fn(*slice_of(args, i), **slice_of(kwargs, i)) for i in range(size)]
+    results = []
+    for i in range(size):
+        LOOP_INDICES.append(i)
+        try:
+            results.append(fn(*slice_of(args, i), **slice_of(kwargs, i)))
+        finally:
+            LOOP_INDICES.pop()
     if not results:
         raise NeedsLoop("an empty batch")
     return stack_results(results)

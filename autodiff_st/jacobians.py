@@ -10,6 +10,12 @@ Conventions (docs/api.md): the Jacobian of output ``o`` with respect to input ``
 ``o.shape + i.shape``; for tuple outputs and tuple positions the result nests outputs outside and inputs
 inside, ``jac[out_index][in_index]``; an int position drops the input level and a single output drops
 the output level.
+
+``jacrev(..., weights=)`` adds the Jacobians with respect to Parameters, as ``grad`` adds their
+gradients: ``weight_jacs`` alone for ``grad_position=None``, ``(input_jacs, weight_jacs)`` otherwise, each
+part nested per output like the plain result. The forward pass is compiled for weights
+(``api.forward_with_weights``) and the backward pass runs inside a ``weights.WeightGradients``
+collector, batched like the plain one: the collector then totals one cotangent per row.
 """
 
 import keyword
@@ -19,11 +25,13 @@ import numpy as np
 
 from . import rules
 from .api import (FIRST, Transform, _as_tuple, _check_input, _check_positions, _decorator, _name, _resolve_positions,
-                  _target)
+                  _resolve_weights, _target, forward_with_weights)
+from .batching_runtime import Batched
 from .cache import adjoint_functions, argument_kinds, compiled_adjoint
 from .dispatch import call_forward, call_jvp
 from .errors import AuxError, InputTypeError
 from .loader import small_function
+from .weights import WeightGradients
 
 log = logging.getLogger("autodiff_st")
 
@@ -212,25 +220,32 @@ def _match_output(t, y):
 # -- jacrev --------------------------------------------------------------------------------------------
 
 class JacRev(Transform):
-    def __init__(self, fn, positions, has_aux, return_value, chunk_size, holomorphic, allow_int):
+    def __init__(self, fn, positions, has_aux, return_value, chunk_size, holomorphic, allow_int, weights=None):
         super().__init__(fn)
         if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
                                        or chunk_size <= 0):
             raise ValueError(f"chunk_size must be None or a positive int, not {chunk_size!r}.")
-        if positions is None:
-            raise ValueError("jacrev needs grad_position (or argnums): which inputs to differentiate.")
+        if positions is None and weights is None:
+            raise ValueError("jacrev needs something to differentiate: grad_position (or argnums) and weights "
+                             "are both None.")
+        if weights is not None and isinstance(fn, Transform):
+            from .errors import AutodiffError
+            raise AutodiffError("jacrev with weights= of another transform is not supported: differentiate a "
+                                "plain function or Cell with weights=.")
         self.positions = positions
         self.has_aux = has_aux
         self.return_value = return_value
         self.chunk_size = chunk_size
         self.holomorphic = holomorphic
         self.allow_int = allow_int
+        self.weights = weights  # None, or (the Parameters, the form of their Jacobians) from as_weight_tuple
+        self.last_source = None  # with weights: the generated module the last call ran
         if rules.lookup(fn) is None and not isinstance(fn, Transform):
             _target(fn)  # fail early on a function without source
 
     def rebind(self, fn):
         return JacRev(fn, self.positions, self.has_aux, self.return_value, self.chunk_size, self.holomorphic,
-                      self.allow_int)
+                      self.allow_int, self.weights)
 
     def pullback_parts(self, args, active):
         """(out, backward(v) -> grads, batched(V) -> grads or None) for the active positions."""
@@ -255,59 +270,105 @@ class JacRev(Transform):
         run_batched = None if batched is None else (lambda vs: batched(residuals, vs))
         return out, backward, run_batched
 
+    def weights_pullback_parts(self, args, active):
+        """``pullback_parts`` for weights=: the gradients of the active positions, then those of the
+        weights, each totalled over every use of the Parameter. The forward pass runs once, compiled for
+        weights; the backward pass runs inside a ``WeightGradients`` collector, batched (a Batched
+        cotangent per row, each total with the rows on axis 0) or once per row."""
+        weights = self.weights[0]
+        mode = "vjp_aux" if self.has_aux else "vjp"
+        out, residuals, run_backward, self.last_source = forward_with_weights(self.fn, tuple(active), args, mode)
+
+        def backward(v):
+            with WeightGradients(weights) as collector:
+                grads = run_backward(residuals, v)
+                for g, p in zip(grads, active):  # a differentiated argument may itself be one of the weights
+                    collector.collect(args[p], g)
+            return tuple(grads) + collector.results("sequence", cast=False)
+
+        batched = None
+        if rules.lookup(self.fn) is None and self.chunk_size != 1:
+            batched = _batched_backward(run_backward)
+        if batched is None:
+            return out, backward, None
+
+        def run_batched(vs):
+            rows = len(vs[0] if isinstance(vs, tuple) else vs)
+            with WeightGradients(weights, batch=rows) as collector:
+                grads = batched(residuals, vs)
+                for g, p in zip(grads, active):
+                    collector.collect(args[p], Batched(g))
+            return tuple(grads) + collector.results("sequence", cast=False)
+
+        return out, backward, run_batched
+
     def __call__(self, *args):
         fn = self.fn
-        positions = _check_positions(_as_tuple(self.positions), args, fn)
+        positions = () if self.positions is None else _check_positions(_as_tuple(self.positions), args, fn)
         if _has_containers(args, positions):
             return _pytree_jacobian(self, args, positions)
         active = _check_jacobian_inputs(fn, args, positions, self.allow_int, self.holomorphic)
         if isinstance(fn, Transform):
             return _nested_jacobian(self, args, active)
-        if active:
+        weights = () if self.weights is None else self.weights[0]
+        if weights:
+            out, backward, batched = self.weights_pullback_parts(args, active)
+        elif active:
             out, backward, batched = self.pullback_parts(args, active)
         else:
             out, backward, batched = fn(*args), None, None
         y, aux = _split_aux(out, self.has_aux, fn)
         leaves, tuple_out = _output_leaves(y, fn, self.holomorphic)
-        blocks = self._blocks(args, positions, active, leaves, tuple_out, backward, batched)
-        jac = _nest(blocks, tuple_out, isinstance(self.positions, int))
+        blocks = self._blocks(args, positions, active, weights, leaves, tuple_out, backward, batched)
+        jac = _nest([b[:len(positions)] for b in blocks], tuple_out, isinstance(self.positions, int))
+        if self.weights is not None:
+            # Like grad: weight_jacs alone, or (input_jacs, weight_jacs); each nests outputs outside.
+            form = self.weights[1]
+            per_output = [_weight_form(b[len(positions):], form) for b in blocks]
+            weight_jac = tuple(per_output) if tuple_out else per_output[0]
+            jac = weight_jac if self.positions is None else (jac, weight_jac)
         if self.return_value:
             return (jac, y, aux) if self.has_aux else (jac, y)
         return (jac, aux) if self.has_aux else jac
 
-    def _blocks(self, args, positions, active, leaves, tuple_out, backward, batched):
+    def _blocks(self, args, positions, active, weights, leaves, tuple_out, backward, batched):
+        """blocks[k]: the Jacobians of output k with respect to each of ``positions``, then each of
+        ``weights``. ``backward(v)`` (one cotangent) and ``batched(V)`` (rows on axis 0) return the
+        gradients of the active positions, then those of the weights."""
+        columns = [args[p] for p in active] + list(weights)  # what the backward pass gives gradients of
         blocks = []
         for k, leaf in enumerate(leaves):
             shape = np.shape(leaf)
             size = int(np.prod(shape, dtype=np.int64))
             dtype = np.result_type(np.asarray(leaf).dtype, np.float64 if not self.holomorphic else np.complex128) \
                 if np.asarray(leaf).dtype.kind not in "fc" else np.asarray(leaf).dtype
-            rows = {p: [] for p in active}
-            if active:
+            rows = [[] for _ in columns]
+            if columns:
                 step = size if self.chunk_size is None else self.chunk_size
                 if batched is not None and self.chunk_size != 1:
                     for start in range(0, size, step):
                         stop = min(size, start + step)
                         cotangent = self._cotangent_batch(leaves, tuple_out, k, shape, dtype, start, stop)
                         grads = batched(cotangent)
-                        for p, g in zip(active, grads):
-                            rows[p].append(np.reshape(g, (stop - start,) + np.shape(args[p])))
+                        for c, (x, g) in enumerate(zip(columns, grads)):
+                            rows[c].append(np.reshape(g, (stop - start,) + np.shape(x)))
                 else:
                     for index in range(size):
                         e = _one_hot(shape, dtype, index)
                         v = self._cotangent_single(leaves, tuple_out, k, e, leaf)
                         grads = backward(v)
-                        for p, g in zip(active, grads):
-                            rows[p].append(np.reshape(g, (1,) + np.shape(args[p])))
+                        for c, (x, g) in enumerate(zip(columns, grads)):
+                            rows[c].append(np.reshape(g, (1,) + np.shape(x)))
             block = []
             for p in positions:
                 x = args[p]
                 jdtype = _jacobian_dtype(leaf, x) if not _is_int(x) else np.float64
-                if p in rows:
-                    stacked = np.concatenate(rows[p], axis=0) if rows[p] else np.zeros((0,) + np.shape(x))
-                    block.append(np.asarray(stacked.reshape(shape + np.shape(x)), dtype=jdtype))
+                if p in active:
+                    block.append(_stack_rows(rows[active.index(p)], shape, x, jdtype))
                 else:
                     block.append(np.zeros(shape + np.shape(x), dtype=jdtype))
+            for j, w in enumerate(weights):
+                block.append(_stack_rows(rows[len(active) + j], shape, w, _jacobian_dtype(leaf, w)))
             blocks.append(block)
         return blocks
 
@@ -327,9 +388,34 @@ class JacRev(Transform):
                      for j, other in enumerate(leaves))
 
     def generated_source(self):
+        mode = "vjp_aux" if self.has_aux else "vjp"
+        if self.weights is not None:
+            # the module the last call ran (compiled for its argument kinds and roots), or the general one
+            if self.last_source is not None:
+                return self.last_source
+            target, prefix = _target(self.fn)
+            positions = tuple(p + len(prefix) for p in _as_tuple(self.positions or ()))
+            return compiled_adjoint(target, positions, mode, None, ()).source
         target, prefix = _target(self.fn)
         positions = tuple(p + len(prefix) for p in _as_tuple(self.positions))
-        return compiled_adjoint(target, positions, "vjp_aux" if self.has_aux else "vjp").source
+        return compiled_adjoint(target, positions, mode).source
+
+
+def _stack_rows(rows, shape, x, dtype):
+    """The Jacobian of an output of ``shape`` with respect to ``x``, from its rows (arrays with the rows
+    on axis 0, in order)."""
+    stacked = np.concatenate(rows, axis=0) if rows else np.zeros((0,) + np.shape(x))
+    return np.asarray(stacked.reshape(shape + np.shape(x)), dtype=dtype)
+
+
+def _weight_form(jacobians, form):
+    """The Jacobians of one output with respect to the weights, shaped as ``weights=`` was: one array
+    for one Parameter, a tuple for a list or tuple, a dict for a dict."""
+    if form == "one":
+        return jacobians[0]
+    if form == "sequence":
+        return tuple(jacobians)
+    return dict(zip(form, jacobians))
 
 
 def _zero_like_output(y):
@@ -490,6 +576,9 @@ def _pytree_jacobian(transform, args, positions):
     result = flat(*flat_args)
     wrapped = transform.has_aux or getattr(transform, "return_value", False)
     jac = result[0] if wrapped else result
+    weighted = getattr(transform, "weights", None) is not None
+    if weighted:  # jacrev(..., weights=): (input_jacs, weight_jacs), and only the inputs have containers
+        jac, weight_jacs = jac
 
     def regroup(per_flat):
         """The per-position level: one entry per position of ``transform``, containers rebuilt."""
@@ -506,6 +595,8 @@ def _pytree_jacobian(transform, args, positions):
         y = result[1] if transform.return_value else fn(*args)
         y = y[0] if transform.has_aux and not transform.return_value else y
         jac = tuple(regroup(block) for block in jac) if isinstance(y, tuple) else regroup(jac)
+    if weighted:
+        jac = (jac, weight_jacs)
     return (jac,) + tuple(result[1:]) if wrapped else jac
 
 
@@ -519,19 +610,21 @@ def _nested_jacobian(outer, args, active):
     that composition explicit; the outer transform differentiates it like any user function, through
     its calls into the inner generated functions. The result nests as JAX's does: the inner Jacobian's
     structure outside, the outer positions inside."""
-    from .api import Grad
+    from .api import Grad, WeightsGrad
     from .errors import AutodiffError
     inner = outer.fn
     plain = not outer.has_aux and not isinstance(inner.fn, Transform) and rules.lookup(inner.fn) is None
-    if plain and isinstance(inner, Grad) and inner.mode == "grad_only":
+    if plain and isinstance(inner, Grad) and not isinstance(inner, WeightsGrad) and inner.mode == "grad_only":
         return _jacobian_of_gradient(outer, args)
     if plain and isinstance(inner, JacFwd) and not inner.has_aux and not inner.return_value:
         return _jacobian_of_jacfwd(outer, args, active)
-    if not isinstance(inner, JacRev) or inner.has_aux or inner.return_value or not plain:
+    if not isinstance(inner, JacRev) or inner.has_aux or inner.return_value or inner.weights is not None \
+            or not plain:
         raise AutodiffError(
             "autodiff_st differentiates a grad, jacrev or jacfwd again (jacrev(jacrev(f)), jacfwd(jacrev(f)), "
             "jacrev(grad(f)), jacfwd(jacfwd(f)), ...) when neither transform has has_aux, the inner one has no "
-            "return_value, and f is a Python function; for a scalar f, hessian(f) also takes has_aux.")
+            "return_value and no weights=, and f is a Python function; for a scalar f, hessian(f) also takes "
+            "has_aux.")
     inner_positions = _check_positions(_as_tuple(inner.positions), args, inner.fn)
     inner_active = _check_jacobian_inputs(inner.fn, args, inner_positions, inner.allow_int, inner.holomorphic)
     outer_positions = _check_positions(_as_tuple(outer.positions), args, inner.fn)
@@ -723,22 +816,14 @@ class Hessian(Transform):
 
 # -- the public functions --------------------------------------------------------------------------------
 
-def _resolve_weights(weights, grad_vars):
-    if weights is not None and grad_vars is not None:
-        raise TypeError("give either weights or grad_vars, not both: grad_vars is an alias of weights")
-    weights = weights if weights is not None else grad_vars
-    if weights is not None:
-        from .errors import AutodiffError
-        raise AutodiffError("jacrev with weights= is not supported yet; differentiate with respect to inputs.")
-
-
 @_decorator
 def jacrev(fn, grad_position=FIRST, has_aux=False, *, argnums=None, weights=None, grad_vars=None,
            return_value=False, chunk_size=None, holomorphic=False, allow_int=False):
-    """The Jacobian of ``fn`` by reverse mode. See the module docstring and docs/api.md."""
-    _resolve_weights(weights, grad_vars)
+    """The Jacobian of ``fn`` by reverse mode, with respect to the arguments at ``grad_position`` and the
+    Parameters in ``weights`` (alias ``grad_vars``): ``(input_jacs, weight_jacs)`` when both are given.
+    See the module docstring and docs/api.md."""
     return JacRev(fn, _resolve_positions(grad_position, argnums), has_aux, return_value, chunk_size, holomorphic,
-                  allow_int)
+                  allow_int, _resolve_weights(weights, grad_vars))
 
 
 @_decorator

@@ -16,7 +16,8 @@ import inspect
 
 import numpy as np
 
-from . import rules
+from . import batching_runtime, rules
+from .batching_runtime import Batched
 from .dispatch import Residuals, bound_prefix, call_vjp_forward, parameter_positions, underlying_function
 from .errors import AutodiffError, MissingRuleError
 from .nn import Parameter
@@ -63,20 +64,42 @@ def as_weight_tuple(weights, what="weights"):
 
 
 class WeightGradients:
-    """The per-call totals of the gradients of ``weights``, keyed by identity."""
+    """The per-call totals of the gradients of ``weights``, keyed by identity.
 
-    def __init__(self, weights):
+    With ``batch=n`` it collects for a *batched* backward pass (``jacrev``: ``n`` rows of a Jacobian in
+    one pass, see batching.py): a cotangent may be a ``Batched`` (one per row, batch on axis 0), and each
+    total has that leading axis. A plain cotangent there is the same for every row, unless it arrives
+    while the batched code runs once per row (``batching_runtime.loop_call``): then it belongs to that
+    row alone. Totals are replaced, never updated in place, so that the batched code can take back what
+    was collected before it falls back to running once per row (``checkpoint`` and ``restore``).
+    """
+
+    def __init__(self, weights, batch=None):
         self.weights = weights
         self.slots = {id(w): i for i, w in enumerate(weights)}
         self.totals = [None] * len(weights)
+        self.batch = batch
+        self.rows = []  # batched: (slot, row, cotangent) collected while the code ran once per row
+        self.loop_depth = 0
 
     def __enter__(self):
         _COLLECTORS.append(self)
+        batching_runtime.JOURNALS.append(self)
+        self.loop_depth = len(batching_runtime.LOOP_INDICES)
         return self
 
     def __exit__(self, *exc):
         _COLLECTORS.pop()
+        batching_runtime.JOURNALS.remove(self)
         return False
+
+    def checkpoint(self):
+        return tuple(self.totals), len(self.rows)
+
+    def restore(self, checkpoint):
+        totals, rows = checkpoint
+        self.totals = list(totals)
+        del self.rows[rows:]
 
     def collect(self, value, g):
         """Add ``g``, the whole cotangent of ``value``, to the total of each Parameter in ``value``."""
@@ -96,7 +119,15 @@ class WeightGradients:
         if slot is None:
             self.refuse_views(value)
             return
-        g = unbroadcast(g, value)
+        if type(g) is Batched:
+            if self.batch is None:  # batched code outside jacrev (a vmap): let it run once per element
+                raise batching_runtime.NeedsLoop("a Parameter's gradient collected by an unbatched transform")
+            g = batching_runtime.as_batch_array(batching_runtime.call(unbroadcast, g, value), self.batch)
+        elif self.batch is not None and len(batching_runtime.LOOP_INDICES) > self.loop_depth:
+            self.rows.append((slot, batching_runtime.LOOP_INDICES[self.loop_depth], unbroadcast(g, value)))
+            return
+        else:
+            g = unbroadcast(g, value)  # batched: the same for every row
         total = self.totals[slot]
         self.totals[slot] = g if total is None else total + g
 
@@ -111,14 +142,24 @@ class WeightGradients:
                     hint="Store the Parameter itself, and take the view inside the differentiated function.")
             base = getattr(base, "base", None)
 
-    def results(self, form):
+    def results(self, form, cast=True):
+        """The gradients, shaped as ``form`` says ("one", "sequence" or a dict's keys); batched, each has
+        the leading batch axis. Each has its Parameter's dtype, or with ``cast=False`` the wider of that
+        and its total's (jacrev casts to the Jacobian's dtype itself)."""
+        lead = () if self.batch is None else (self.batch,)
         grads = []
-        for w, total in zip(self.weights, self.totals):
-            g = np.zeros(w.shape, dtype=w.dtype) if total is None else np.asarray(total)
-            if g.dtype != w.dtype:
-                g = g.astype(w.dtype)
-            if g.shape != w.shape:
-                g = np.broadcast_to(g, w.shape)
+        for slot, (w, total) in enumerate(zip(self.weights, self.totals)):
+            g = np.zeros(lead + w.shape, dtype=w.dtype) if total is None else np.asarray(total)
+            rows = [(row, np.asarray(row_g)) for s, row, row_g in self.rows if s == slot]
+            dtype = w.dtype if cast else np.result_type(g.dtype, w.dtype, *(row_g.dtype for _, row_g in rows))
+            if g.dtype != dtype:
+                g = g.astype(dtype)
+            if g.shape != lead + w.shape:
+                g = np.broadcast_to(g, lead + w.shape)
+            if rows:  # what was collected while the batched code ran once per row
+                g = np.array(g)
+                for row, row_g in rows:
+                    g[row] += row_g
             if not g.flags.writeable or g.base is not None and any(g.base is t for t in self.weights):
                 g = g.copy()
             grads.append(g)
