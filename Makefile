@@ -21,6 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet autograd jax || echo "autograd/jax not installed: comparing with numpy only"
+	$(BIN)/pip install --quiet torch==2.13.0 || echo "torch not installed: no torch.func comparison"
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/jacobians.py
 
