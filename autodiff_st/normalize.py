@@ -322,7 +322,7 @@ class Normalizer:
             self.store_element(stmt.target, gast.BinOp(left=element, op=stmt.op, right=stmt.value), origin)
             return None
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
-            self.store_element(stmt.targets[0], stmt.value, origin)
+            self.store_element(stmt.targets[0], self.hoist_pops(stmt.value, origin), origin)
             return None
         if isinstance(stmt, gast.AugAssign):
             name = stmt.target.id
@@ -348,6 +348,7 @@ class Normalizer:
         if isinstance(first, gast.Name) and not others and self.is_pop(stmt.value):
             self.pop_into(first.id, stmt.value.func.value.id, origin)
             return None
+        stmt.value = self.hoist_pops(stmt.value, origin)
         if isinstance(first, gast.Name):
             self.assign_to(first.id, stmt.value, origin)
             source = self.env[first.id]
@@ -429,10 +430,33 @@ class Normalizer:
             and isinstance(value.func.value, gast.Name) and value.func.value.id in self.env \
             and not value.args and not value.keywords
 
+    def hoist_pops(self, value, origin):
+        """``value`` with each ``items.pop()`` inside it (``y[i] = tape.pop()``, ``y = tape.pop().copy()``,
+        as generated backward passes write) popped first into a name of its own."""
+        if self.is_pop(value) and self.made_here(value.func.value.id):
+            items = value.func.value.id
+            popped = self.namer.fresh(f"{items}_item")
+            self.pop_into(popped, items, origin)
+            return load(self.env[popped])
+        if isinstance(value, (gast.IfExp, gast.BoolOp, gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp,
+                              gast.GeneratorExp)):
+            return value  # parts that may not run: leave their pops where they are
+        for field, child in gast.iter_fields(value):
+            if isinstance(child, gast.expr) and not isinstance(child, gast.Lambda):
+                setattr(value, field, self.hoist_pops(child, origin))
+            elif isinstance(child, list):
+                setattr(value, field, [self.hoist_pops(c, origin) if isinstance(c, gast.expr) else c for c in child])
+        return value
+
+    def made_here(self, items_name):
+        """Whether ``items_name`` holds a list made inside this function that no other name refers to."""
+        items = self.env[items_name]
+        return self.provenance.get(items) == "fresh" and self.aliases.get(items, {items}) == {items}
+
     def pop_into(self, name, items_name, origin):
         """``x = items.pop()`` on a list the function made (as the tape of a generated adjoint)."""
         items = self.env[items_name]
-        if self.provenance.get(items) != "fresh" or self.aliases.get(items, {items}) != {items}:
+        if not self.made_here(items_name):
             raise UnsupportedSyntaxError(
                 f"autodiff_st cannot differentiate this pop from `{items_name}`: the compiler cannot tell that "
                 f"`{items_name}` is a list made inside this function that no other name refers to.",

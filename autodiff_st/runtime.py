@@ -1071,6 +1071,15 @@ def stored_grad(v, index, value):
     return unbroadcast(part, value)
 
 
+def stored_grad_transpose(u, v, index):
+    """The transpose of ``stored_grad(v, index, value)`` in ``v``: ``u`` (shaped like ``value``)
+    broadcast to ``v[index]`` and placed into zeros shaped like ``v``, at the positions written last."""
+    part = np.broadcast_to(u, np.shape(np.asarray(v)[index]))
+    if not _basic_index(index):
+        part = np.where(_written_last(np.shape(v), index), part, 0)
+    return index_grad(part, v, index)
+
+
 def zero_at(v, index):
     """``v`` with the written positions set to zero: the values a write replaced reach nothing after it."""
     out = np.array(v, copy=True)

@@ -33,6 +33,15 @@ CORE_CASES = [
     case(runtime.parts, R(3), R(2), path="runtime.parts(a0, a1)", order=1),  # indexes a list cotangent
     case(runtime.as_parts, R(3), R(2), path="runtime.as_parts([a0, a1])", order=1),
     case(runtime.push_part, R(3), R(2), path="runtime.push_part([a0], a1)", unpack=2, order=1),
+    # the helpers of a write's gradient (y[i] = v), checked on basic and repeated integer indices
+    case(runtime.stored_grad, R(5), R(2), path="runtime.stored_grad(a0, np.index_exp[1:3], a1)"),
+    case(runtime.stored_grad, R(5), R(3), path="runtime.stored_grad(a0, np.index_exp[[0, 2, 0]], a1)"),
+    case(runtime.stored_grad, R(3, 4), R(4), path="runtime.stored_grad(a0, np.index_exp[1], a1)"),
+    case(runtime.stored_grad, R(3, 4), FLOAT(R()), path="runtime.stored_grad(a0, np.index_exp[1], a1)"),
+    case(runtime.stored_grad_transpose, R(3), R(5), path="runtime.stored_grad_transpose(a0, a1, np.index_exp[[0, 2, 0]])"),
+    case(runtime.stored_grad_transpose, R(4), R(3, 4), path="runtime.stored_grad_transpose(a0, a1, np.index_exp[1])"),
+    case(runtime.zero_at, R(5), path="runtime.zero_at(a0, np.index_exp[1:3])"),
+    case(runtime.zero_at, R(3, 4), path="runtime.zero_at(a0, np.index_exp[[0, 2, 0]])"),
     # the helpers of generated tangent code
     case(runtime.broadcast_like, R(4), np.zeros((3, 4))), case(runtime.broadcast_like, R(3, 4), np.zeros((3, 4))),
     case(runtime.owned, R(3, 2)),

@@ -628,9 +628,9 @@ def negated(args):
 # --------------------------------------------------------------------------------------------------
 
 def second_order_excluded(program):
-    """KNOWN BUG 3 (test_known_bug_3_second_order_through_subscript_write): second derivatives through
-    subscript writes fail, so programs with a subscript write are checked at order 1 only."""
-    return "write" in program.features
+    """No known bug excludes a program from order 2 now (bug 3, second derivatives through subscript
+    writes, is fixed)."""
+    return False
 
 
 # --------------------------------------------------------------------------------------------------
@@ -762,43 +762,41 @@ def pop_into_write(x):
     return np.sum(x * y)
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError,
-                   reason="bug 2: the backward pass does not push back a value popped into a subscript write")
-def test_known_bug_2_list_pop_into_subscript_write():
+def test_fixed_bug_2_list_pop_into_subscript_write():
+    # y[0] = items.pop() is now normalized as popped = items.pop(); y[0] = popped.
     np.testing.assert_allclose(ad.grad(pop_into_write)(V3), [1.0, 0.0, 0.0])
 
 
-# KNOWN BUG 3: second derivatives through subscript writes (documented as supported in
-# docs/python-support.md, "Second order"). The generated gradient of a write calls runtime.stored_grad
-# and runtime.zero_at, which have no derivative rules, and restores the old elements from the tape,
-# which the second differentiation cannot follow. Every form fails; the fuzzer checks programs with a
-# write at order 1 only (second_order_excluded).
+# FIXED BUG 3: second derivatives through subscript writes. The generated gradient of a write calls
+# runtime.stored_grad and runtime.zero_at, which had no derivative rules, and restores the old elements
+# with `y[i] = tape.pop()` (and `y = tape.pop().copy()`), which the normal form did not take. Now both
+# helpers have rules and the normal form pops first; the fuzzer checks programs with writes at order 2.
 
-def write_of_input(x):  # MissingRuleError: runtime.stored_grad
+def write_of_input(x):  # was MissingRuleError: runtime.stored_grad
     y = np.zeros(3)
     y[0] = x[0]
     return np.sum(y)
 
 
-def write_over_input(x):  # MissingRuleError: runtime.zero_at
+def write_over_input(x):  # was MissingRuleError: runtime.zero_at
     y = x.copy()
     y[0] = 2.0
     return np.sum(y)
 
 
-def write_unused(x):  # MissingRuleError: the method .pop() (the restore of a write nothing reads)
+def write_unused(x):  # was MissingRuleError: the method .pop() (the restore of a write nothing reads)
     y = x * 2.0
     y[0] = 1.0
     return np.sum(x)
 
 
-def constant_write(x):  # IndexError: pop from empty list (bug 2, in the gradient code)
+def constant_write(x):  # was IndexError: pop from empty list (bug 2, in the gradient code)
     y = np.zeros(3)
     y[0] = 2.0
     return np.sum(x)
 
 
-def write_then_branch(x):  # IndexError: pop from empty list
+def write_then_branch(x):  # was IndexError: pop from empty list
     y = np.ones(3)
     y[0] += 1.0
     if np.mean(y) > -0.5:
@@ -807,8 +805,7 @@ def write_then_branch(x):  # IndexError: pop from empty list
 
 
 @pytest.mark.parametrize("fn", [write_of_input, write_over_input, write_unused, constant_write, write_then_branch])
-@pytest.mark.xfail(strict=True, reason="bug 3: second derivatives through subscript writes fail")
-def test_known_bug_3_second_order_through_subscript_write(fn):
+def test_fixed_bug_3_second_order_through_subscript_write(fn):
     ad.testing.check_grads(fn, (V3,), order=1)  # first order is right
     ad.testing.check_grads(fn, (V3,), order=2)
 

@@ -262,6 +262,24 @@ def push_part_rule(g, ans, v, x_bar):
     return g[:-1], g[-1]
 
 
+# -- writes into arrays (y[i] = v): differentiated again --------------------------------------------------
+
+@vjp_rule(runtime.stored_grad, nograd=("index", "value"), diff=("v",))
+def stored_grad_rule(g, ans, v, index, value):
+    return runtime.stored_grad_transpose(g, v, index)
+
+
+@vjp_rule(runtime.stored_grad_transpose, nograd=("v", "index"), diff=("u",))
+def stored_grad_transpose_rule(g, ans, u, v, index):
+    return runtime.stored_grad(g, index, u)
+
+
+@vjp_rule(runtime.zero_at, nograd=("index",), diff=("v",))
+def zero_at_rule(g, ans, v, index):
+    # Zeroing the written positions is a mask: its own transpose.
+    return runtime.zero_at(g, index)
+
+
 # -- the helpers of generated tangent code: forward mode differentiated again (jacrev(jacfwd(f))) -------------
 
 @vjp_rule(runtime.broadcast_like, nograd=("result",), diff=("t",))
@@ -290,7 +308,8 @@ linear(runtime.unbroadcast, runtime.unbroadcast_to_shape, runtime.expand_reduced
        runtime.upper_right, runtime.diagonal_blocks_sum, runtime.lstsq_residual_weights,
        runtime.lstsq_residual_weights_transpose, runtime.index_grad, runtime.at_index, runtime.parts,
        runtime.as_parts, runtime.as_columns, runtime.from_columns, runtime.undiff, runtime.push_part,
-       runtime.broadcast_like, runtime.owned)
+       runtime.broadcast_like, runtime.owned, runtime.stored_grad, runtime.zero_at,
+       runtime.stored_grad_transpose)
 multilinear(runtime.matmul_grad_left, runtime.matmul_grad_right, runtime.dot_grad_left, runtime.dot_grad_right)
 diagonal(runtime.polygamma)
 
