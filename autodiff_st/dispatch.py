@@ -14,6 +14,7 @@ through calls. Tangent code calls ``call_jvp(g, (0,), (x_dot,), x)``.
 import functools
 import inspect
 import re
+import types
 
 from . import rules
 
@@ -73,6 +74,8 @@ def resolve_callee(fn, args, kwargs):
     way, again and again for higher derivatives."""
     if rules.lookup(fn) is not None or rules.is_nondifferentiable(fn):
         return primitive_caller(fn, len(args), tuple(kwargs)), 0, ()
+    if type(fn) is types.FunctionType:  # the common case: a plain function
+        return fn, 0, ()
     from .api import Grad, Transform, WeightsGrad, gradient_function
     if isinstance(fn, Transform):
         if type(fn) is Grad and fn.mode == "grad_only" and not kwargs:  # a gradient inside: a gradient penalty

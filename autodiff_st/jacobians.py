@@ -635,37 +635,55 @@ def _nested_jacobian(outer, args, active):
     y_leaves, tuple_y = _output_leaves(y, inner.fn, inner.holomorphic)
     row = _row_function(forward, backward, len(prefix) + len(args), getattr(target, "__name__", "f"))
     row_positions = tuple(p + len(prefix) for p in active)
-    if isinstance(outer, JacRev):
-        row_jacobian = JacRev(row, row_positions, False, False, outer.chunk_size, False, False)
-    else:
-        row_jacobian = JacFwd(row, row_positions, False, False, False)
-    per_output = []
+    row_jacobian = _outer_like(outer, row, row_positions)
+    rows_of = []  # rows_of[k][r][i][j]: d (inner gradient i of row r of output k) / d (outer input j)
     for k, leaf in enumerate(y_leaves):
         shape = np.shape(leaf)
         size = int(np.prod(shape, dtype=np.int64))
         dtype = np.asarray(leaf).dtype if np.asarray(leaf).dtype.kind == "f" else np.float64
-        rows = []  # rows[r][i][j]: d (inner gradient i of row r) / d (outer input j)
+        rows = []
         for r in range(size):
             e = _as_like(_one_hot(shape, dtype, r), leaf)
             v = tuple(e if j == k else _zero_like_output(other) for j, other in enumerate(y_leaves)) if tuple_y else e
             rows.append(row_jacobian(*prefix, *args, v))
+        rows_of.append(rows)
+
+    def block(k, p, q):
+        rows = rows_of[k]
+        if p not in inner_active or q not in active or not rows:
+            return None
+        i, j = inner_active.index(p), active.index(q)
+        return np.stack([np.asarray(row[i][j]) for row in rows])
+
+    return _second_jacobian(outer, args, y_leaves, tuple_y, inner_positions, outer_positions, block)
+
+
+def _outer_like(outer, fn, positions, return_value=False):
+    """A plain jacrev or jacfwd of ``fn``, as ``outer`` is (with its chunk_size)."""
+    if isinstance(outer, JacRev):
+        return JacRev(fn, positions, False, return_value, outer.chunk_size, False, False)
+    return JacFwd(fn, positions, False, return_value, False)
+
+
+def _second_jacobian(outer, args, y_leaves, tuple_y, inner_positions, outer_positions, block):
+    """The Jacobian of the inner transform's Jacobian: ``jac[out][in][outer_in]`` with shape
+    ``out.shape + in.shape + outer_in.shape``, without the levels that an int position or a single output
+    drops. ``block(k, p, q)`` gives that array (in any shape with those elements in order) for output
+    ``k``, inner input ``p`` and outer input ``q``, or None where it is zero."""
+    inner = outer.fn
+    per_output = []
+    for k, leaf in enumerate(y_leaves):
         per_input = []
         for p in inner_positions:
             per_outer = []
             for q in outer_positions:
-                full = shape + np.shape(args[p]) + np.shape(args[q])
-                if p in inner_active and q in active and size:
-                    i, j = inner_active.index(p), active.index(q)
-                    stacked = np.stack([np.asarray(rows[r][i][j]) for r in range(size)])
-                    per_outer.append(stacked.reshape(full))
-                else:
-                    per_outer.append(np.zeros(full))
+                full = np.shape(leaf) + np.shape(args[p]) + np.shape(args[q])
+                stacked = block(k, p, q)
+                per_outer.append(np.zeros(full) if stacked is None else stacked.reshape(full))
             per_input.append(per_outer[0] if isinstance(outer.positions, int) else tuple(per_outer))
         per_output.append(per_input[0] if isinstance(inner.positions, int) else tuple(per_input))
     jac = tuple(per_output) if tuple_y else per_output[0]
-    if outer.return_value:
-        return jac, inner(*args)
-    return jac
+    return (jac, inner(*args)) if outer.return_value else jac
 
 
 def _jacobian_of_gradient(outer, args):
@@ -678,11 +696,7 @@ def _jacobian_of_gradient(outer, args):
     outer_positions = _as_tuple(outer.positions)
     shifted = tuple(p + len(prefix) for p in outer_positions)
     positions = shifted[0] if isinstance(outer.positions, int) else shifted
-    if isinstance(outer, JacRev):
-        jacobian = JacRev(function, positions, False, outer.return_value, outer.chunk_size, False, False)
-    else:
-        jacobian = JacFwd(function, positions, False, outer.return_value, False)
-    return jacobian(*prefix, *args)
+    return _outer_like(outer, function, positions, outer.return_value)(*prefix, *args)
 
 
 def _jacobian_of_jacfwd(outer, args, active):
@@ -707,34 +721,19 @@ def _jacobian_of_jacfwd(outer, args, active):
                   f"    out, out_tangent = {name}_jvp((tangent,), {params})\n"
                   f"    return out_tangent\n")
         column = small_function(source, f"Jacobian column of {name}", {f"{name}_jvp": tangent_fn})
-        if isinstance(outer, JacRev):
-            column_jacobian = JacRev(column, column_positions, False, False, outer.chunk_size, False, False)
-        else:
-            column_jacobian = JacFwd(column, column_positions, False, False, False)
+        column_jacobian = _outer_like(outer, column, column_positions)
         x = args[p]
         dtype = np.asarray(x).dtype
         columns[p] = [column_jacobian(*prefix, *args, _as_like(_one_hot(np.shape(x), dtype, j), x))
                       for j in range(int(np.size(x)))]
-    per_output = []
-    for k, leaf in enumerate(y_leaves):
-        per_input = []
-        for p in inner_positions:
-            per_outer = []
-            for q in outer_positions:
-                full = np.shape(leaf) + np.shape(args[p]) + np.shape(args[q])
-                if p in inner_active and q in active and columns[p]:
-                    i = active.index(q)
-                    parts = [np.asarray(c[k][i] if tuple_y else c[i]) for c in columns[p]]
-                    stacked = np.stack(parts, axis=np.ndim(leaf))
-                    per_outer.append(stacked.reshape(full))
-                else:
-                    per_outer.append(np.zeros(full))
-            per_input.append(per_outer[0] if isinstance(outer.positions, int) else tuple(per_outer))
-        per_output.append(per_input[0] if isinstance(inner.positions, int) else tuple(per_input))
-    jac = tuple(per_output) if tuple_y else per_output[0]
-    if outer.return_value:
-        return jac, inner(*args)
-    return jac
+    def block(k, p, q):
+        if p not in inner_active or q not in active or not columns[p]:
+            return None
+        i = active.index(q)
+        parts = [np.asarray(c[k][i] if tuple_y else c[i]) for c in columns[p]]
+        return np.stack(parts, axis=np.ndim(y_leaves[k]))
+
+    return _second_jacobian(outer, args, y_leaves, tuple_y, inner_positions, outer_positions, block)
 
 
 def _row_function(forward, backward, count, name):

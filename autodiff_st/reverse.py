@@ -1500,7 +1500,13 @@ def _targets(op):
 
 
 def _call_name(call):
-    return call.func.attr if isinstance(call.func, gast.Attribute) else getattr(call.func, "id", "call")
+    """A word for what a call calls, for the names of its results: for the helpers through which generated
+    code calls a function (``call_vjp_forward(helper, ...)``), the function's name."""
+    name = call.func.attr if isinstance(call.func, gast.Attribute) else getattr(call.func, "id", "call")
+    if name.startswith(("call_vjp_forward", "call_jvp")) and call.args and isinstance(call.args[0], (gast.Name,
+                                                                                                  gast.Attribute)):
+        return _call_name(gast.Call(func=call.args[0], args=[], keywords=[]))
+    return name
 
 
 def _dispatch():
