@@ -6,13 +6,13 @@
 """
 
 from . import rules as _rules
-from .api import grad, value_and_grad, vjp, source, stop_gradient
-from .jacobians import jvp, jacrev, jacfwd, hessian
-from .errors import (AutodiffError, UnsupportedSyntaxError, MissingRuleError, SourceUnavailableError,
+from .transforms.grad import grad, value_and_grad, vjp, source, stop_gradient
+from .transforms.jacobians import jvp, jacrev, jacfwd, hessian
+from .core.errors import (AutodiffError, UnsupportedSyntaxError, MissingRuleError, SourceUnavailableError,
                      NonDifferentiableError, GradPositionError, GradPositionTypeError, InputTypeError,
                      CotangentError, AuxError)
 from .nn import Parameter
-from .vectorize import vmap
+from .transforms.vmap import vmap
 from . import nn, testing
 
 register_vjp = _rules.vjp_rule

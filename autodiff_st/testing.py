@@ -8,8 +8,9 @@ derivatives, which higher-order transforms rely on, are checked as well.
 
 import numpy as np
 
-from .api import _target
-from .cache import adjoint_functions, argument_kinds
+from .compiler.cache import adjoint_functions
+from .runtime.calls import argument_kinds
+from .transforms.grad import _target
 
 
 def _is_differentiable(x):

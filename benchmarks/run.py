@@ -390,7 +390,7 @@ def bench_call_overhead(rounds, sample_seconds):
     assert grad_tiny(3.0) == 6.0
     contenders = {"f(3.0)": lambda: tiny(3.0), "ad.grad(f)(3.0)": lambda: grad_tiny(3.0)}
     try:  # internal API, for diagnosis only: the generated function without the api.Grad wrapper
-        from autodiff_st.cache import adjoint_functions
+        from autodiff_st.compiler.cache import adjoint_functions
         fused = adjoint_functions(tiny, (0,), "grad")[0]
         contenders["generated adjoint alone"] = lambda: fused(3.0)
     except Exception as e:

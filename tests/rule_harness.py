@@ -6,12 +6,19 @@ wrapper as a constant. The wrapper is real source in a generated module, because
 differentiates source.
 """
 
+import ast
+import copy
 import dataclasses
 import importlib.util
 import itertools
 import math
 
+import gast
 import numpy as np
+
+from autodiff_st import runtime
+from autodiff_st.compiler.templates import template_of
+from autodiff_st.core import registry
 
 _ids = itertools.count()
 
@@ -219,7 +226,6 @@ def primitive_call(c, values):
 def differentiated_slots(rule, args, kwargs, values):
     """The differentiated parameters of ``rule`` that receive one of the case's domain ``values``, as
     ``(name, None)``, or ``(name, i)`` for the i-th array of a sequence parameter."""
-    from autodiff_st.dispatch import _argument
 
     def sampled(x):
         return any(x is v for v in values)
@@ -235,14 +241,12 @@ def differentiated_slots(rule, args, kwargs, values):
 
 
 def slot_value(rule, args, kwargs, slot):
-    from autodiff_st.dispatch import _argument
     value = _argument(args, kwargs, rule, slot[0])
     return value if slot[1] is None else value[slot[1]]
 
 
 def with_slots(rule, args, kwargs, changes):
     """``args, kwargs`` with the slots in ``changes`` (slot -> new value) replaced."""
-    from autodiff_st.dispatch import _argument, _replace
     for name in dict.fromkeys(name for name, _ in changes):
         value = _argument(args, kwargs, rule, name)
         if name in rule.sequences:
@@ -259,7 +263,6 @@ def with_slots(rule, args, kwargs, changes):
 
 def tangent_dict(rule, args, kwargs, tangents):
     """The ``tangents`` argument of ``rule_jvp`` for slot tangents ``tangents`` (slot -> tangent)."""
-    from autodiff_st.dispatch import _argument
     out = {}
     for (name, i), t in tangents.items():
         if i is None:
@@ -292,3 +295,122 @@ def leaves(x):
 def inner(a, b):
     """<a, b> = Re(sum(a * b)) over the leaves of two values of the same structure."""
     return float(sum(np.real(np.sum(x * y)) for x, y in zip(leaves(a), leaves(b))))
+
+
+# -- a reference evaluation of the forward rules ------------------------------------------------------
+#
+# ``rule_jvp`` applies a primitive's forward rule directly, by its kind, without generating code: the
+# tests check each forward rule this way against finite differences and the transpose identity, apart
+# from the compiler that inlines it.
+
+_ELEMENTWISE_CALLABLES = {}
+
+
+def _elementwise_forward(rule):
+    """The reverse rule of a diagonal primitive, compiled without ``unbroadcast``: called with a
+    parameter's tangent as ``g``, it gives that parameter's tangent contribution."""
+    found = _ELEMENTWISE_CALLABLES.get(rule.vjp)
+    if found is None:
+        template = template_of(rule.vjp)
+        if template is None:
+            raise NotImplementedError(f"the forward rule of {rule.name} needs the source of its reverse rule")
+        template = copy.deepcopy(template)
+        globals_ = rule.vjp.__globals__
+
+        class Drop(gast.NodeTransformer):
+            def visit_Call(self, call):
+                self.generic_visit(call)
+                if isinstance(call.func, gast.Name) and globals_.get(call.func.id) is runtime.unbroadcast:
+                    return call.args[0]
+                return call
+
+        template = Drop().visit(template)
+        module = ast.fix_missing_locations(ast.Module(body=[gast.gast_to_ast(template)], type_ignores=[]))
+        namespace = {}
+        exec(compile(module, f"<forward rule of {rule.name}>", "exec"), dict(globals_), namespace)
+        found = _ELEMENTWISE_CALLABLES[rule.vjp] = namespace[template.name]
+    return found
+
+
+def _replace(args, kwargs, rule, name, value):
+    """args/kwargs with the rule parameter ``name`` replaced by ``value``."""
+    args = list(args)
+    kwargs = dict(kwargs)
+    if rule.var_positional == name:
+        fixed = rule.params.index(name)
+        return args[:fixed] + list(value), kwargs
+    if name in kwargs:
+        kwargs[name] = value
+    else:
+        args[rule.params.index(name)] = value
+    return args, kwargs
+
+
+def _argument(args, kwargs, rule, name):
+    if rule.var_positional == name:
+        return tuple(args[rule.params.index(name):])
+    if name in kwargs:
+        return kwargs[name]
+    index = rule.params.index(name)
+    return args[index] if index < len(args) else None
+
+
+def rule_jvp(primitive, args, kwargs, tangents):
+    """Run ``primitive(*args, **kwargs)`` and its forward rule.
+
+    ``tangents`` maps the names of the rule's differentiated parameters to their tangents; for a sequence
+    parameter, a list with None for the arrays that carry none. Returns ``(ans, ans_tangent)``.
+    """
+    rule = registry.lookup(primitive)
+    forward = registry.lookup_forward(primitive)
+    if rule is None or forward is None:
+        raise NotImplementedError(f"no forward rule for {registry.display_name(primitive)}")
+    ans = primitive(*args, **kwargs)
+
+    def filled(name, tangent):
+        if name in rule.sequences:
+            return [runtime.tangent_zeros(x) if t is None else t for x, t in zip(_argument(args, kwargs, rule, name), tangent)]
+        return tangent
+
+    terms = []
+    if forward.kind == "linear":
+        new_args, new_kwargs = list(args), dict(kwargs)
+        for name in rule.diff:
+            value = _argument(args, kwargs, rule, name)
+            if value is None and name not in tangents:
+                continue
+            tangent = filled(name, tangents[name]) if name in tangents else runtime.tangent_zeros(value)
+            new_args, new_kwargs = _replace(new_args, new_kwargs, rule, name, tangent)
+        terms.append(primitive(*new_args, **new_kwargs))
+    elif forward.kind == "multilinear":
+        for name, tangent in tangents.items():
+            if name in rule.sequences:
+                seq = list(_argument(args, kwargs, rule, name))
+                for i, t in enumerate(tangent):
+                    if t is not None:
+                        new_args, new_kwargs = _replace(args, kwargs, rule, name, seq[:i] + [t] + seq[i + 1:])
+                        terms.append(primitive(*new_args, **new_kwargs))
+            else:
+                new_args, new_kwargs = _replace(args, kwargs, rule, name, tangent)
+                terms.append(primitive(*new_args, **new_kwargs))
+    elif forward.kind == "diagonal":
+        fn = _elementwise_forward(rule)
+        for name, tangent in tangents.items():
+            out = fn(tangent, ans, *args, **kwargs)
+            terms.append(out if len(rule.diff) == 1 else out[rule.diff.index(name)])
+    else:
+        for name, tangent in tangents.items():
+            if name not in forward.custom:
+                raise NotImplementedError(f"no forward rule of {rule.name} for its parameter {name}")
+            terms.append(forward.custom[name](tangent, ans, *args, **kwargs))
+    if not terms:
+        return ans, runtime.tangent_zeros(ans)
+    if rule.returns_tuple:
+        total = tuple(sum(parts[1:], parts[0]) for parts in zip(*terms))
+        return ans, total
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    if forward.kind == "diagonal":
+        total = runtime.broadcast_like(total, ans)
+    return ans, total

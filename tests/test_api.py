@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import autodiff_st as ad
-from autodiff_st import errors
+from autodiff_st.core import errors
 
 
 # --------------------------------------------------------------------------------------------------

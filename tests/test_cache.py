@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import autodiff_st as ad
-from autodiff_st import cache
+from autodiff_st.compiler import cache
 
 
 @pytest.fixture

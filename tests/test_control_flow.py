@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 import autodiff_st as ad
-from autodiff_st import cache
+from autodiff_st.compiler import cache
 
 from . import control_flow_functions as cf
 from tests.support import check_against_hand, line_of as _line_of
@@ -437,12 +437,12 @@ def test_grad_mode_matches_vjp_mode(case):
 
 
 def _prefix(fn):
-    from autodiff_st.api import _target
+    from autodiff_st.transforms.grad import _target
     return _target(fn)[1]
 
 
 def _target_and_shift(fn, positions):
-    from autodiff_st.api import _target
+    from autodiff_st.transforms.grad import _target
     target, prefix = _target(fn)
     return target, tuple(p + len(prefix) for p in positions)
 

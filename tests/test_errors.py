@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import autodiff_st as ad
-from autodiff_st import errors
+from autodiff_st.core import errors
 from tests.support import line_of
 
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import autodiff_st as ad
-from autodiff_st import batching, batching_runtime
-from autodiff_st.weights import WeightGradients, collect_weight_grad
+from autodiff_st.compiler import batching
+from autodiff_st.runtime import batched as batching_runtime
+from autodiff_st.runtime.weights import WeightGradients, collect_weight_grad
 
 RNG = np.random.default_rng(7)
 CHUNKS = (None, 1, 2)

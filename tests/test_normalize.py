@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 import autodiff_st as ad
-from autodiff_st import normalize
-from autodiff_st.naming import Namer, identifiers_in
-from autodiff_st.parsing import parse_function
+from autodiff_st.compiler import normalize
+from autodiff_st.compiler.naming import Namer, identifiers_in
+from autodiff_st.compiler.parsing import parse_function
 from tests.support import line_of
 
 
@@ -298,7 +298,7 @@ def test_generated_source_is_the_same_in_two_fresh_processes(tmp_path):
 
 
 def test_generated_source_is_the_same_when_built_twice_in_one_process():
-    from autodiff_st import cache
+    from autodiff_st.compiler import cache
     first = cache.build(multi_statement, (0, 1), "grad").source
     second = cache.build(multi_statement, (0, 1), "grad").source
     assert first == second

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import autodiff_st as ad
-from autodiff_st import errors
-from autodiff_st.parsing import Origin, ParsedFunction, parse_function
+from autodiff_st.core import errors
+from autodiff_st.compiler.parsing import Origin, ParsedFunction, parse_function
 from tests.support import line_of
 
 HERE = __file__

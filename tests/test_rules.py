@@ -5,10 +5,9 @@ import pytest
 
 import autodiff_st as ad
 from autodiff_st import rules
-from autodiff_st.cache import adjoint_functions
+from autodiff_st.compiler.cache import adjoint_functions
 from tests.rule_cases import CASES
-from autodiff_st.dispatch import rule_jvp
-from tests.rule_harness import (sample_args, build_module, primitive_call, differentiated_slots, slot_value, with_slots,
+from tests.rule_harness import (rule_jvp, sample_args, build_module, primitive_call, differentiated_slots, slot_value, with_slots,
                                 tangent_dict, random_like, leaves, inner)
 
 
@@ -149,7 +148,7 @@ def test_custom_forward_rules_are_templates_with_the_reverse_rules_parameters():
     reverse rule's parameters, names and defaults, after (t, ans)."""
     import inspect
 
-    from autodiff_st.templates import template_of
+    from autodiff_st.compiler.templates import template_of
 
     def params(fn):
         return [(p.name, p.kind, p.default) for p in list(inspect.signature(fn).parameters.values())[2:]]

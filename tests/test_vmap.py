@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 import autodiff_st as ad
-from autodiff_st import batching, batching_runtime, cache
-from autodiff_st.api import _target
-from autodiff_st.cache import argument_kinds
+from autodiff_st.compiler import batching, cache
+from autodiff_st.runtime import batched as batching_runtime
+from autodiff_st.transforms.grad import _target
+from autodiff_st.runtime.calls import argument_kinds
 from autodiff_st.testing import _is_differentiable
 from tests import golden_functions as g
 from tests import test_catalogue as tc

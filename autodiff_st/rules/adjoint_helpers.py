@@ -7,10 +7,10 @@ transpose. The array passed only for its shape (``x`` in ``unbroadcast(v, x)``) 
 
 import numpy as np
 
-from .. import runtime
+import autodiff_st.runtime as runtime
 from ..runtime import (cast_like, dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right,
                        unbroadcast)
-from . import vjp_rule, nondifferentiable, diagonal, linear, multilinear, jvp_rule
+from ..core.registry import vjp_rule, nondifferentiable, diagonal, linear, multilinear, jvp_rule
 
 
 @vjp_rule(runtime.unbroadcast, nograd=("x",), diff=("v",))

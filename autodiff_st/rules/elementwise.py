@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..runtime import broadcast_like, cast_like, inside_bounds, real_like, tangent_zeros, unbroadcast
-from . import vjp_rule, nondifferentiable, method, attribute, NONDIFF_METHODS, diagonal, linear, jvp_rule
+from ..core.registry import vjp_rule, nondifferentiable, method, attribute, NONDIFF_METHODS, diagonal, linear, jvp_rule
 
 
 @vjp_rule(np.exp)

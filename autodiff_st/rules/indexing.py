@@ -7,7 +7,7 @@ element was read more than once (``np.add.at``, never ``out[idx] += v``, which d
 import numpy as np
 
 from ..runtime import unbroadcast, untake, untake_along_axis, arrangement, unchoose, unselect, select_default_mask
-from . import vjp_rule, nondifferentiable, method, linear, jvp_rule
+from ..core.registry import vjp_rule, nondifferentiable, method, linear, jvp_rule
 
 
 @vjp_rule(np.take, diff=("a",))

@@ -9,7 +9,7 @@ from ..runtime import (dot_grad_left, dot_grad_right, matmul_grad_left, matmul_g
                        from_triangle, upper_block, upper_right, multi_dot_grads, lstsq_residual_weights,
                        norm_direction, as_columns, from_columns, symmetric_from_triangle, tangent_zeros,
                        norm_axes)
-from . import vjp_rule, method, nondifferentiable, multilinear, jvp_rule
+from ..core.registry import vjp_rule, method, nondifferentiable, multilinear, jvp_rule
 
 
 @vjp_rule(np.dot)

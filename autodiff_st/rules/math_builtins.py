@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..runtime import broadcast_like, polygamma, prod_others, tangent_zeros, unbroadcast
-from . import vjp_rule, nondifferentiable, diagonal, linear, jvp_rule
+from ..core.registry import vjp_rule, nondifferentiable, diagonal, linear, jvp_rule
 
 
 @vjp_rule(math.sin)

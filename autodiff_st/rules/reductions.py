@@ -6,7 +6,7 @@ import numpy as np
 from ..runtime import (expand_reduced, reduced_count, extremum_mask, prod_others, weights_like, sum_to_weights,
                        nan_count, reverse_cumsum, cumulative_axis, before_first_zero, at_first_zero, quantile_weights,
                        diagonal_mask, inside_bounds, normalize_axis, require)
-from . import vjp_rule, nondifferentiable, method, NONDIFF_METHODS, diagonal, linear, jvp_rule
+from ..core.registry import vjp_rule, nondifferentiable, method, NONDIFF_METHODS, diagonal, linear, jvp_rule
 
 
 @vjp_rule(np.sum)

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import special
 
 from ..runtime import cast_like, expand_reduced, one_if_none, unbroadcast
-from . import vjp_rule, diagonal, jvp_rule
+from ..core.registry import vjp_rule, diagonal, jvp_rule
 
 
 @vjp_rule(special.logsumexp, diff=("a", "b"))

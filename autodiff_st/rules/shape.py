@@ -5,7 +5,7 @@ import numpy as np
 from ..runtime import (astype, cast_like, split_like, transpose_axes_inverse, unbroadcast_to_shape, unstack, unjoin,
                        hstack_axis, hsplit_axis, untile, untake, repeat_indices, unpad, undiagonal, diag_grad, extent, undiff,
                        pad_like)
-from . import vjp_rule, nondifferentiable, method, attribute, linear, jvp_rule
+from ..core.registry import vjp_rule, nondifferentiable, method, attribute, linear, jvp_rule
 
 
 @vjp_rule(np.reshape)

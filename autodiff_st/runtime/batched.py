@@ -29,6 +29,10 @@ import sys
 
 import numpy as np
 
+from ..core import hooks
+from ..core.model import Cell
+from ..core.registry import batching_rule_for, display_name
+
 log = logging.getLogger("autodiff_st")
 
 
@@ -70,8 +74,7 @@ class Batched:
 
     @property
     def T(self):
-        from .batching_rules import transpose
-        return transpose(self)
+        return batching_rule_for(np.transpose)(self)
 
     @property
     def real(self):
@@ -124,12 +127,10 @@ class Batched:
         return Batched(~self.value)
 
     def __matmul__(self, other):
-        from .batching_rules import matmul
-        return matmul(self, other)
+        return batching_rule_for(np.matmul)(self, other)
 
     def __rmatmul__(self, other):
-        from .batching_rules import matmul
-        return matmul(other, self)
+        return batching_rule_for(np.matmul)(other, self)
 
 
 def _binary(op):
@@ -328,8 +329,7 @@ def caller_site(depth=2):
         frame = frame.f_back
     if frame is None:
         return "an unknown line"
-    from .batching import describe_line
-    return describe_line(frame.f_code.co_filename, frame.f_lineno)
+    return hooks.compiler().describe_line(frame.f_code.co_filename, frame.f_lineno)
 
 
 # Batched code has one side effect: the gradients of Parameters that jacrev(..., weights=) collects
@@ -359,7 +359,6 @@ def loop_call(fn, args, kwargs, why=None):
 
 
 def describe(fn):
-    from .rules import display_name
     try:
         return display_name(fn)
     except Exception:
@@ -376,8 +375,7 @@ def call(fn, *args, **kwargs):
         if type(fn) is Batched:
             return loop_call(lambda f, *a, **k: f(*a, **k), (fn,) + args, kwargs, "a call of a batched function")
         return fn(*args, **kwargs)
-    from .batching_rules import rule_for
-    rule = rule_for(fn)
+    rule = batching_rule_for(fn)
     if rule is not None:
         return rule(*args, **kwargs)
     if isinstance(fn, np.ufunc):
@@ -393,12 +391,11 @@ def call(fn, *args, **kwargs):
     owner = getattr(fn, "__self__", None)
     if isinstance(owner, (list, dict, set)):
         return fn(*args, **kwargs)  # list.append and friends move values around: batched ones too
-    from .nn import Cell
     if isinstance(fn, Cell):
         return call(type(fn).construct, fn, *args, **kwargs)
-    from .batching import call_batched, has_source
-    if has_source(fn):
-        return call_batched(fn, args, kwargs)
+    compiler = hooks.compiler()
+    if compiler.has_source(fn):
+        return compiler.call_batched(fn, args, kwargs)
     return loop_call(fn, args, kwargs, f"no batching rule for {describe(fn)}")
 
 
@@ -414,15 +411,8 @@ _IN_PLACE = {np.copyto, np.put, np.place, np.putmask, np.fill_diagonal, np.put_a
 
 def method(obj, name, *args, **kwargs):
     """``obj.name(*args, **kwargs)``, batched."""
-    if type(obj) is Batched:
-        from .batching_rules import method_rule
-        return method_rule(obj, name, args, kwargs)
-    if isinstance(obj, np.ndarray) and any_batched(args, kwargs):
-        from .batching_rules import METHOD_FUNCTIONS
-        fn = METHOD_FUNCTIONS.get(name)
-        if fn is not None:
-            return call(fn, obj, *args, **kwargs)
-        raise NeedsLoop(f"the array method .{name}() with a batched argument")
+    if type(obj) is Batched or isinstance(obj, np.ndarray) and any_batched(args, kwargs):
+        return batching_rule_for(method)(obj, name, args, kwargs)
     return call(getattr(obj, name), *args, **kwargs)
 
 
@@ -442,8 +432,7 @@ def getitem(x, index):
     """``x[index]``, batched."""
     if type(x) is not Batched and not is_batched(index):
         return x[index]
-    from .batching_rules import batched_getitem
-    return batched_getitem(x, index)
+    return batching_rule_for(operator.getitem)(x, index)
 
 
 def setitem(x, index, value):
@@ -452,8 +441,7 @@ def setitem(x, index, value):
     if type(x) is not Batched and not is_batched(index) and type(value) is not Batched:
         x[index] = value
         return x
-    from .batching_rules import batched_setitem
-    return batched_setitem(x, index, value)
+    return batching_rule_for(operator.setitem)(x, index, value)
 
 
 def setitem_in_place(x, index, value):

@@ -7,7 +7,7 @@ what to write instead.
 
 import gast
 
-from .errors import UnsupportedSyntaxError
+from ..core.errors import UnsupportedSyntaxError
 from .parsing import origin_of
 
 _CONTROL_FLOW_HINT = (

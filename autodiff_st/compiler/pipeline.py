@@ -1,25 +1,31 @@
-"""Stage 9, cache: run the pipeline once per function, positions and mode, and reuse the result.
+"""The pipeline: parse, fence, normalize, analyze, reverse or forward, optimize, emit, load.
 
-Compiled modules are keyed on the function's code object, so a function redefined (a notebook cell run
-again) gets a new adjoint. The compiled module records the global names whose values it depended on
-(the ``np`` in ``np.sin``), and it is rebuilt if any of them has been rebound since. Generated code
-objects are shared between closures of the same code; each closure is bound to its own cells.
+``build`` runs the stages in order for one function, differentiated positions and mode, and returns a
+``Compiled``: the generated source, its code objects, and the guards that say when it must be rebuilt.
+The stages live in their own modules; this one only wires them together and assembles the generated
+functions' bodies (the forward and backward passes of a vjp, the fused value-and-gradient function, the
+tangent function of forward mode).
 """
 
+import builtins
+import copy
 import dataclasses
 import types
-import weakref
 
 import gast
-import numpy as np
 
-from . import emit, fence, normalize, optimize
-from .analyze import _MISSING, resolve_name
-from .loader import compile_module, inner_code_objects, make_function
+from ..core.errors import AuxError
+from ..runtime.loader import compile_module, inner_code_objects, make_function
+from .forward import Tangent
+from .ir import load, static_path_root, store, walk_loops, walk_ops
+from .emit import Comments, arguments, function_def, header_lines, module_source, tuple_of
+from .fence import check_function
+from .normalize import normalize
+from .optimize import delete_dead_values, drop_dead_assignments, live_in, propagate_copies
 from .naming import Namer, identifiers_in
-from .normalize import load, store
 from .parsing import parse_function
 from .reverse import Reverse
+from .scope import MISSING, resolve_name
 from .templates import HelperNames
 
 MODES = ("vjp", "vjp_aux", "grad", "grad_aux", "grad_only")
@@ -74,70 +80,27 @@ class Compiled:
 
 
 def _builtin(name):
-    import builtins
     return getattr(builtins, name, None)
-
-
-_COMPILED = {}
-_BOUND = weakref.WeakKeyDictionary()
-
-
-_NUMBER_TYPES = frozenset({float, int, bool, np.float64})
-
-
-def argument_kinds(args):
-    """Which arguments are Python numbers: the adjoint is specialized on this (see reverse.Reverse)."""
-    return tuple(map(_NUMBER_TYPES.__contains__, map(type, args)))
-
-
-def compiled_adjoint(fn, positions, mode, kinds=None, roots=None):
-    """The compiled module for ``fn``. ``roots`` is None, or, for an adjoint that also collects the
-    gradients of Parameters (weights=), which arguments may hold Parameters (see weights.py)."""
-    # Code objects compare equal across files when their bytecode is the same: key on the place too,
-    # so the generated comments point at the right file.
-    code = fn.__code__
-    key = (code, code.co_filename, code.co_firstlineno, positions, mode, kinds, roots)
-    compiled = _COMPILED.get(key)
-    if compiled is None or not compiled.still_valid(fn):
-        compiled = build(fn, positions, mode, kinds) if roots is None else build(fn, positions, mode, kinds, roots)
-        _COMPILED[key] = compiled
-    return compiled
-
-
-def adjoint_functions(fn, positions, mode, kinds=None, roots=None):
-    """The generated functions for ``fn``: (forward, backward) for "vjp", (value_and_grad,) otherwise."""
-    per_fn = _BOUND.get(fn)
-    if per_fn is None:
-        per_fn = _BOUND[fn] = {}
-    key = (positions, mode, kinds) if roots is None else (positions, mode, kinds, roots)
-    entry = per_fn.get(key)
-    if entry is not None and entry[0].still_valid(fn):
-        return entry[1]
-    compiled = compiled_adjoint(fn, positions, mode, kinds, roots)
-    functions = compiled.bind(fn)
-    per_fn[key] = (compiled, functions)
-    return functions
 
 
 def build(fn, positions, mode, kinds=None, roots=None):
     """Run the whole pipeline: parse, fence, normalize, reverse, optimize, emit, load."""
     parsed = parse_function(fn)
-    fence.check_function(parsed.node)
+    check_function(parsed.node)
     namer = Namer(identifiers_in(parsed.node))
-    body = normalize.normalize(parsed, namer)
-    ops = list(normalize.walk_ops(body))
+    body = normalize(parsed, namer)
+    ops = list(walk_ops(body))
     args = parsed.node.args
     params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
     user_locals = set(params) | {t for op in ops for t in ((op.target,) if isinstance(op.target, str)
                                                            else (op.target or ()))}
-    from .reverse import walk_loops
     for loop in walk_loops(body):
         user_locals.update(loop.targets + ([loop.index] if loop.index else []))
     helpers = HelperNames(namer, parsed, user_locals)
     active_params = [params[p] for p in positions]
     scalar_params = {p for p, is_number in zip(params, kinds or ()) if is_number}
     if mode == "jvp":
-        comments = emit.Comments()
+        comments = Comments()
         functions, description = _tangent_functions(parsed, body, active_params, namer, helpers, scalar_params, args,
                                                     comments)
         return _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, description,
@@ -149,16 +112,15 @@ def build(fn, positions, mode, kinds=None, roots=None):
                       scalar_params=scalar_params, value_needed=(mode != "grad_only"), weight_params=weight_params)
     adjoint = reverse.run()
     grads_live = {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
-    backward = optimize.drop_dead_assignments(adjoint.backward, grads_live)
+    backward = drop_dead_assignments(adjoint.backward, grads_live)
     # Copies only of adjoints (the backward pass's own names): forward values keep their names.
     forward_names = {n.id for stmt in adjoint.forward for n in gast.walk(stmt) if isinstance(n, gast.Name)}
-    backward = optimize.propagate_copies(backward, protected=forward_names | grads_live | set(params))
-    comments = emit.Comments()
+    backward = propagate_copies(backward, protected=forward_names | grads_live | set(params))
+    comments = Comments()
     user_args = _plain_arguments(args)
     returned = adjoint.returned
     name = parsed.name
     if mode.endswith("_aux") and not isinstance(adjoint.returned, gast.Tuple):
-        from .errors import AuxError
         raise AuxError(f"has_aux=True needs {name} to return at least two outputs, as `return out, aux`.",
                        origin=reverse.ops[-1].origin if reverse.ops else parsed.node.origin,
                        hint="Return a tuple whose first element is differentiated, or drop has_aux.")
@@ -168,10 +130,10 @@ def build(fn, positions, mode, kinds=None, roots=None):
         backward_name = namer.fresh(f"{name}_backward")
         residual_param = namer.fresh("residuals")
         forward_body = comments.annotate(adjoint.forward) + [gast.Return(value=gast.Tuple(
-            elts=[returned, emit.tuple_of(residuals, gast.Load())], ctx=gast.Load()))]
+            elts=[returned, tuple_of(residuals, gast.Load())], ctx=gast.Load()))]
         backward_body = []
         if residuals:
-            backward_body.append(gast.Assign(targets=[emit.tuple_of(residuals, gast.Store())],
+            backward_body.append(gast.Assign(targets=[tuple_of(residuals, gast.Store())],
                                              value=load(residual_param), type_comment=None))
         if reverse.tape in residuals:  # vjp_fn may run many times: pop from a copy of the tape
             backward_body.append(gast.Assign(targets=[store(reverse.tape)], value=gast.Call(
@@ -180,9 +142,9 @@ def build(fn, positions, mode, kinds=None, roots=None):
         backward_body += comments.annotate(adjoint.intake + backward)
         backward_body.append(gast.Return(value=gast.Tuple(elts=adjoint.grads, ctx=gast.Load())))
         functions = [
-            emit.function_def(forward_name, user_args, forward_body,
+            function_def(forward_name, user_args, forward_body,
                               f"Run {name} and keep the values the backward pass reads."),
-            emit.function_def(backward_name, emit.arguments([residual_param, adjoint.cotangent_param]),
+            function_def(backward_name, arguments([residual_param, adjoint.cotangent_param]),
                               backward_body,
                               f"Map the cotangent of {name}'s result to the gradients of "
                               f"{', '.join(active_params) or 'nothing'}."),
@@ -190,7 +152,7 @@ def build(fn, positions, mode, kinds=None, roots=None):
         description = "forward and backward passes"
     else:
         fused_name = namer.fresh(f"{name}_grad" if mode == "grad_only" else f"{name}_value_and_grad")
-        seed = optimize.drop_dead_assignments(adjoint.seed, _loads(backward) | grads_live)
+        seed = drop_dead_assignments(adjoint.seed, _loads(backward) | grads_live)
         # The backward pass restores overwritten names to their earlier values: keep the result first.
         value_name = namer.fresh("value")
         keep_value = gast.Assign(targets=[store(value_name)], value=returned, type_comment=None)
@@ -204,9 +166,9 @@ def build(fn, positions, mode, kinds=None, roots=None):
             # ad.grad returns no value: drop what only computes it (None stands in for the value).
             result = gast.Return(value=gast.Tuple(elts=[gast.Constant(value=None, kind=None)] + adjoint.grads,
                                                   ctx=gast.Load()))
-            forward_part = optimize.drop_dead_assignments(adjoint.forward, optimize.live_in(seed + backward + [result]),
+            forward_part = drop_dead_assignments(adjoint.forward, live_in(seed + backward + [result]),
                                                           only_pure=True)
-        statements = optimize.delete_dead_values(forward_part + seed + backward,
+        statements = delete_dead_values(forward_part + seed + backward,
                                                  keep=set(params) | _loads([result]))
         body = comments.annotate(statements, seed_statements=seed) + [result]
         what = "the first output" if mode == "grad_aux" else "the output (non-scalar outputs are summed)"
@@ -219,7 +181,7 @@ def build(fn, positions, mode, kinds=None, roots=None):
         else:
             doc = f"Return {name}'s value and the gradients of {what} with respect to {wrt or 'nothing but Parameters'}."
             description = "value and gradient in one pass"
-        functions = [emit.function_def(fused_name, user_args, body, doc)]
+        functions = [function_def(fused_name, user_args, body, doc)]
     return _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, description, active_params,
                    mode, params, roots, tuple(reverse.weight_guards))
 
@@ -235,9 +197,9 @@ def _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, d
     factory_params = sorted(bound) + user_freevars
     if roots is not None:
         description += ", collecting the gradients of the Parameters it reads"
-    header = emit.header_lines(parsed, description, active_params,
+    header = header_lines(parsed, description, active_params,
                                "nothing" if roots is None else "no argument: Parameters only")
-    source = emit.module_source(header, factory_name, factory_params, functions, comments)
+    source = module_source(header, factory_name, factory_params, functions, comments)
     code, filename = compile_module(source, f"{mode} of {name}")
     codes = inner_code_objects(code, factory_name)
     helper_cells = {n: types.CellType(obj) for n, obj in bound.items()}
@@ -248,13 +210,12 @@ def _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, d
 
 def _tangent_functions(parsed, body, active_params, namer, helpers, scalar_params, args, comments):
     """Forward mode: one function ``<name>_jvp(tangents, *args)`` returning ``(out, out_tangent)``."""
-    from .forward import Tangent
     tangent = Tangent(parsed, body, active_params, namer, helpers, scalar_params=scalar_params)
     statements, returned, out_tangent = tangent.run()
     tangents_param = namer.fresh("tangents")
     result = gast.Return(value=gast.Tuple(elts=[returned, out_tangent], ctx=gast.Load()))
-    statements = optimize.drop_dead_assignments(statements, optimize.live_in([result]), only_pure=True)
-    intake = gast.Assign(targets=[emit.tuple_of([tangent.tangent(p) for p in active_params], gast.Store())],
+    statements = drop_dead_assignments(statements, live_in([result]), only_pure=True)
+    intake = gast.Assign(targets=[tuple_of([tangent.tangent(p) for p in active_params], gast.Store())],
                          value=load(tangents_param), type_comment=None)
     intake.origin = parsed.node.origin
     user_args = _plain_arguments(args)
@@ -265,7 +226,7 @@ def _tangent_functions(parsed, body, active_params, namer, helpers, scalar_param
     name = parsed.name
     doc = (f"Run {name} and push the tangents of {', '.join(active_params)} through it: "
            "return its value and the value's tangent.")
-    return [emit.function_def(namer.fresh(f"{name}_jvp"), user_args, body, doc)], "forward mode (tangents)"
+    return [function_def(namer.fresh(f"{name}_jvp"), user_args, body, doc)], "forward mode (tangents)"
 
 
 def _loads(statements):
@@ -290,7 +251,6 @@ def _residuals(backward, adjoint, reverse, params):
 
 
 def _plain_arguments(args):
-    import copy
     args = copy.deepcopy(args)
     for a in args.posonlyargs + args.args + args.kwonlyargs:
         a.annotation = None
@@ -303,8 +263,8 @@ def _guards(parsed, ops, user_locals):
     for op in ops:
         for node in gast.walk(op.value):
             if isinstance(node, gast.Call):
-                root = normalize.static_path_root(node.func)
+                root = static_path_root(node.func)
                 if root is not None and root not in user_locals and root not in seen:
                     seen.add(root)
                     obj = resolve_name(root, parsed)
-                    yield root, (None if obj is _MISSING else obj)
+                    yield root, (None if obj is MISSING else obj)

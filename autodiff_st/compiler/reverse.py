@@ -12,19 +12,25 @@ place. Because the normal form is single-assignment, the backward pass can read 
 name. The *residuals* are exactly the forward names the backward pass reads.
 """
 
+import ast
+import builtins
 import copy
 import dataclasses
+import inspect
 import operator
 
 import gast
 import numpy as np
 
-from . import rules
+import autodiff_st.runtime as runtime
+from ..core import registry as rules
+from ..core.errors import MissingRuleError, NonDifferentiableError, UnsupportedSyntaxError
+from ..runtime.calls import call_vjp_backward, call_vjp_forward
+from ..runtime.weights import call_vjp_forward_weights, collect_weight_grad, may_hold_parameters
 from .analyze import classify_call
-from .errors import MissingRuleError, NonDifferentiableError, UnsupportedSyntaxError
-from .normalize import Break, If, Loop, Op, is_atom, load, store, walk_ops
+from .ir import Break, If, Loop, Op, is_atom, load, store, walk_loops, walk_ops
+from .scope import MISSING, resolve_name
 from .templates import bind_arguments, inline_vjp
-from . import runtime
 
 FULL_REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod, np.var, np.std, np.average,
                    np.nansum, np.nanmean, np.nanmax, np.nanmin}
@@ -301,8 +307,6 @@ class Reverse:
         variables, and the parameters given as ``weight_params``. Calls of the user's own code whose
         result the output depends on run through their adjoints, for the Parameters they read.
         """
-        from .analyze import _MISSING, resolve_name
-        from .weights import may_hold_parameters
         varied = self.input_varied()
         useful = self.useful_names()
         sources, calls = set(), set()
@@ -330,8 +334,8 @@ class Reverse:
         free = sorted({n for n in useful if not self.is_local(n)})
         for name in free:
             obj = resolve_name(name, self.parsed)
-            self.weight_guards.append((name, None if obj is _MISSING else obj))
-            if obj is _MISSING or may_hold_parameters(obj):
+            self.weight_guards.append((name, None if obj is MISSING else obj))
+            if obj is MISSING or may_hold_parameters(obj):
                 self.weight_free.append(name)
                 self.active.add(name)
 
@@ -369,7 +373,6 @@ class Reverse:
         """Whether a free name is numpy, math or the like: ``np.pi`` is no Parameter."""
         if self.is_local(name):
             return False
-        from .analyze import _MISSING, resolve_name
         obj = resolve_name(name, self.parsed)
         module = getattr(obj, "__name__", "") if type(obj).__name__ == "module" else ""
         return module.split(".")[0] in ("numpy", "math", "cmath", "scipy", "builtins")
@@ -460,7 +463,6 @@ class Reverse:
 
     def collect_roots(self, names, origin=None):
         """``collect_weight_grad(v, v_bar)`` for each weight root ``v`` whose cotangent is complete."""
-        from .weights import collect_weight_grad
         out = []
         for name in names:
             if name in self.initialized:
@@ -521,7 +523,6 @@ class Reverse:
         Where an operation's operands and result are all Python numbers, no broadcasting can happen, and
         the rules' ``unbroadcast`` calls are dropped (see ``apply_rule``).
         """
-        import builtins
         definitions = {}
         for op in self.ops:
             for name in _targets(op):
@@ -860,7 +861,6 @@ class Reverse:
         return tag(gast.For(target=target, iter=iterable, body=body, orelse=[], type_comment=None), loop.origin)
 
     def call_builtin(self, name, args):
-        import builtins
         return gast.Call(func=self.helper(getattr(builtins, name), name), args=list(args), keywords=[])
 
     def forward_op(self, op):
@@ -1013,12 +1013,11 @@ class Reverse:
         residuals = self.call_residuals[id(op)]
         active_args = self.user_call_args[id(op)]
         if self.weights_mode:
-            from .weights import call_vjp_forward_weights
-            call_vjp_forward = self.helper(call_vjp_forward_weights, "call_vjp_forward_weights")
+            forward_helper = self.helper(call_vjp_forward_weights, "call_vjp_forward_weights")
         else:
-            call_vjp_forward = self.helper(_dispatch().call_vjp_forward, "call_vjp_forward")
+            forward_helper = self.helper(call_vjp_forward, "call_vjp_forward")
         positions_node = gast.Tuple(elts=[gast.Constant(value=a, kind=None) for a in active_args], ctx=gast.Load())
-        new_call = gast.Call(func=call_vjp_forward, args=[call.func, positions_node] + call.args,
+        new_call = gast.Call(func=forward_helper, args=[call.func, positions_node] + call.args,
                              keywords=call.keywords)
         results = op.target if op.kind == "assign" else self.namer.fresh(f"{_call_name(call)}_results")
         out = [gast.Assign(targets=[gast.Tuple(elts=[store(results), store(residuals)], ctx=gast.Store())],
@@ -1363,7 +1362,7 @@ class Reverse:
                 part = self.namer.fresh(f"{var}_bar_part")
                 fresh_targets.append(store(part))
                 pending.append((node, part))
-        call = gast.Call(func=self.helper(_dispatch().call_vjp_backward, "call_vjp_backward"),
+        call = gast.Call(func=self.helper(call_vjp_backward, "call_vjp_backward"),
                          args=[load(residuals), cotangent], keywords=[])
         if not fresh_targets:  # a call run only for the Parameters it reads (weights=)
             self.backward.append(tag(gast.Expr(value=call), origin))
@@ -1461,16 +1460,6 @@ def upward_exposed(nodes):
     return exposed, defined
 
 
-def walk_loops(nodes):
-    for node in nodes:
-        if isinstance(node, Loop):
-            yield node
-            yield from walk_loops(node.body)
-        elif isinstance(node, If):
-            yield from walk_loops(node.body)
-            yield from walk_loops(node.orelse)
-
-
 def _part(name, path):
     """``name[k1][k2]...``: the cotangent of the element at ``path`` of a display's cotangent."""
     part = load(name)
@@ -1509,14 +1498,8 @@ def _call_name(call):
     return name
 
 
-def _dispatch():
-    from . import dispatch
-    return dispatch
-
-
 def _call_text(call):
     try:
-        import ast
         return ast.unparse(gast.gast_to_ast(call.func))
     except Exception:
         return "this function"
@@ -1530,7 +1513,6 @@ def _registration_hint(callee, call):
     if type(obj).__name__ == "ufunc":
         params = ", ".join(f"x{i + 1}" for i in range(obj.nin)) if obj.nin > 1 else "x"
     elif obj is not None:
-        import inspect
         try:
             params = ", ".join(p for p in inspect.signature(obj).parameters if p not in ("self",))
         except (TypeError, ValueError):

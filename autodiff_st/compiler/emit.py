@@ -13,7 +13,7 @@ import re
 
 import gast
 
-from .normalize import load, store
+from .ir import load, store
 from .parsing import origin_of
 
 _MARKER = "\x00autodiff_st comment {}\x00"

@@ -16,12 +16,14 @@ import inspect
 
 import numpy as np
 
-from . import batching_runtime, rules
-from .batching_runtime import Batched
-from .dispatch import Residuals, bound_prefix, call_vjp_forward, parameter_positions, underlying_function
-from .errors import AutodiffError, MissingRuleError
-from .nn import Parameter
-from .runtime import unbroadcast, zeros_like
+from ..core import hooks, registry
+from ..core.errors import AutodiffError, MissingRuleError
+from ..core.model import Parameter
+from . import batched as batching_runtime
+from .batched import Batched
+from .calls import (Residuals, argument_kinds, bound_prefix, call_vjp_forward, parameter_positions,
+                    underlying_function)
+from .helpers import unbroadcast, zeros_like
 
 _COLLECTORS = []  # the collectors of the backward passes running now, innermost last
 
@@ -196,9 +198,8 @@ def call_vjp_forward_weights(fn, active, *args, **kwargs):
     those holding float values are differentiated; the others (a Cell, a list of Cells, an int) become
     weight roots of the callee, and their cotangent in the caller is 0.0.
     """
-    if rules.lookup(fn) is not None or rules.is_nondifferentiable(fn):
+    if registry.lookup(fn) is not None or registry.is_nondifferentiable(fn):
         return call_vjp_forward(fn, active, *args, **kwargs)
-    from .cache import adjoint_functions, argument_kinds
     target, offset = underlying_function(fn)
     if not inspect.isfunction(target):
         # A builtin (a method of a plain array, say): it has no source and no rule, so it may only see
@@ -217,7 +218,7 @@ def call_vjp_forward_weights(fn, active, *args, **kwargs):
     params = parameter_positions(target, offset, kept)
     prefix = bound_prefix(fn)
     full = prefix + args
-    forward, backward = adjoint_functions(target, params, "vjp", argument_kinds(full), argument_roots(full))
+    forward, backward = hooks.compiler().adjoint_functions(target, params, "vjp", argument_kinds(full), argument_roots(full))
     out, residuals = forward(*prefix, *args, **kwargs)
     if kept != tuple(active):
         picks = tuple(kept.index(a) if a in kept else None for a in active)

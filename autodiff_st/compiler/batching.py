@@ -22,6 +22,7 @@ Whether a function had to fall back to one call per batch element is remembered 
 arguments are batched).
 """
 
+import copy
 import dataclasses
 import inspect
 import linecache
@@ -31,13 +32,16 @@ import types
 import weakref
 
 import gast
+import numpy as np
 
-from . import batching_runtime, emit
-from .batching_runtime import Batched, NeedsLoop, batch_size, loop_call, report, slice_of
-from .loader import compile_module, inner_code_objects, make_function
+from ..runtime import batched as batching_runtime
+from ..runtime.batched import Batched, NeedsLoop, batch_size, loop_call, report, slice_of
+from ..runtime.loader import compile_module, inner_code_objects, make_function
+from .ir import load, store
+from .emit import Comments, function_def, module_source
 from .naming import Namer, identifiers_in
-from .normalize import load, store
 from .parsing import Origin, parse_function
+from .scope import MISSING, resolve_name
 
 
 # --------------------------------------------------------------------------------------------------
@@ -79,9 +83,8 @@ class _Rewrite(gast.NodeTransformer):
             node = node.value
         if not isinstance(node, gast.Name) or node.id in self.local_names:
             return False
-        from .analyze import _MISSING, resolve_name
         obj = resolve_name(node.id, self.parsed)
-        return obj is not _MISSING and isinstance(obj, (types.ModuleType, type))
+        return obj is not MISSING and isinstance(obj, (types.ModuleType, type))
 
     def _index(self, node):
         """A subscript's index as an expression: ``a:b`` becomes ``slice(a, b, None)``."""
@@ -186,7 +189,6 @@ class _Rewrite(gast.NodeTransformer):
 
 
 def _as_load(node):
-    import copy
     node = copy.deepcopy(node)
     for child in gast.walk(node):
         if hasattr(child, "ctx"):
@@ -270,13 +272,13 @@ def _build(fn):
     if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
             and isinstance(body[0].value.value, str):
         body = body[1:]  # the docstring is replaced by ours
-    comments = emit.Comments()
+    comments = Comments()
     body = comments.annotate(body)
     args = _plain_arguments(node.args)
     name = namer.fresh(f"{parsed.name}_batched")
     doc = (f"{parsed.name} on a batch: every Batched value carries the batch on axis 0; calls and subscripts "
            "apply batching rules.")
-    function = emit.function_def(name, args, body, doc)
+    function = function_def(name, args, body, doc)
     factory = namer.fresh(f"make_{parsed.name}_batched")
     origin = node.origin
     where = f"{os.path.basename(origin.filename)}:{origin.lineno}"
@@ -286,14 +288,13 @@ def _build(fn):
               "# Batched values (batching_runtime.Batched) carry the batch on axis 0; unbatched values are as in\n"
               f"# {parsed.name}. Each block of statements is headed by the line it comes from.\n")
     factory_params = sorted(helper_cells) + list(fn.__code__.co_freevars)
-    source = emit.module_source(header, factory, factory_params, [function], comments)
+    source = module_source(header, factory, factory_params, [function], comments)
     code, filename = compile_module(source, f"batched {parsed.name}")
     inner = inner_code_objects(code, factory)[name]
     return BatchedCode(source, filename, inner, helper_cells, name)
 
 
 def _plain_arguments(args):
-    import copy
     args = copy.deepcopy(args)
     for a in args.posonlyargs + args.args + args.kwonlyargs:
         a.annotation = None
@@ -437,14 +438,12 @@ def _wrap_leaves(tree):
         return type(tree)(items) if type(tree) in (tuple, list) else tuple(items)
     if isinstance(tree, dict):
         return type(tree)({k: _wrap_leaves(v) for k, v in tree.items()})
-    import numpy as np
     return Batched(np.asarray(tree))
 
 
 def materialize(tree, size):
     """A result with the batch made explicit: a batched leaf gives its array, an unbatched number or
     array is repeated ``size`` times along a new axis 0, ``None`` stays ``None``."""
-    import numpy as np
     if type(tree) is Batched:
         return tree.value
     if tree is None:

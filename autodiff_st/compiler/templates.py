@@ -12,9 +12,10 @@ import textwrap
 
 import gast
 
-from .errors import MissingRuleError
-from .normalize import load, store
+from ..core.errors import MissingRuleError
+from .ir import load, store
 from .optimize import fold_constants
+from .scope import resolve_name
 
 
 class HelperNames:
@@ -35,7 +36,6 @@ class HelperNames:
         key = id(obj)
         if key in self._by_id:
             return self._by_id[key]
-        from .analyze import resolve_name
         if preferred not in self.user_locals and preferred not in self.parsed.closure \
                 and resolve_name(preferred, self.parsed) is obj:
             name = preferred  # the user's own global (or builtin) of that name is the same object

@@ -13,7 +13,7 @@ import textwrap
 
 import gast
 
-from .errors import SourceUnavailableError, UnsupportedSyntaxError
+from ..core.errors import SourceUnavailableError, UnsupportedSyntaxError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,39 +5,17 @@ each function keeps its own namespace. A value is *active* when it depends on a 
 through differentiable operations; only active values get adjoints.
 """
 
-import builtins
 import dataclasses
 import inspect
 
 import gast
 
-from . import dispatch, rules
-from .normalize import static_path_root
-
-_MISSING = object()
-
-
-def resolve_name(name, parsed):
-    if name in parsed.closure:
-        try:
-            return parsed.closure[name].cell_contents
-        except ValueError:
-            return _MISSING
-    if name in parsed.globals:
-        return parsed.globals[name]
-    return getattr(builtins, name, _MISSING)
-
-
-def resolve_path(node, parsed):
-    """The object a dotted path such as ``np.linalg.inv`` names in the user's function, or None."""
-    if isinstance(node, gast.Name):
-        obj = resolve_name(node.id, parsed)
-        return None if obj is _MISSING else obj
-    if isinstance(node, gast.Attribute):
-        base = resolve_path(node.value, parsed)
-        return None if base is None else getattr(base, node.attr, None)
-    return None
-
+from ..core import registry as rules
+from ..core.model import Cell
+from ..core.transform import Transform
+from ..runtime.calls import is_generated_call
+from .ir import static_path_root
+from .scope import resolve_path
 
 @dataclasses.dataclass
 class Callee:
@@ -56,8 +34,6 @@ class Callee:
 
 
 def is_user_function(obj):
-    from .nn import Cell
-    from .api import Transform
     if isinstance(obj, (Cell, Transform)):
         return True
     if inspect.ismethod(obj):
@@ -89,7 +65,7 @@ def classify_call(call, parsed, is_local):
     rule = rules.lookup(obj)
     if rule is not None:
         return Callee("rule", obj, rule)
-    if dispatch.is_generated_call(obj):
+    if is_generated_call(obj):
         return Callee("user", obj)
     if rules.is_nondifferentiable(obj):
         return Callee("nondiff", obj)

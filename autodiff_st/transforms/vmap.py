@@ -8,9 +8,11 @@ import functools
 
 import numpy as np
 
-from . import batching_runtime
-from .batching import compiled_batched, has_source, materialize
-from .batching_runtime import Batched
+from ..compiler.batching import compiled_batched, has_source, materialize
+from ..core.registry import batching_rule_for
+from ..runtime import batched as batching_runtime
+from ..runtime.batched import Batched
+from ..runtime.calls import underlying_function
 
 
 def _check_axis_spec(spec, what):
@@ -88,12 +90,10 @@ class VMap:
 
     def generated_source(self):
         """The batched source of the mapped function (for ``ad.source``)."""
-        from .dispatch import underlying_function
         target, _ = underlying_function(self.fn)
         if isinstance(target, VMap):
             return target.generated_source()
-        from .batching_rules import rule_for
-        if rule_for(target) is not None or isinstance(target, np.ufunc):
+        if batching_rule_for(target) is not None or isinstance(target, np.ufunc):
             return f"# {batching_runtime.describe(target)} is batched by its rule, not by generated code.\n"
         if not has_source(target):
             return (f"# {batching_runtime.describe(target)} has no source to batch: vmap calls it once per "

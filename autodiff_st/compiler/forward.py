@@ -20,9 +20,11 @@ import dataclasses
 
 import gast
 
-from . import rules, runtime
-from .errors import MissingRuleError, NonDifferentiableError, UnsupportedSyntaxError
-from .normalize import load, store
+import autodiff_st.runtime as runtime
+from ..core import registry as rules
+from ..core.errors import MissingRuleError, NonDifferentiableError, UnsupportedSyntaxError
+from ..runtime.calls import call_jvp
+from .ir import load, store
 from .reverse import (BINARY_PRIMITIVES, UNARY_PRIMITIVES, Reverse, _call_name, _drop_unbroadcast, _targets,
                       names_in, tag, walk_ops)
 from .templates import bind_arguments, inline_vjp
@@ -32,7 +34,6 @@ import operator
 
 
 def call_jvp_helper():
-    from .dispatch import call_jvp
     return call_jvp
 
 

@@ -21,9 +21,11 @@ import dataclasses
 import gast
 import numpy as np
 
-from .errors import UnsupportedSyntaxError
+from ..core.errors import UnsupportedSyntaxError
+from .ir import Break, If, Loop, Op, is_atom, load, static_path_root, store, walk_ops  # noqa: F401
 from .naming import describe_operand
 from .parsing import Origin, origin_of
+from .scope import resolve_path
 
 OP_WORDS = {
     gast.Add: "plus", gast.Sub: "minus", gast.Mult: "times", gast.Div: "over", gast.MatMult: "matmul",
@@ -50,104 +52,6 @@ FRESH_FUNCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod, n
                    float, abs, len, int, list}
 FRESH_METHODS = {"copy", "sum", "mean", "max", "min", "prod", "var", "std", "dot", "cumsum", "cumprod",
                  "trace", "flatten", "round", "clip", "shape", "ndim", "size", "dtype"}
-
-
-@dataclasses.dataclass
-class Op:
-    """One statement of the normal form.
-
-    kind is one of:
-      "assign": ``target = value``, value a single operation on atoms, or an atom (a copy);
-      "setitem": ``target[index] = stored``, value the element ``target[index]`` written into;
-      "append":  ``target.append(stored)``, on a list the function made;
-      "pop":     ``target = items.pop()``, value the list ``items``;
-      "unpack": ``targets = value``, value a call or a name;
-      "return": ``return value``, value an atom or a tuple of atoms;
-      "expr":   ``value`` evaluated for its effect (a call);
-      "assert": ``assert value``.
-    """
-
-    kind: str
-    target: object  # str, tuple of str, or None
-    value: gast.expr
-    origin: Origin
-    nested: bool = False  # inside a loop or a branch: it may overwrite a value the backward pass needs
-    stored: object = None  # for "setitem" (``target[index] = stored``): the atom written
-
-
-@dataclasses.dataclass
-class If:
-    """``if test: body else: orelse``, where ``test`` names a value that the branches do not change."""
-
-    test: str
-    body: list
-    orelse: list
-    origin: Origin
-
-
-@dataclasses.dataclass
-class Loop:
-    """A ``for`` or ``while`` loop in normal form.
-
-    A for loop walks ``sources`` (atoms) together, by position: ``targets[i]`` takes the items of
-    ``sources[i]``, and ``index`` (if any) the position, as with ``enumerate`` and ``zip``. When
-    ``sources`` is a single ``range(...)`` call (``range_args``), the target takes its values. A while
-    loop (``kind == "while"``) has no sources; its body starts by testing the condition and breaks out
-    when it is false. ``break``, ``continue`` and ``return`` inside the body are already lowered to
-    flags, so the body always runs to its end, where ``Break`` statements leave the loop. ``count``
-    names the number of iterations run, which the backward pass reads.
-    """
-
-    kind: str
-    sources: list
-    range_args: list
-    index: object
-    targets: list
-    body: list
-    count: str
-    origin: Origin
-
-
-@dataclasses.dataclass
-class Break:
-    origin: Origin
-
-
-def walk_ops(nodes):
-    """Every ``Op`` in a normal-form block, nested blocks included, in program order."""
-    for node in nodes:
-        if isinstance(node, Op):
-            yield node
-        elif isinstance(node, If):
-            yield from walk_ops(node.body)
-            yield from walk_ops(node.orelse)
-        elif isinstance(node, Loop):
-            yield from walk_ops(node.body)
-
-
-def is_atom(node):
-    if isinstance(node, (gast.Name, gast.Constant, gast.JoinedStr)):
-        return True
-    if isinstance(node, (gast.Tuple, gast.List)):
-        return all(is_atom(e) for e in node.elts)
-    if isinstance(node, gast.Dict):
-        return all(is_atom(v) for v in node.values)
-    return False
-
-
-def load(name):
-    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
-
-
-def store(name):
-    return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
-
-
-def static_path_root(node):
-    """The root name of a dotted path such as ``np.linalg.inv``, or None."""
-    while isinstance(node, gast.Attribute):
-        node = node.value
-    return node.id if isinstance(node, gast.Name) else None
 
 
 class Normalizer:
@@ -721,7 +625,6 @@ class Normalizer:
         root = static_path_root(func)
         if root is None or self.is_local(root):
             return None
-        from .analyze import resolve_path
         return resolve_path(func, self.parsed)
 
     def unpack(self, target, value, origin):

@@ -23,15 +23,17 @@ import logging
 
 import numpy as np
 
-from . import rules
-from .api import (FIRST, Transform, _as_tuple, _check_input, _check_positions, _decorator, _name, _resolve_positions,
-                  _resolve_weights, _target, forward_with_weights)
-from .batching_runtime import Batched
-from .cache import adjoint_functions, argument_kinds, compiled_adjoint
-from .dispatch import call_forward, call_jvp
-from .errors import AuxError, InputTypeError
-from .loader import small_function
-from .weights import WeightGradients
+from ..compiler.batching import batched_backward, call_batched_any, materialize
+from ..compiler.cache import adjoint_functions, compiled_adjoint
+from ..core import registry as rules
+from ..core.errors import AutodiffError, AuxError, InputTypeError
+from ..core.transform import Transform
+from ..runtime.batched import Batched
+from ..runtime.calls import argument_kinds, call_forward, call_jvp
+from ..runtime.loader import small_function
+from ..runtime.weights import WeightGradients
+from .grad import (FIRST, Grad, WeightsGrad, _as_tuple, _check_input, _check_positions, _decorator, _name,
+                   _resolve_positions, _resolve_weights, _target, forward_with_weights, gradient_function)
 
 log = logging.getLogger("autodiff_st")
 
@@ -124,10 +126,6 @@ def _as_like(t, x):
 def _batched_backward(backward):
     """The batched form of a generated backward function, or None where batching is not available."""
     try:
-        from .batching import batched_backward
-    except ImportError:
-        return None
-    try:
         return batched_backward(backward)
     except Exception as error:  # noqa: BLE001 - the loop below is always correct
         log.debug("jacrev runs a loop of backward passes: %s", error)
@@ -153,11 +151,6 @@ def _tangent_batch(fn, active, args, zero_tangents, slot, has_aux):
     x = args[active[slot]]
     size = int(np.size(x))
     if rules.lookup(fn) is not None or size == 0:
-        return None
-    try:
-        from .batching import call_batched_any, materialize
-        from .batching_runtime import Batched
-    except ImportError:
         return None
     target, prefix = _target(fn)
     shifted = tuple(p + len(prefix) for p in active)
@@ -229,7 +222,6 @@ class JacRev(Transform):
             raise ValueError("jacrev needs something to differentiate: grad_position (or argnums) and weights "
                              "are both None.")
         if weights is not None and isinstance(fn, Transform):
-            from .errors import AutodiffError
             raise AutodiffError("jacrev with weights= of another transform is not supported: differentiate a "
                                 "plain function or Cell with weights=.")
         self.positions = positions
@@ -610,8 +602,6 @@ def _nested_jacobian(outer, args, active):
     that composition explicit; the outer transform differentiates it like any user function, through
     its calls into the inner generated functions. The result nests as JAX's does: the inner Jacobian's
     structure outside, the outer positions inside."""
-    from .api import Grad, WeightsGrad
-    from .errors import AutodiffError
     inner = outer.fn
     plain = not outer.has_aux and not isinstance(inner.fn, Transform) and rules.lookup(inner.fn) is None
     if plain and isinstance(inner, Grad) and not isinstance(inner, WeightsGrad) and inner.mode == "grad_only":
@@ -690,7 +680,6 @@ def _jacobian_of_gradient(outer, args):
     """``jacrev(grad(f))`` and ``jacfwd(grad(f))``: the outer Jacobian of a small generated function that
     returns the gradients the inner ``grad`` computes, from its generated gradient function. The result
     nests as the gradients do: ``jac[gradient_index][outer_index]`` for a tuple of gradients."""
-    from .api import gradient_function
     inner = outer.fn
     function, prefix = gradient_function(inner, tuple(args))
     outer_positions = _as_tuple(outer.positions)

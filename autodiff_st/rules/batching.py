@@ -14,7 +14,7 @@ It runs only when at least one argument is batched. Families:
 - shape-only functions (``np.shape``, ``len``, ``zeros_like``, ``shape_of``, ``reduced_count``): the
   result depends on the logical shape only, so it is computed from one element and stays unbatched.
 
-Everything else falls back to one call per batch element (``batching_runtime.loop_call``); the user's
+Everything else falls back to one call per batch element (``batched.loop_call``); the user's
 and the runtime's own Python functions are batched recursively instead (``batching.call_batched``).
 """
 
@@ -24,28 +24,12 @@ import operator
 
 import numpy as np
 
-from . import runtime, weights
-from .batching_runtime import (Batched, NeedsLoop, as_batch_array, batch_size, elementwise, example_of,
+import autodiff_st.runtime as runtime
+from ..core import hooks
+from ..core.registry import batching_rule, batching_rule_for as rule_for
+from ..runtime import batched, weights
+from ..runtime.batched import (Batched, NeedsLoop, as_batch_array, batch_size, elementwise, example_of,
                                is_batched, lift, logical_ndim, loop_call)
-
-_RULES = {}
-
-
-def rule_for(fn):
-    try:
-        return _RULES.get(fn)
-    except TypeError:  # unhashable callables have no rule
-        return None
-
-
-def batching_rule(*functions):
-    def register(rule):
-        for fn in functions:
-            _RULES[fn] = rule
-        return rule
-
-    return register
-
 
 def _norm(axis, ndim):
     return axis + ndim if axis < 0 else axis
@@ -70,7 +54,7 @@ for _fn in (np.where, np.clip, np.round, np.around, np.real, np.imag, np.conj, n
             np.sinc, np.fix, np.isclose, operator.add, operator.sub, operator.mul, operator.truediv,
             operator.pow, operator.neg, operator.floordiv, operator.mod, operator.lt, operator.le,
             operator.gt, operator.ge, operator.eq, operator.ne, operator.pos, operator.abs):
-    _RULES[_fn] = _elementwise_rule(_fn)
+    batching_rule(_fn)(_elementwise_rule(_fn))
 
 
 @batching_rule(np.where)
@@ -90,11 +74,11 @@ _MATH_AS_NUMPY = {
     "isfinite": np.isfinite, "fmod": np.fmod,
 }
 for _name, _ufunc in _MATH_AS_NUMPY.items():
-    _RULES[getattr(math, _name)] = _elementwise_rule(_ufunc)
+    batching_rule(getattr(math, _name))(_elementwise_rule(_ufunc))
 if hasattr(math, "exp2"):
-    _RULES[math.exp2] = _elementwise_rule(np.exp2)
+    batching_rule(math.exp2)(_elementwise_rule(np.exp2))
 if hasattr(math, "cbrt"):
-    _RULES[math.cbrt] = _elementwise_rule(np.cbrt)
+    batching_rule(math.cbrt)(_elementwise_rule(np.cbrt))
 
 
 @batching_rule(math.log)
@@ -145,8 +129,8 @@ def _extremum(ufunc, name):
     return rule
 
 
-_RULES[builtins.max] = _extremum(np.maximum, "max")
-_RULES[builtins.min] = _extremum(np.minimum, "min")
+batching_rule(builtins.max)(_extremum(np.maximum, "max"))
+batching_rule(builtins.min)(_extremum(np.minimum, "min"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -155,10 +139,10 @@ _RULES[builtins.min] = _extremum(np.minimum, "min")
 
 for _fn in (list, tuple, dict, zip, enumerate, reversed, iter, next, print, id, callable, hasattr, getattr,
             builtins.sum, runtime.parts, runtime.as_parts, runtime.push_part, runtime.require):
-    _RULES[_fn] = _fn
+    batching_rule(_fn)(_fn)
 
 # The collector of Parameters' gradients takes batched cotangents itself (jacrev(..., weights=)).
-_RULES[weights.collect_weight_grad] = weights.collect_weight_grad
+batching_rule(weights.collect_weight_grad)(weights.collect_weight_grad)
 
 
 @batching_rule(isinstance)
@@ -184,7 +168,7 @@ def _shape_only(fn):
 for _fn in (np.shape, np.ndim, np.size, len, runtime.shape_of, runtime.zeros_like, runtime.ones_like,
             runtime.reduced_count, runtime.identity_like, np.zeros_like, np.ones_like, np.empty_like,
             np.iscomplexobj, np.isrealobj, np.result_type):
-    _RULES[_fn] = _shape_only(_fn)
+    batching_rule(_fn)(_shape_only(_fn))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -229,15 +213,15 @@ def _name(fn):
 
 for _fn in (np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.std, np.var, np.any, np.all,
             np.nansum, np.nanmean, np.nanmax, np.nanmin, np.nanprod, np.median, np.ptp, np.count_nonzero):
-    _RULES[_fn] = _reduction(_fn)
+    batching_rule(_fn)(_reduction(_fn))
 for _fn in (np.argmax, np.argmin, np.cumsum, np.cumprod, np.nanargmax, np.nanargmin):
-    _RULES[_fn] = _reduction(_fn, flatten_none=True)
+    batching_rule(_fn)(_reduction(_fn, flatten_none=True))
 for _fn in (np.sort, np.argsort):
-    _RULES[_fn] = _reduction(_fn, default_axis=-1, flatten_none=True)
+    batching_rule(_fn)(_reduction(_fn, default_axis=-1, flatten_none=True))
 
 try:  # scipy is optional
     import scipy.special
-    _RULES[scipy.special.logsumexp] = _reduction(scipy.special.logsumexp)
+    batching_rule(scipy.special.logsumexp)(_reduction(scipy.special.logsumexp))
 except ImportError:  # pragma: no cover
     pass
 
@@ -443,7 +427,7 @@ def _stacked(fn):
 
 
 for _fn in (np.linalg.inv, np.linalg.det, np.linalg.cholesky):
-    _RULES[_fn] = _stacked(_fn)
+    batching_rule(_fn)(_stacked(_fn))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -467,6 +451,7 @@ def _advanced_together(index):
     return all(kinds[first:last + 1])
 
 
+@batching_rule(operator.getitem)
 def batched_getitem(x, index):
     if type(x) is Batched:
         if not is_batched(index):
@@ -484,6 +469,7 @@ def batched_getitem(x, index):
     return loop_call(operator.getitem, (x, index), {}, "indexing with a batched index")
 
 
+@batching_rule(operator.setitem)
 def batched_setitem(x, index, value):
     if is_batched(index):
         raise NeedsLoop("a write at a batched index")
@@ -509,12 +495,10 @@ def batched_setitem(x, index, value):
 def index_grad(v, x, index):
     """The gradient of ``x[index]``: ``v`` (batched) added into zeros shaped like ``x`` (unbatched)."""
     if type(v) is not Batched or is_batched(x) or is_batched(index) or isinstance(x, (tuple, list, dict)):
-        from .batching import call_batched
-        return call_batched(runtime.index_grad, (v, x, index), {})
+        return hooks.compiler().call_batched(runtime.index_grad, (v, x, index), {})
     full = (slice(None),) + (index if isinstance(index, tuple) else (index,))
     if not _advanced_together(full[1:]):
-        from .batching import call_batched
-        return call_batched(runtime.index_grad, (v, x, index), {})
+        return hooks.compiler().call_batched(runtime.index_grad, (v, x, index), {})
     dtype = np.result_type(v.value, x) if np.iscomplexobj(v.value) else getattr(x, "dtype", float)
     out = np.zeros(v.value.shape[:1] + np.shape(x), dtype=dtype)
     region = out[full]
@@ -536,7 +520,14 @@ METHOD_FUNCTIONS = {
 }
 
 
+@batching_rule(batched.method)
 def method_rule(x, name, args, kwargs):
+    """``x.name(*args, **kwargs)`` where ``x`` is batched, or a plain array whose method gets batched arguments."""
+    if type(x) is not Batched:
+        fn = METHOD_FUNCTIONS.get(name)
+        if fn is not None:
+            return batched.call(fn, x, *args, **kwargs)
+        raise NeedsLoop(f"the array method .{name}() with a batched argument")
     if name in ("reshape", "transpose"):
         packed = runtime.pack_axes(args[0], args[1:]) if args else kwargs.pop("shape", kwargs.pop("axes", None))
         return reshape(x, packed, **kwargs) if name == "reshape" else transpose(x, packed)
@@ -557,7 +548,6 @@ def method_rule(x, name, args, kwargs):
         return None
     fn = METHOD_FUNCTIONS.get(name)
     if fn is not None:
-        from .batching_runtime import call
-        return call(fn, x, *args, **kwargs)
+        return batched.call(fn, x, *args, **kwargs)
     return loop_call(lambda obj, *a, **k: getattr(obj, name)(*a, **k), (x,) + tuple(args), kwargs,
                      f"no batching rule for the array method .{name}()")

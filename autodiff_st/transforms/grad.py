@@ -1,4 +1,4 @@
-"""Stage 10, api: the public transforms, built on the cached generated adjoints.
+"""The gradient transforms, built on the cached generated adjoints.
 
 ``grad`` and ``value_and_grad`` run one generated function that computes the value and the gradient
 together. ``vjp`` runs a generated forward pass once and returns a ``vjp_fn`` that runs the generated
@@ -11,29 +11,16 @@ import inspect
 import numpy as np
 
 
-from . import rules
-from .cache import adjoint_functions, argument_kinds, compiled_adjoint
-from .dispatch import bound_prefix, call_forward, underlying_function
-from .loader import small_function
-from .errors import (AuxError, AutodiffError, CotangentError, GradPositionError, GradPositionTypeError,
-                     InputTypeError)
-from . import runtime
-from .weights import WeightGradients, argument_roots, as_weight_tuple
-
-
-class Transform:
-    """Base of the callables that ``grad``, ``value_and_grad`` and friends return."""
-
-    def __init__(self, fn):
-        self.fn = fn
-        functools.update_wrapper(self, fn, updated=())
-
-    def __get__(self, obj, objtype=None):
-        # A transform decorating a method: bound to an object, it differentiates the bound method, so
-        # positions count after self, as for ad.grad(obj.method).
-        if obj is None:
-            return self
-        return self.rebind(self.fn.__get__(obj, objtype))
+from ..compiler.cache import adjoint_functions, compiled_adjoint
+from ..compiler.parsing import parse_function
+from ..core import registry as rules
+from ..core.errors import (AuxError, AutodiffError, CotangentError, GradPositionError, GradPositionTypeError,
+                           InputTypeError)
+from ..core.transform import Transform
+from ..runtime.calls import argument_kinds, bound_prefix, call_forward, underlying_function
+from ..runtime.helpers import ones_like
+from ..runtime.loader import small_function
+from ..runtime.weights import WeightGradients, argument_roots, as_weight_tuple
 
 
 class _Default(int):
@@ -165,7 +152,6 @@ def _target(fn):
     if not callable(target):
         raise TypeError(f"expected a function to differentiate, got {type(fn).__name__}")
     if not inspect.isfunction(target):
-        from .parsing import parse_function
         parse_function(target)  # raises SourceUnavailableError, with advice
     return target, bound_prefix(fn)
 
@@ -182,7 +168,7 @@ def _value_and_grads(fn, positions, mode):
         def through_rule(*args, **kwargs):
             out, pullback = call_forward(fn, positions, *args, **kwargs)
             head = out[0] if mode.endswith("_aux") else out
-            seed = tuple(runtime.ones_like(o) for o in head) if isinstance(head, tuple) else runtime.ones_like(head)
+            seed = tuple(ones_like(o) for o in head) if isinstance(head, tuple) else ones_like(head)
             grads = pullback(seed)
             return (out,) + (grads if len(positions) > 1 else (grads,))
         through_rule.last_kinds = None
@@ -284,6 +270,16 @@ class Grad(Transform):
     def rebind(self, fn):
         return Grad(fn, self.positions, self.has_aux, self.return_value, self.value_and_grad)
 
+    def called_inside(self, args, kwargs):
+        """A plain ``grad`` called inside a differentiated function (a gradient penalty) runs its generated
+        gradient function, which is differentiated like any other function."""
+        if type(self) is Grad and self.mode == "grad_only" and not kwargs:
+            return gradient_function(self, args)
+        return super().called_inside(args, kwargs)
+
+    def described_inside(self):
+        return "a grad with has_aux, return_value or value_and_grad"
+
     def __call__(self, *args, **kwargs):
         positions = self._positions_for.get(len(args))
         if positions is None:
@@ -337,6 +333,9 @@ class WeightsGrad(Grad):
                                 "or Cell with weights=.")
         super().__init__(fn, positions, has_aux, return_value, value_and_grad)
         self.weights = weights  # (the Parameters, how to shape their gradients)
+
+    def described_inside(self):
+        return "a grad with weights="
 
     def rebind(self, fn):
         return WeightsGrad(fn, self.positions, self.weights, self.has_aux, self.return_value, self.value_and_grad)

@@ -1,0 +1,45 @@
+"""Cache: run the pipeline once per function, positions and mode, and reuse the result.
+
+Compiled modules are keyed on the function's code object, so a function redefined (a notebook cell run
+again) gets a new adjoint. The compiled module records the global names whose values it depended on
+(the ``np`` in ``np.sin``), and it is rebuilt if any of them has been rebound since (see
+``pipeline.Compiled.still_valid``). Generated code objects are shared between closures of the same
+code; each closure is bound to its own cells.
+"""
+
+import weakref
+
+from ..runtime.calls import argument_kinds  # noqa: F401  (the other half of every cache key)
+from .pipeline import build
+
+_COMPILED = {}
+_BOUND = weakref.WeakKeyDictionary()
+
+
+def compiled_adjoint(fn, positions, mode, kinds=None, roots=None):
+    """The compiled module for ``fn``. ``roots`` is None, or, for an adjoint that also collects the
+    gradients of Parameters (weights=), which arguments may hold Parameters (see weights.py)."""
+    # Code objects compare equal across files when their bytecode is the same: key on the place too,
+    # so the generated comments point at the right file.
+    code = fn.__code__
+    key = (code, code.co_filename, code.co_firstlineno, positions, mode, kinds, roots)
+    compiled = _COMPILED.get(key)
+    if compiled is None or not compiled.still_valid(fn):
+        compiled = build(fn, positions, mode, kinds) if roots is None else build(fn, positions, mode, kinds, roots)
+        _COMPILED[key] = compiled
+    return compiled
+
+
+def adjoint_functions(fn, positions, mode, kinds=None, roots=None):
+    """The generated functions for ``fn``: (forward, backward) for "vjp", (value_and_grad,) otherwise."""
+    per_fn = _BOUND.get(fn)
+    if per_fn is None:
+        per_fn = _BOUND[fn] = {}
+    key = (positions, mode, kinds) if roots is None else (positions, mode, kinds, roots)
+    entry = per_fn.get(key)
+    if entry is not None and entry[0].still_valid(fn):
+        return entry[1]
+    compiled = compiled_adjoint(fn, positions, mode, kinds, roots)
+    functions = compiled.bind(fn)
+    per_fn[key] = (compiled, functions)
+    return functions
