@@ -6,8 +6,10 @@
 """
 
 from . import rules as _rules
-from .transforms.grad import grad, value_and_grad, vjp, source, stop_gradient
-from .transforms.jacobians import jvp, jacrev, jacfwd, hessian
+from .transforms.grad import grad, value_and_grad, source, stop_gradient
+from .transforms.vjp import vjp
+from .transforms.jacobians import jvp, jacrev, jacfwd
+from .transforms.second_order import hessian
 from .core.errors import (AutodiffError, UnsupportedSyntaxError, MissingRuleError, SourceUnavailableError,
                      NonDifferentiableError, GradPositionError, GradPositionTypeError, InputTypeError,
                      CotangentError, AuxError)

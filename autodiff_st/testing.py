@@ -10,7 +10,7 @@ import numpy as np
 
 from .compiler.cache import adjoint_functions
 from .runtime.calls import argument_kinds
-from .transforms.grad import _target
+from .transforms.checks import target_of
 
 
 def _is_differentiable(x):
@@ -82,7 +82,7 @@ def check_grads(fn, args, order=2, modes=("rev", "fwd"), eps=1e-6, rtol=1e-5, at
     if not positions:
         raise ValueError("check_grads: no float argument to differentiate")
     rng = np.random.default_rng(seed)
-    target, prefix = _target(fn)
+    target, prefix = target_of(fn)
     offset = len(prefix)
     shifted = tuple(p + offset for p in positions)
     if "rev" in modes:

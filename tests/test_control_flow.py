@@ -437,13 +437,13 @@ def test_grad_mode_matches_vjp_mode(case):
 
 
 def _prefix(fn):
-    from autodiff_st.transforms.grad import _target
-    return _target(fn)[1]
+    from autodiff_st.transforms.checks import target_of
+    return target_of(fn)[1]
 
 
 def _target_and_shift(fn, positions):
-    from autodiff_st.transforms.grad import _target
-    target, prefix = _target(fn)
+    from autodiff_st.transforms.checks import target_of
+    target, prefix = target_of(fn)
     return target, tuple(p + len(prefix) for p in positions)
 
 

@@ -17,7 +17,7 @@ import pytest
 import autodiff_st as ad
 from autodiff_st.compiler import batching, cache
 from autodiff_st.runtime import batched as batching_runtime
-from autodiff_st.transforms.grad import _target
+from autodiff_st.transforms.checks import target_of
 from autodiff_st.runtime.calls import argument_kinds
 from autodiff_st.testing import _is_differentiable
 from tests import golden_functions as g
@@ -85,7 +85,7 @@ def _entries():
 
 def _adjoint(fn, args):
     """The vjp forward and backward passes of ``fn`` over its float arguments, as jacrev would build them."""
-    target, prefix = _target(fn)
+    target, prefix = target_of(fn)
     positions = tuple(i + len(prefix) for i, a in enumerate(args) if _is_differentiable(a))
     forward, backward = cache.adjoint_functions(target, positions, "vjp", argument_kinds(prefix + args))
     out, residuals = forward(*prefix, *args)

@@ -1,159 +1,22 @@
-"""The gradient transforms, built on the cached generated adjoints.
+"""``grad`` and ``value_and_grad``, built on the cached generated adjoints; ``source`` and ``stop_gradient``.
 
-``grad`` and ``value_and_grad`` run one generated function that computes the value and the gradient
-together. ``vjp`` runs a generated forward pass once and returns a ``vjp_fn`` that runs the generated
-backward pass on each cotangent it is given.
+A ``Grad`` runs one generated function that computes the value and the gradient together; a
+``WeightsGrad`` (``weights=``) runs one compiled to report the Parameters it reads as well. A ``grad`` of
+a plain ``grad`` differentiates the inner one's generated gradient function, and ``gradient_function``
+gives that function to the Jacobians of a ``grad`` and to generated code that calls a ``grad``.
 """
 
-import functools
-import inspect
-
-import numpy as np
-
-
 from ..compiler.cache import adjoint_functions, compiled_adjoint
-from ..compiler.parsing import parse_function
 from ..core import registry as rules
-from ..core.errors import (AuxError, AutodiffError, CotangentError, GradPositionError, GradPositionTypeError,
-                           InputTypeError)
+from ..core.errors import AutodiffError, AuxError
 from ..core.transform import Transform
-from ..runtime.calls import argument_kinds, bound_prefix, call_forward, underlying_function
-from ..runtime.helpers import ones_like
+from ..runtime import ones_like
+from ..runtime.calls import argument_kinds, call_forward
 from ..runtime.loader import small_function
-from ..runtime.weights import WeightGradients, argument_roots, as_weight_tuple
-
-
-class _Default(int):
-    """The default ``grad_position=0``, distinguishable from an explicit 0."""
-
-    def __repr__(self):
-        return "0"
-
-
-FIRST = _Default(0)
-
-
-def _resolve_positions(grad_position, argnums):
-    if argnums is not None:
-        if grad_position is not FIRST:
-            raise TypeError("give either grad_position or argnums, not both: argnums is an alias of grad_position")
-        grad_position = argnums
-    if grad_position is FIRST:
-        return 0
-    if grad_position is None:
-        return None
-    if isinstance(grad_position, bool) or not isinstance(grad_position, (int, tuple, list)):
-        raise GradPositionTypeError(
-            f"grad_position must be an int or a tuple of ints, not {type(grad_position).__name__}.")
-    if isinstance(grad_position, int):
-        return grad_position
-    positions = tuple(grad_position)
-    if not positions:
-        raise GradPositionError("grad_position is an empty tuple: name at least one argument to differentiate.")
-    for p in positions:
-        if isinstance(p, bool) or not isinstance(p, int):
-            raise GradPositionTypeError(f"grad_position holds {p!r}, which is not an int.")
-    if len(set(positions)) != len(positions):
-        raise GradPositionError(f"grad_position {positions} names an argument twice.")
-    return positions
-
-
-def _as_tuple(positions):
-    return (positions,) if isinstance(positions, int) else positions
-
-
-def _check_positions(positions, args, fn):
-    n = len(args)
-    out = []
-    for p in positions:
-        q = p + n if p < 0 else p
-        if not 0 <= q < n:
-            raise GradPositionError(
-                f"grad_position {p} is out of range: {_name(fn)} was called with {n} positional "
-                f"argument{'s' if n != 1 else ''}.",
-                hint="Differentiated arguments must be passed positionally; positions count from 0.")
-        if q in out:
-            raise GradPositionError(f"grad_position {positions} names argument {q} twice.")
-        out.append(q)
-    return tuple(out)
-
-
-def _name(fn):
-    return getattr(fn, "__qualname__", None) or type(fn).__name__
-
-
-def _check_input(x, position, fn, allow_complex=False):
-    kind = type(x)
-    if kind is float or (kind is np.ndarray and x.dtype.kind == "f"):
-        return  # the common cases, first
-    if isinstance(x, (tuple, list)):
-        for item in x:
-            _check_input(item, position, fn, allow_complex)
-        return
-    if isinstance(x, dict):
-        for item in x.values():
-            _check_input(item, position, fn, allow_complex)
-        return
-    if isinstance(x, bool) or isinstance(x, (int, np.integer)) or (
-            isinstance(x, np.ndarray) and x.dtype.kind in "iub"):
-        raise InputTypeError(
-            f"argument {position} of {_name(fn)} is an integer ({type(x).__name__}"
-            f"{'' if not isinstance(x, np.ndarray) else ' of dtype ' + str(x.dtype)}), and integers have no "
-            "gradient.", hint="Pass a float instead, for example 2.0 or x.astype(np.float64).")
-    if isinstance(x, (complex, np.complexfloating)) or (isinstance(x, np.ndarray) and x.dtype.kind == "c"):
-        if not allow_complex:
-            raise InputTypeError(
-                f"argument {position} of {_name(fn)} is complex; grad and vjp differentiate real inputs.",
-                hint="Split the value into real and imaginary parts and differentiate those.")
-        return
-    if isinstance(x, (float, np.floating)) or (isinstance(x, np.ndarray) and x.dtype.kind == "f"):
-        return
-    raise InputTypeError(
-        f"argument {position} of {_name(fn)} is a {type(x).__name__}, which cannot be differentiated.",
-        hint="Differentiated arguments are Python floats, numpy float arrays, or tuples, lists and dicts "
-             "of them.")
-
-
-def match_input(g, x):
-    """The gradient ``g`` with the type, shape and dtype of the input ``x``; for a tuple, list or dict
-    input, the same structure."""
-    if type(g) is np.ndarray and type(x) is np.ndarray and g.dtype == x.dtype and g.shape == x.shape \
-            and g.flags.writeable:
-        return g
-    if isinstance(x, (tuple, list)):
-        items = [match_input(gi, xi) for gi, xi in zip(g, x)]
-        return type(x)(items) if type(x) in (tuple, list) else tuple(items)
-    if isinstance(x, dict):
-        return {k: match_input(g[k], v) for k, v in x.items()}
-    if isinstance(x, float):
-        return float(g)
-    if isinstance(x, np.ndarray):
-        g = np.asarray(g)
-        if g.dtype != x.dtype:
-            g = g.astype(x.dtype)
-        if g.shape != x.shape:
-            g = np.broadcast_to(g, x.shape)
-        if not g.flags.writeable:
-            g = g.copy()
-        return g
-    if isinstance(x, np.generic):
-        return x.dtype.type(g)
-    return g
-
-
-def _target(fn):
-    """The plain function to compile, and the arguments bound in front (``self`` of a method or Cell)."""
-    if isinstance(fn, Transform):
-        raise AutodiffError(
-            f"differentiating the result of {type(fn).__name__} with these options arrives with "
-            "higher-order derivatives in a later version: grad(grad(f)) works for a plain inner grad "
-            "(no has_aux or return_value).")
-    target, offset = underlying_function(fn)
-    if not callable(target):
-        raise TypeError(f"expected a function to differentiate, got {type(fn).__name__}")
-    if not inspect.isfunction(target):
-        parse_function(target)  # raises SourceUnavailableError, with advice
-    return target, bound_prefix(fn)
+from ..runtime.weights import WeightGradients, argument_roots
+from .checks import (FIRST, as_tuple, check_input, check_positions, decorator, function_name, match_input,
+                     resolve_positions, resolve_weights, target_of)
+from .vjp import VJPFunction, WeightsVJPFunction
 
 
 def _value_and_grads(fn, positions, mode):
@@ -173,7 +36,7 @@ def _value_and_grads(fn, positions, mode):
             return (out,) + (grads if len(positions) > 1 else (grads,))
         through_rule.last_kinds = None
         return through_rule
-    target, prefix = _target(fn)
+    target, prefix = target_of(fn)
     shifted = tuple(p + len(prefix) for p in positions)
     by_kinds = {}  # argument kinds -> the compiled adjoint and its bound function, refreshed when stale
 
@@ -195,8 +58,8 @@ def _inner_gradient_function(inner, args):
     if isinstance(inner.fn, Grad) and inner.fn.mode == "grad_only":  # grad(grad(grad(f))) and so on
         target, prefix = _inner_gradient_function(inner.fn, args)
     else:
-        target, prefix = _target(inner.fn)
-    positions = _check_positions(_as_tuple(inner.positions), args, inner.fn)
+        target, prefix = target_of(inner.fn)
+    positions = check_positions(as_tuple(inner.positions), args, inner.fn)
     shifted = tuple(p + len(prefix) for p in positions)
     return adjoint_functions(target, shifted, "grad_only", argument_kinds(prefix + args))[0], prefix
 
@@ -212,11 +75,11 @@ def gradient_function(inner, args):
     key = (generated, len(prefix) + len(args), inner.positions)
     function = _GRADIENT_FUNCTIONS.get(key)
     if function is None:
-        count = len(_as_tuple(inner.positions))
+        count = len(as_tuple(inner.positions))
         params = ", ".join(f"arg{i}" for i in range(len(prefix) + len(args)))
         grads = ", ".join(f"gradient{i}" for i in range(count))
         returned = grads if isinstance(inner.positions, int) else f"({grads},)"
-        name = getattr(_target(_innermost(inner))[0], "__name__", "f")
+        name = getattr(target_of(_innermost(inner))[0], "__name__", "f")
         source = (f"def gradient_of_{name}({params}):\n"
                   f"    value, {grads} = {name}_grad({params})\n"
                   f"    return {returned}\n")
@@ -242,7 +105,7 @@ def _through_inner_grad(inner, positions, mode):
         outer = adjoint_functions(generated, shifted, mode, argument_kinds(prefix + args))[0]
         out, *grads = outer(*prefix, *args, **kwargs)
         if out is not None:  # the inner transform's result, for value_and_grad and return_value
-            inner_positions = _check_positions(_as_tuple(inner.positions), args, inner.fn)
+            inner_positions = check_positions(as_tuple(inner.positions), args, inner.fn)
             matched = [match_input(g, args[p]) for g, p in zip(out[1:], inner_positions)]
             out = matched[0] if isinstance(inner.positions, int) else tuple(matched)
         return (out, *grads)
@@ -263,7 +126,7 @@ class Grad(Transform):
         if isinstance(fn, Grad) and has_aux:
             raise AutodiffError("has_aux on a grad of a grad: the inner grad returns no auxiliary outputs.")
         if rules.lookup(fn) is None and not (isinstance(fn, Grad) and fn.mode == "grad_only"):
-            _target(fn)  # fail early on a function without source
+            target_of(fn)  # fail early on a function without source
         self._by_positions = {}
         self._positions_for = {}  # number of positional arguments -> resolved positions
 
@@ -280,15 +143,26 @@ class Grad(Transform):
     def described_inside(self):
         return "a grad with has_aux, return_value or value_and_grad"
 
-    def __call__(self, *args, **kwargs):
+    def prepared(self, args):
+        """The positions differentiated for ``args``, checked, and the function that runs them: resolved
+        once per number of arguments, compiled once per positions."""
         positions = self._positions_for.get(len(args))
         if positions is None:
-            positions = self._positions_for[len(args)] = _check_positions(_as_tuple(self.positions), args, self.fn)
+            positions = () if self.positions is None else check_positions(as_tuple(self.positions), args, self.fn)
+            self._positions_for[len(args)] = positions
         for p in positions:
-            _check_input(args[p], p, self.fn)
+            check_input(args[p], p, self.fn)
         run = self._by_positions.get(positions)
         if run is None:
-            run = self._by_positions[positions] = _value_and_grads(self.fn, positions, self.mode)
+            run = self._by_positions[positions] = self.compiled(positions)
+        return positions, run
+
+    def compiled(self, positions):
+        """``(*args) -> (out, *gradients)`` for the arguments at ``positions``."""
+        return _value_and_grads(self.fn, positions, self.mode)
+
+    def __call__(self, *args, **kwargs):
+        positions, run = self.prepared(args)
         out, *grads = run(*args, **kwargs)
         grads = [match_input(g, args[p]) for g, p in zip(grads, positions)]
         gradient = grads[0] if isinstance(self.positions, int) else tuple(grads)
@@ -298,7 +172,7 @@ class Grad(Transform):
         """What the transform returns, given the function's output and the gradient."""
         if self.has_aux:
             if not isinstance(out, tuple) or len(out) < 2:
-                raise AuxError(f"has_aux=True needs {_name(self.fn)} to return at least two outputs.")
+                raise AuxError(f"has_aux=True needs {function_name(self.fn)} to return at least two outputs.")
             value, aux = out[0], tuple(out[1:])
         else:
             value, aux = out, None
@@ -315,8 +189,8 @@ class Grad(Transform):
                                 "grad's generated function with ad.source on the inner transform.")
         if rules.lookup(self.fn) is not None:
             return f"# {rules.display_name(self.fn)} is differentiated by its registered rule, not by generated code.\n"
-        target, prefix = _target(self.fn)
-        positions = tuple(p + len(prefix) for p in _as_tuple(self.positions))
+        target, prefix = target_of(self.fn)
+        positions = tuple(p + len(prefix) for p in as_tuple(self.positions))
         kinds = None
         for run in self._by_positions.values():
             kinds = getattr(run, "last_kinds", None) or kinds
@@ -325,7 +199,7 @@ class Grad(Transform):
 
 class WeightsGrad(Grad):
     """``grad`` and ``value_and_grad`` with ``weights=``: gradients with respect to Parameters reached
-    through objects, globals and closures too (see weights.py)."""
+    through objects, globals and closures too (see runtime/weights.py)."""
 
     def __init__(self, fn, positions, weights, has_aux, return_value, value_and_grad):
         if isinstance(fn, Grad):
@@ -340,15 +214,11 @@ class WeightsGrad(Grad):
     def rebind(self, fn):
         return WeightsGrad(fn, self.positions, self.weights, self.has_aux, self.return_value, self.value_and_grad)
 
+    def compiled(self, positions):
+        return _value_and_grads_with_weights(self.fn, positions, self.mode)
+
     def __call__(self, *args, **kwargs):
-        positions = () if self.positions is None else self._positions_for.get(len(args))
-        if positions is None:
-            positions = self._positions_for[len(args)] = _check_positions(_as_tuple(self.positions), args, self.fn)
-        for p in positions:
-            _check_input(args[p], p, self.fn)
-        run = self._by_positions.get(positions)
-        if run is None:
-            run = self._by_positions[positions] = _value_and_grads_with_weights(self.fn, positions, self.mode)
+        positions, run = self.prepared(args)
         weights, form = self.weights
         with WeightGradients(weights) as collector:
             out, *grads = run(*args, **kwargs)
@@ -362,8 +232,8 @@ class WeightsGrad(Grad):
         return self.result(out, (gradient, weight_grads))
 
     def source(self):
-        target, prefix = _target(self.fn)
-        positions = tuple(p + len(prefix) for p in _as_tuple(self.positions or ()))
+        target, prefix = target_of(self.fn)
+        positions = tuple(p + len(prefix) for p in as_tuple(self.positions or ()))
         key = (None, None)
         for run in self._by_positions.values():
             key = getattr(run, "last_key", None) or key
@@ -377,7 +247,7 @@ def _value_and_grads_with_weights(fn, positions, mode):
         if positions:
             return _value_and_grads(fn, positions, mode)
         return lambda *args, **kwargs: (fn(*args, **kwargs),)
-    target, prefix = _target(fn)
+    target, prefix = target_of(fn)
     shifted = tuple(p + len(prefix) for p in positions)
     by_key = {}
 
@@ -395,30 +265,7 @@ def _value_and_grads_with_weights(fn, positions, mode):
     return through_adjoint
 
 
-def _resolve_weights(weights, grad_vars):
-    """The Parameters of ``weights=`` (or its alias ``grad_vars=``) and the form of their gradients, or None."""
-    if grad_vars is not None:
-        if weights is not None:
-            raise TypeError("give either weights or grad_vars, not both: grad_vars is an alias of weights")
-        weights = grad_vars
-    if weights is None:
-        return None
-    return as_weight_tuple(weights)
-
-
-def _decorator(make):
-    """Let a transform be used as ``t(fn, ...)``, ``@t`` or ``@t(options)``."""
-
-    @functools.wraps(make)
-    def transform(fn=None, *args, **kwargs):
-        if fn is None:
-            return lambda f: make(f, *args, **kwargs)
-        return make(fn, *args, **kwargs)
-
-    return transform
-
-
-@_decorator
+@decorator
 def grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argnums=None, return_value=False,
          grad_vars=None):
     """The gradient of ``fn`` with respect to the arguments at ``grad_position`` and the Parameters in
@@ -426,8 +273,8 @@ def grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argnums=None, 
 
     A non-scalar output is summed first (its backward pass is seeded with ones). See docs/api.md.
     """
-    positions = _resolve_positions(grad_position, argnums)
-    resolved = _resolve_weights(weights, grad_vars)
+    positions = resolve_positions(grad_position, argnums)
+    resolved = resolve_weights(weights, grad_vars)
     if positions is None and resolved is None:
         raise ValueError("grad needs something to differentiate: grad_position and weights are both None.")
     if resolved is not None:
@@ -435,167 +282,16 @@ def grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argnums=None, 
     return Grad(fn, positions, has_aux, return_value, value_and_grad=False)
 
 
-@_decorator
+@decorator
 def value_and_grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argnums=None, grad_vars=None):
     """Like ``grad``, but returns ``(value, gradient)``; with has_aux, value is the whole output tuple."""
-    positions = _resolve_positions(grad_position, argnums)
-    resolved = _resolve_weights(weights, grad_vars)
+    positions = resolve_positions(grad_position, argnums)
+    resolved = resolve_weights(weights, grad_vars)
     if positions is None and resolved is None:
         raise ValueError("value_and_grad needs something to differentiate: grad_position and weights are both None.")
     if resolved is not None:
         return WeightsGrad(fn, positions, resolved, has_aux, return_value=False, value_and_grad=True)
     return Grad(fn, positions, has_aux, return_value=False, value_and_grad=True)
-
-
-def _structure(x):
-    if isinstance(x, (tuple, list)):
-        return tuple(_structure(e) for e in x)
-    if isinstance(x, dict):
-        return {k: _structure(v) for k, v in x.items()}
-    return np.shape(x)
-
-
-def _check_cotangent(v, outputs):
-    expected, given = _structure(outputs), None
-    try:
-        given = _structure(v)
-    except Exception:
-        pass
-    if isinstance(outputs, (tuple, list, dict)) != isinstance(v, (tuple, list, dict)) or expected != given:
-        raise CotangentError(
-            f"the cotangent passed to vjp_fn has shape {given}, but the output has shape {expected}.",
-            hint="vjp_fn(v) takes one cotangent shaped like the function's output (a tuple for a tuple output).")
-
-
-class VJPFunction:
-    """The ``vjp_fn`` returned by ``vjp``: maps a cotangent of the output to the inputs' cotangents."""
-
-    def __init__(self, backward, residuals, outputs, inputs, source=None):
-        self.source = source  # the generated module, for ad.source(vjp_fn)
-        self._backward = backward
-        self._residuals = residuals
-        self._outputs = outputs
-        self._inputs = inputs
-
-    def __call__(self, v):
-        _check_cotangent(v, self._outputs)
-        grads = self._backward(self._residuals, v)
-        return tuple(match_input(g, x) for g, x in zip(grads, self._inputs))
-
-
-def vjp(fn, *inputs, weights=None, has_aux=False, grad_vars=None):
-    """Run ``fn(*inputs)`` and return ``(outputs, vjp_fn)``, or ``(outputs, vjp_fn, aux)`` with has_aux.
-    With ``weights``, ``vjp_fn(v)`` returns ``(input_grads, weight_grads)``."""
-    resolved = _resolve_weights(weights, grad_vars)
-    for i, x in enumerate(inputs):
-        _check_input(x, i, fn)
-    mode = "vjp_aux" if has_aux else "vjp"
-    if resolved is not None:
-        out, backward, source_text = vjp_with_weights(fn, tuple(range(len(inputs))), resolved[0], inputs, mode)
-        form = resolved[1]
-
-        def vjp_fn(v):
-            input_grads, weight_grads = backward(v)
-            return input_grads, (weight_grads[0] if form == "one" else
-                                 weight_grads if form == "sequence" else dict(zip(form, weight_grads)))
-        return _vjp_result(fn, out, has_aux, lambda outputs: WeightsVJPFunction(vjp_fn, outputs, source_text))
-    if rules.lookup(fn) is not None:
-        out, pullback = call_forward(fn, tuple(range(len(inputs))), *inputs)
-        backward = _tuple_backward(pullback, len(inputs))
-        residuals = None
-        source_text = f"# {rules.display_name(fn)} is differentiated by its registered rule, not by generated code.\n"
-    else:
-        target, prefix = _target(fn)
-        offset = len(prefix)
-        positions = tuple(range(offset, offset + len(inputs)))
-        kinds = argument_kinds(prefix + inputs)
-        forward, backward = adjoint_functions(target, positions, mode, kinds)
-        out, residuals = forward(*prefix, *inputs)
-        source_text = compiled_adjoint(target, positions, mode, kinds).source
-    if has_aux:
-        if not isinstance(out, tuple) or len(out) < 2:
-            raise AuxError(f"has_aux=True needs {_name(fn)} to return at least two outputs.")
-        outputs = out[0]
-        aux = out[1] if len(out) == 2 else tuple(out[1:])
-        return outputs, VJPFunction(backward, residuals, outputs, inputs, source_text), aux
-    return out, VJPFunction(backward, residuals, out, inputs, source_text)
-
-
-def _vjp_result(fn, out, has_aux, make_vjp_fn):
-    if has_aux:
-        if not isinstance(out, tuple) or len(out) < 2:
-            raise AuxError(f"has_aux=True needs {_name(fn)} to return at least two outputs.")
-        outputs = out[0]
-        return outputs, make_vjp_fn(outputs), out[1] if len(out) == 2 else tuple(out[1:])
-    return out, make_vjp_fn(out)
-
-
-class WeightsVJPFunction:
-    """The ``vjp_fn`` of ``vjp(..., weights=)``: a cotangent to ``(input_grads, weight_grads)``."""
-
-    def __init__(self, run, outputs, source=None):
-        self.source = source
-        self._run = run
-        self._outputs = outputs
-
-    def __call__(self, v):
-        _check_cotangent(v, self._outputs)
-        return self._run(v)
-
-
-def vjp_with_weights(fn, positions, weights, args, mode="vjp"):
-    """Run ``fn(*args)`` forward once, compiled for weights, and return ``(out, backward, source)``.
-
-    ``backward(v)`` runs the backward pass for the cotangent ``v`` of ``out`` (of its first element in
-    "vjp_aux" mode) and returns ``(input_grads, weight_grads)``: a tuple with the gradient of each
-    argument at ``positions`` (typed like the argument), and a tuple with the gradient of each Parameter
-    in ``weights`` (a tuple of Parameters), totalled over every use, zeros for one never read. It may be
-    called any number of times.
-    """
-    weights = tuple(weights)
-    out, residuals, run_backward, source_text = forward_with_weights(fn, positions, args, mode)
-
-    def backward(v):
-        with WeightGradients(weights) as collector:
-            grads = run_backward(residuals, v)
-            for g, p in zip(grads, positions):
-                collector.collect(args[p], g)
-        return tuple(match_input(g, args[p]) for g, p in zip(grads, positions)), collector.results("sequence")
-
-    return out, backward, source_text
-
-
-def forward_with_weights(fn, positions, args, mode="vjp"):
-    """The forward half of ``vjp_with_weights``: ``(out, residuals, run_backward, source)``, where
-    ``run_backward(residuals, v)`` returns the raw gradients of the arguments at ``positions`` and reports
-    the Parameters it reads to the running ``WeightGradients`` (the caller pushes one). ``run_backward``
-    is the generated backward pass itself, which jacrev also runs batched; for a function with a
-    registered rule it is a wrapper of the rule's pullback (such a function reads no Parameter but its
-    arguments)."""
-    if rules.lookup(fn) is not None:
-        out, pullback = call_forward(fn, positions, *args) if positions else (fn(*args), None)
-
-        def run_backward(residuals, v):
-            if pullback is None:
-                return ()
-            grads = pullback(v)
-            return grads if len(positions) > 1 else (grads,)
-        source_text = f"# {rules.display_name(fn)} is differentiated by its registered rule, not by generated code.\n"
-        return out, None, run_backward, source_text
-    target, prefix = _target(fn)
-    shifted = tuple(p + len(prefix) for p in positions)
-    full = prefix + tuple(args)
-    key = (argument_kinds(full), argument_roots(full))
-    forward, run_backward = adjoint_functions(target, shifted, mode, *key)
-    out, residuals = forward(*prefix, *args)
-    return out, residuals, run_backward, compiled_adjoint(target, shifted, mode, *key).source
-
-
-def _tuple_backward(pullback, count):
-    def backward(residuals, v):
-        grads = pullback(v)
-        return grads if count > 1 else (grads,)
-    return backward
 
 
 def source(fn_or_transform):
@@ -606,7 +302,7 @@ def source(fn_or_transform):
         return fn_or_transform.source
     if hasattr(type(fn_or_transform), "generated_source"):  # vmap, and transforms defined elsewhere
         return fn_or_transform.generated_source()
-    target, prefix = _target(fn_or_transform)
+    target, prefix = target_of(fn_or_transform)
     return compiled_adjoint(target, (len(prefix),), "vjp").source
 
 

@@ -1,0 +1,115 @@
+"""Jacobians with respect to tuples, lists and dicts of arrays (JAX's pytrees).
+
+The transform differentiates a small generated function that takes the containers' leaves one by one
+and rebuilds the containers for the user's function; the leaves' Jacobians are then put back in the
+inputs' structure.
+"""
+
+import keyword
+
+from ..core.errors import InputTypeError
+from ..core.transform import Transform
+from ..runtime.loader import small_function
+from .checks import target_of
+
+
+def has_containers(args, positions):
+    return any(isinstance(args[p], (tuple, list, dict)) for p in positions)
+
+
+def _leaves(tree, path=()):
+    """``(path, leaf)`` for each array or number in a tuple, list or dict, in order (dict keys sorted as
+    given)."""
+    if isinstance(tree, (tuple, list)):
+        return [item for i, t in enumerate(tree) for item in _leaves(t, path + (i,))]
+    if isinstance(tree, dict):
+        return [item for k, t in tree.items() for item in _leaves(t, path + (k,))]
+    return [(path, tree)]
+
+
+def _display(tree, names):
+    """Source text that rebuilds ``tree`` from the names of its leaves (an iterator, in ``_leaves`` order)."""
+    if isinstance(tree, (tuple, list)):
+        items = ", ".join(_display(t, names) for t in tree)
+        if isinstance(tree, list):
+            return f"[{items}]"
+        return f"({items},)" if len(tree) == 1 else f"({items})"
+    if isinstance(tree, dict):
+        for key in tree:
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                raise InputTypeError(f"a dict with the key {key!r}: Jacobians of dict inputs take str or int keys.")
+        return "{" + ", ".join(f"{key!r}: {_display(t, names)}" for key, t in tree.items()) + "}"
+    return next(names)
+
+
+def _rebuild(tree, values):
+    """``tree``'s structure with its leaves replaced by ``values`` (an iterator, in ``_leaves`` order)."""
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(_rebuild(t, values) for t in tree)
+    if isinstance(tree, dict):
+        return {k: _rebuild(t, values) for k, t in tree.items()}
+    return next(values)
+
+
+def pytree_jacobian(transform, args, positions, hessian=False):
+    """A Jacobian with respect to tuples, lists or dicts of arrays: differentiate a generated function that
+    takes their leaves one by one and rebuilds the containers for ``fn``; then put the leaves' Jacobians
+    back in the input's structure (JAX's convention). With ``hessian``, both levels of the result are
+    per position (``hess[p][q]``); otherwise the outer level is per output."""
+    fn = transform.fn
+    params, passed, flat_args, flat_positions, groups = [], [], [], [], {}
+    for i, a in enumerate(args):
+        if i in positions and isinstance(a, (tuple, list, dict)):
+            leaves = _leaves(a)
+            names = [f"arg{i}_{k}" for k in range(len(leaves))]
+            groups[i] = list(range(len(flat_args), len(flat_args) + len(names)))
+            params += names
+            passed.append(_display(a, iter(names)))
+            flat_args += [leaf for _, leaf in leaves]
+        else:
+            if i in positions:
+                groups[i] = [len(flat_args)]
+            params.append(f"arg{i}")
+            passed.append(f"arg{i}")
+            flat_args.append(a)
+    for i in positions:
+        flat_positions += groups[i]
+    name = getattr(target_of(fn)[0], "__name__", "f") if not isinstance(fn, Transform) else "f"
+    name = name if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("arg") else "f"
+    call = f"{name}({', '.join(passed)})"
+    if transform.has_aux:  # the compiler sees the outputs as a tuple: unpack and return them
+        out = fn(*args)
+        count = len(out) if isinstance(out, tuple) else 1
+        outs = ", ".join(f"out{k}" for k in range(count))
+        body = f"    {outs}, = {call}\n    return ({outs},)\n"
+    else:
+        body = f"    return {call}\n"
+    source = f"def {name}_of_leaves({', '.join(params)}):\n" + body
+    flat_fn = small_function(source, f"{name} of the leaves of its containers", {name: fn})
+    flat = transform.rebind(flat_fn)
+    flat.positions = tuple(flat_positions)
+    result = flat(*flat_args)
+    wrapped = transform.has_aux or getattr(transform, "return_value", False)
+    jac = result[0] if wrapped else result
+    weighted = getattr(transform, "weights", None) is not None
+    if weighted:  # jacrev(..., weights=): (input_jacs, weight_jacs), and only the inputs have containers
+        jac, weight_jacs = jac
+
+    def regroup(per_flat):
+        """The per-position level: one entry per position of ``transform``, containers rebuilt."""
+        out = []
+        for i in positions:
+            picked = [per_flat[flat_positions.index(k)] for k in groups[i]]
+            out.append(_rebuild(args[i], iter(picked)) if isinstance(args[i], (tuple, list, dict)) else picked[0])
+        return out[0] if isinstance(transform.positions, int) else tuple(out)
+
+    if hessian:
+        rows = [regroup(row) for row in jac]
+        jac = regroup(rows)
+    else:
+        y = result[1] if transform.return_value else fn(*args)
+        y = y[0] if transform.has_aux and not transform.return_value else y
+        jac = tuple(regroup(block) for block in jac) if isinstance(y, tuple) else regroup(jac)
+    if weighted:
+        jac = (jac, weight_jacs)
+    return (jac,) + tuple(result[1:]) if wrapped else jac
