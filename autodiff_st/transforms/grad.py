@@ -18,7 +18,7 @@ from ..core.errors import (AuxError, AutodiffError, CotangentError, GradPosition
                            InputTypeError)
 from ..core.transform import Transform
 from ..runtime.calls import argument_kinds, bound_prefix, call_forward, underlying_function
-from ..runtime.helpers import ones_like
+from ..runtime import ones_like
 from ..runtime.loader import small_function
 from ..runtime.weights import WeightGradients, argument_roots, as_weight_tuple
 
