@@ -1,11 +1,24 @@
 """What generated code calls at run time.
 
-``helpers`` holds the array helpers that adjoints and derivative rules call (``unbroadcast``,
-``zeros_like``, the gradients of matmul and indexing); they are re-exported here, so a rule may say
-``runtime.unbroadcast``. ``calls`` runs calls into the user's own functions, ``weights`` collects the
-gradients of Parameters, ``batched`` holds the batched values of ``vmap``, and ``loader`` compiles
-generated source and keeps its line map. Nothing here imports the compiler: a run-time module that
-needs a callee's generated functions asks ``core.hooks``.
+The array helpers that adjoints and derivative rules call (``unbroadcast``, ``zeros_like``, the
+gradients of matmul and indexing) live in modules by theme: ``shapes``, ``cotangents``,
+``elementwise``, ``reductions``, ``linalg``, ``norms``, ``joining`` and ``indexing``. They are all
+re-exported here, so a rule may say ``runtime.unbroadcast`` and generated code names a helper
+``autodiff_st.runtime.<name>``. Besides numpy, they are all that generated code needs, and each one
+that can sit on a differentiated path has a derivative rule in ``rules/``, so generated code can itself
+be differentiated again.
+
+``calls`` runs calls into the user's own functions, ``weights`` collects the gradients of Parameters,
+``batched`` holds the batched values of ``vmap``, and ``loader`` compiles generated source and keeps its
+line map. Nothing here imports the compiler: a run-time module that needs a callee's generated
+functions asks ``core.hooks``.
 """
 
-from .helpers import *  # noqa: F401,F403
+from .cotangents import *  # noqa: F401,F403
+from .elementwise import *  # noqa: F401,F403
+from .indexing import *  # noqa: F401,F403
+from .joining import *  # noqa: F401,F403
+from .linalg import *  # noqa: F401,F403
+from .norms import *  # noqa: F401,F403
+from .reductions import *  # noqa: F401,F403
+from .shapes import *  # noqa: F401,F403

@@ -22,7 +22,7 @@ from ..core import hooks, registry
 from ..core.errors import AutodiffError
 from ..core.model import Cell
 from ..core.transform import Transform
-from .helpers import tangent_zeros, zeros_like
+from .cotangents import tangent_zeros, zeros_like
 from .loader import small_function
 
 

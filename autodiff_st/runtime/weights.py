@@ -23,7 +23,8 @@ from . import batched as batching_runtime
 from .batched import Batched
 from .calls import (Residuals, argument_kinds, bound_prefix, call_vjp_forward, parameter_positions,
                     underlying_function)
-from .helpers import unbroadcast, zeros_like
+from .cotangents import zeros_like
+from .shapes import unbroadcast
 
 _COLLECTORS = []  # the collectors of the backward passes running now, innermost last
 

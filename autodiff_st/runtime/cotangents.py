@@ -1,0 +1,146 @@
+"""The values that derivatives travel in: cotangents of containers, zeros and seeds, and tangents.
+
+A backward pass adds cotangents with ``+`` whatever they hold, so ``Parts`` and ``DictParts`` add element
+by element; ``zeros_like`` and ``ones_like`` start an accumulation and seed a pass. A forward pass keeps
+tangents in the structure of their values (``tangent_zeros``, ``add_tangents``). ``reversed_range`` is
+how a backward pass walks the iterations of a loop.
+"""
+
+import numpy as np
+
+from .shapes import Shape
+
+__all__ = [
+    "Parts", "DictParts", "parts", "as_parts", "push_part", "zeros_like", "ones_like", "reversed_range",
+    "tangent_zeros", "broadcast_like", "owned", "add_tangents",
+]
+
+
+class Parts(tuple):
+    """The cotangent of a tuple or list: one cotangent per element.
+
+    ``+`` adds element by element, so generated code accumulates ``x_bar = x_bar + c`` the same way
+    whether ``x`` holds an array, a number or a sequence. A plain 0 (the zero cotangent of a value
+    that was unbound) adds as nothing.
+    """
+
+    def __add__(self, other):
+        if isinstance(other, (int, float)) and other == 0:
+            return self
+        if len(other) != len(self):
+            raise ValueError(f"cotangents of sequences of different lengths: {len(self)} and {len(other)}")
+        return Parts(a + b for a, b in zip(self, other))
+
+    def __radd__(self, other):
+        return self.__add__(other)
+
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return Parts(item) if isinstance(index, slice) else item
+
+    def __repr__(self):
+        return f"parts{tuple.__repr__(self)}"
+
+
+class DictParts(dict):
+    """The cotangent of a dict: one cotangent per key, added key by key."""
+
+    def __add__(self, other):
+        if isinstance(other, (int, float)) and other == 0:
+            return self
+        return DictParts({k: self[k] + other[k] for k in self})
+
+    def __radd__(self, other):
+        return self.__add__(other)
+
+
+def parts(*cotangents):
+    """The cotangent of a sequence, from its elements' cotangents: ``parts(a_bar, b_bar)``."""
+    return Parts(cotangents)
+
+
+def as_parts(cotangents):
+    """A list of cotangents returned by a rule (as for np.concatenate's arrays), as ``Parts``."""
+    return cotangents if isinstance(cotangents, Parts) else Parts(cotangents)
+
+
+def push_part(v, x_bar):
+    """The cotangent of a list before ``x = items.pop()``: the cotangent after it, and ``x_bar`` last."""
+    return Parts(tuple(v) + (x_bar,))
+
+
+def zeros_like(x):
+    """The zero gradient of ``x``: ``0.0`` for a Python number, an array of zeros otherwise, and the
+    same structure of zeros for a tuple, list or dict."""
+    if isinstance(x, (float, int)) or x is None:
+        return 0.0
+    if isinstance(x, Shape):
+        return 0.0 if x.number else np.zeros(x.shape, dtype=x.dtype)
+    if isinstance(x, complex):
+        return 0j
+    if isinstance(x, (tuple, list)):
+        return Parts(zeros_like(e) for e in x)
+    if isinstance(x, dict):
+        return DictParts({k: zeros_like(v) for k, v in x.items()})
+    return np.zeros_like(x)
+
+
+def ones_like(x):
+    """The seed of a backward pass: ``1.0`` for a Python number, an array of ones otherwise, and the
+    same structure of ones for a tuple, list or dict."""
+    if isinstance(x, (float, int)):
+        return 1.0
+    if isinstance(x, complex):
+        return 1.0 + 0j
+    if isinstance(x, (tuple, list)):
+        return Parts(ones_like(e) for e in x)
+    if isinstance(x, dict):
+        return DictParts({k: ones_like(v) for k, v in x.items()})
+    return np.ones_like(x)
+
+
+def reversed_range(values):
+    """The values of a ``range`` (the iterations a loop ran), last first: how a backward pass walks a loop.
+    No derivative flows through it, also when generated code is differentiated again."""
+    return reversed(values)
+
+
+def tangent_zeros(x):
+    """The zero tangent of ``x``, with ``x``'s structure: 0.0 for a number, zeros for an array, and a
+    tuple, list or dict of zero tangents for a container."""
+    if isinstance(x, tuple):
+        return tuple(tangent_zeros(e) for e in x)
+    if isinstance(x, list):
+        return [tangent_zeros(e) for e in x]
+    if isinstance(x, dict):
+        return {k: tangent_zeros(v) for k, v in x.items()}
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, dtype=x.dtype if x.dtype.kind in "fc" else float)
+    if isinstance(x, complex):
+        return 0j
+    if isinstance(x, np.generic):
+        return np.zeros((), dtype=x.dtype if x.dtype.kind in "fc" else float)[()]
+    if x is None or isinstance(x, (int, float, bool, str)):
+        return 0.0
+    return 0.0
+
+
+def broadcast_like(t, result):
+    """``t`` broadcast to the shape of ``result``: a tangent term of an elementwise operation whose
+    differentiated operand was broadcast against a larger one."""
+    result_shape = np.shape(result)
+    if np.shape(t) == result_shape:
+        return t
+    return np.broadcast_to(t, result_shape)
+
+
+def owned(t):
+    """A tangent the generated code may write elements into: a copy of an array, anything else as is."""
+    if isinstance(t, np.ndarray):
+        return t.copy()
+    return np.array(t, dtype=float)
+
+
+def add_tangents(*terms):
+    """The sum of tangent terms of a primitive that returns a tuple: element by element."""
+    return tuple(sum(parts[1:], parts[0]) for parts in zip(*terms))

@@ -1,0 +1,215 @@
+"""Helpers of the derivatives of indexing and selection: reads (``x[i]``, np.take, np.choose, np.select,
+diagonals) put their cotangent back where they read it, and writes (``y[i] = v``) take the cotangent
+of the positions they wrote last.
+"""
+
+import numpy as np
+
+from .cotangents import DictParts, Parts, zeros_like
+from .shapes import unbroadcast
+
+__all__ = [
+    "index_grad", "at_index", "stored_grad", "stored_grad_transpose", "zero_at", "untake", "untake_along_axis",
+    "repeat_indices", "arrangement", "unchoose", "unselect", "select_default_mask", "diagonal_mask",
+    "undiagonal", "diag_grad",
+]
+
+
+def _basic_index(index):
+    return all(isinstance(i, (int, slice, type(None), type(Ellipsis))) or (isinstance(i, np.integer))
+               for i in index)
+
+
+def index_grad(v, x, index):
+    """The gradient of ``x[index]``: ``v`` placed into zeros shaped like ``x``.
+
+    Repeated positions in an integer-array index add up, as each one read the same element. For a
+    tuple, list or dict ``x``, the cotangent is the same structure with ``v`` at ``index``.
+    """
+    if isinstance(x, (tuple, list, dict)):
+        return _container_index_grad(v, x, index)
+    out = np.zeros(np.shape(x), dtype=np.result_type(v, x) if np.iscomplexobj(v) else getattr(x, "dtype", float))
+    if _basic_index(index):
+        out[index] = v
+    else:
+        np.add.at(out, index, v)
+    return out
+
+
+def _container_index_grad(v, x, index):
+    (key,) = index  # np.index_exp wraps the index in a tuple
+    out = zeros_like(x)
+    if isinstance(x, dict):
+        return DictParts({**out, key: out[key] + v})
+    items = list(out)
+    if isinstance(key, slice):
+        for position, part in zip(range(len(x))[key], v):
+            items[position] = items[position] + part
+    else:
+        items[key] = items[key] + v
+    return Parts(items)
+
+
+def at_index(v, index):
+    """``v[index]`` for an index written as ``np.index_exp[...]``, also when ``v`` is a tuple, list or dict."""
+    if isinstance(v, (tuple, list, dict)):
+        (key,) = index
+        return v[key]
+    return v[index]
+
+
+def _written_last(shape, index):
+    """For ``y[index] = value``: True where an element of ``value`` is the last write of its position.
+
+    An integer-array index may name one position several times; numpy keeps the last write.
+    """
+    positions = np.arange(int(np.prod(shape))).reshape(shape)[index]
+    flat = np.ravel(positions)
+    _, last_from_end = np.unique(flat[::-1], return_index=True)
+    keep = np.zeros(flat.size, dtype=bool)
+    keep[flat.size - 1 - last_from_end] = True
+    return keep.reshape(np.shape(positions))
+
+
+def stored_grad(v, index, value):
+    """The gradient of ``value`` in ``y[index] = value``, from ``v``, the gradient of ``y`` after the write."""
+    part = v[index]
+    if not _basic_index(index):
+        part = np.where(_written_last(np.shape(v), index), part, 0)
+    return unbroadcast(part, value)
+
+
+def stored_grad_transpose(u, v, index):
+    """The transpose of ``stored_grad(v, index, value)`` in ``v``: ``u`` (shaped like ``value``)
+    broadcast to ``v[index]`` and placed into zeros shaped like ``v``, at the positions written last."""
+    part = np.broadcast_to(u, np.shape(np.asarray(v)[index]))
+    if not _basic_index(index):
+        part = np.where(_written_last(np.shape(v), index), part, 0)
+    return index_grad(part, v, index)
+
+
+def zero_at(v, index):
+    """``v`` with the written positions set to zero: the values a write replaced reach nothing after it."""
+    out = np.array(v, copy=True)
+    out[index] = 0
+    return out
+
+
+def _take_positions(indices, n, mode):
+    indices = np.asarray(indices)
+    if mode == "wrap":
+        return indices % n
+    if mode == "clip":
+        return np.clip(indices, 0, n - 1)
+    return indices
+
+
+def untake(v, a, indices, axis=None, mode="raise"):
+    """Add each element of ``v`` into the place of ``a`` that ``np.take(a, indices, axis, mode=mode)`` read
+    it from: the transpose of ``np.take``. Repeated indices add up."""
+    shape = np.shape(a)
+    flat = (int(np.prod(shape)),) if axis is None else shape
+    ax = 0 if axis is None else axis % len(shape)
+    idx = _take_positions(indices, flat[ax], mode)
+    out = np.zeros(flat, dtype=np.result_type(v))
+    v = np.asarray(v)
+    v = np.moveaxis(v, tuple(range(ax, ax + idx.ndim)), tuple(range(idx.ndim)))
+    np.add.at(np.moveaxis(out, ax, 0), idx, v)
+    return np.reshape(out, shape)
+
+
+def untake_along_axis(v, arr, indices, axis=-1):
+    """Add each element of ``v`` into the place of ``arr`` that ``np.take_along_axis`` read it from: the
+    transpose of ``np.take_along_axis``. Repeated indices add up."""
+    shape = np.shape(arr)
+    flat = (int(np.prod(shape)),) if axis is None else shape
+    ax = 0 if axis is None else axis % len(flat)
+    v = np.asarray(v)
+    out = np.zeros(flat, dtype=np.result_type(v))
+    index = []
+    for d, n in enumerate(flat):
+        if d == ax:
+            index.append(np.broadcast_to(indices, v.shape))
+        else:
+            positions = np.arange(v.shape[d]) if n == v.shape[d] else np.zeros(v.shape[d], dtype=int)
+            index.append(np.reshape(positions, [-1 if e == d else 1 for e in range(len(flat))]))
+    np.add.at(out, tuple(index), v)
+    return np.reshape(out, shape)
+
+
+def repeat_indices(a, repeats, axis=None):
+    """The indices that np.take reads to compute ``np.repeat(a, repeats, axis)``."""
+    n = np.size(a) if axis is None else np.shape(a)[axis]
+    return np.repeat(np.arange(n), repeats)
+
+
+def arrangement(a, ans, axis=-1):
+    """For a result ``ans`` holding the elements of ``a`` rearranged along ``axis`` (np.partition), the
+    index into ``a`` of each element of ``ans``, for np.take_along_axis. Equal elements are matched in
+    order."""
+    if axis is None:
+        a, axis = np.ravel(a), 0
+    from_a = np.argsort(a, axis=axis, kind="stable")
+    from_ans = np.argsort(ans, axis=axis, kind="stable")
+    out = np.empty_like(from_a)
+    np.put_along_axis(out, from_ans, from_a, axis=axis)
+    return out
+
+
+def unchoose(v, a, choices, mode="raise"):
+    """The cotangent of each of ``choices`` in ``np.choose(a, choices)``: ``v`` where it was chosen."""
+    n = len(choices)
+    picked = _take_positions(a, n, mode)
+    return [unbroadcast(np.where(picked == i, v, 0), c) for i, c in enumerate(choices)]
+
+
+def unselect(v, condlist, choicelist):
+    """The cotangent of each of ``choicelist`` in ``np.select``: ``v`` where its condition is the first
+    that holds."""
+    taken = np.zeros(np.shape(v), dtype=bool)
+    out = []
+    for cond, choice in zip(condlist, choicelist):
+        here = np.logical_and(cond, np.logical_not(taken))
+        out.append(unbroadcast(np.where(here, v, 0), choice))
+        taken = np.logical_or(taken, cond)
+    return out
+
+
+def select_default_mask(condlist):
+    """Where none of the conditions of ``np.select`` holds, so the default is taken."""
+    return np.logical_not(np.any(np.array(np.broadcast_arrays(*condlist)), axis=0))
+
+
+def diagonal_mask(a, offset=0, axis1=0, axis2=1):
+    """Ones on the ``offset`` diagonal of the ``axis1``, ``axis2`` planes of ``a``, zeros elsewhere, in a
+    shape that broadcasts against ``a``."""
+    shape = np.shape(a)
+    nd = len(shape)
+    axis1, axis2 = axis1 % nd, axis2 % nd
+    mask = np.eye(shape[axis1], shape[axis2], k=offset, dtype=getattr(a, "dtype", float))
+    if axis1 > axis2:
+        mask = mask.T
+    out_shape = [1] * nd
+    out_shape[axis1], out_shape[axis2] = shape[axis1], shape[axis2]
+    return np.reshape(mask, out_shape)
+
+
+def undiagonal(v, a, offset=0, axis1=0, axis2=1):
+    """Zeros shaped like ``a`` with ``v`` on the diagonal ``np.diagonal(a, offset, axis1, axis2)`` reads:
+    the transpose of ``np.diagonal``."""
+    shape = np.shape(a)
+    out = np.zeros(shape, dtype=np.result_type(v))
+    planes = np.moveaxis(out, (axis1, axis2), (-2, -1))  # a view: writing it writes out
+    k = np.shape(v)[-1]
+    rows = np.arange(k) + max(-offset, 0)
+    cols = np.arange(k) + max(offset, 0)
+    planes[..., rows, cols] = v
+    return out
+
+
+def diag_grad(v, x, k=0):
+    """The transpose of ``np.diag(x, k)``: the diagonal of ``v`` when ``x`` is 1-D, else ``v`` placed on
+    the diagonal of zeros shaped like ``x``."""
+    if np.ndim(x) == 1:
+        return np.diag(v, k)
+    return undiagonal(v, x, k, 0, 1)
