@@ -9,7 +9,7 @@ callee's generated functions.
 """
 
 from ..core import hooks
-from .batching import call_batched, describe_line, has_source
+from .batching import call_batched, has_source
 from .cache import adjoint_functions
 
 
@@ -19,7 +19,6 @@ class _Compiler:
     adjoint_functions = staticmethod(adjoint_functions)
     call_batched = staticmethod(call_batched)
     has_source = staticmethod(has_source)
-    describe_line = staticmethod(describe_line)
 
 
 hooks.install(_Compiler())

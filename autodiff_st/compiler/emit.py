@@ -4,7 +4,8 @@ The module holds one factory function. Its parameters are the helpers the genera
 and the user's closure variables. Inside it are the generated functions. The loader never calls the
 factory: it builds the inner functions straight from their code objects, with the user's own closure
 cells, so a closure variable the user rebinds is seen at once. Above each block of generated
-statements, a comment quotes the user's line it comes from.
+statements, a comment quotes the user's line it comes from; the same lines, as data, make the module's
+line map, which the loader keeps.
 """
 
 import ast
@@ -14,19 +15,27 @@ import re
 import gast
 
 from .ir import load, store
-from .parsing import origin_of
+from .parsing import Origin, origin_of
 
 _MARKER = "\x00autodiff_st comment {}\x00"
-_MARKER_LINE = re.compile(r"^(\s*)'\\x00autodiff_st comment (\d+)\\x00'$")
 
 
 class Comments:
-    def __init__(self):
-        self.texts = []
+    """The comments above generated blocks, and the user's origins they name.
 
-    def marker(self, text):
-        self.texts.append(text)
-        return gast.Expr(value=gast.Constant(value=_MARKER.format(len(self.texts) - 1), kind=None))
+    A comment is first a marker statement in the tree; ``render`` prints it as a comment and maps every
+    generated line to the origin of the comment above it.
+    """
+
+    def __init__(self):
+        self.entries = []  # (text, origin)
+        self._index = {}  # marker string -> position in entries
+
+    def marker(self, text, origin):
+        marker = _MARKER.format(len(self.entries))
+        self._index[marker] = len(self.entries)
+        self.entries.append((text, origin))
+        return gast.Expr(value=gast.Constant(value=marker, kind=None))
 
     def annotate(self, statements, prefix="", seed_statements=()):
         """Put a comment naming the user's line above each run of statements from that line.
@@ -41,7 +50,7 @@ class Comments:
             origin = origin_of(stmt)
             key = (origin, id(stmt) in seeds)
             if origin is not None and key != last and not isinstance(stmt, gast.Delete):
-                out.append(self.marker(("seed: " if id(stmt) in seeds else prefix) + origin.short()))
+                out.append(self.marker(("seed: " if id(stmt) in seeds else prefix) + origin.short(), origin))
                 last = key
             if isinstance(stmt, (gast.If, gast.For, gast.While)):
                 stmt.body = self.annotate(stmt.body, prefix) or [gast.Pass()]
@@ -50,15 +59,49 @@ class Comments:
             out.append(stmt)
         return out
 
-    def render(self, source):
-        lines = []
-        for line in source.splitlines():
-            m = _MARKER_LINE.match(line)
-            if m:
-                lines.append(f"{m.group(1)}# {self.texts[int(m.group(2))]}")
-            else:
-                lines.append(_unparenthesize_target(line))
-        return "\n".join(lines) + "\n"
+    def render(self, text, function_origin):
+        """The printed module ``text`` with its markers turned into comments, and its line map: each line
+        numbered from 1 to the origin of the nearest comment above it in its generated function, and each
+        generated function's ``def`` line to ``function_origin``, the user's function."""
+        lines = [_unparenthesize_target(line) for line in text.splitlines()]
+        line_map = {}
+        for function in ast.parse(text).body[0].body:
+            if isinstance(function, ast.FunctionDef):
+                if function_origin is not None:
+                    line_map[function.lineno] = function_origin
+                self._map_block(function.body, None, lines, line_map)
+        return "\n".join(lines) + "\n", line_map
+
+    def _map_block(self, statements, current, lines, line_map):
+        """Map the lines of ``statements`` to ``current`` or the comments among them; returns the origin
+        in force after them, as a reader going down the text would see it."""
+        for stmt in statements:
+            entry = self._entry(stmt)
+            if entry is not None:
+                text, current = self.entries[entry]
+                lines[stmt.lineno - 1] = f"{' ' * stmt.col_offset}# {text}"
+            if current is not None:
+                line_map.update(dict.fromkeys(range(stmt.lineno, stmt.end_lineno + 1), current))
+            for block in _blocks(stmt):
+                current = self._map_block(block, current, lines, line_map)
+        return current
+
+    def _entry(self, stmt):
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            return self._index.get(stmt.value.value)
+        return None
+
+
+def _blocks(stmt):
+    """The bodies nested in a compound statement, in the order they are printed."""
+    for _, value in ast.iter_fields(stmt):
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, ast.stmt):
+                    yield value
+                    break
+                if isinstance(item, (ast.excepthandler, ast.match_case)):
+                    yield item.body
 
 
 _TUPLE_TARGET = re.compile(r"^(\s*)\(([\w, ()]*)\) = (.*)$")
@@ -108,7 +151,9 @@ def tuple_of(names, ctx):
     return gast.Tuple(elts=[make(n) for n in names], ctx=ctx)
 
 
-def module_source(header, factory_name, factory_params, inner_functions, comments):
+def module_source(header, factory_name, factory_params, inner_functions, comments, function_origin):
+    """The generated module's text, and its line map (see ``Comments.render``) numbered as in that text.
+    ``function_origin`` is the user's function the inner functions come from."""
     returns = gast.Return(value=gast.Tuple(elts=[load(f.name) for f in inner_functions], ctx=gast.Load())
                           if len(inner_functions) > 1 else load(inner_functions[0].name))
     factory = function_def(factory_name, arguments(factory_params), list(inner_functions) + [returns])
@@ -116,13 +161,16 @@ def module_source(header, factory_name, factory_params, inner_functions, comment
     module = _SignedConstants().visit(module)
     gast.fix_missing_locations(module)
     text = ast.unparse(gast.gast_to_ast(module))
-    body = comments.render(text)
-    return header + "\n" + body
+    body, body_map = comments.render(text, function_origin)
+    above = header.count("\n") + 1  # the header and the blank line after it
+    return header + "\n" + body, {lineno + above: origin for lineno, origin in body_map.items()}
 
 
 def header_lines(parsed, description, active, nothing="nothing"):
-    rel = os.path.basename(parsed.filename)
-    line = parsed.node.origin.lineno if origin_of(parsed.node) else "?"
-    return (f"# Generated by autodiff_st from {parsed.name} ({rel}:{line}): {description},\n"
+    """The module's header. Of generated code transformed again, it names the user's function and line,
+    which the block comments quote."""
+    origin = origin_of(parsed.node) or Origin(parsed.filename, "?", "", parsed.name)
+    return (f"# Generated by autodiff_st from {parsed.name} ({os.path.basename(origin.filename)}:{origin.lineno}): "
+            f"{description},\n"
             f"# differentiating with respect to {', '.join(active) or nothing}.\n"
-            f"# Each block of statements is headed by the line of {parsed.name} it comes from.\n")
+            f"# Each block of statements is headed by the line of {origin.function} it comes from.\n")

@@ -2,7 +2,8 @@
 
 Every node of the tree gets an ``origin``: the user's file, line and the text of that line. Later passes
 copy the origin onto every node they create, so comments in the generated code and error messages can
-always point back at the user's line.
+always point back at the user's line. A generated function (transformed again, for a second derivative
+or vmap) is parsed like any other, and its nodes take the user's origins from its line map.
 """
 
 import dataclasses
@@ -14,6 +15,7 @@ import textwrap
 import gast
 
 from ..core.errors import SourceUnavailableError, UnsupportedSyntaxError
+from ..runtime.loader import line_map
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +137,9 @@ def parse_function(fn):
             text = file_lines[lineno - 1].strip() if 0 < lineno <= len(file_lines) else ""
             child.origin = Origin(filename, lineno, text, name)
     _fill_missing_origins(node)
+    generated_lines = line_map(filename)
+    if generated_lines is not None:
+        _point_at_user_lines(node, generated_lines)
     node.decorator_list = []
     closure = {}
     if fn.__closure__:
@@ -178,6 +183,20 @@ def _lambdas_like(tree, fn):
     argnames = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     return [node for node in gast.walk(tree) if isinstance(node, gast.Lambda)
             and tuple(a.id for a in node.args.args + node.args.kwonlyargs) == argnames]
+
+
+def _point_at_user_lines(node, generated_lines):
+    """A generated function's nodes take the user's origins of their generated lines, from the line map
+    the loader keeps, so that code generated from them quotes the user's lines too. A node of a line that
+    comes from no user line (unpacking the residuals) takes none."""
+    for child in gast.walk(node):
+        origin = origin_of(child)
+        if origin is not None:
+            user_origin = generated_lines.get(origin.lineno)
+            if user_origin is None:
+                del child.origin
+            else:
+                child.origin = user_origin
 
 
 def _fill_missing_origins(node):

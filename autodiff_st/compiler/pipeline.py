@@ -199,8 +199,9 @@ def _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, d
         description += ", collecting the gradients of the Parameters it reads"
     header = header_lines(parsed, description, active_params,
                                "nothing" if roots is None else "no argument: Parameters only")
-    source = module_source(header, factory_name, factory_params, functions, comments)
-    code, filename = compile_module(source, f"{mode} of {name}")
+    source, line_map = module_source(header, factory_name, factory_params, functions, comments,
+                                     parsed.node.origin)
+    code, filename = compile_module(source, f"{mode} of {name}", line_map)
     codes = inner_code_objects(code, factory_name)
     helper_cells = {n: types.CellType(obj) for n, obj in bound.items()}
     guards = tuple(_guards(parsed, ops, user_locals)) + extra_guards

@@ -32,6 +32,7 @@ import numpy as np
 from ..core import hooks
 from ..core.model import Cell
 from ..core.registry import batching_rule_for, display_name
+from .loader import origin_at
 
 log = logging.getLogger("autodiff_st")
 
@@ -322,14 +323,15 @@ class recording:
 
 
 def caller_site(depth=2):
-    """The user's line (through the generated code's comments) of the generated statement that called
-    into this module."""
+    """The user's line (through the line map the loader keeps) of the generated statement that called
+    into this module, written as the comment above it writes it."""
     frame = sys._getframe(depth)
     while frame is not None and not frame.f_code.co_filename.startswith("<autodiff_st batched"):
         frame = frame.f_back
     if frame is None:
         return "an unknown line"
-    return hooks.compiler().describe_line(frame.f_code.co_filename, frame.f_lineno)
+    origin = origin_at(frame.f_code.co_filename, frame.f_lineno)
+    return origin.short() if origin is not None else f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
 # Batched code has one side effect: the gradients of Parameters that jacrev(..., weights=) collects
