@@ -7,6 +7,7 @@ import os
 
 import gast
 import numpy as np
+import pytest
 
 import autodiff_st as ad
 from autodiff_st.compiler import cache
@@ -85,15 +86,22 @@ def test_source_of_a_hessian_names_the_user_lines():
         assert f"# {_quoted(sine_square, needle)}" in text
 
 
-def test_source_of_the_vjp_of_a_generated_gradient_names_the_user_lines():
+@pytest.mark.parametrize("outer, mode", [(ad.jacrev, "vjp"), (ad.jacfwd, "jvp")])
+def test_source_of_a_jacobian_of_a_grad_names_the_user_lines(outer, mode):
     """What ``jacrev(grad(f))`` differentiates: the generated gradient function, transformed again."""
+    text = ad.source(outer(ad.grad(sine_square)))
     (gradient,) = cache.adjoint_functions(sine_square, (0,), "grad_only")
-    text = cache.compiled_adjoint(gradient, (0,), "vjp").source
+    assert text == cache.compiled_adjoint(gradient, (0,), mode).source
     assert "<autodiff_st" not in text
     for needle in ("y = np.sin(x) * x", "z = y ** 2", "return np.sum(z)"):
         assert f"# {_quoted(sine_square, needle)}" in text
     x = np.array([0.3, -1.2, 2.0])
     np.testing.assert_allclose(ad.jacrev(ad.grad(sine_square))(x), ad.hessian(sine_square)(x), rtol=1e-12)
+
+
+def test_source_of_a_jacobian_of_a_jacobian_is_refused_with_advice():
+    with pytest.raises(ad.AutodiffError, match="built for each call"):
+        ad.source(ad.jacrev(ad.jacrev(sine_square)))
 
 
 def test_a_third_transform_still_names_the_user_lines():

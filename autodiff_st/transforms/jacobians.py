@@ -32,7 +32,7 @@ from .grad import Grad, WeightsGrad
 from .jacobian_parts import (as_like, basis, check_jacobian_inputs, is_int, jacobian_dtype, nest, one_hot,
                              output_leaves, zero_like_output)
 from .pytrees import has_containers, pytree_jacobian
-from .second_order import jacobian_of_gradient, jacobian_of_jacfwd, jacobian_of_jacrev
+from .second_order import jacobian_of_gradient, jacobian_of_jacfwd, jacobian_of_jacrev, source_of_nested
 from .vjp import forward_with_weights
 
 log = logging.getLogger("autodiff_st")
@@ -294,6 +294,8 @@ class JacRev(Transform):
                      for j, other in enumerate(leaves))
 
     def generated_source(self):
+        if isinstance(self.fn, Transform):
+            return source_of_nested(self, "vjp")
         mode = "vjp_aux" if self.has_aux else "vjp"
         if self.weights is not None:
             # the module the last call ran (compiled for its argument kinds and roots), or the general one
@@ -394,6 +396,8 @@ class JacFwd(Transform):
         return (jac, aux) if self.has_aux else jac
 
     def generated_source(self):
+        if isinstance(self.fn, Transform):
+            return source_of_nested(self, "jvp")
         target, prefix = target_of(self.fn)
         positions = tuple(p + len(prefix) for p in as_tuple(self.positions))
         return compiled_adjoint(target, positions, "jvp").source

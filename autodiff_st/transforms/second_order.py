@@ -11,12 +11,13 @@ builds the outer Jacobian of that small function.
 import numpy as np
 
 from ..compiler.cache import adjoint_functions, compiled_adjoint
+from ..core.errors import AutodiffError
 from ..core.transform import Transform
 from ..runtime.calls import argument_kinds
 from ..runtime.loader import small_function
 from .checks import (FIRST, as_tuple, check_positions, decorator, function_name, resolve_positions, split_aux,
                      target_of)
-from .grad import gradient_function
+from .grad import Grad, gradient_function
 from .jacobian_parts import as_like, check_jacobian_inputs, jacobian_dtype, one_hot, output_leaves, zero_like_output
 from .pytrees import has_containers, pytree_jacobian
 
@@ -31,6 +32,25 @@ def jacobian_of_gradient(outer, args):
     shifted = tuple(p + len(prefix) for p in outer_positions)
     positions = shifted[0] if isinstance(outer.positions, int) else shifted
     return outer.plain_for(function, positions, outer.return_value)(*prefix, *args)
+
+
+def source_of_nested(outer, mode):
+    """``ad.source`` of ``jacrev(grad(f))`` or ``jacfwd(grad(f))`` (``mode`` "vjp" or "jvp"): the generated
+    code of the outer transform over the inner generated gradient function, compiled for general
+    arguments. Its comments quote the user's lines of ``f``. Other nested transforms differentiate
+    small generated functions built at call time, so they are refused."""
+    inner = outer.fn
+    if not (type(inner) is Grad and inner.mode == "grad_only" and not isinstance(inner.fn, Transform)):
+        raise AutodiffError(
+            f"ad.source of a {type(outer).__name__.lower()} of a {type(inner).__name__.lower()} is not available: "
+            "its generated code is built for each call.",
+            hint="Read ad.source of the inner transform; ad.source(jacrev(grad(f))), "
+                 "ad.source(jacfwd(grad(f))) and ad.source(hessian(f)) show second-order code.")
+    target, prefix = target_of(inner.fn)
+    inner_positions = tuple(p + len(prefix) for p in as_tuple(inner.positions))
+    (gradient_fn,) = adjoint_functions(target, inner_positions, "grad_only")
+    outer_positions = tuple(p + len(prefix) for p in as_tuple(outer.positions))
+    return compiled_adjoint(gradient_fn, outer_positions, mode).source
 
 
 def jacobian_of_jacrev(outer, args, active):
