@@ -1,0 +1,188 @@
+"""Which values of the normal form may share memory, and the checks that refuse writes through shared memory.
+
+The normal form rewrites ``x += e`` as ``x_2 = x + e``: the same value, but the array ``x`` is not
+changed in place. That is the same program only if no other name shares ``x``'s memory and is read
+afterwards. So each version gets a provenance:
+
+- "fresh": a new array (an arithmetic result, ``np.copy``, a list display);
+- "param": an argument of the function;
+- "view": it may share memory with the versions in its alias set (``y = x``, ``y = x.T``), and only those;
+- "unknown": it might share memory with anything (a call to a user function, ``np.asarray`` of a global).
+
+Augmented assignment to an "unknown" value is refused, as is one whose old value is shared with a name
+read afterwards, rather than differentiating a different program. Writes ``y[i] = v`` and the list
+operations ``append`` and ``pop`` are allowed only on a fresh value that no other name shares.
+"""
+
+import gast
+import numpy as np
+
+from ..core.errors import UnsupportedSyntaxError
+
+# Functions and methods whose result may share memory with their first argument.
+VIEW_FUNCTIONS = {np.reshape, np.transpose, np.ravel, np.squeeze, np.expand_dims, np.swapaxes,
+                  np.asarray, np.broadcast_to, np.moveaxis, np.atleast_1d, np.atleast_2d,
+                  np.ascontiguousarray, np.asanyarray}
+VIEW_METHODS = {"reshape", "transpose", "ravel", "squeeze", "swapaxes", "view", "T"}
+# Functions and methods whose result is always a new object, never one of their arguments.
+FRESH_FUNCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod, np.var, np.std, np.dot,
+                   np.matmul, np.outer, np.inner, np.copy, np.zeros, np.ones, np.zeros_like, np.ones_like,
+                   np.empty, np.empty_like, np.full, np.full_like, np.eye, np.identity, np.arange,
+                   np.linspace, np.concatenate, np.stack, np.where, np.clip, np.cumsum, np.cumprod,
+                   np.einsum, np.tensordot, np.kron, np.trace, np.linalg.inv, np.linalg.solve, np.linalg.det,
+                   float, abs, len, int, list}
+FRESH_METHODS = {"copy", "sum", "mean", "max", "min", "prod", "var", "std", "dot", "cumsum", "cumprod",
+                 "trace", "flatten", "round", "clip", "shape", "ndim", "size", "dtype"}
+
+
+def _names_in(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+
+
+class AliasTracker:
+    """The provenance and alias set of every version the normalizer assigns, and its in-place writes.
+
+    ``resolve`` maps a callee expression to the module-level object it names (``np.reshape``), or to
+    None for a local or an unknown name.
+    """
+
+    def __init__(self, params, resolve):
+        self.resolve = resolve
+        self.aliases = {p: {p} for p in params}  # version -> versions that may share its memory
+        self.provenance = {p: "param" for p in params}  # version -> "fresh", "param", "view" or "unknown"
+        self.aug_writes = []  # (op index, version overwritten, its sharers, first op to check, provenance)
+        self.element_writes = []  # (op index, array, origin) of each y[i] = v
+
+    # -- facts --------------------------------------------------------------------------------------
+
+    def knows(self, version):
+        return version in self.aliases
+
+    def sharers(self, version):
+        """The versions that may share ``version``'s memory, itself included."""
+        return self.aliases.get(version, {version})
+
+    def source(self, version):
+        """Where ``version``'s value comes from: "fresh", "param", "view" or "unknown"."""
+        return self.provenance.get(version, "unknown")
+
+    def is_fresh_and_unshared(self, version):
+        """Whether ``version`` holds a value made in this function that no other name refers to."""
+        return self.provenance.get(version) == "fresh" and self.sharers(version) == {version}
+
+    # -- recording ----------------------------------------------------------------------------------
+
+    def own(self, version, provenance):
+        """``version`` shares memory with no other version (a loop variable, an unpacked item, a copy)."""
+        self.aliases[version] = {version}
+        self.provenance[version] = provenance
+
+    def record_aliases(self, version, value):
+        """``version = value``, where ``value`` is one operation on atoms or an atom."""
+        shared = self.alias_set(value)
+        self.aliases[version] = shared | {version}
+        for other in self.aliases[version]:
+            self.aliases.setdefault(other, {other}).add(version)
+        self.provenance[version] = self.provenance_of(value, shared)
+
+    def provenance_of(self, value, shared):
+        if shared:
+            sources = {self.provenance.get(v, "unknown") for v in shared}
+            return "unknown" if "unknown" in sources else "view"
+        if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant, gast.Tuple, gast.List,
+                              gast.JoinedStr, gast.Dict)):
+            return "fresh"
+        if isinstance(value, gast.Attribute):
+            return "fresh" if value.attr in FRESH_METHODS else "unknown"
+        if isinstance(value, gast.Call):
+            func = value.func
+            copy_kw = any(k.arg == "copy" for k in value.keywords)
+            if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id in self.aliases:
+                if func.attr == "astype" and not copy_kw:
+                    return "fresh"
+                return "fresh" if func.attr in FRESH_METHODS else "unknown"
+            fn = self.resolve(func)
+            if fn is np.array and not copy_kw:
+                return "fresh"
+            if type(fn) is np.ufunc or any(fn is f for f in FRESH_FUNCTIONS):
+                return "fresh"
+        return "unknown"
+
+    def alias_set(self, value):
+        """The versions whose memory ``value`` may share: those of the name it is, or is a view of."""
+        source = None
+        if isinstance(value, gast.Name):
+            source = value.id
+        elif isinstance(value, gast.Attribute) and value.attr in VIEW_METHODS:
+            source = value.value.id if isinstance(value.value, gast.Name) else None
+        elif isinstance(value, gast.Call):
+            func = value.func
+            if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
+                    and func.value.id in self.aliases and func.attr in VIEW_METHODS:
+                source = func.value.id
+            elif value.args and isinstance(value.args[0], gast.Name):
+                fn = self.resolve(func)
+                if any(fn is v for v in VIEW_FUNCTIONS):
+                    source = value.args[0].id
+        if source in self.aliases:
+            return set(self.aliases[source])
+        return set()
+
+    def note_aug_write(self, index, old, reads_from):
+        """``x += e``, normalized at op ``index``, replaces ``old``. Who shares ``old``'s memory is taken
+        now, before the rewrite adds its own copies; reads from op ``reads_from`` on are checked."""
+        self.aug_writes.append((index, old, set(self.sharers(old)), reads_from, self.source(old)))
+
+    def note_element_write(self, index, array, origin):
+        """``array[i] = v`` at op ``index``."""
+        self.element_writes.append((index, array, origin))
+
+    # -- checks -------------------------------------------------------------------------------------
+
+    def check(self, ops):
+        """Refuse the writes recorded while normalizing into ``ops`` that another name would see."""
+        self.check_aug_writes(ops)
+        self.check_views_after_writes(ops)
+
+    def check_views_after_writes(self, ops):
+        """``r = y[1]`` may be a view of ``y``: after ``y[1] = v`` it shows the new values. The compiler
+        treats ``r`` as the value read, so a read of ``r`` after a write into ``y`` is refused."""
+        for index, array, origin in self.element_writes:
+            reads = {op.target: i for i, op in enumerate(ops[:index]) if op.kind == "assign"
+                     and isinstance(op.value, gast.Subscript) and isinstance(op.value.value, gast.Name)
+                     and op.value.value.id == array}
+            for op in ops[index + 1:]:
+                if op.kind in ("assign", "unpack") and op.target in reads:
+                    reads.pop(op.target)  # assigned anew: later reads see the new value
+                used = _names_in(op.value)
+                if op.stored is not None:
+                    used |= _names_in(op.stored)
+                shared = sorted(used & set(reads))
+                if shared:
+                    raise UnsupportedSyntaxError(
+                        f"autodiff_st cannot differentiate this write into `{array}`: `{shared[0]}` was read "
+                        f"from `{array}` before it and is used after it, and if it is a view it changes with the "
+                        "write.", origin=origin,
+                        hint=f"Copy what you read first, for example `{shared[0]} = {array}[...].copy()`.")
+
+    def check_aug_writes(self, ops):
+        for index, old, sharers, reads_from, provenance in self.aug_writes:
+            if provenance == "unknown":
+                raise UnsupportedSyntaxError(
+                    "autodiff_st cannot differentiate this augmented assignment: it would change an array "
+                    "in place, and the compiler cannot tell which other names share that array (it comes "
+                    "from a call or a name the compiler does not follow).",
+                    origin=ops[index].origin,
+                    hint="Write `x = x + ...` to make a new array, or .copy() the array first.")
+            others = sharers - {old}
+            for op in ops[reads_from:]:
+                if op is ops[index] and reads_from > index:
+                    continue  # outside a loop, the write's own read happens before the write
+                shared = sorted(_names_in(op.value) & others)
+                if shared:
+                    raise UnsupportedSyntaxError(
+                        f"autodiff_st cannot differentiate this augmented assignment: it changes an array "
+                        f"in place that `{shared[0]}` also refers to, and `{shared[0]}` is read later.",
+                        origin=ops[index].origin,
+                        hint="Write `x = x + ...` to make a new array, or .copy() the array before "
+                             "changing it.")

@@ -1,0 +1,286 @@
+"""Expressions to atoms: the part of normalize that takes an expression apart.
+
+An atom is a name or a constant. Each operation of a nested expression is assigned to a fresh temporary
+whose name says what it holds (``exp_neg_z``, ``y_times_log_p``), so that what is left is one operation
+on atoms. Expressions that Python evaluates only in part become statements of the normal form: a
+conditional expression and ``and``/``or`` become ``if`` statements assigning one name, a chained
+comparison becomes ``and``, and a list comprehension becomes a loop appending to a new list. A call of a
+nested ``def`` or a lambda is replaced by its return expression, with the arguments put in.
+"""
+
+import copy
+
+import gast
+
+from ..core.errors import UnsupportedSyntaxError
+from .ir import If, load, static_path_root
+from .naming import describe_operand
+
+OP_WORDS = {
+    gast.Add: "plus", gast.Sub: "minus", gast.Mult: "times", gast.Div: "over", gast.MatMult: "matmul",
+    gast.Pow: "pow", gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.BitAnd: "and", gast.BitOr: "or",
+    gast.BitXor: "xor", gast.LShift: "lshift", gast.RShift: "rshift",
+}
+COMPARE_WORDS = {
+    gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.Eq: "eq", gast.NotEq: "ne",
+    gast.Is: "is", gast.IsNot: "is_not", gast.In: "in", gast.NotIn: "not_in",
+}
+UNARY_WORDS = {gast.USub: "neg", gast.UAdd: "pos", gast.Not: "not", gast.Invert: "invert"}
+
+
+class ExpressionLowering:
+    """The expression half of ``Normalizer``, which it is mixed into.
+
+    It shares the normalizer's state: ``env`` (user name -> current version), ``namer``, ``sharing``
+    (the alias tracker), ``inlined``, ``block``, and the methods ``emit``, ``nested``, ``is_local``,
+    ``condition`` and ``loop_statement``, since conditional expressions and comprehensions become
+    statements of the block being built.
+    """
+
+    def atom(self, node, origin, hint=None):
+        return self.expression(node, origin, want_atom=True, hint=hint)
+
+    def expression(self, node, origin, want_atom, hint=None):
+        """Normalize ``node``. With want_atom, the result is a name or constant; without, it may be
+        one operation on atoms."""
+        if isinstance(node, gast.Name):
+            if node.id in self.inlined:
+                raise UnsupportedSyntaxError(
+                    f"autodiff_st can use the nested function `{node.id}` only by calling it.", origin=origin,
+                    hint="Define the function at module level to pass it around.")
+            return load(self.env.get(node.id, node.id))
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in self.inlined:
+            return self.inline_call(node, origin, hint)
+        if isinstance(node, gast.Constant):
+            return node
+        if isinstance(node, gast.JoinedStr):
+            return self.rename_loads(node)
+        if isinstance(node, (gast.Tuple, gast.List)):
+            return type(node)(elts=[self.atom(e, origin) for e in node.elts], ctx=gast.Load())
+        if isinstance(node, gast.Dict):
+            return gast.Dict(keys=node.keys, values=[self.atom(v, origin) for v in node.values])
+        if isinstance(node, (gast.ListComp, gast.GeneratorExp)):
+            return self.comprehension(node, origin, hint)
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) \
+                and isinstance(node.operand, gast.Constant) and isinstance(node.operand.value, (int, float)):
+            return gast.Constant(value=-node.operand.value, kind=None)
+        if isinstance(node, gast.IfExp):
+            return self.conditional_expression(node, origin, hint)
+        if isinstance(node, gast.BoolOp):
+            return self.boolean_expression(node, origin, hint)
+        if isinstance(node, gast.Compare) and len(node.ops) > 1:
+            return self.chained_comparison(node, origin, hint)
+        if isinstance(node, gast.BinOp):
+            value = gast.BinOp(left=self.atom(node.left, origin), op=node.op, right=self.atom(node.right, origin))
+        elif isinstance(node, gast.UnaryOp):
+            value = gast.UnaryOp(op=node.op, operand=self.atom(node.operand, origin))
+        elif isinstance(node, gast.Compare):
+            value = gast.Compare(left=self.atom(node.left, origin), ops=node.ops,
+                                 comparators=[self.atom(c, origin) for c in node.comparators])
+        elif isinstance(node, gast.Call):
+            value = gast.Call(func=self.callee(node.func, origin),
+                              args=[self.atom(a, origin) for a in node.args],
+                              keywords=[gast.keyword(arg=k.arg, value=self.atom(k.value, origin))
+                                        for k in node.keywords])
+        elif isinstance(node, gast.Attribute):
+            value = gast.Attribute(value=self.atom(node.value, origin), attr=node.attr, ctx=gast.Load())
+        elif isinstance(node, gast.Subscript):
+            value = gast.Subscript(value=self.atom(node.value, origin), slice=self.index(node.slice, origin),
+                                   ctx=gast.Load())
+        else:
+            raise UnsupportedSyntaxError(
+                f"autodiff_st cannot differentiate the expression `{type(node).__name__}`.",
+                origin=origin, hint="Rewrite it with arithmetic and numpy calls.")
+        value.origin = origin
+        if not want_atom:
+            return value
+        name = self.namer.fresh(hint or temp_name(value, self.sharing.knows))
+        self.emit("assign", name, value, origin)
+        self.sharing.record_aliases(name, value)
+        return load(name)
+
+    def rename_loads(self, node):
+        node = copy.deepcopy(node)
+        for child in gast.walk(node):
+            if isinstance(child, gast.Name) and isinstance(child.ctx, gast.Load) and child.id in self.env:
+                child.id = self.env[child.id]
+        return node
+
+    def index(self, node, origin):
+        """An index expression with atoms in it: ``i``, ``1:n:2``, ``..., None``, ``mask``."""
+        if isinstance(node, gast.Slice):
+            return gast.Slice(lower=node.lower and self.atom(node.lower, origin),
+                              upper=node.upper and self.atom(node.upper, origin),
+                              step=node.step and self.atom(node.step, origin))
+        if isinstance(node, gast.Tuple):
+            return gast.Tuple(elts=[self.index(e, origin) for e in node.elts], ctx=gast.Load())
+        return self.atom(node, origin)
+
+    def callee(self, func, origin):
+        root = static_path_root(func)
+        if root is not None and not self.is_local(root):
+            return func  # a module-level path such as np.linalg.inv
+        if isinstance(func, gast.Name):
+            return load(self.env[func.id])
+        if isinstance(func, gast.Attribute):
+            return gast.Attribute(value=self.atom(func.value, origin), attr=func.attr, ctx=gast.Load())
+        return self.atom(func, origin)
+
+    # -- expressions evaluated in part --------------------------------------------------------------
+
+    def conditional_expression(self, node, origin, hint):
+        """``a if c else b`` becomes an if statement assigning one fresh name in both branches."""
+        test = self.condition(node.test, origin, [])
+        result = self.namer.fresh(hint or "chosen")
+        body = self.nested(lambda: self.emit("assign", result, self.atom(node.body, origin), origin))
+        orelse = self.nested(lambda: self.emit("assign", result, self.atom(node.orelse, origin), origin))
+        self.block.append(If(test, body, orelse, origin))
+        self.sharing.own(result, "unknown")
+        return load(result)
+
+    def short_circuit(self, first, rest, origin, hint, keep_going_when):
+        """Python's ``and``/``or`` and chained comparisons: evaluate the next part only if needed."""
+        result = self.namer.fresh(hint or "either" if not keep_going_when else hint or "both")
+        self.emit("assign", result, first, origin)
+        for part in rest:
+            test = self.namer.fresh(f"{result}_so_far")
+            self.emit("assign", test, load(result), origin)
+            step = self.nested(lambda: self.emit("assign", result, self.atom_or_value(part, origin), origin))
+            self.block.append(If(test, step, [], origin) if keep_going_when else If(test, [], step, origin))
+        self.sharing.own(result, "unknown")
+        return load(result)
+
+    def atom_or_value(self, part, origin):
+        return part(origin) if callable(part) else self.atom(part, origin)
+
+    def boolean_expression(self, node, origin, hint):
+        first = self.atom(node.values[0], origin)
+        return self.short_circuit(first, node.values[1:], origin, hint, isinstance(node.op, gast.And))
+
+    def chained_comparison(self, node, origin, hint):
+        left = self.atom(node.left, origin)
+        rights = [self.atom(c, origin) for c in node.comparators[:1]]
+        first = gast.Compare(left=left, ops=node.ops[:1], comparators=rights)
+        parts = []
+        previous = node.comparators[0]
+        for op, comparator in zip(node.ops[1:], node.comparators[1:]):
+            parts.append(lambda origin, a=previous, o=op, b=comparator: gast.Compare(
+                left=self.atom(a, origin), ops=[o], comparators=[self.atom(b, origin)]))
+            previous = comparator
+        return self.short_circuit(first, parts, origin, hint, True)
+
+    def comprehension(self, node, origin, hint):
+        """``[f(x) for x in xs if c]``: a loop appending to a new list, with its own variable names."""
+        generator = node.generators[0]
+        result = self.namer.fresh(hint or "items")
+        self.emit("assign", result, gast.List(elts=[], ctx=gast.Load()), origin)
+        self.env[result] = result
+        self.sharing.own(result, "fresh")
+        # The comprehension's variables are its own: rename them so they cannot clobber the function's.
+        renames = {n.id: self.namer.fresh(n.id) for n in gast.walk(generator.target) if isinstance(n, gast.Name)}
+
+        def renamed(tree):
+            tree = copy.deepcopy(tree)
+            for n in gast.walk(tree):
+                if isinstance(n, gast.Name) and n.id in renames:
+                    n.id = renames[n.id]
+            for n in gast.walk(tree):
+                n.origin = origin
+            return tree
+
+        append = gast.Expr(value=gast.Call(func=gast.Attribute(value=gast.Name(id=result, ctx=gast.Load(),
+                                                                                annotation=None, type_comment=None),
+                                                               attr="append", ctx=gast.Load()),
+                                           args=[renamed(node.elt)], keywords=[]))
+        body = [append]
+        for condition in reversed(generator.ifs):
+            body = [gast.If(test=renamed(condition), body=body, orelse=[])]
+        loop = gast.For(target=renamed(generator.target), iter=generator.iter, body=body, orelse=[],
+                        type_comment=None)
+        for n in gast.walk(loop):
+            if not hasattr(n, "origin"):
+                n.origin = origin
+        self.loop_statement(loop, origin)
+        return load(result)
+
+    # -- nested functions and lambdas ---------------------------------------------------------------
+
+    def define_inline(self, name, args, body, origin):
+        if name in self.env:
+            raise UnsupportedSyntaxError(
+                f"autodiff_st cannot differentiate this definition of `{name}`: the name also holds a value.",
+                origin=origin, hint="Give the function a name of its own.")
+        self.inlined[name] = ([a.id for a in args.args], body)
+
+    def inline_call(self, node, origin, hint):
+        """A call of a nested function or lambda: its return expression, with the arguments put in.
+
+        Names the body reads from the enclosing function take their values at the call, as Python's
+        closures do.
+        """
+        params, body = self.inlined[node.func.id]
+        if len(node.args) != len(params) or node.keywords:
+            raise UnsupportedSyntaxError(
+                f"autodiff_st cannot inline this call of `{node.func.id}`: pass exactly its "
+                f"{len(params)} argument(s), positionally.", origin=origin)
+        placeholders = {}
+        for param, arg in zip(params, node.args):
+            atom = self.atom(arg, origin)
+            name = self.namer.fresh(param)
+            if isinstance(atom, gast.Name):
+                self.env[name] = atom.id
+            else:
+                self.emit("assign", name, atom, origin)
+                self.env[name] = name
+                self.sharing.own(name, "fresh")
+            placeholders[param] = name
+        body = copy.deepcopy(body)
+        for n in gast.walk(body):
+            if isinstance(n, gast.Name) and n.id in placeholders:
+                n.id = placeholders[n.id]
+            n.origin = origin
+        return self.expression(body, origin, want_atom=True, hint=hint)
+
+
+def temp_name(value, is_local):
+    """A name that says what ``value`` holds: ``exp_x``, ``a_times_b``, ``x_sum``.
+
+    Operands with long names are left out rather than truncated, so a name never ends mid-word.
+    """
+
+    def short(node, limit=12):
+        word = describe_operand(node)
+        return word if word and len(word) <= limit else None
+
+    if isinstance(value, gast.BinOp):
+        word = OP_WORDS.get(type(value.op), "result")
+        left, right = short(value.left), short(value.right)
+        return f"{left}_{word}_{right}" if left and right else f"{word}_result"
+    if isinstance(value, gast.UnaryOp):
+        word = UNARY_WORDS.get(type(value.op), "result")
+        operand = short(value.operand, 20)
+        return f"{word}_{operand}" if operand else f"{word}_result"
+    if isinstance(value, gast.Compare):
+        word = COMPARE_WORDS.get(type(value.ops[0]), "cmp")
+        left, right = short(value.left), short(value.comparators[0])
+        return f"{left}_{word}_{right}" if left and right else f"{word}_result"
+    if isinstance(value, gast.Call):
+        func = value.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and is_local(func.value.id):
+            receiver = short(func.value, 16)
+            return f"{receiver}_{func.attr}" if receiver else f"{func.attr}_result"
+        fname = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "call")
+        if len(value.args) == 1:
+            arg = short(value.args[0], 20)
+            if arg:
+                return f"{fname}_{arg}"
+        return f"{fname}_result"
+    if isinstance(value, gast.Attribute):
+        base = short(value.value, 20)
+        return f"{base}_{value.attr}" if base else f"{value.attr}_result"
+    if isinstance(value, gast.Subscript):
+        base, at = short(value.value, 16), short(value.slice, 8)
+        if base and at:
+            return f"{base}_{at}"
+        return f"{base}_part" if base else "part"
+    return "tmp"
