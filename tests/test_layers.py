@@ -3,10 +3,12 @@
     core  <  runtime  <  rules  <  compiler  <  transforms  <  nn, testing, the package itself
 
 Read from the source, not by importing, so an import hidden inside a function counts as well. The same
-walk checks the sizes the project keeps to: no module over 800 lines, no class over 500.
+walk finds import cycles within a layer, and checks the sizes the project keeps to: no module over 800
+lines, no class over 500.
 """
 
 import ast
+import graphlib
 import pathlib
 
 import pytest
@@ -52,12 +54,13 @@ def imported_modules(module, path):
             names = [f"{prefix}.{alias.name}" for alias in node.names] + [prefix]
         else:
             continue
+        found = set()
         for name in names:
             while name and name not in MODULES:
                 name = name.rpartition(".")[0]
-            if name and name != module:
-                yield node.lineno, name, id(node) in inside
-                break
+            found.add(name)
+        for name in sorted(found - {"", module}):
+            yield node.lineno, name, id(node) in inside
 
 
 def test_the_layers_were_found():
@@ -77,6 +80,11 @@ def test_no_module_imports_the_package_root_from_inside():
     found = [f"{m} line {line}" for m, p in MODULES.items() if m != "autodiff_st"
              for line, target, _ in imported_modules(m, p) if target == "autodiff_st"]
     assert not found, "importing the package root from inside it ties every module into one circle: " + ", ".join(found)
+
+
+def test_no_import_cycle():
+    graph = {m: {target for _, target, _ in imported_modules(m, p)} for m, p in MODULES.items()}
+    graphlib.TopologicalSorter(graph).prepare()  # raises CycleError, naming the modules of a cycle
 
 
 def test_imports_inside_functions_are_few_and_explained():
