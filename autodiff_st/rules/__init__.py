@@ -12,12 +12,13 @@ from ..core.registry import (ATTRIBUTES, METHODS, NONDIFF_ATTRIBUTES, NONDIFF_ME
                              is_nondifferentiable, jvp_rule, linear, lookup, lookup_forward, method, multilinear,
                              nondifferentiable, vjp_rule)
 
-from . import operators, elementwise, reductions, linalg, shape, math_builtins, adjoint_helpers, indexing  # noqa: E402,F401
-from . import batching  # noqa: E402,F401
+# The families register in this order, the order their rules were written in.
+from . import operators, elementwise, reductions, linalg, shape  # noqa: F401
+from . import math_builtins, adjoint_helpers, indexing, batching  # noqa: F401
 
 try:  # scipy is optional: its rules are registered only when it is installed
     import scipy.special  # noqa: F401
 except ImportError:
     pass
 else:
-    from . import scipy_special  # noqa: E402,F401
+    from . import scipy_special  # noqa: F401

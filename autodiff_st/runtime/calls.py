@@ -133,7 +133,8 @@ def _value_form(helper, args, kwargs):
                     lambda a: inner_place(_shift(a, -2)))
         target, offset, prefix = resolve_callee(fn, rest, kwargs)
         params = parameter_positions(target, offset, inner_active)
-        forward, backward = hooks.compiler().adjoint_functions(target, params, "vjp", argument_kinds(prefix + tuple(rest)))
+        forward, backward = hooks.compiler().adjoint_functions(target, params, "vjp",
+                                                               argument_kinds(prefix + tuple(rest)))
         return (forward, prefix + tuple(rest), lambda v: (v[0], Residuals(v[1], backward)),
                 lambda a: _shift(a, len(prefix) - 2))
     # call_jvp(fn, active, tangents, *rest): the generated tangent function, tangents first

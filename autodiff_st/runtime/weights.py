@@ -219,7 +219,8 @@ def call_vjp_forward_weights(fn, active, *args, **kwargs):
     params = parameter_positions(target, offset, kept)
     prefix = bound_prefix(fn)
     full = prefix + args
-    forward, backward = hooks.compiler().adjoint_functions(target, params, "vjp", argument_kinds(full), argument_roots(full))
+    forward, backward = hooks.compiler().adjoint_functions(target, params, "vjp", argument_kinds(full),
+                                                           argument_roots(full))
     out, residuals = forward(*prefix, *args, **kwargs)
     if kept != tuple(active):
         picks = tuple(kept.index(a) if a in kept else None for a in active)
