@@ -1,4 +1,4 @@
-"""Stage 7, emit: assemble the generated module and print it with ``ast.unparse``.
+"""Emit: assemble the generated module and print it with ``ast.unparse``.
 
 The module holds one factory function. Its parameters are the helpers the generated code refers to
 and the user's closure variables. Inside it are the generated functions. The loader never calls the

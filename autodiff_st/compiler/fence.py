@@ -1,4 +1,4 @@
-"""Stage 2, fence: decide what the compiler supports, and refuse the rest before any transformation.
+"""Fence: decide what the compiler supports, and refuse the rest before any transformation.
 
 The fence and the transformer must agree: anything the fence lets through, the later stages handle.
 So the fence is a whitelist, and each refusal names the construct, points at the user's line and says

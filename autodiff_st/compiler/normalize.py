@@ -1,4 +1,4 @@
-"""Stage 3, normalize: rewrite the function body so that each statement does one operation.
+"""Normalize: rewrite the function body so that each statement does one operation.
 
 The normal form (``ir``) is a list of ``Op``s, ``If``s and ``Loop``s. Each ``Op`` assigns the result of
 one operation, whose operands are names or constants, to one name (or unpacks it into several). The

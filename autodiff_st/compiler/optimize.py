@@ -1,4 +1,4 @@
-"""Stage 6, optimize: drop adjoint code whose result nothing reads.
+"""Optimize: drop adjoint code whose result nothing reads.
 
 The reverse pass already skips statements whose result has no adjoint. What is left to clean up are
 pieces of inlined rules that the call site did not need, such as a shared intermediate computed for a

@@ -1,4 +1,4 @@
-"""Stage 1, parse: read a function's source and turn it into a gast tree.
+"""Parse: read a function's source and turn it into a gast tree.
 
 Every node of the tree gets an ``origin``: the user's file, line and the text of that line. Later passes
 copy the origin onto every node they create, so comments in the generated code and error messages can

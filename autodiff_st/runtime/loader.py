@@ -1,4 +1,4 @@
-"""Stage 8, load: compile generated source so that tracebacks and pdb show it.
+"""Load: compile generated source so that tracebacks and pdb show it.
 
 The source is registered with ``linecache`` under a descriptive file name, so a traceback through a
 generated adjoint prints the generated line, and ``pdb`` can step through it.
