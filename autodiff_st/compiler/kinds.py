@@ -37,8 +37,10 @@ FULL_REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod, n
 _MATH_NOT_NUMBERS = {math.frexp, math.modf, math.prod}
 _CONSTRUCTORS = {np.zeros: np.float64, np.ones: np.float64, np.empty: np.float64, np.full: None}
 _LIKE = {np.zeros_like, np.ones_like, np.empty_like, np.full_like}
-_AS_ARRAY = {np.array, np.asarray, np.asanyarray, np.copy, np.ascontiguousarray}
-_SAME_RANK = {np.transpose, np.sort, np.flip, np.conj, np.conjugate}
+# These always return an ndarray; most other numpy functions dispatch on their arguments
+# (``__array_function__``), so an argument of unknown kind makes their result unknown too.
+_AS_ARRAY = {np.array, np.asarray, np.asanyarray, np.ascontiguousarray}
+_SAME_RANK = {np.transpose, np.sort, np.flip, np.conj, np.conjugate, np.copy}
 _ELEMENTWISE = {np.where, np.clip}
 _COMPARE = (gast.Lt, gast.LtE, gast.Gt, gast.GtE, gast.Eq, gast.NotEq)
 
@@ -58,11 +60,6 @@ class Kind:
 UNKNOWN_KIND = Kind(UNKNOWN)
 NUMBER_KIND = Kind(NUMBER, 0)
 _NOTHING = object()  # no binding evaluated yet: the start of the fixed point, never an answer
-
-
-def array(rank=None, dtype=None):
-    """An array ``Kind``; ``dtype`` is anything ``np.dtype`` takes, or None."""
-    return Kind(ARRAY, rank, None if dtype is None else np.dtype(dtype).name)
 
 
 def join(a, b):
@@ -273,16 +270,15 @@ class Kinds:
             return UNKNOWN_KIND
         obj = callee.obj
         if getattr(obj, "__module__", None) == "math" and obj not in _MATH_NOT_NUMBERS \
-                or obj in (builtins.float, builtins.len, builtins.int):
+                or any(obj is f for f in (builtins.float, builtins.len, builtins.int)):
             return NUMBER_KIND
         args, keywords = list(value.args), {k.arg: k.value for k in value.keywords}
         if callee.kind == "astype":
             receiver = self._atom(value.func.value)
-            if receiver is _NOTHING:
-                return _NOTHING
+            if receiver is _NOTHING or receiver.kind != ARRAY:
+                return receiver if receiver is _NOTHING else UNKNOWN_KIND
             dtype = args[0] if args else keywords.get("dtype")
-            return Kind(ARRAY, receiver.rank if receiver.kind == ARRAY else None,
-                        None if dtype is None else self._static_dtype(dtype))
+            return Kind(ARRAY, receiver.rank, None if dtype is None else self._static_dtype(dtype))
         if callee.kind == "method":
             if callee.pack and len(args) > 1:
                 args = [gast.Tuple(elts=args, ctx=gast.Load())]
@@ -303,11 +299,15 @@ class Kinds:
         first = self._atom(args[0]) if args else UNKNOWN_KIND
         if first is _NOTHING:
             return _NOTHING
+        if "like" in keywords:  # the result is made like another array, of whatever type that is
+            return UNKNOWN_KIND
         if type(fn) is np.ufunc:
-            if len(args) != fn.nin or fn.nout != 1 or set(keywords) - {"where"}:
+            if len(args) != fn.nin or fn.nout != 1 or keywords:
                 return UNKNOWN_KIND
             return _with_dtype(_broadcast([self._atom(a) for a in args]), None)
         if fn in FULL_REDUCTIONS:
+            if first.kind == UNKNOWN:
+                return UNKNOWN_KIND
             if len(args) > 2:
                 return Kind(ARRAY)  # keepdims or dtype given by position
             return self._reduction(first, arg(1, "axis"), keywords.get("keepdims"))
@@ -317,41 +317,50 @@ class Kinds:
             return Kind(ARRAY, self._shape_rank(arg(0, "shape")),
                         self._static_dtype(dtype) if dtype is not None else default and np.dtype(default).name)
         if fn in _LIKE:
+            if first.kind == UNKNOWN:
+                return UNKNOWN_KIND
             dtype = arg(2 if fn is np.full_like else 1, "dtype")
             if "shape" in keywords or len(args) > (3 if fn is np.full_like else 2):
                 return Kind(ARRAY, None, None if dtype is None else self._static_dtype(dtype))
-            rank = first.rank if first.kind in (ARRAY, NUMBER) else None
+            rank = first.rank
             if dtype is not None:
                 return Kind(ARRAY, rank, self._static_dtype(dtype))
             return Kind(ARRAY, rank, first.dtype if first.kind == ARRAY else None)
         if fn in (np.eye, np.identity):
             dtype = arg(3 if fn is np.eye else 1, "dtype")
             return Kind(ARRAY, 2, "float64" if dtype is None else self._static_dtype(dtype))
-        if fn in (np.arange, np.linspace):
-            return Kind(ARRAY, 1 if fn is np.arange or not set(keywords) - {"num", "endpoint", "dtype"} else None)
+        if fn is np.arange:
+            return Kind(ARRAY, 1)
+        if fn is np.linspace:  # between numbers a line; between arrays one line per element
+            ends = [self._atom(a) for a in args[:2]]
+            return Kind(ARRAY, 1 if len(ends) == 2 and all(e is not _NOTHING and e.kind == NUMBER for e in ends)
+                        and not set(keywords) - {"num", "endpoint", "dtype"} else None)
         if fn in _AS_ARRAY:
             if set(keywords) - {"copy", "order"} or len(args) != 1:
                 return Kind(ARRAY)
             return self._as_array(args[0])
         if fn is np.reshape or fn is np.ravel:
             if first.kind != ARRAY:
-                return Kind(ARRAY)
+                return UNKNOWN_KIND
             return Kind(ARRAY, 1 if fn is np.ravel else self._shape_rank(arg(1, "newshape", "shape")), first.dtype)
         if fn in _SAME_RANK and not keywords and (len(args) == 1 or fn is np.transpose):
-            return first if first.kind == ARRAY else Kind(ARRAY)
+            return first if first.kind == ARRAY else UNKNOWN_KIND
         if fn in _ELEMENTWISE and len(args) == 3 and not keywords:
             return _with_dtype(_broadcast([self._atom(a) for a in args]), None)
         if fn is np.matmul and len(args) == 2 and not keywords:
             return self._binary(gast.MatMult(), first, self._atom(args[1]))
         if fn is np.outer and len(args) == 2 and not keywords:
-            return Kind(ARRAY, 2)
+            operands = _broadcast([first, self._atom(args[1])])
+            return operands if operands is _NOTHING or operands is UNKNOWN_KIND else Kind(ARRAY, 2)
         if fn in (np.concatenate, np.stack):
             if not (len(args) == 1 and not keywords and isinstance(args[0], (gast.Tuple, gast.List))):
-                return Kind(ARRAY)
+                return UNKNOWN_KIND
             parts = [self._atom(e) for e in args[0].elts]
             if _NOTHING in parts:
                 return _NOTHING
-            ranks = {p.rank if p.kind == ARRAY else None for p in parts}
+            if any(p.kind != ARRAY for p in parts):
+                return UNKNOWN_KIND
+            ranks = {p.rank for p in parts}
             if len(ranks) != 1 or None in ranks:
                 return Kind(ARRAY)
             return Kind(ARRAY, ranks.pop() + (fn is np.stack))
