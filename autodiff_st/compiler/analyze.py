@@ -122,20 +122,27 @@ class Weights:
 
 
 class Facts:
-    """What the analysis found, for the transforms to read. Built by ``analyze``.
+    """What the analysis found, for the transforms to read. Built by ``analyze``; a fact that is not
+    certain is reported as unknown (a ``Kind`` of "unknown", a rank of None, a possible alias).
 
-    Activity:  ``active`` (names with a derivative), ``is_active(name)``, ``any_active(node)``,
+    The function: ``parsed``, ``params``, ``active_params``, ``body`` (the normal form), ``body_ops`` (its
+    ops in program order), ``loops``, ``returned()``, ``is_local(name)``.
+    Calls:     ``callees`` (id(op) -> ``Callee``), ``is_pure(op)`` (no effect but its result).
+    Activity:  ``active`` (the names that carry a derivative), ``is_active(name)``, ``any_active(node)``,
                ``active_ops`` (ids of the ops whose result differentiates), ``user_calls`` (id(op) ->
-               ``UserCall``), ``weights`` (``Weights`` or None).
-    Calls:     ``callees`` (id(op) -> ``Callee``), ``is_pure(op)``.
+               ``UserCall``, for the calls of the user's code that run through their adjoints),
+               ``residuals_of(op)``, ``weights`` (``Weights``, or None without ``weights=``).
     Loops:     ``header_ops`` (id(loop) -> the ops its header performs each iteration), ``next_names``,
-               ``range_values`` (id(loop) -> the name holding a range loop's range), ``uncounted``
-               (counts of loops that always run their whole range), and ``loop.indexed`` on each loop.
-    Kinds:     ``kinds`` (a ``Kinds``: ``kind(name)``, ``is_number``, ``numbers``, ``holds_one_number``).
-    Aliasing:  ``aliasing`` (an ``Aliasing``: ``may_share_memory(a, b)``, ``aliases(name)``,
-               ``from_outside(name)``).
-    Liveness:  ``liveness`` (a ``Liveness``: ``overwrites(op, name)``, ``may_be_overwritten``,
-               ``recomputed``, ``keeps_only_shape``, ...).
+               ``range_values`` (id(loop) -> the name holding a range loop's range), ``uncounted`` (counts
+               of loops that always run their whole range), ``loop.indexed`` (walks a differentiated
+               sequence by position).
+    Kinds:     ``kinds``, a ``Kinds``: ``kind(name)``, ``is_number(name)``, ``numbers``, ``rank(name)``,
+               ``dtype(name)``, ``holds_one_number(name)``; and ``shape_source(op)``.
+    Aliasing:  ``aliasing``, an ``Aliasing``: ``may_share_memory(a, b)``, ``aliases(name)``,
+               ``from_outside(name)``, ``roots(name)``.
+    Liveness:  ``liveness``, a ``Liveness``: ``ops``, ``binds(op)``, ``overwrites(op, name)``,
+               ``may_be_overwritten``, ``bound_before_nesting``, ``written_in_place``, ``parts_written``,
+               ``recomputed``, ``keeps_only_shape(name)``, ``loop_carried(block)``, ``bound_names()``.
     """
 
     def __init__(self, parsed, body, active_params, seed_only_first):
