@@ -1,6 +1,7 @@
 """Forward mode: the tangent transformation.
 
-From the normal form, emit one function that runs the user's statements and, after each one that carries
+Reads the normal form and its ``Facts`` (analyze.py: activity, calls, loop headers, kinds). Produces the
+statements of one function that runs the user's statements (primal.py) and, after each one that carries
 a derivative, a statement computing the tangent of its result: ``y = np.sin(x)`` is followed by
 ``y_dot = x_dot * np.cos(x)``. Control flow keeps its shape, because tangents flow the same way as
 values: no tape, no backward pass. Calls to the user's own functions go through ``call_jvp``, which
@@ -10,40 +11,33 @@ The tangent of a primitive comes from its forward rule (see the "forward mode" s
 ``rules/__init__.py``): a diagonal primitive reuses its reverse rule, a linear one is applied to the
 tangents, a multilinear one gives one term per differentiated operand, and a custom rule is inlined like a
 reverse rule.
-
-The activity analysis, the classification of calls and the loop headers are those of the reverse
-transformation (``Tangent`` extends ``Reverse``); only the statements emitted differ.
 """
 
 import copy
 import dataclasses
+import operator
 
 import gast
+import numpy as np
 
 import autodiff_st.runtime as runtime
 from ..core import registry as rules
 from ..core.errors import MissingRuleError, NonDifferentiableError, UnsupportedSyntaxError
 from ..runtime.calls import call_jvp
 from .ir import load, store
-from .reverse import (BINARY_PRIMITIVES, UNARY_PRIMITIVES, Reverse, _call_name, _drop_unbroadcast, _targets,
-                      names_in, tag, walk_ops)
+from .ops import BINARY_PRIMITIVES, UNARY_PRIMITIVES, call_name, names_in, tag, targets
+from .primal import Primal, Writer, drop_unbroadcast
 from .templates import bind_arguments, inline_vjp
 
-import numpy as np
-import operator
 
+class Tangent(Writer):
+    """The forward transform of one function: ``run()`` gives its statements, returned value and the
+    tangent of the returned value; ``tangent(name)`` names the tangent of ``name``."""
 
-def call_jvp_helper():
-    return call_jvp
-
-
-class Tangent(Reverse):
-    def __init__(self, parsed, body, active_params, namer, helpers, scalar_params=()):
-        super().__init__(parsed, body, active_params, namer, helpers, scalar_params=scalar_params)
+    def __init__(self, facts, namer, helpers):
+        super().__init__(facts, namer, helpers)
         self.tangent_names = {}
-        self.written_arrays_of_ops = set()
-        self.recomputed_ids = set()
-        self.taped = set()
+        self.primal = Primal(facts, namer, helpers, self.op_statements, self.loop_zeros)
 
     def tangent(self, var):
         if var not in self.tangent_names:
@@ -57,7 +51,7 @@ class Tangent(Reverse):
     def tangent_of(self, node):
         """The tangent of an atom (or a display of atoms) as an expression."""
         if isinstance(node, gast.Name):
-            return load(self.tangent(node.id)) if node.id in self.active else self.zeros(node)
+            return load(self.tangent(node.id)) if node.id in self.facts.active else self.zeros(node)
         if isinstance(node, gast.Constant):
             return gast.Constant(value=0.0, kind=None)
         if isinstance(node, (gast.Tuple, gast.List)):
@@ -70,93 +64,87 @@ class Tangent(Reverse):
 
     def run(self):
         """Returns (statements, returned value, tangent of the returned value)."""
-        self.analyze()
-        self.ops = list(walk_ops(self.body)) + [op for ops in self.header_ops.values() for op in ops]
-        self.written_into = {op.target for op in self.ops if op.kind == "setitem"}
+        facts = self.facts
         statements = []
-        origin = self.parsed.node.origin
-        for p in self.params:  # a parameter that becomes differentiated by an assignment starts at zero
-            if p in self.active and p not in self.active_params:
+        origin = facts.parsed.node.origin
+        for p in facts.params:  # a parameter that becomes differentiated by an assignment starts at zero
+            if p in facts.active and p not in facts.active_params:
                 statements.append(tag(gast.Assign(targets=[store(self.tangent(p))], value=self.zeros(load(p)),
                                                   type_comment=None), origin))
-        statements += self.forward_block(self.body)
-        returned = self.ops_returned()
+        statements += self.primal.block(facts.body)
+        returned = facts.returned()
         return statements, returned, self.tangent_of(returned)
 
-    def forward_loop(self, loop):
-        emitted = super().forward_loop(loop)
-        statements = emitted if isinstance(emitted, list) else [emitted]
-        if loop.kind == "for" and not loop.indexed:
-            loop_stmt = statements[-1]
-            zeros = [tag(gast.Assign(targets=[store(self.tangent(t))], value=self.zeros(load(t)), type_comment=None),
-                         loop.origin) for t in loop.targets if t in self.active]
-            loop_stmt.body[:0] = zeros
-        return emitted
+    def loop_zeros(self, loop):
+        """A for loop over a sequence that is not differentiated: its targets' tangents start at zero."""
+        if loop.indexed:
+            return []
+        return [tag(gast.Assign(targets=[store(self.tangent(t))], value=self.zeros(load(t)), type_comment=None),
+                    loop.origin) for t in loop.targets if t in self.facts.active]
 
-    def forward_op(self, op):
-        if id(op) in self.call_residuals:
+    def op_statements(self, op):
+        if id(op) in self.facts.user_calls:
             return [tag(stmt, op.origin) for stmt in self.user_call_jvp(op)]
-        if op.kind in ("return", "expr", "assert") or (op.kind == "assign" and op.target in self.uncounted):
-            return super().forward_op(op)
-        targets = _targets(op)
+        primal = self.primal.statement(op)
+        if op.kind in ("return", "expr", "assert") or (op.kind == "assign" and op.target in self.facts.uncounted):
+            return primal
+        names = targets(op)
         reads = set(names_in(op.value)) | (set(names_in(op.stored)) if op.stored is not None else set())
-        primal = super().forward_op(op)
         tangent = [tag(stmt, op.origin) for stmt in self.tangent_statements(op)]
         if not tangent:
             return primal
-        if op.kind in ("assign", "unpack") and set(targets) & reads and len(primal) == 1:
+        if op.kind in ("assign", "unpack") and set(names) & reads and len(primal) == 1:
             # x = x * y: the tangent reads the old x, and the rule may read the new one. Compute the new
             # value under a fresh name, then the tangent, then rebind.
-            fresh = {t: self.namer.fresh(f"{t}_new") for t in targets}
-            stmt = primal[0]
-            renamed = _rename_stores(stmt, fresh)
-            ans_rename = {t: fresh[t] for t in targets}
-            tangent = [_read_results_renamed(s, ans_rename) for s in tangent]
+            fresh = {t: self.namer.fresh(f"{t}_new") for t in names}
+            renamed = _rename_stores(primal[0], fresh)
+            tangent = [_read_results_renamed(s, fresh) for s in tangent]
             rebind = [tag(gast.Assign(targets=[store(t)], value=load(fresh[t]), type_comment=None), op.origin)
-                      for t in targets]
+                      for t in names]
             return [renamed] + tangent + rebind
         return primal + tangent
 
     def tangent_statements(self, op):
         """The statements giving the tangents of what ``op`` binds or changes."""
-        targets = _targets(op)
+        facts = self.facts
+        names = targets(op)
         if op.kind == "setitem":
-            if op.target not in self.active:
+            if op.target not in facts.active:
                 return []
             element = gast.Subscript(value=load(self.tangent(op.target)), slice=copy.deepcopy(op.value.slice),
                                      ctx=gast.Store())
             return [gast.Assign(targets=[element], value=self.tangent_of(op.stored), type_comment=None)]
         if op.kind == "append":
-            if op.target not in self.active:
+            if op.target not in facts.active:
                 return []
             append = gast.Attribute(value=load(self.tangent(op.target)), attr="append", ctx=gast.Load())
             return [gast.Expr(value=gast.Call(func=append, args=[self.tangent_of(op.stored)], keywords=[]))]
         if op.kind == "pop":
-            if op.target not in self.active:
+            if op.target not in facts.active:
                 return []
             items = op.value.id
-            if items not in self.active:
+            if items not in facts.active:
                 return [self.assign(op.target, self.zeros(load(op.target)))]
             pop = gast.Attribute(value=load(self.tangent(items)), attr="pop", ctx=gast.Load())
             return [self.assign(op.target, gast.Call(func=pop, args=[], keywords=[]))]
-        active_targets = [t for t in targets if t in self.active]
+        active_targets = [t for t in names if t in facts.active]
         if not active_targets:
             return []
-        if id(op) not in self.active_ops:  # a constant bound to a name that is differentiated elsewhere
+        if id(op) not in facts.active_ops:  # a constant bound to a name that is differentiated elsewhere
             if op.kind == "assign" and isinstance(op.value, gast.Constant) and isinstance(op.value.value, (int, float)):
                 return [self.assign(op.target, gast.Constant(value=0.0, kind=None))]
             return [self.assign(t, self.zeros(load(t))) for t in active_targets]
         value = op.value
         if isinstance(value, (gast.Name, gast.Tuple, gast.List, gast.Dict)):
             if op.kind == "unpack":
-                return [gast.Assign(targets=[gast.Tuple(elts=[store(self.tangent(t)) for t in targets], ctx=gast.Store())],
+                return [gast.Assign(targets=[gast.Tuple(elts=[store(self.tangent(t)) for t in names], ctx=gast.Store())],
                                     value=self.tangent_of(value), type_comment=None)]
             return [self.assign(op.target, self.tangent_of(value))]
         prelude, expr = self.rule_tangent(op)
         if op.kind == "unpack":
-            target = gast.Tuple(elts=[store(self.tangent(t)) for t in targets], ctx=gast.Store())
+            target = gast.Tuple(elts=[store(self.tangent(t)) for t in names], ctx=gast.Store())
             return prelude + [gast.Assign(targets=[target], value=expr, type_comment=None)]
-        if op.target in self.written_into:  # the tangent is written into element by element: own it
+        if op.target in facts.liveness.parts_written:  # the tangent is written into element by element: own it
             expr = gast.Call(func=self.helper(runtime.owned, "owned"), args=[expr], keywords=[])
         return prelude + [self.assign(op.target, expr)]
 
@@ -185,7 +173,7 @@ class Tangent(Reverse):
         if isinstance(value, gast.Attribute):
             return self.apply_forward(rules.lookup(rules.ATTRIBUTES[value.attr]), [value.value], {}, None, ans, op)
         if isinstance(value, gast.Call):
-            callee = self.callees[id(op)]
+            callee = self.facts.callees[id(op)]
             args = list(value.args)
             keywords = {k.arg: k.value for k in value.keywords}
             if callee.kind == "astype":
@@ -202,7 +190,7 @@ class Tangent(Reverse):
         bound = bind_arguments(rule, args, keywords, origin)
         wanted = []
         for name, node in bound.items():
-            if self.any_active(node) and name not in rule.nograd:
+            if self.facts.any_active(node) and name not in rule.nograd:
                 if name not in rule.diff:
                     raise NonDifferentiableError(
                         f"autodiff_st has no derivative of {rule.name} with respect to its argument "
@@ -222,8 +210,8 @@ class Tangent(Reverse):
         if forward.kind == "diagonal":
             for name in wanted:
                 pre, exprs = inline_vjp(rule, bound, self.tangent_of(bound[name]), ans, [name], self.namer, self.helpers)
-                prelude += [_drop_unbroadcast(s, self.helpers) for s in pre]
-                terms.append(_drop_unbroadcast(exprs[name], self.helpers))
+                prelude += [drop_unbroadcast(s, self.helpers) for s in pre]
+                terms.append(drop_unbroadcast(exprs[name], self.helpers))
         elif forward.kind == "linear":
             memo = {}
             for name in rule.diff:
@@ -241,7 +229,7 @@ class Tangent(Reverse):
                 node = bound[name]
                 if isinstance(node, (gast.Tuple, gast.List)) and name in rule.sequences:
                     for elt in node.elts:
-                        if self.any_active(elt):
+                        if self.facts.any_active(elt):
                             terms.append(copy.deepcopy(original, {id(elt): self.tangent_of(elt)}))
                 elif name in rule.sequences:
                     raise UnsupportedSyntaxError(
@@ -271,9 +259,10 @@ class Tangent(Reverse):
             total = gast.BinOp(left=total, op=gast.Add(), right=term)
         # A term has its operand's shape; where an operand without a tangent is broadcast against it, the
         # result is larger: broadcast the tangent to the result's shape.
-        constants = [n for n in bound.values() if isinstance(n, gast.Name) and n.id not in self.active
-                     and n.id not in self.scalars]
-        if forward.kind == "diagonal" and constants and not (isinstance(ans, gast.Name) and ans.id in self.scalars):
+        numbers = self.facts.kinds.numbers
+        constants = [n for n in bound.values() if isinstance(n, gast.Name) and n.id not in self.facts.active
+                     and n.id not in numbers]
+        if forward.kind == "diagonal" and constants and not (isinstance(ans, gast.Name) and ans.id in numbers):
             total = gast.Call(func=self.helper(runtime.broadcast_like, "broadcast_like"), args=[total, ans], keywords=[])
         return prelude, total
 
@@ -281,19 +270,19 @@ class Tangent(Reverse):
 
     def user_call_jvp(self, op):
         call = op.value
-        active_args = self.user_call_args[id(op)]
+        active_args = self.facts.user_calls[id(op)].active_args
         positions = gast.Tuple(elts=[gast.Constant(value=a, kind=None) for a in active_args], ctx=gast.Load())
         tangents = []
         for a in active_args:
             node = call.args[a] if isinstance(a, int) else next(k.value for k in call.keywords if k.arg == a)
             tangents.append(self.tangent_of(node))
         tangents = gast.Tuple(elts=tangents, ctx=gast.Load())
-        new_call = gast.Call(func=self.helper(call_jvp_helper(), "call_jvp"),
+        new_call = gast.Call(func=self.helper(call_jvp, "call_jvp"),
                              args=[call.func, positions, tangents] + call.args, keywords=call.keywords)
         if op.kind == "assign":
             results, results_dot = op.target, self.tangent(op.target)
         else:  # a, b = f(x): the results and their tangents, unpacked in statements of their own
-            results = self.namer.fresh(f"{_call_name(call)}_results")
+            results = self.namer.fresh(f"{call_name(call)}_results")
             results_dot = self.namer.fresh(f"{results}_dot")
         out = [gast.Assign(targets=[gast.Tuple(elts=[store(results), store(results_dot)], ctx=gast.Store())],
                            value=new_call, type_comment=None)]

@@ -16,6 +16,7 @@ import gast
 
 from ..core.errors import AuxError
 from ..runtime.loader import compile_module, inner_code_objects, make_function
+from .analyze import analyze
 from .forward import Tangent
 from .ir import load, static_path_root, store, walk_loops, walk_ops
 from .emit import Comments, arguments, function_def, header_lines, module_source, tuple_of
@@ -108,8 +109,9 @@ def build(fn, positions, mode, kinds=None, roots=None):
     weight_params = None
     if roots is not None:  # weights=: arguments not differentiated that may hold Parameters
         weight_params = [p for i, p in enumerate(params) if i not in positions and (i >= len(roots) or roots[i])]
-    reverse = Reverse(parsed, body, active_params, namer, helpers, seed_only_first=mode.endswith("_aux"),
-                      scalar_params=scalar_params, value_needed=(mode != "grad_only"), weight_params=weight_params)
+    facts = analyze(parsed, body, active_params, namer, seed_only_first=mode.endswith("_aux"),
+                    scalar_params=scalar_params, weight_params=weight_params)
+    reverse = Reverse(facts, namer, helpers, value_needed=(mode != "grad_only"))
     adjoint = reverse.run()
     grads_live = {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
     backward = drop_dead_assignments(adjoint.backward, grads_live)
@@ -125,7 +127,7 @@ def build(fn, positions, mode, kinds=None, roots=None):
                        origin=reverse.ops[-1].origin if reverse.ops else parsed.node.origin,
                        hint="Return a tuple whose first element is differentiated, or drop has_aux.")
     if mode.startswith("vjp"):
-        residuals = _residuals(adjoint.intake + backward, adjoint, reverse, params)
+        residuals = _residuals(adjoint.intake + backward, adjoint, reverse)
         forward_name = namer.fresh(f"{name}_forward")
         backward_name = namer.fresh(f"{name}_backward")
         residual_param = namer.fresh("residuals")
@@ -211,7 +213,7 @@ def _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, d
 
 def _tangent_functions(parsed, body, active_params, namer, helpers, scalar_params, args, comments):
     """Forward mode: one function ``<name>_jvp(tangents, *args)`` returning ``(out, out_tangent)``."""
-    tangent = Tangent(parsed, body, active_params, namer, helpers, scalar_params=scalar_params)
+    tangent = Tangent(analyze(parsed, body, active_params, namer, scalar_params=scalar_params), namer, helpers)
     statements, returned, out_tangent = tangent.run()
     tangents_param = namer.fresh("tangents")
     result = gast.Return(value=gast.Tuple(elts=[returned, out_tangent], ctx=gast.Load()))
@@ -235,15 +237,9 @@ def _loads(statements):
             and isinstance(n.ctx, gast.Load)}
 
 
-def _residuals(backward, adjoint, reverse, params):
+def _residuals(backward, adjoint, reverse):
     read = _loads(backward) | {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
-    forward_names = list(params) + [t for op in reverse.ops for t in
-                                    ((op.target,) if isinstance(op.target, str) else (op.target or ()))]
-    forward_names += list(reverse.call_residuals.values())
-    for loop in reverse.loops:
-        forward_names += [loop.count] + ([loop.index] if loop.index else []) + loop.targets
-    forward_names += list(reverse.range_values.values())
-    forward_names.append(reverse.tape)
+    forward_names = reverse.facts.liveness.bound_names() + [reverse.tape]
     seen = []
     for n in forward_names:
         if n in read and n not in seen:

@@ -1,0 +1,469 @@
+"""Static kinds, part of the analysis (analyze.py): what sort of value each name holds.
+
+Reads the normal form, the classified calls, the loops (after their headers are lowered) and which
+parameters the function was called with Python numbers. Produces a ``Kinds``: for each name a ``Kind``,
+one of
+
+- ``number``: a Python ``int``, ``float`` or ``bool`` on every assignment (parameters called with numbers,
+  numeric constants, loop counters and indices, ``len``/``int``/``float``, most of ``math``, and
+  arithmetic on those). Where every operand of an operation is a number no broadcasting happens, which
+  is what lets the reverse transform drop ``unbroadcast``;
+- ``array``: a numpy array or numpy scalar on every assignment, with its ``rank`` (number of dimensions)
+  and ``dtype`` where they are certain: array literals, numpy's constructors, elementwise functions and
+  operators on values of known rank, reductions, reshapes and indexing with constants;
+- ``unknown``: anything else. A parameter not called with a number is unknown: the compiler is not told
+  more about its arguments.
+
+A name's kind is the join over every place that binds it (assignments, loop headers, the parameter list),
+found to a fixed point, so that a loop-carried name is only as certain as all its values. Where a fact is
+not certain it is ``None`` (rank, dtype) or ``unknown`` (kind): nothing is guessed.
+"""
+
+import builtins
+import dataclasses
+import math
+
+import gast
+import numpy as np
+
+from .ops import targets
+from .scope import resolve_path
+
+NUMBER, ARRAY, UNKNOWN = "number", "array", "unknown"
+
+FULL_REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod, np.var, np.std, np.average,
+                   np.nansum, np.nanmean, np.nanmax, np.nanmin}
+# math functions whose result is not one number: frexp and modf return pairs, prod multiplies anything.
+_MATH_NOT_NUMBERS = {math.frexp, math.modf, math.prod}
+_CONSTRUCTORS = {np.zeros: np.float64, np.ones: np.float64, np.empty: np.float64, np.full: None}
+_LIKE = {np.zeros_like, np.ones_like, np.empty_like, np.full_like}
+# These always return an ndarray; most other numpy functions dispatch on their arguments
+# (``__array_function__``), so an argument of unknown kind makes their result unknown too.
+_AS_ARRAY = {np.array, np.asarray, np.asanyarray, np.ascontiguousarray}
+_SAME_RANK = {np.transpose, np.sort, np.flip, np.conj, np.conjugate, np.copy}
+_ELEMENTWISE = {np.where, np.clip}
+_COMPARE = (gast.Lt, gast.LtE, gast.Gt, gast.GtE, gast.Eq, gast.NotEq)
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """What a name holds: ``kind`` is "number", "array" or "unknown"; ``rank`` (an int) and ``dtype``
+    (the dtype's name, such as "float64") are None where not certain. A number has rank 0 and no dtype
+    (how it combines with an array is numpy's promotion rule); an array of rank 0 is a numpy scalar or
+    a 0-d array. (The dtype is kept by name because ``np.dtype("float64") == None`` holds.)"""
+
+    kind: str
+    rank: object = None
+    dtype: object = None
+
+
+UNKNOWN_KIND = Kind(UNKNOWN)
+NUMBER_KIND = Kind(NUMBER, 0)
+_NOTHING = object()  # no binding evaluated yet: the start of the fixed point, never an answer
+
+
+def join(a, b):
+    """The kind of a name that holds ``a`` at one place and ``b`` at another."""
+    if a is _NOTHING:
+        return b
+    if b is _NOTHING or a == b:
+        return a
+    if a.kind != b.kind or a.kind == UNKNOWN:
+        return UNKNOWN_KIND
+    if a.kind == NUMBER:
+        return NUMBER_KIND
+    return Kind(ARRAY, a.rank if a.rank == b.rank else None, a.dtype if a.dtype == b.dtype else None)
+
+
+class Kinds:
+    """The kind of every name: ``kind(name)``, ``is_number(name)``, ``numbers``, ``rank(name)``,
+    ``dtype(name)``, ``holds_one_number(name)``."""
+
+    def __init__(self, facts, scalar_params=()):
+        self._facts = facts
+        self._bindings = {}  # name -> list of zero-argument functions giving the kind of one binding
+        self._kinds = {}
+        scalar_params = set(scalar_params)
+        for p in facts.params:
+            self._bind(p, lambda number=p in scalar_params: NUMBER_KIND if number else UNKNOWN_KIND)
+        self._never_numbers = set()  # arrays and lists written into, element by element or by append
+        for op in facts.body_ops:
+            if op.kind in ("setitem", "append"):
+                self._never_numbers.add(op.target)
+                self._bind(op.target, lambda: _NOTHING)  # keeps the kind it has
+            elif op.kind == "assign":
+                self._bind(op.target, lambda op=op: self._value(op))
+            else:
+                for name in targets(op):
+                    self._bind(name, lambda: UNKNOWN_KIND)
+        for loop in facts.loops:
+            counters = [loop.count] + ([loop.index] if loop.index else [])
+            counters += loop.targets if loop.range_args else []
+            for name in counters:
+                self._bind(name, lambda: NUMBER_KIND)
+            if not loop.range_args:
+                for target, source in zip(loop.targets, loop.sources):
+                    self._bind(target, lambda source=source: self._item_of(source))
+        self._solve()
+        self.numbers = {name for name, kind in self._kinds.items() if kind is not _NOTHING and kind.kind == NUMBER}
+
+    def _bind(self, name, kind_of):
+        self._bindings.setdefault(name, []).append(kind_of)
+        self._kinds.setdefault(name, _NOTHING)
+
+    def _solve(self):
+        changed = True
+        while changed:  # the kinds only grow (nothing, then a certain kind, then less certain ones)
+            changed = False
+            for name in self._bindings:  # in program order, so straight-line code settles in one round
+                new = self._kinds[name]
+                for kind_of in self._bindings[name]:
+                    new = join(new, kind_of())
+                if name in self._never_numbers and new is not _NOTHING and new.kind == NUMBER:
+                    new = UNKNOWN_KIND
+                if new != self._kinds[name]:
+                    self._kinds[name] = new
+                    changed = True
+
+    # -- queries --------------------------------------------------------------------------------------
+
+    def kind(self, name):
+        """The ``Kind`` of ``name``; unknown for names the function does not bind (globals, closures)."""
+        kind = self._kinds.get(name, _NOTHING)
+        return UNKNOWN_KIND if kind is _NOTHING else kind
+
+    def is_number(self, name):
+        return name in self.numbers
+
+    def rank(self, name):
+        return self.kind(name).rank
+
+    def dtype(self, name):
+        return self.kind(name).dtype
+
+    def holds_one_number(self, name, seen=()):
+        """Whether ``name`` certainly holds a single number: a Python number, or, along a chain of names
+        each assigned once, a full reduction (``np.sum(x)``, ``x.mean()``) or arithmetic on those."""
+        if name in self.numbers:
+            return True
+        ops = self._facts.body_ops + [op for ops in self._facts.header_ops.values() for op in ops]
+        defs = [op for op in ops if name in targets(op)]
+        if len(defs) != 1 or name in seen or defs[0].kind != "assign":
+            return False
+        value = defs[0].value
+        seen = tuple(seen) + (name,)
+
+        def number(node):
+            if isinstance(node, gast.Constant):
+                return isinstance(node.value, (int, float))
+            return isinstance(node, gast.Name) and self.holds_one_number(node.id, seen)
+
+        if isinstance(value, gast.BinOp):
+            return number(value.left) and number(value.right)
+        if isinstance(value, gast.UnaryOp):
+            return number(value.operand)
+        if isinstance(value, gast.Name):
+            return number(value)
+        if isinstance(value, gast.Call):
+            callee = self._facts.callees.get(id(defs[0]))
+            full = callee is not None and callee.kind in ("rule", "method") and callee.obj in FULL_REDUCTIONS
+            args = value.args[1:] if callee is not None and callee.kind == "rule" else value.args
+            keywords = {k.arg: k.value for k in value.keywords}
+            no_axis = not args and all(
+                isinstance(keywords.get(k), gast.Constant) and keywords[k].value in (None, False)
+                for k in ("axis", "keepdims") if k in keywords)
+            return full and no_axis and set(keywords) <= {"axis", "keepdims", "dtype"}
+        return False
+
+    # -- the kind of one binding ------------------------------------------------------------------------
+
+    def _atom(self, node):
+        if isinstance(node, gast.Constant):
+            return NUMBER_KIND if isinstance(node.value, (int, float)) else UNKNOWN_KIND
+        if isinstance(node, gast.Name):
+            return self._kinds.get(node.id, UNKNOWN_KIND) if self._facts.is_local(node.id) else UNKNOWN_KIND
+        return UNKNOWN_KIND
+
+    def _item_of(self, source):
+        """An item of a for loop's source: iterating an array of rank r gives arrays of rank r - 1."""
+        kind = self._atom(source)
+        if kind is _NOTHING:
+            return _NOTHING
+        if kind.kind == ARRAY and kind.rank is not None and kind.rank >= 1:
+            return Kind(ARRAY, kind.rank - 1, kind.dtype)
+        return UNKNOWN_KIND
+
+    def _value(self, op):
+        value = op.value
+        if isinstance(value, (gast.Name, gast.Constant)):
+            return self._atom(value)
+        if isinstance(value, gast.BinOp):
+            return self._binary(value.op, self._atom(value.left), self._atom(value.right))
+        if isinstance(value, gast.UnaryOp):
+            operand = self._atom(value.operand)
+            if operand is _NOTHING:
+                return _NOTHING
+            if isinstance(value.op, gast.Not) or operand.kind == UNKNOWN:
+                return UNKNOWN_KIND
+            return operand
+        if isinstance(value, gast.Compare):
+            if len(value.ops) != 1 or not isinstance(value.ops[0], _COMPARE):
+                return UNKNOWN_KIND
+            operands = [self._atom(value.left), self._atom(value.comparators[0])]
+            if _NOTHING not in operands and all(k.kind == NUMBER for k in operands):
+                return UNKNOWN_KIND  # a Python bool: the arithmetic of numbers is not followed through it
+            return _with_dtype(_broadcast(operands), "bool")
+        if isinstance(value, gast.Subscript):
+            return self._subscript(self._atom(value.value), value.slice)
+        if isinstance(value, gast.Attribute):
+            return self._attribute(self._atom(value.value), value.attr)
+        if isinstance(value, gast.Call):
+            return self._call(op)
+        return UNKNOWN_KIND
+
+    def _binary(self, op, left, right):
+        if left is _NOTHING or right is _NOTHING:
+            return _NOTHING
+        if left.kind == NUMBER and right.kind == NUMBER:
+            return NUMBER_KIND
+        if isinstance(op, gast.MatMult):
+            if left.kind != ARRAY or right.kind != ARRAY:
+                return UNKNOWN_KIND
+            return Kind(ARRAY, _matmul_rank(left.rank, right.rank))
+        dtype = None
+        if left.kind == ARRAY and right.kind == ARRAY and None not in (left.dtype, right.dtype) \
+                and isinstance(op, (gast.Add, gast.Sub, gast.Mult)) and "bool" not in (left.dtype, right.dtype):
+            dtype = np.result_type(left.dtype, right.dtype).name  # two arrays: numpy's promotion table
+        return _with_dtype(_broadcast([left, right]), dtype)
+
+    def _subscript(self, base, index):
+        if base is _NOTHING:
+            return _NOTHING
+        if base.kind != ARRAY or base.rank is None:
+            return UNKNOWN_KIND
+        parts = index.elts if isinstance(index, gast.Tuple) else [index]
+        if len(parts) > base.rank:
+            return UNKNOWN_KIND
+        dropped = 0
+        for part in parts:
+            if isinstance(part, gast.Constant) and type(part.value) is int:
+                dropped += 1  # an integer picks one position along its axis
+            elif not isinstance(part, gast.Slice):
+                # None, Ellipsis, an array, a mask, or a name that may hold any of them (or a bool, which
+                # adds an axis): the rank is not certain
+                return UNKNOWN_KIND
+        return Kind(ARRAY, base.rank - dropped, base.dtype)
+
+    def _attribute(self, base, attr):
+        if base is _NOTHING:
+            return _NOTHING
+        if base.kind == ARRAY and attr in ("T", "mT"):
+            return base
+        if base.kind == ARRAY and attr in ("real", "imag"):
+            return Kind(ARRAY, base.rank)
+        return UNKNOWN_KIND
+
+    def _call(self, op):
+        value = op.value
+        callee = self._facts.callees.get(id(op))
+        if callee is None:
+            return UNKNOWN_KIND
+        obj = callee.obj
+        if getattr(obj, "__module__", None) == "math" and obj not in _MATH_NOT_NUMBERS \
+                or any(obj is f for f in (builtins.float, builtins.len, builtins.int)):
+            return NUMBER_KIND
+        args, keywords = list(value.args), {k.arg: k.value for k in value.keywords}
+        if callee.kind == "astype":
+            receiver = self._atom(value.func.value)
+            if receiver is _NOTHING or receiver.kind != ARRAY:
+                return receiver if receiver is _NOTHING else UNKNOWN_KIND
+            dtype = args[0] if args else keywords.get("dtype")
+            return Kind(ARRAY, receiver.rank, None if dtype is None else self._static_dtype(dtype))
+        if callee.kind == "method":
+            if callee.pack and len(args) > 1:
+                args = [gast.Tuple(elts=args, ctx=gast.Load())]
+            args = [value.func.value] + args
+        elif callee.kind not in ("rule", "nondiff"):
+            return UNKNOWN_KIND
+        try:
+            return self._numpy_call(obj, args, keywords)
+        except TypeError:  # an object that cannot be looked up in the tables (unhashable)
+            return UNKNOWN_KIND
+
+    def _numpy_call(self, fn, args, keywords):
+        def arg(position, *names):
+            if len(args) > position:
+                return args[position]
+            return next((keywords[n] for n in names if n in keywords), None)
+
+        first = self._atom(args[0]) if args else UNKNOWN_KIND
+        if first is _NOTHING:
+            return _NOTHING
+        if "like" in keywords:  # the result is made like another array, of whatever type that is
+            return UNKNOWN_KIND
+        if type(fn) is np.ufunc:
+            if len(args) != fn.nin or fn.nout != 1 or keywords:
+                return UNKNOWN_KIND
+            return _with_dtype(_broadcast([self._atom(a) for a in args]), None)
+        if fn in FULL_REDUCTIONS:
+            if first.kind == UNKNOWN:
+                return UNKNOWN_KIND
+            if len(args) > 2:
+                return Kind(ARRAY)  # keepdims or dtype given by position
+            return self._reduction(first, arg(1, "axis"), keywords.get("keepdims"))
+        if fn in _CONSTRUCTORS:
+            dtype = arg(2 if fn is np.full else 1, "dtype")
+            default = _CONSTRUCTORS[fn]
+            return Kind(ARRAY, self._shape_rank(arg(0, "shape")),
+                        self._static_dtype(dtype) if dtype is not None else default and np.dtype(default).name)
+        if fn in _LIKE:
+            if first.kind == UNKNOWN:
+                return UNKNOWN_KIND
+            dtype = arg(2 if fn is np.full_like else 1, "dtype")
+            if "shape" in keywords or len(args) > (3 if fn is np.full_like else 2):
+                return Kind(ARRAY, None, None if dtype is None else self._static_dtype(dtype))
+            rank = first.rank
+            if dtype is not None:
+                return Kind(ARRAY, rank, self._static_dtype(dtype))
+            return Kind(ARRAY, rank, first.dtype if first.kind == ARRAY else None)
+        if fn in (np.eye, np.identity):
+            dtype = arg(3 if fn is np.eye else 1, "dtype")
+            return Kind(ARRAY, 2, "float64" if dtype is None else self._static_dtype(dtype))
+        if fn is np.arange:
+            return Kind(ARRAY, 1)
+        if fn is np.linspace:  # between numbers a line; between arrays one line per element
+            ends = [self._atom(a) for a in args[:2]]
+            return Kind(ARRAY, 1 if len(ends) == 2 and all(e is not _NOTHING and e.kind == NUMBER for e in ends)
+                        and not set(keywords) - {"num", "endpoint", "dtype"} else None)
+        if fn in _AS_ARRAY:
+            if set(keywords) - {"copy", "order"} or len(args) != 1:
+                return Kind(ARRAY)
+            return self._as_array(args[0])
+        if fn is np.reshape or fn is np.ravel:
+            if first.kind != ARRAY:
+                return UNKNOWN_KIND
+            return Kind(ARRAY, 1 if fn is np.ravel else self._shape_rank(arg(1, "newshape", "shape")), first.dtype)
+        if fn in _SAME_RANK and not keywords and (len(args) == 1 or fn is np.transpose):
+            return first if first.kind == ARRAY else UNKNOWN_KIND
+        if fn in _ELEMENTWISE and len(args) == 3 and not keywords:
+            return _with_dtype(_broadcast([self._atom(a) for a in args]), None)
+        if fn is np.matmul and len(args) == 2 and not keywords:
+            return self._binary(gast.MatMult(), first, self._atom(args[1]))
+        if fn is np.outer and len(args) == 2 and not keywords:
+            operands = _broadcast([first, self._atom(args[1])])
+            return operands if operands is _NOTHING or operands is UNKNOWN_KIND else Kind(ARRAY, 2)
+        if fn in (np.concatenate, np.stack):
+            if not (len(args) == 1 and not keywords and isinstance(args[0], (gast.Tuple, gast.List))):
+                return UNKNOWN_KIND
+            parts = [self._atom(e) for e in args[0].elts]
+            if _NOTHING in parts:
+                return _NOTHING
+            if any(p.kind != ARRAY for p in parts):
+                return UNKNOWN_KIND
+            ranks = {p.rank for p in parts}
+            if len(ranks) != 1 or None in ranks:
+                return Kind(ARRAY)
+            return Kind(ARRAY, ranks.pop() + (fn is np.stack))
+        return UNKNOWN_KIND
+
+    def _reduction(self, operand, axis, keepdims):
+        if axis is None and keepdims is None:
+            return Kind(ARRAY, 0)  # a full reduction is one number (a numpy scalar)
+        if not all(node is None or isinstance(node, gast.Constant) for node in (axis, keepdims)):
+            return Kind(ARRAY)
+        keep = keepdims is not None and bool(keepdims.value)
+        if axis is None or axis.value is None:
+            if not keep:
+                return Kind(ARRAY, 0)
+            return Kind(ARRAY, operand.rank if operand.kind == ARRAY else None)
+        if operand.kind != ARRAY or operand.rank is None or type(axis.value) is not int:
+            return Kind(ARRAY)
+        return Kind(ARRAY, operand.rank if keep else operand.rank - 1)
+
+    def _shape_rank(self, node):
+        """The rank of an array made with shape ``node``: an int gives 1, a tuple display its length."""
+        if isinstance(node, (gast.Tuple, gast.List)):
+            return len(node.elts)
+        if isinstance(node, gast.Constant) and type(node.value) is int:
+            return 1
+        return None  # a name may hold an int or a tuple
+
+    def _as_array(self, node):
+        """``np.array(node)``: a literal is converted here, where its rank and dtype are certain."""
+        if isinstance(node, (gast.Tuple, gast.List, gast.Constant)):
+            literal = _literal(node)
+            if literal is not None:
+                try:
+                    converted = np.asarray(literal)
+                except ValueError:  # a ragged literal
+                    return Kind(ARRAY)
+                return Kind(ARRAY, converted.ndim, converted.dtype.name)
+            rank = self._display_rank(node)
+            return _NOTHING if rank is _NOTHING else Kind(ARRAY, rank)
+        kind = self._atom(node)
+        if kind is _NOTHING or kind.kind == ARRAY:
+            return kind
+        return Kind(ARRAY, 0 if kind.kind == NUMBER else None)
+
+    def _display_rank(self, node):
+        if isinstance(node, (gast.Tuple, gast.List)):
+            ranks = [self._display_rank(e) for e in node.elts]
+            if _NOTHING in ranks:
+                return _NOTHING
+            return None if not ranks or len(set(ranks)) != 1 or None in ranks else ranks[0] + 1
+        kind = self._atom(node)
+        if kind is _NOTHING:
+            return _NOTHING
+        return kind.rank if kind.kind in (NUMBER, ARRAY) else None
+
+    def _static_dtype(self, node):
+        """The name of the dtype a ``dtype`` argument names, where it names the same one on every call."""
+        try:
+            if isinstance(node, gast.Constant) and isinstance(node.value, str):
+                return np.dtype(node.value).name
+            root = node
+            while isinstance(root, gast.Attribute):
+                root = root.value
+            if isinstance(root, gast.Name) and not self._facts.is_local(root.id):
+                obj = resolve_path(node, self._facts.parsed)
+                if isinstance(obj, (type, np.dtype)):
+                    return np.dtype(obj).name
+        except TypeError:
+            pass
+        return None
+
+
+def _broadcast(kinds):
+    """Arrays and numbers combined elementwise: the rank is the largest rank, where all are known."""
+    if _NOTHING in kinds:
+        return _NOTHING
+    if any(k.kind not in (NUMBER, ARRAY) for k in kinds):
+        return UNKNOWN_KIND
+    ranks = [k.rank for k in kinds]
+    return Kind(ARRAY, None if None in ranks else max(ranks))
+
+
+def _with_dtype(kind, dtype):
+    if kind is _NOTHING or kind.kind != ARRAY:
+        return kind
+    return Kind(ARRAY, kind.rank, dtype)
+
+
+def _matmul_rank(left, right):
+    if left is None or right is None or left == 0 or right == 0:
+        return None
+    if left == 1 and right == 1:
+        return 0
+    if left == 1 or right == 1:
+        return max(left, right) - 1
+    return max(left, right)
+
+
+def _literal(node):
+    """The Python value of a display of numeric constants, or None."""
+    if isinstance(node, gast.Constant):
+        return node.value if isinstance(node.value, (int, float, complex)) else None
+    if isinstance(node, (gast.Tuple, gast.List)):
+        items = [_literal(e) for e in node.elts]
+        return None if any(i is None for i in items) else items
+    return None

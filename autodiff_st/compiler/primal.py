@@ -1,0 +1,162 @@
+"""The primal: the user's own statements, as the generated code of either transform runs them.
+
+Reads the normal form and its ``Facts`` (the lowered loop headers, the range loops, the counts that need
+no counting). Produces gast statements with the shape of the user's code: ``if`` for ``If``, a ``for`` or
+``while True`` with an iteration count for ``Loop``, one statement per op. Each transform decides what
+goes around each op (``per_op``): the reverse transform pushes overwritten values on the tape and calls
+the user's functions through ``call_vjp_forward``; the forward transform adds the op's tangent.
+
+``Writer`` is the little both transforms and the backward pass share: the facts, the namer and the names
+of the run-time helpers generated code calls.
+"""
+
+import builtins
+
+import gast
+
+import autodiff_st.runtime as runtime
+from .ir import Break, If, Loop, Op, load, store
+from .ops import breaks, tag
+
+
+class Writer:
+    """Writes generated statements about one function: ``helper(obj, name)`` loads a run-time helper
+    (or module) under the name the generated code knows it by."""
+
+    def __init__(self, facts, namer, helpers):
+        self.facts = facts
+        self.namer = namer
+        self.helpers = helpers
+
+    def helper(self, obj, name):
+        return load(self.helpers.name_for(obj, name))
+
+    def call_builtin(self, name, args):
+        return gast.Call(func=self.helper(getattr(builtins, name), name), args=list(args), keywords=[])
+
+
+class Primal(Writer):
+    """Writes the primal statements of a block. ``per_op(op)`` gives the statements for one op (it may
+    call ``statement(op)`` for the op itself); ``loop_prologue(loop)`` gives statements that start each
+    iteration of a for loop; ``taped`` holds the loop targets whose old values go on the tape, which the
+    for statement then binds under their ``next_names``."""
+
+    def __init__(self, facts, namer, helpers, per_op, loop_prologue=None):
+        super().__init__(facts, namer, helpers)
+        self.per_op = per_op
+        self.loop_prologue = loop_prologue
+        self.taped = frozenset()
+
+    def block(self, nodes):
+        out = []
+        for node in nodes:
+            if isinstance(node, Op):
+                out.extend(self.per_op(node))
+            elif isinstance(node, If):
+                out.append(tag(gast.If(test=load(node.test), body=self.block(node.body) or [gast.Pass()],
+                                       orelse=self.block(node.orelse)), node.origin))
+            elif isinstance(node, Loop):
+                out.extend(self.loop(node))
+            elif isinstance(node, Break):
+                out.append(tag(gast.Break(), node.origin))
+        return out
+
+    def loop(self, loop):
+        """The statements of a loop: the for (or while) statement, after its range where it keeps one."""
+        facts = self.facts
+        increment = tag(gast.AugAssign(target=store(loop.count), op=gast.Add(),
+                                       value=gast.Constant(value=1, kind=None)), loop.origin)
+        body = [increment]
+        if loop.kind == "while":
+            body += self.block(loop.body)
+            return [tag(gast.While(test=gast.Constant(value=True, kind=None), body=body, orelse=[]), loop.origin)]
+        prologue = self.loop_prologue(loop) if self.loop_prologue else []
+        header = facts.header_ops[id(loop)]
+        mine = {name: next_name for (loop_id, name), next_name in facts.next_names.items() if loop_id == id(loop)}
+        copies = [op for op in header if isinstance(op.value, gast.Name) and op.value.id in mine.values()]
+
+        def iterated(name):  # what the for statement assigns: the name itself, or its "next" name if taped
+            return mine[name] if name in self.taped else name
+
+        if id(loop) in facts.range_values:
+            values = facts.range_values[id(loop)]
+            before = tag(gast.Assign(targets=[store(values)], value=self.call_builtin("range", loop.range_args),
+                                     type_comment=None), loop.origin)
+            before.pure = True
+            if not breaks(loop.body):
+                body = []  # it runs the whole range: the backward pass needs no count
+            body += self.block(loop.body)
+            return [before, tag(gast.For(target=store(loop.targets[0]), iter=load(values), body=prologue + body,
+                                         orelse=[], type_comment=None), loop.origin)]
+        if loop.range_args:
+            iterable = self.call_builtin("range", loop.range_args)
+            names = [iterated(loop.targets[0])]
+        elif loop.indexed:
+            lengths = [self.call_builtin("len", [src]) for src in loop.sources]
+            count = lengths[0] if len(lengths) == 1 else self.call_builtin("min", lengths)
+            iterable = self.call_builtin("range", [count])
+            names = [iterated(loop.index)]
+        else:
+            iterable = loop.sources[0] if len(loop.sources) == 1 else self.call_builtin("zip", loop.sources)
+            names = ([iterated(loop.index)] if loop.index else []) + [iterated(t) for t in loop.targets]
+            if loop.index:
+                iterable = self.call_builtin("enumerate", [iterable])
+        for op in header:
+            if op in copies and op.target not in self.taped:
+                continue  # the for statement assigns the name directly
+            body.extend(self.per_op(op))
+        body += self.block(loop.body)
+        target = store(names[0]) if len(names) == 1 else gast.Tuple(elts=[store(t) for t in names], ctx=gast.Store())
+        return [tag(gast.For(target=target, iter=iterable, body=prologue + body, orelse=[], type_comment=None),
+                    loop.origin)]
+
+    def statement(self, op, parts_copied=frozenset()):
+        """The op itself as generated statements (none for a return, or for a count nobody reads).
+
+        ``parts_copied`` holds the arrays written into element by element whose parts, when read, are
+        copied (the reverse transform writes old elements back into those arrays).
+        """
+        origin = op.origin
+        if op.kind == "return" or (op.kind == "assign" and op.target in self.facts.uncounted):
+            return []
+        if op.kind == "expr":
+            return [tag(gast.Expr(value=op.value), origin)]
+        if op.kind == "assert":
+            test, *msg = op.value.elts
+            return [tag(gast.Assert(test=test, msg=msg[0] if msg else None), origin)]
+        if op.kind == "append":
+            append = gast.Attribute(value=load(op.target), attr="append", ctx=gast.Load())
+            return [tag(gast.Expr(value=gast.Call(func=append, args=[op.stored], keywords=[])), origin)]
+        if op.kind == "pop":
+            stmt = tag(gast.Assign(targets=[store(op.target)], value=gast.Call(
+                func=gast.Attribute(value=load(op.value.id), attr="pop", ctx=gast.Load()), args=[], keywords=[]),
+                type_comment=None), origin)
+            stmt.pop_of = None  # the user's (or a generated adjoint's) own pop, not a restore
+            return [stmt]
+        if op.kind == "setitem":
+            element = gast.Subscript(value=load(op.target), slice=op.value.slice, ctx=gast.Store())
+            return [tag(gast.Assign(targets=[element], value=op.stored, type_comment=None), origin)]
+        target = store(op.target) if op.kind == "assign" else gast.Tuple(
+            elts=[store(t) for t in op.target], ctx=gast.Store())
+        value = op.value
+        if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and value.value.id in parts_copied:
+            # A part of an array written in place: a copy, since the backward pass reads it after
+            # writing old elements back into a copy of the array.
+            value = gast.Call(func=gast.Attribute(value=value, attr="copy", ctx=gast.Load()), args=[], keywords=[])
+        stmt = tag(gast.Assign(targets=[target], value=value, type_comment=None), origin)
+        stmt.pure = self.facts.is_pure(op)  # no effect but its result: may be dropped if nothing reads it
+        return [stmt]
+
+
+def drop_unbroadcast(node, helpers):
+    """``node`` with each ``unbroadcast(v, x)`` replaced by ``v``: where no operand is broadcast."""
+    name = helpers.name_for(runtime.unbroadcast, "unbroadcast")
+
+    class Drop(gast.NodeTransformer):
+        def visit_Call(self, call):
+            self.generic_visit(call)
+            if isinstance(call.func, gast.Name) and call.func.id == name and len(call.args) == 2:
+                return call.args[0]
+            return call
+
+    return Drop().visit(node)
