@@ -26,6 +26,7 @@ import copy
 import dataclasses
 import inspect
 import os
+import threading
 import types
 import weakref
 
@@ -210,6 +211,7 @@ class BatchedCode:
 _COMPILED = {}
 _BOUND = weakref.WeakKeyDictionary()
 _LOOPED = set()  # (code, which arguments are batched) that needed the per-element loop
+_BUILDING = threading.RLock()
 
 
 def compiled_batched(fn):
@@ -217,7 +219,10 @@ def compiled_batched(fn):
     key = (code, code.co_filename, code.co_firstlineno)
     compiled = _COMPILED.get(key)
     if compiled is None:
-        compiled = _COMPILED[key] = _build(fn)
+        with _BUILDING:  # threads racing for the same function build it once
+            compiled = _COMPILED.get(key)
+            if compiled is None:
+                compiled = _COMPILED[key] = _build(fn)
     return compiled
 
 
@@ -317,7 +322,7 @@ def call_batched(fn, args, kwargs):
         report(f"{_qualname(fn)} cannot be batched ({type(exc).__name__}: {str(exc).splitlines()[0]}): "
                "it runs once per batch element", _definition_site(fn))
         return loop_call(fn, args, kwargs)
-    checkpoints = [(journal, journal.checkpoint()) for journal in batching_runtime.JOURNALS]
+    checkpoints = [(journal, journal.checkpoint()) for journal in batching_runtime.PER_THREAD.journals]
     try:
         return batched(*args, **kwargs)
     except NeedsLoop as exc:

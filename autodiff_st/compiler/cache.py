@@ -7,6 +7,7 @@ again) gets a new adjoint. The compiled module records the global names whose va
 code; each closure is bound to its own cells.
 """
 
+import threading
 import weakref
 
 from ..runtime.calls import argument_kinds  # noqa: F401  (the other half of every cache key)
@@ -14,6 +15,9 @@ from .pipeline import build
 
 _COMPILED = {}
 _BOUND = weakref.WeakKeyDictionary()
+# One build at a time: threads racing for the same adjoint wait for the first one's build and reuse it.
+# Re-entrant, because building a function may ask for its callees' adjoints.
+_BUILDING = threading.RLock()
 
 
 def compiled_adjoint(fn, positions, mode, kinds=None, roots=None):
@@ -24,9 +28,13 @@ def compiled_adjoint(fn, positions, mode, kinds=None, roots=None):
     code = fn.__code__
     key = (code, code.co_filename, code.co_firstlineno, positions, mode, kinds, roots)
     compiled = _COMPILED.get(key)
-    if compiled is None or not compiled.still_valid(fn):
-        compiled = build(fn, positions, mode, kinds) if roots is None else build(fn, positions, mode, kinds, roots)
-        _COMPILED[key] = compiled
+    if compiled is not None and compiled.still_valid(fn):
+        return compiled
+    with _BUILDING:
+        compiled = _COMPILED.get(key)  # another thread may have built it while this one waited
+        if compiled is None or not compiled.still_valid(fn):
+            compiled = build(fn, positions, mode, kinds) if roots is None else build(fn, positions, mode, kinds, roots)
+            _COMPILED[key] = compiled
     return compiled
 
 
@@ -34,7 +42,8 @@ def adjoint_functions(fn, positions, mode, kinds=None, roots=None):
     """The generated functions for ``fn``: (forward, backward) for "vjp", (value_and_grad,) otherwise."""
     per_fn = _BOUND.get(fn)
     if per_fn is None:
-        per_fn = _BOUND[fn] = {}
+        with _BUILDING:
+            per_fn = _BOUND.setdefault(fn, {})
     key = (positions, mode, kinds) if roots is None else (positions, mode, kinds, roots)
     entry = per_fn.get(key)
     if entry is not None and entry[0].still_valid(fn):

@@ -9,6 +9,8 @@ import keyword
 
 import gast
 
+from ..core.names import identifier_for  # noqa: F401  (the sanitizer generated names share)
+
 _SPELLED = {0: "zero", 1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 10: "ten", 0.5: "half"}
 
 

@@ -6,15 +6,21 @@ always point back at the user's line. A generated function (transformed again, f
 or vmap) is parsed like any other, and its nodes take the user's origins from its line map.
 """
 
+import __future__
+import ast
 import dataclasses
+import functools
 import inspect
 import linecache
+import operator
 import os
+import sys
 import textwrap
+import types
 
 import gast
 
-from ..core.errors import SourceUnavailableError, UnsupportedSyntaxError
+from ..core.errors import SourceUnavailableError, StaleSourceError, UnsupportedSyntaxError
 from ..runtime.loader import line_map
 
 
@@ -73,7 +79,9 @@ def _read_source(fn):
             "Register a derivative rule with @ad.register_vjp, or mark it with ad.nondifferentiable.",
         )
     try:
-        lines, first = inspect.getsourcelines(fn)
+        # The code object, not the function: inspect follows a decorator's __wrapped__ to the undecorated
+        # body, which is not what Python runs.
+        lines, first = inspect.getsourcelines(fn.__code__)
     except (OSError, TypeError) as exc:
         raise SourceUnavailableError(
             f"cannot read the source of {name}: {exc}.",
@@ -82,6 +90,61 @@ def _read_source(fn):
             "differentiated. Put the function in a file (or a notebook cell) and import it.",
         ) from None
     return lines, first
+
+
+# The compiler flags a function's code records that change how its source compiles.
+_FUTURE_FLAGS = functools.reduce(operator.or_, (f.compiler_flag for f in map(
+    functools.partial(getattr, __future__), __future__.all_feature_names)), 0)
+_FILE_CODES = {}  # (file name, its text) -> {(code name, first line): [code objects compiled from it]}
+
+
+def _compile_file(filename, text, flags, rewritten_by_pytest):
+    """The module code of ``text``, compiled as Python compiled it at import. A test module that pytest
+    imported had its asserts rewritten: the same rewrite is applied here (pytest is then loaded)."""
+    if not rewritten_by_pytest:
+        return compile(text, filename, "exec", flags=flags, dont_inherit=True)
+    rewrite = sys.modules["_pytest.assertion.rewrite"]
+    tree = ast.parse(text, filename=filename)
+    rewrite.rewrite_asserts(tree, text.encode(), filename, None)
+    return compile(tree, filename, "exec", dont_inherit=True)
+
+
+def _codes_in(filename, text, flags, rewritten_by_pytest=False):
+    key = (filename, text, flags, rewritten_by_pytest)
+    found = _FILE_CODES.get(key)
+    if found is None:
+        found = {}
+        try:
+            pending = [_compile_file(filename, text, flags, rewritten_by_pytest)]
+        except (SyntaxError, ValueError):
+            pending = []
+        while pending:
+            code = pending.pop()
+            found.setdefault((code.co_name, code.co_firstlineno), []).append(code)
+            pending += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+        if len(_FILE_CODES) > 64:
+            _FILE_CODES.clear()
+        _FILE_CODES[key] = found
+    return found
+
+
+def check_current(fn):
+    """Refuse a function whose source file no longer holds the code Python runs (the file was edited
+    after the module was imported): the text read now would be differentiated instead. The current text
+    is compiled with the function's future flags, and the code object at the function's name and first
+    line must equal ``fn.__code__`` (same bytecode, constants, names and line table)."""
+    code = fn.__code__
+    text = "".join(linecache.getlines(code.co_filename, fn.__globals__))
+    rewritten = ("@pytest_ar" in fn.__globals__ and fn.__globals__.get("__file__") == code.co_filename
+                 and "_pytest.assertion.rewrite" in sys.modules)
+    candidates = _codes_in(code.co_filename, text, code.co_flags & _FUTURE_FLAGS, rewritten)
+    if code not in candidates.get((code.co_name, code.co_firstlineno), ()):
+        raise StaleSourceError(
+            f"the source of {getattr(fn, '__qualname__', code.co_name)} in {code.co_filename} no longer matches "
+            "the code Python runs: the file was changed after it was imported (or an import hook rewrote "
+            "the code), and autodiff_st differentiates only the code that runs.",
+            origin=_function_origin(fn),
+            hint="Reload the module (importlib.reload) or restart, so that the code and its source agree.")
 
 
 def _find_lambda(tree, fn):
@@ -113,8 +176,9 @@ def _find_lambda(tree, fn):
 def parse_function(fn):
     """Parse a plain Python function into a ``ParsedFunction``."""
     lines, first = _read_source(fn)
+    check_current(fn)
     source = textwrap.dedent("".join(lines))
-    is_lambda = fn.__name__ == "<lambda>"
+    is_lambda = fn.__code__.co_name == "<lambda>"
     if is_lambda:
         # A lambda's source is the whole statement around it; strip to something parseable.
         source = source.strip()
@@ -129,7 +193,7 @@ def parse_function(fn):
             raise SourceUnavailableError(f"cannot find the definition of {fn.__qualname__} in its source.")
         node = defs[0]
     filename = fn.__code__.co_filename
-    name = fn.__name__ if not is_lambda else node.name
+    name = fn.__code__.co_name if not is_lambda else node.name
     file_lines = linecache.getlines(filename)
     for child in gast.walk(node):
         if hasattr(child, "lineno"):
@@ -141,6 +205,16 @@ def parse_function(fn):
     if generated_lines is not None:
         _point_at_user_lines(node, generated_lines)
     node.decorator_list = []
+    wrapped = getattr(fn, "__wrapped__", None)
+    if wrapped is not None and (node.args.vararg or node.args.kwarg):
+        raise UnsupportedSyntaxError(
+            f"{getattr(wrapped, '__qualname__', name)} is decorated: what Python runs is the decorator's "
+            f"wrapper {fn.__code__.co_qualname if hasattr(fn.__code__, 'co_qualname') else name}, which takes "
+            "*args or **kwargs, and autodiff_st cannot differentiate that; it never differentiates the "
+            "undecorated body in its place.",
+            origin=node.origin,
+            hint="Give the wrapper named arguments, differentiate the undecorated function "
+                 "(its __wrapped__), or register a rule for it.")
     closure = {}
     if fn.__closure__:
         closure = dict(zip(fn.__code__.co_freevars, fn.__closure__))

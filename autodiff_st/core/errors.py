@@ -58,3 +58,20 @@ class CotangentError(AutodiffError, ValueError):
 
 class AuxError(AutodiffError, ValueError):
     """``has_aux=True`` on a function that does not return at least two outputs."""
+
+
+class StaleSourceError(SourceUnavailableError):
+    """The source file of a function no longer matches the code Python runs: it was edited after import."""
+
+
+class OptionTypeError(AutodiffError, TypeError):
+    """An option of a transform (``has_aux``, ``chunk_size``, ``in_axes``...) of the wrong type."""
+
+
+class OptionValueError(AutodiffError, ValueError):
+    """An option of a transform with a value out of its range (``chunk_size=0``)."""
+
+
+class ChunkSizeError(OptionValueError, TypeError):
+    """A ``chunk_size`` that is not None or a positive int: a ValueError, as jacrev's contract says, and a
+    TypeError too, as vmap's says for one that is not an int."""

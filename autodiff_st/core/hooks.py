@@ -11,9 +11,13 @@ The installed object provides:
   (see ``compiler.cache``);
 - ``call_batched(fn, args, kwargs)``: ``fn`` run on batched arguments through its batched source;
 - ``has_source(fn)``: whether ``fn`` can be batched from its source.
+
+The loader installs its line map the same way (``install_line_maps``), for tracebacks that point at the
+user's lines (``core.tracebacks``).
 """
 
 _COMPILER = None
+_ORIGIN_AT = None
 
 
 def install(compiler):
@@ -25,3 +29,15 @@ def compiler():
     if _COMPILER is None:
         raise RuntimeError("autodiff_st.compiler is not imported: import autodiff_st first")
     return _COMPILER
+
+
+def install_line_maps(origin_at):
+    """The loader's ``origin_at``: core's traceback rewriting (``core.tracebacks``) asks it for the user's
+    line of a generated line."""
+    global _ORIGIN_AT
+    _ORIGIN_AT = origin_at
+
+
+def origin_at(filename, lineno):
+    """The user's origin of a generated line, or None (or when no loader is imported)."""
+    return None if _ORIGIN_AT is None else _ORIGIN_AT(filename, lineno)

@@ -2,7 +2,26 @@
 
 import functools
 
-from .errors import AutodiffError
+import numpy as np
+
+from .errors import AutodiffError, ChunkSizeError, OptionTypeError
+from .tracebacks import user_facing
+
+_FLAGS = ("has_aux", "return_value", "holomorphic", "allow_int", "value_and_grad")
+
+
+def check_options(owner, **options):
+    """Refuse an option of the wrong type or range: a flag that is not a bool (MindSpore raises TypeError
+    for ``has_aux='yes'``; a truthy string must not pass as True), a chunk size that is not a positive int."""
+    for name, value in options.items():
+        if name in _FLAGS and not isinstance(value, (bool, np.bool_)):
+            raise OptionTypeError(f"{owner} takes {name}=True or False, not {type(value).__name__} {value!r}.")
+        if name == "chunk_size" and value is not None:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise ChunkSizeError(f"{owner} takes chunk_size=None or a positive int, not "
+                                     f"{type(value).__name__}.")
+            if value <= 0:
+                raise ChunkSizeError(f"{owner} takes chunk_size=None or a positive int, not {int(value)}.")
 
 
 class Transform:
@@ -11,6 +30,15 @@ class Transform:
     def __init__(self, fn):
         self.fn = fn
         functools.update_wrapper(self, fn, updated=())
+
+    def __init_subclass__(cls, **kwargs):
+        """Every transform's options are checked once it is made, and its calls are the boundary where a
+        traceback through generated code is pointed back at the user's lines."""
+        super().__init_subclass__(**kwargs)
+        if "__call__" in cls.__dict__:
+            cls.__call__ = user_facing(cls.__dict__["__call__"])
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _checking_options(cls.__dict__["__init__"])
 
     def __get__(self, obj, objtype=None):
         # A transform decorating a method: bound to an object, it differentiates the bound method, so
@@ -30,3 +58,13 @@ class Transform:
 
     def described_inside(self):
         return f"a {type(self).__name__.lower()}"
+
+
+def _checking_options(init):
+    @functools.wraps(init)
+    def checked(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        present = {name: getattr(self, name) for name in _FLAGS + ("chunk_size",) if name in vars(self)}
+        check_options(type(self).__name__.lower(), **present)
+
+    return checked

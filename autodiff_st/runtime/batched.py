@@ -26,6 +26,7 @@ import inspect
 import logging
 import operator
 import sys
+import threading
 
 import numpy as np
 
@@ -297,17 +298,30 @@ def stack_results(results):
 _REPORTED = set()
 
 
+class _PerThread(threading.local):
+    """What one call of a transform keeps while it runs, per thread, so that two threads differentiating
+    at once never see each other's: the ``recording()``s open, the batch elements running (in a
+    per-element loop), and the weight collectors (``weights.WeightGradients``) of the backward passes
+    running, innermost last, which ``journals`` lists for call_batched to checkpoint."""
+
+    def __init__(self):
+        self.recorders = []
+        self.collectors = []
+        self.loop_indices = []
+        self.journals = []
+
+
+PER_THREAD = _PerThread()
+
+
 def report(what, where, quiet=False):
     """Log a fallback, once per (what, where); every occurrence goes to the active ``recording()``s."""
     key = (what, where)
-    for recorder in _RECORDERS:
+    for recorder in PER_THREAD.recorders:
         recorder.append(key)
     if not quiet and key not in _REPORTED:
         _REPORTED.add(key)
         log.debug("vmap: %s at %s", what, where)
-
-
-_RECORDERS = []
 
 
 class recording:
@@ -315,11 +329,11 @@ class recording:
 
     def __enter__(self):
         self.fallbacks = []
-        _RECORDERS.append(self.fallbacks)
+        PER_THREAD.recorders.append(self.fallbacks)
         return self.fallbacks
 
     def __exit__(self, *exc):
-        _RECORDERS.remove(self.fallbacks)
+        PER_THREAD.recorders.remove(self.fallbacks)
 
 
 def caller_site(depth=2):
@@ -336,11 +350,9 @@ def caller_site(depth=2):
 
 # Batched code has one side effect: the gradients of Parameters that jacrev(..., weights=) collects
 # (weights.WeightGradients). Two things keep it right when the code runs once per batch element instead:
-# LOOP_INDICES says which element is running (innermost last), so that what is collected then goes to
-# that element alone; and JOURNALS holds the collectors, whose checkpoint() call_batched takes before
-# running a batched function and restore()s before running it again once per element.
-LOOP_INDICES = []
-JOURNALS = []
+# ``loop_indices`` says which element is running (innermost last), so that what is collected then goes
+# to that element alone; and ``journals`` holds the collectors, whose checkpoint() call_batched takes
+# before running a batched function and restore()s before running it again once per element.
 
 
 def loop_call(fn, args, kwargs, why=None):
@@ -350,11 +362,11 @@ def loop_call(fn, args, kwargs, why=None):
     size = batch_size(args, kwargs)
     results = []
     for i in range(size):
-        LOOP_INDICES.append(i)
+        PER_THREAD.loop_indices.append(i)
         try:
             results.append(fn(*slice_of(args, i), **slice_of(kwargs, i)))
         finally:
-            LOOP_INDICES.pop()
+            PER_THREAD.loop_indices.pop()
     if not results:
         raise NeedsLoop("an empty batch")
     return stack_results(results)

@@ -13,13 +13,14 @@ through calls. Tangent code calls ``call_jvp(g, (0,), (x_dot,), x)``.
 
 import functools
 import inspect
-import re
+import keyword
 import types
 
 import numpy as np
 
 from ..core import hooks, registry
-from ..core.errors import AutodiffError
+from ..core.errors import AutodiffError, SourceUnavailableError
+from ..core.names import identifier_for
 from ..core.model import Cell
 from ..core.transform import Transform
 from .cotangents import tangent_zeros, zeros_like
@@ -85,6 +86,12 @@ def resolve_callee(fn, args, kwargs):
         target, prefix = fn.called_inside(tuple(args), kwargs)
         return target, len(prefix), prefix
     target, offset = underlying_function(fn)
+    if not inspect.isfunction(target):
+        raise SourceUnavailableError(
+            f"cannot differentiate through a call of {registry.display_name(fn)}: it is a "
+            f"{type(fn).__name__} with no Python source and no derivative rule.",
+            hint="Call a plain function instead (for a functools.partial, a def or lambda that calls it), "
+                 "or register a derivative rule with @ad.register_vjp.")
     return target, offset, bound_prefix(fn)
 
 
@@ -180,12 +187,20 @@ def primitive_caller(fn, count, keywords):
     key = (fn, count, keywords)
     found = _PRIMITIVE_CALLERS.get(key)
     if found is None:
-        name = re.sub(r"\W", "_", getattr(fn, "__name__", "primitive")) or "primitive"
+        name = identifier_for(getattr(fn, "__name__", "primitive"), "primitive")
+        if not all(isinstance(k, str) and str.isidentifier(k) and not keyword.iskeyword(k) for k in keywords):
+            raise AutodiffError(f"cannot differentiate a call of {registry.display_name(fn)} with keyword "
+                                "arguments whose names are not identifiers.")
+        keywords = tuple(str.__str__(k) for k in keywords)  # plain text: a str subclass runs no code here
+        bound = "primitive"
+        while bound in keywords:  # the primitive's own name in the generated caller, clear of its keywords
+            bound += "_"
         params = [f"arg{i}" for i in range(count)] + (["*"] + list(keywords) if keywords else [])
         passed = [f"arg{i}" for i in range(count)] + [f"{k}={k}" for k in keywords]
         source = (f"def call_{name}({', '.join(params)}):\n"
-                  f"    return {name}({', '.join(passed)})\n")
-        found = _PRIMITIVE_CALLERS[key] = small_function(source, f"call of {registry.display_name(fn)}", {name: fn})
+                  f"    return {bound}({', '.join(passed)})\n")
+        found = _PRIMITIVE_CALLERS[key] = small_function(source, f"call of {registry.display_name(fn)}",
+                                                         {bound: fn})
     return found
 
 

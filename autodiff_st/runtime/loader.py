@@ -13,6 +13,8 @@ import itertools
 import linecache
 import types
 
+from ..core import hooks
+
 _counter = itertools.count(1)
 _LINE_MAPS = {}  # generated file name -> {generated line number: the user's origin}
 
@@ -58,3 +60,6 @@ def make_function(code, user_globals, helper_cells, user_cells, defaults=None, k
     if kwdefaults:
         fn.__kwdefaults__ = dict(kwdefaults)
     return fn
+
+
+hooks.install_line_maps(origin_at)

@@ -20,13 +20,12 @@ from ..core import hooks, registry
 from ..core.errors import AutodiffError, MissingRuleError
 from ..core.model import Parameter
 from . import batched as batching_runtime
-from .batched import Batched
+from .batched import PER_THREAD, Batched
 from .calls import (Residuals, argument_kinds, bound_prefix, call_vjp_forward, parameter_positions,
                     underlying_function)
 from .cotangents import zeros_like
 from .shapes import unbroadcast
 
-_COLLECTORS = []  # the collectors of the backward passes running now, innermost last
 
 # Types whose values can never be or hold a Parameter: an argument of one of these is not a weight root.
 _PLAIN = frozenset({np.ndarray, float, int, bool, complex, str, bytes, type(None), np.float64, np.float32,
@@ -86,14 +85,14 @@ class WeightGradients:
         self.loop_depth = 0
 
     def __enter__(self):
-        _COLLECTORS.append(self)
-        batching_runtime.JOURNALS.append(self)
-        self.loop_depth = len(batching_runtime.LOOP_INDICES)
+        PER_THREAD.collectors.append(self)
+        PER_THREAD.journals.append(self)
+        self.loop_depth = len(PER_THREAD.loop_indices)
         return self
 
     def __exit__(self, *exc):
-        _COLLECTORS.pop()
-        batching_runtime.JOURNALS.remove(self)
+        PER_THREAD.collectors.pop()
+        PER_THREAD.journals.remove(self)
         return False
 
     def checkpoint(self):
@@ -126,8 +125,8 @@ class WeightGradients:
             if self.batch is None:  # batched code outside jacrev (a vmap): let it run once per element
                 raise batching_runtime.NeedsLoop("a Parameter's gradient collected by an unbatched transform")
             g = batching_runtime.as_batch_array(batching_runtime.call(unbroadcast, g, value), self.batch)
-        elif self.batch is not None and len(batching_runtime.LOOP_INDICES) > self.loop_depth:
-            self.rows.append((slot, batching_runtime.LOOP_INDICES[self.loop_depth], unbroadcast(g, value)))
+        elif self.batch is not None and len(PER_THREAD.loop_indices) > self.loop_depth:
+            self.rows.append((slot, PER_THREAD.loop_indices[self.loop_depth], unbroadcast(g, value)))
             return
         else:
             g = unbroadcast(g, value)  # batched: the same for every row
@@ -175,8 +174,9 @@ class WeightGradients:
 
 def collect_weight_grad(value, g):
     """Called by generated code: add ``g``, the whole cotangent of ``value``, to the running totals."""
-    if _COLLECTORS:
-        _COLLECTORS[-1].collect(value, g)
+    collectors = PER_THREAD.collectors
+    if collectors:
+        collectors[-1].collect(value, g)
 
 
 def differentiable_value(x):

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..compiler.parsing import parse_function
 from ..core.errors import AuxError, AutodiffError, GradPositionError, GradPositionTypeError, InputTypeError
+from ..core.model import Parameter
 from ..core.transform import Transform
 from ..runtime.calls import bound_prefix, underlying_function
 from ..runtime.weights import as_weight_tuple
@@ -99,6 +100,8 @@ def check_input(x, position, fn, allow_complex=False):
         for item in x.values():
             check_input(item, position, fn, allow_complex)
         return
+    if isinstance(x, np.ndarray) and kind is not np.ndarray:
+        check_array_subclass(x, position, fn)
     if isinstance(x, bool) or isinstance(x, (int, np.integer)) or (
             isinstance(x, np.ndarray) and x.dtype.kind in "iub"):
         raise InputTypeError(
@@ -117,6 +120,33 @@ def check_input(x, position, fn, allow_complex=False):
         f"argument {position} of {function_name(fn)} is a {type(x).__name__}, which cannot be differentiated.",
         hint="Differentiated arguments are Python floats, numpy float arrays, or tuples, lists and dicts "
              "of them.")
+
+
+# What a subclass may not change for its values to be differentiated as plain arrays: the compiler
+# reads `a * b`, `a @ b`, `a[i]` and numpy calls on it with ndarray's meaning.
+_ARRAY_SEMANTICS = ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+                    "__rtruediv__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__neg__",
+                    "__getitem__", "__setitem__", "__iadd__", "__imul__", "__array_ufunc__",
+                    "__array_function__", "__array_finalize__", "__array_wrap__", "sum", "mean", "reshape",
+                    "dot", "T")
+
+
+def check_array_subclass(x, position, fn):
+    """Refuse an ndarray subclass whose operators or reductions differ from ndarray's (np.matrix's ``*``
+    is a matrix product; a masked array skips masked elements): the generated code and the rules assume
+    ndarray's meaning, so its derivative would be silently wrong. ad.Parameter changes nothing of it."""
+    kind = type(x)
+    if isinstance(x, Parameter) or kind is np.ndarray:
+        return
+    changed = [name for name in _ARRAY_SEMANTICS
+               if getattr(kind, name, None) is not getattr(np.ndarray, name, None)]
+    if changed:
+        raise InputTypeError(
+            f"argument {position} of {function_name(fn)} is a {kind.__module__}.{kind.__qualname__}, an ndarray "
+            f"subclass whose operations differ from ndarray's ({', '.join(changed[:4])}"
+            f"{', ...' if len(changed) > 4 else ''}); it would be differentiated as a plain array, which "
+            "could give a silently wrong gradient.",
+            hint="Pass np.asarray(x) (for a masked array, fill or drop the masked values first).")
 
 
 def match_input(g, x):

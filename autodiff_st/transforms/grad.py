@@ -8,6 +8,7 @@ gives that function to the Jacobians of a ``grad`` and to generated code that ca
 
 from ..compiler.cache import adjoint_functions, compiled_adjoint
 from ..core import registry as rules
+from ..core.names import identifier_for
 from ..core.errors import AutodiffError, AuxError
 from ..core.transform import Transform
 from ..runtime import ones_like
@@ -79,12 +80,14 @@ def gradient_function(inner, args):
         params = ", ".join(f"arg{i}" for i in range(len(prefix) + len(args)))
         grads = ", ".join(f"gradient{i}" for i in range(count))
         returned = grads if isinstance(inner.positions, int) else f"({grads},)"
-        name = getattr(target_of(_innermost(inner))[0], "__name__", "f")
+        name = identifier_for(getattr(target_of(_innermost(inner))[0], "__name__", "f"))
+        # The generated gradient is bound to a fixed name: the user's name only names the function, so no
+        # parameter argN can shadow it.
         source = (f"def gradient_of_{name}({params}):\n"
-                  f"    value, {grads} = {name}_grad({params})\n"
+                  f"    value, {grads} = generated_gradient({params})\n"
                   f"    return {returned}\n")
         function = _GRADIENT_FUNCTIONS[key] = small_function(source, f"gradient of {name}",
-                                                                  {f"{name}_grad": generated})
+                                                                  {"generated_gradient": generated})
     return function, prefix
 
 

@@ -124,9 +124,6 @@ def _match_output(t, y):
 class JacRev(Transform):
     def __init__(self, fn, positions, has_aux, return_value, chunk_size, holomorphic, allow_int, weights=None):
         super().__init__(fn)
-        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
-                                       or chunk_size <= 0):
-            raise ValueError(f"chunk_size must be None or a positive int, not {chunk_size!r}.")
         if positions is None and weights is None:
             raise ValueError("jacrev needs something to differentiate: grad_position (or argnums) and weights "
                              "are both None.")

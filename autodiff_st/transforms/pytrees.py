@@ -5,9 +5,8 @@ and rebuilds the containers for the user's function; the leaves' Jacobians are t
 inputs' structure.
 """
 
-import keyword
-
 from ..core.errors import InputTypeError
+from ..core.names import identifier_for
 from ..core.transform import Transform
 from ..runtime.loader import small_function
 from .checks import target_of
@@ -28,7 +27,11 @@ def _leaves(tree, path=()):
 
 
 def _display(tree, names):
-    """Source text that rebuilds ``tree`` from the names of its leaves (an iterator, in ``_leaves`` order)."""
+    """Source text that rebuilds ``tree`` from the names of its leaves (an iterator, in ``_leaves`` order).
+
+    A dict's keys must be written as constants (the compiler differentiates dict displays with constant
+    keys only), so they are exact ``str`` or ``int`` values, written by the builtin ``repr``: a subclass's
+    ``__repr__`` is user code, and its ``__eq__``/``__hash__`` could make a plain copy a different key."""
     if isinstance(tree, (tuple, list)):
         items = ", ".join(_display(t, names) for t in tree)
         if isinstance(tree, list):
@@ -36,9 +39,12 @@ def _display(tree, names):
         return f"({items},)" if len(tree) == 1 else f"({items})"
     if isinstance(tree, dict):
         for key in tree:
-            if not isinstance(key, (str, int)) or isinstance(key, bool):
-                raise InputTypeError(f"a dict with the key {key!r}: Jacobians of dict inputs take str or int keys.")
-        return "{" + ", ".join(f"{key!r}: {_display(t, names)}" for key, t in tree.items()) + "}"
+            if type(key) not in (str, int):
+                raise InputTypeError(
+                    f"a dict input has a key of type {type(key).__module__}.{type(key).__qualname__}: "
+                    "Jacobians of dict inputs take keys that are exactly str or int.",
+                    hint="Use plain str or int keys, or pass the arrays as a tuple.")
+        return "{" + ", ".join(f"{type(key).__repr__(key)}: {_display(t, names)}" for key, t in tree.items()) + "}"
     return next(names)
 
 
@@ -74,8 +80,8 @@ def pytree_jacobian(transform, args, positions, hessian=False):
             flat_args.append(a)
     for i in positions:
         flat_positions += groups[i]
-    name = getattr(target_of(fn)[0], "__name__", "f") if not isinstance(fn, Transform) else "f"
-    name = name if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("arg") else "f"
+    name = identifier_for(getattr(target_of(fn)[0], "__name__", "f")) if not isinstance(fn, Transform) else "f"
+    name = "f" if name.startswith(("arg", "key")) else name  # clear of the parameters and the keys
     call = f"{name}({', '.join(passed)})"
     if transform.has_aux:  # the compiler sees the outputs as a tuple: unpack and return them
         out = fn(*args)

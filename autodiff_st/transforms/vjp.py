@@ -11,6 +11,8 @@ import numpy as np
 from ..compiler.cache import adjoint_functions, compiled_adjoint
 from ..core import registry as rules
 from ..core.errors import CotangentError
+from ..core.tracebacks import user_facing
+from ..core.transform import check_options
 from ..runtime.calls import argument_kinds, call_forward
 from ..runtime.weights import WeightGradients, argument_roots
 from .checks import check_input, match_input, resolve_weights, split_aux, target_of
@@ -46,6 +48,7 @@ class VJPFunction:
         self._outputs = outputs
         self._inputs = inputs
 
+    @user_facing
     def __call__(self, v):
         _check_cotangent(v, self._outputs)
         grads = self._backward(self._residuals, v)
@@ -60,14 +63,17 @@ class WeightsVJPFunction:
         self._run = run
         self._outputs = outputs
 
+    @user_facing
     def __call__(self, v):
         _check_cotangent(v, self._outputs)
         return self._run(v)
 
 
+@user_facing
 def vjp(fn, *inputs, weights=None, has_aux=False, grad_vars=None):
     """Run ``fn(*inputs)`` and return ``(outputs, vjp_fn)``, or ``(outputs, vjp_fn, aux)`` with has_aux.
     With ``weights``, ``vjp_fn(v)`` returns ``(input_grads, weight_grads)``."""
+    check_options("vjp", has_aux=has_aux)
     resolved = resolve_weights(weights, grad_vars)
     for i, x in enumerate(inputs):
         check_input(x, i, fn)

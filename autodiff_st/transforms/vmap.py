@@ -9,7 +9,10 @@ import functools
 import numpy as np
 
 from ..compiler.batching import compiled_batched, has_source, materialize
+from ..core.errors import OptionTypeError
 from ..core.registry import batching_rule_for
+from ..core.tracebacks import user_facing
+from ..core.transform import check_options
 from ..runtime import batched as batching_runtime
 from ..runtime.batched import Batched
 from ..runtime.calls import underlying_function
@@ -26,7 +29,8 @@ def _check_axis_spec(spec, what):
         for s in spec.values():
             _check_axis_spec(s, what)
         return
-    raise TypeError(f"vmap {what} must be an int, None, or a tuple of them (one per argument), not {spec!r}")
+    raise OptionTypeError(f"vmap {what} must be an int, None, or a tuple of them (one per argument), not "
+                          f"{type(spec).__name__}.")
 
 
 class VMap:
@@ -34,13 +38,10 @@ class VMap:
 
     def __init__(self, fn, in_axes=0, out_axes=0, chunk_size=None):
         if not callable(fn):
-            raise TypeError(f"vmap expects a function, got {type(fn).__name__}")
+            raise OptionTypeError(f"vmap expects a function, got {type(fn).__name__}")
         _check_axis_spec(in_axes, "in_axes")
         _check_axis_spec(out_axes, "out_axes")
-        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))):
-            raise TypeError(f"vmap chunk_size must be None or a positive int, not {chunk_size!r}")
-        if chunk_size is not None and chunk_size <= 0:
-            raise ValueError(f"vmap chunk_size must be positive (or None for the whole batch at once), got {chunk_size}")
+        check_options("vmap", chunk_size=chunk_size)
         self.fn = fn
         self.in_axes = in_axes
         self.out_axes = out_axes
@@ -52,6 +53,7 @@ class VMap:
             return self
         return VMap(self.fn.__get__(obj, objtype), self.in_axes, self.out_axes, self.chunk_size)
 
+    @user_facing
     def __call__(self, *args, **kwargs):
         in_axes = self.in_axes
         if isinstance(in_axes, list):

@@ -1,0 +1,97 @@
+"""Tracebacks that point at the user's code, as JAX's do.
+
+When the user's own code fails inside a generated forward pass (a shape mismatch in ``x + y``, the
+user's ``raise`` in a helper), Python's traceback would show generated lines and the library's frames.
+At the boundary of each transform (``user_facing``) the traceback is rewritten: the library's own frames
+are dropped, and each generated frame is preceded by a frame at the user's file, line and function that
+the generated line comes from (the loader's line map, reached through ``hooks.origin_at``), so that the
+traceback quotes the user's source above the generated line. The exception itself, and its type, stay
+the user's.
+"""
+
+import functools
+import linecache
+import os
+import sys
+import types
+
+from .hooks import origin_at
+from .errors import AutodiffError
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_GENERATED = "<autodiff_st "
+_PLACED = "autodiff_st.user_line"  # the module name of the frames placed at the user's lines
+
+
+class _Marker(Exception):
+    """Raised in a frame made to stand at a user's line, to capture that frame."""
+
+
+def _frame_at(origin):
+    """A frame whose code sits at ``origin``'s file and line, in a function of its name: what a traceback
+    entry for that line needs. The raise in it spans the whole line, so no carets underline a part."""
+    line = linecache.getline(origin.filename, origin.lineno)
+    indent = line[: len(line) - len(line.lstrip())] if line.strip() else ""
+    width = len(line.strip())
+    statement = "raise" + " " * max(1, width - 6) + "_"
+    if indent and origin.lineno > 1:  # an indented line needs a block around it, opened on the line above
+        text = "\n" * (origin.lineno - 2) + "if 1:\n" + indent + statement
+    else:
+        text = "\n" * (origin.lineno - 1) + statement
+    code = compile(text, origin.filename, "exec")
+    renamed = {"co_name": origin.function}
+    if sys.version_info >= (3, 11):
+        renamed["co_qualname"] = origin.function
+    code = code.replace(**renamed)
+    try:
+        exec(code, {"_": _Marker, "__name__": _PLACED})
+    except _Marker:
+        tb = sys.exc_info()[2].tb_next
+        return tb.tb_frame, tb.tb_lasti, tb.tb_lineno
+    raise AssertionError("the frame's code did not raise")  # unreachable: the code is one raise
+
+
+def user_traceback(tb):
+    """``tb`` with the library's frames dropped and generated frames moved to the user's lines, or None
+    when it passes through no generated code (nothing to point at)."""
+    entries, generated, placed = [], False, False
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.startswith(_GENERATED):
+            generated = True
+            origin = origin_at(filename, tb.tb_lineno)
+            if origin is not None and not origin.filename.startswith(_GENERATED) and not placed:
+                entries.append(_frame_at(origin))
+            # The generated line stays, below the user's: the adjoint is readable code, and pdb's
+            # post-mortem steps into it.
+            entries.append((tb.tb_frame, tb.tb_lasti, tb.tb_lineno))
+        elif not filename.startswith(_PACKAGE):
+            entries.append((tb.tb_frame, tb.tb_lasti, tb.tb_lineno))
+        # A frame placed at a user's line by an inner boundary already stands above the next generated one.
+        placed = tb.tb_frame.f_globals.get("__name__") == _PLACED
+        tb = tb.tb_next
+    if not generated or not entries:
+        return None
+    rebuilt = None
+    for frame, lasti, lineno in reversed(entries):
+        rebuilt = types.TracebackType(rebuilt, frame, lasti, lineno)
+    return rebuilt
+
+
+def user_facing(call):
+    """Wrap a transform's entry point: the user's exception from generated code leaves it with a
+    traceback that points at the user's lines."""
+
+    @functools.wraps(call)
+    def entry(*args, **kwargs):
+        try:
+            return call(*args, **kwargs)
+        except AutodiffError:
+            raise
+        except Exception as exc:
+            tb = user_traceback(exc.__traceback__)
+            if tb is None:
+                raise
+            raise exc.with_traceback(tb)
+
+    return entry
