@@ -65,11 +65,13 @@ class StaleSourceError(SourceUnavailableError):
 
 
 class OptionTypeError(AutodiffError, TypeError):
-    """An option of a transform (``has_aux``, ``chunk_size``, ``in_axes``...) of the wrong type."""
+    """An argument of the API of the wrong type: a transform's option (``has_aux='yes'``, ``in_axes``), a
+    function that is not one, ``weights`` that are not Parameters, a rule registered with the wrong form."""
 
 
 class OptionValueError(AutodiffError, ValueError):
-    """An option of a transform with a value out of its range (``chunk_size=0``)."""
+    """An argument of the API with a value out of its range (``chunk_size=0``, vmap's ``in_axes`` that do
+    not match the arguments, nothing to differentiate)."""
 
 
 class ChunkSizeError(OptionValueError, TypeError):

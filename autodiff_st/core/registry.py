@@ -28,6 +28,8 @@ import dataclasses
 import inspect
 import sys
 
+from .errors import OptionTypeError
+
 _RULES = {}
 _NONDIFF = set()
 
@@ -103,7 +105,7 @@ def vjp_rule(*primitives, diff=None, nograd=(), sequences=(), returns_tuple=Fals
         sig = inspect.signature(rule_fn)
         names = list(sig.parameters)
         if len(names) < 3 or names[:2] != ["g", "ans"]:
-            raise TypeError(
+            raise OptionTypeError(
                 f"a derivative rule takes (g, ans, <the function's parameters>); "
                 f"{rule_fn.__name__} takes ({', '.join(names)})"
             )
@@ -201,15 +203,15 @@ def jvp_rule(*primitives, wrt=None):
     def register(jvp_fn):
         names = list(inspect.signature(jvp_fn).parameters)
         if len(names) < 3 or names[:2] != ["t", "ans"]:
-            raise TypeError(f"a forward rule takes (t, ans, <the function's parameters>); "
-                            f"{jvp_fn.__name__} takes ({', '.join(names)})")
+            raise OptionTypeError(f"a forward rule takes (t, ans, <the function's parameters>); "
+                                  f"{jvp_fn.__name__} takes ({', '.join(names)})")
         for primitive in primitives:
             param = wrt
             if param is None:
                 rule = lookup(primitive)
                 if rule is None or len(rule.diff) != 1:
-                    raise TypeError(f"say which parameter the forward rule of {display_name(primitive)} is for: "
-                                    "@jvp_rule(f, wrt=\"x\")")
+                    raise OptionTypeError(f"say which parameter the forward rule of {display_name(primitive)} is for: "
+                                          "@jvp_rule(f, wrt=\"x\")")
                 param = rule.diff[0]
             entry = _FORWARD.get(_key(primitive))
             if entry is None or entry.kind != "custom":

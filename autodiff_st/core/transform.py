@@ -15,7 +15,9 @@ def check_options(owner, **options):
     for ``has_aux='yes'``; a truthy string must not pass as True), a chunk size that is not a positive int."""
     for name, value in options.items():
         if name in _FLAGS and not isinstance(value, (bool, np.bool_)):
-            raise OptionTypeError(f"{owner} takes {name}=True or False, not {type(value).__name__} {value!r}.")
+            shown = type(value).__repr__(value) if type(value) in (str, int, float, type(None)) else ""
+            raise OptionTypeError(f"{owner} takes {name}=True or False, not {type(value).__name__} {shown}".rstrip()
+                                  + ".")
         if name == "chunk_size" and value is not None:
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
                 raise ChunkSizeError(f"{owner} takes chunk_size=None or a positive int, not "

@@ -17,7 +17,7 @@ import inspect
 import numpy as np
 
 from ..core import hooks, registry
-from ..core.errors import AutodiffError, MissingRuleError
+from ..core.errors import AutodiffError, MissingRuleError, OptionTypeError
 from ..core.model import Parameter
 from . import batched as batching_runtime
 from .batched import PER_THREAD, Batched
@@ -55,13 +55,13 @@ def as_weight_tuple(weights, what="weights"):
         except TypeError:
             items, form = None, None
     if items is None:
-        raise TypeError(f"{what} must be a Parameter, or a list, tuple or dict of Parameters "
-                        f"(for example net.trainable_params()), not {type(weights).__name__}.")
+        raise OptionTypeError(f"{what} must be a Parameter, or a list, tuple or dict of Parameters "
+                              f"(for example net.trainable_params()), not {type(weights).__name__}.")
     for i, w in enumerate(items):
         if not isinstance(w, Parameter):
-            raise TypeError(f"{what}[{i}] is a {type(w).__name__}, not an ad.Parameter: gradients are taken "
-                            "with respect to Parameters, identified by object identity. Wrap the array in "
-                            "ad.Parameter(...), or differentiate it as an argument with grad_position.")
+            raise OptionTypeError(f"{what}[{i}] is a {type(w).__name__}, not an ad.Parameter: gradients are taken "
+                                  "with respect to Parameters, identified by object identity. Wrap the array in "
+                                  "ad.Parameter(...), or differentiate it as an argument with grad_position.")
     return items, form
 
 

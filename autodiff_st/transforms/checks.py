@@ -11,7 +11,8 @@ import inspect
 import numpy as np
 
 from ..compiler.parsing import parse_function
-from ..core.errors import AuxError, AutodiffError, GradPositionError, GradPositionTypeError, InputTypeError
+from ..core.errors import (AuxError, AutodiffError, GradPositionError, GradPositionTypeError, InputTypeError,
+                           OptionTypeError)
 from ..core.model import Parameter
 from ..core.transform import Transform
 from ..runtime.calls import bound_prefix, underlying_function
@@ -31,7 +32,8 @@ FIRST = _Default(0)
 def resolve_positions(grad_position, argnums):
     if argnums is not None:
         if grad_position is not FIRST:
-            raise TypeError("give either grad_position or argnums, not both: argnums is an alias of grad_position")
+            raise OptionTypeError(
+                "give either grad_position or argnums, not both: argnums is an alias of grad_position")
         grad_position = argnums
     if grad_position is FIRST:
         return 0
@@ -47,7 +49,7 @@ def resolve_positions(grad_position, argnums):
         raise GradPositionError("grad_position is an empty tuple: name at least one argument to differentiate.")
     for p in positions:
         if isinstance(p, bool) or not isinstance(p, int):
-            raise GradPositionTypeError(f"grad_position holds {p!r}, which is not an int.")
+            raise GradPositionTypeError(f"grad_position holds a {type(p).__name__}, which is not an int.")
     if len(set(positions)) != len(positions):
         raise GradPositionError(f"grad_position {positions} names an argument twice.")
     return positions
@@ -57,7 +59,7 @@ def resolve_weights(weights, grad_vars):
     """The Parameters of ``weights=`` (or its alias ``grad_vars=``) and the form of their gradients, or None."""
     if grad_vars is not None:
         if weights is not None:
-            raise TypeError("give either weights or grad_vars, not both: grad_vars is an alias of weights")
+            raise OptionTypeError("give either weights or grad_vars, not both: grad_vars is an alias of weights")
         weights = grad_vars
     if weights is None:
         return None
@@ -195,7 +197,7 @@ def target_of(fn):
             "(no has_aux or return_value).")
     target, offset = underlying_function(fn)
     if not callable(target):
-        raise TypeError(f"expected a function to differentiate, got {type(fn).__name__}")
+        raise OptionTypeError(f"expected a function to differentiate, got {type(fn).__name__}")
     if not inspect.isfunction(target):
         parse_function(target)  # raises SourceUnavailableError, with advice
     return target, bound_prefix(fn)

@@ -9,7 +9,7 @@ gives that function to the Jacobians of a ``grad`` and to generated code that ca
 from ..compiler.cache import adjoint_functions, compiled_adjoint
 from ..core import registry as rules
 from ..core.names import identifier_for
-from ..core.errors import AutodiffError, AuxError
+from ..core.errors import AutodiffError, AuxError, OptionValueError
 from ..core.transform import Transform
 from ..runtime import ones_like
 from ..runtime.calls import argument_kinds, call_forward
@@ -279,7 +279,7 @@ def grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argnums=None, 
     positions = resolve_positions(grad_position, argnums)
     resolved = resolve_weights(weights, grad_vars)
     if positions is None and resolved is None:
-        raise ValueError("grad needs something to differentiate: grad_position and weights are both None.")
+        raise OptionValueError("grad needs something to differentiate: grad_position and weights are both None.")
     if resolved is not None:
         return WeightsGrad(fn, positions, resolved, has_aux, return_value, value_and_grad=False)
     return Grad(fn, positions, has_aux, return_value, value_and_grad=False)
@@ -291,7 +291,8 @@ def value_and_grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argn
     positions = resolve_positions(grad_position, argnums)
     resolved = resolve_weights(weights, grad_vars)
     if positions is None and resolved is None:
-        raise ValueError("value_and_grad needs something to differentiate: grad_position and weights are both None.")
+        raise OptionValueError(
+            "value_and_grad needs something to differentiate: grad_position and weights are both None.")
     if resolved is not None:
         return WeightsGrad(fn, positions, resolved, has_aux, return_value=False, value_and_grad=True)
     return Grad(fn, positions, has_aux, return_value=False, value_and_grad=True)

@@ -9,7 +9,7 @@ import functools
 import numpy as np
 
 from ..compiler.batching import compiled_batched, has_source, materialize
-from ..core.errors import OptionTypeError
+from ..core.errors import OptionTypeError, OptionValueError
 from ..core.registry import batching_rule_for
 from ..core.tracebacks import user_facing
 from ..core.transform import check_options
@@ -60,19 +60,19 @@ class VMap:
             in_axes = tuple(in_axes)
         if isinstance(in_axes, tuple):
             if len(in_axes) != len(args):
-                raise ValueError(f"vmap in_axes has {len(in_axes)} entries but the function was called with "
-                                 f"{len(args)} positional arguments")
+                raise OptionValueError(f"vmap in_axes has {len(in_axes)} entries but the function was called with "
+                                       f"{len(args)} positional arguments")
         else:
             in_axes = (in_axes,) * len(args)
         sizes = []
         moved = tuple(_move_in(a, ax, f"argument {i}", sizes) for i, (a, ax) in enumerate(zip(args, in_axes)))
         if not sizes:
-            raise ValueError("vmap needs at least one argument with a mapped axis: in_axes is None for every "
-                             "argument")
+            raise OptionValueError("vmap needs at least one argument with a mapped axis: in_axes is None for every "
+                                   "argument")
         distinct = sorted({n for _, n in sizes})
         if len(distinct) > 1:
             listed = ", ".join(f"{where} has size {n}" for where, n in sizes)
-            raise ValueError(f"vmap got inconsistent sizes for the mapped axes: {listed}")
+            raise OptionValueError(f"vmap got inconsistent sizes for the mapped axes: {listed}")
         size = distinct[0]
         step = size if self.chunk_size is None else self.chunk_size
         if step >= size:
@@ -103,6 +103,12 @@ class VMap:
         return compiled_batched(target).source
 
 
+def _key_text(key):
+    """A dict key for a message: the builtin repr of a plain str or int, else its type (a subclass's own
+    __repr__ is user code, and messages run none)."""
+    return type(key).__repr__(key) if type(key) in (str, int) else f"<a {type(key).__name__} key>"
+
+
 def _move_in(x, axis, where, sizes):
     """``x`` with its mapped axis moved to 0, as a Batched (leaves of a tuple, list or dict each)."""
     if isinstance(x, Batched):  # called from batched code: vmap of vmap runs once per outer element
@@ -110,11 +116,11 @@ def _move_in(x, axis, where, sizes):
     if isinstance(axis, (tuple, list, dict)):
         if isinstance(axis, dict):
             if not isinstance(x, dict) or set(axis) != set(x):
-                raise ValueError(f"vmap in_axes for {where} is a dict whose keys do not match the argument")
-            return type(x)({k: _move_in(x[k], axis[k], f"{where}[{k!r}]", sizes) for k in x})
+                raise OptionValueError(f"vmap in_axes for {where} is a dict whose keys do not match the argument")
+            return type(x)({k: _move_in(x[k], axis[k], f"{where}[{_key_text(k)}]", sizes) for k in x})
         if not isinstance(x, (tuple, list)) or len(axis) != len(x):
-            raise ValueError(f"vmap in_axes for {where} is a sequence of {len(axis)} that does not match the "
-                             "argument's structure")
+            raise OptionValueError(f"vmap in_axes for {where} is a sequence of {len(axis)} that does not match the "
+                                   "argument's structure")
         items = [_move_in(e, a, f"{where}[{i}]", sizes) for i, (e, a) in enumerate(zip(x, axis))]
         return items if type(x) is list else type(x)(items)
     if axis is None:
@@ -123,13 +129,13 @@ def _move_in(x, axis, where, sizes):
         items = [_move_in(e, axis, f"{where}[{i}]", sizes) for i, e in enumerate(x)]
         return items if type(x) is list else type(x)(items)
     if isinstance(x, dict):
-        return type(x)({k: _move_in(v, axis, f"{where}[{k!r}]", sizes) for k, v in x.items()})
+        return type(x)({k: _move_in(v, axis, f"{where}[{_key_text(k)}]", sizes) for k, v in x.items()})
     array = np.asarray(x)
     if array.ndim == 0:
-        raise ValueError(f"vmap in_axes={axis} for {where}, but it is a scalar with no axis to map over: "
-                         "pass in_axes=None for it")
+        raise OptionValueError(f"vmap in_axes={axis} for {where}, but it is a scalar with no axis to map over: "
+                               "pass in_axes=None for it")
     if not -array.ndim <= axis < array.ndim:
-        raise ValueError(f"vmap in_axes={axis} is out of range for {where}, which has {array.ndim} dimensions")
+        raise OptionValueError(f"vmap in_axes={axis} is out of range for {where}, which has {array.ndim} dimensions")
     sizes.append((where, array.shape[axis]))
     return Batched(np.moveaxis(array, axis, 0))
 
@@ -148,25 +154,25 @@ def _take(x, start, stop):
 def _move_out(out, axis, size, where):
     if isinstance(axis, (tuple, list)):
         if not isinstance(out, (tuple, list)) or len(out) != len(axis):
-            raise ValueError(f"vmap out_axes has {len(axis)} entries but the function's {where} is not a tuple of "
-                             f"that length")
+            raise OptionValueError(f"vmap out_axes has {len(axis)} entries but the function's {where} is not a "
+                                   "tuple of that length")
         items = [_move_out(o, a, size, f"{where} {i}") for i, (o, a) in enumerate(zip(out, axis))]
         return items if type(out) is list else type(out)(items)
     if isinstance(out, (tuple, list)) and type(out) is not Batched:
         items = [_move_out(o, axis, size, f"{where} {i}") for i, o in enumerate(out)]
         return items if type(out) is list else type(out)(items)
     if isinstance(out, dict):
-        return type(out)({k: _move_out(v, axis, size, f"{where} {k!r}") for k, v in out.items()})
+        return type(out)({k: _move_out(v, axis, size, f"{where} {_key_text(k)}") for k, v in out.items()})
     if axis is None:
         if type(out) is Batched:
-            raise ValueError(f"vmap out_axes is None for the {where}, but it depends on the mapped axis")
+            raise OptionValueError(f"vmap out_axes is None for the {where}, but it depends on the mapped axis")
         return out
     if out is None:
         return None
     array = materialize(out, size)
     if not -array.ndim <= axis < array.ndim:
-        raise ValueError(f"vmap out_axes={axis} is out of range for the {where}, which has {array.ndim - 1} "
-                         "dimensions")
+        raise OptionValueError(f"vmap out_axes={axis} is out of range for the {where}, which has {array.ndim - 1} "
+                               "dimensions")
     return np.moveaxis(array, 0, axis)
 
 
