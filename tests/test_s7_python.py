@@ -245,7 +245,18 @@ class Scale(ad.nn.Cell):
         return np.sum(self.w * x * self.w)
 
 
-def test_two_threads_with_weights_get_their_own_totals():
+def _weight_gradient(cell):
+    (got,) = ad.grad(cell, grad_position=None, weights=cell.trainable_params())(X)
+    return got
+
+
+def _weight_jacobian(cell):
+    (got,) = ad.jacrev(cell, grad_position=None, weights=cell.trainable_params())(X)
+    return got
+
+
+@pytest.mark.parametrize("transform", [_weight_gradient, _weight_jacobian], ids=["grad", "jacrev"])
+def test_two_threads_with_weights_get_their_own_totals(transform):
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
     try:
@@ -254,9 +265,8 @@ def test_two_threads_with_weights_get_their_own_totals():
         failures = []
 
         def work(cell, want):
-            grad_fn = ad.grad(cell, grad_position=None, weights=cell.trainable_params())
-            for _ in range(150):
-                (got,) = grad_fn(X)
+            for _ in range(100):
+                got = transform(cell)
                 if not np.allclose(got, want):
                     failures.append(got)
 
@@ -306,3 +316,23 @@ def test_nested_boundaries_place_the_users_line_once():
         ad.vmap(ad.grad(mismatched_shapes))(np.ones((2, 3)))
     user = [f for f in _frames(info) if f.name == "mismatched_shapes"]
     assert len(user) == 1, _frames(info)
+
+
+ARGUMENT_CASES = [
+    (lambda: ad.grad(np.sin, grad_position=None), ValueError),
+    (lambda: ad.grad(np.sin, grad_position=0, argnums=0), TypeError),
+    (lambda: ad.grad(np.sin, weights=[1.0]), TypeError),
+    (lambda: ad.grad(np.sin, grad_position=(0, "1")), TypeError),
+    (lambda: ad.vmap(np.sin, in_axes=(0, 0))(X), ValueError),
+    (lambda: ad.vmap(np.sin)(1.0), ValueError),
+    (lambda: ad.jacrev(np.sin, has_aux=NoisyKey("x")), TypeError),
+]
+
+
+@pytest.mark.parametrize("run, error", ARGUMENT_CASES, ids=range(len(ARGUMENT_CASES)))
+def test_argument_checks_are_typed_and_run_no_user_repr(run, error):
+    before = NoisyKey.reprs
+    with pytest.raises(error) as info:
+        run()
+    assert isinstance(info.value, AutodiffError)
+    assert NoisyKey.reprs == before
