@@ -11,8 +11,9 @@ from .transforms.vjp import vjp
 from .transforms.jacobians import jvp, jacrev, jacfwd
 from .transforms.second_order import hessian
 from .core.errors import (AutodiffError, UnsupportedSyntaxError, MissingRuleError, SourceUnavailableError,
-                     NonDifferentiableError, GradPositionError, GradPositionTypeError, InputTypeError,
-                     CotangentError, AuxError)
+                          NonDifferentiableError, GradPositionError, GradPositionTypeError, InputTypeError,
+                          CotangentError, AuxError, StaleSourceError, OptionTypeError, OptionValueError,
+                          ChunkSizeError, UnsupportedCaseError)
 from .nn import Parameter
 from .transforms.vmap import vmap
 from . import nn, testing
@@ -29,5 +30,6 @@ __all__ = [
     "register_vjp", "register_jvp", "nondifferentiable",
     "Parameter", "nn", "testing", "AutodiffError", "UnsupportedSyntaxError", "MissingRuleError",
     "SourceUnavailableError", "NonDifferentiableError", "GradPositionError", "GradPositionTypeError",
-    "InputTypeError", "CotangentError", "AuxError",
+    "InputTypeError", "CotangentError", "AuxError", "StaleSourceError", "OptionTypeError", "OptionValueError",
+    "ChunkSizeError", "UnsupportedCaseError",
 ]

@@ -9,7 +9,7 @@ result is indexed rather than unpacked (as for np.concatenate in rule_cases.py).
 import numpy as np
 
 from autodiff_st import runtime
-from tests.rule_harness import AWAY0, NANS, POS, R, SPD, SPREAD, WELL, ZEROS, case
+from tests.rule_harness import AWAY0, FLOAT, NANS, POS, R, SPD, SPREAD, WELL, ZEROS, case
 
 IDX = np.array([0, 2, 2, 1, 0])  # repeated indices: their gradients must add up
 
@@ -238,4 +238,34 @@ HELPERS = [
     case(runtime.join_like, R(2), R(3), path="runtime.join_like([a0, a1], [a0, a1])", order=1),
 ]
 
-CASES = REDUCTIONS + PRODUCTS + LINALG + SHAPE + SELECTION + METHODS + HELPERS
+# Arrays made from numbers: linear (or, for geomspace and logspace, smooth) in the endpoints, the fill
+# value, arange's start and step; the counts and shapes are constants. float32=False: the fractions and
+# positions the rules use are float64, as in numpy's own computation of these arrays.
+F64 = dict(float32=False)
+CREATION = [
+    case(np.linspace, FLOAT(R()), FLOAT(R()), 5, **F64),
+    case(np.linspace, R(3), R(2, 1), 4, endpoint=False, axis=1, **F64),
+    case(np.linspace, R(3), 2.0, 1, **F64), case(np.linspace, FLOAT(R()), R(2), 3, axis=-1, **F64),
+    case(np.geomspace, FLOAT(POS()), FLOAT(POS()), 5, **F64),
+    case(np.geomspace, POS(3), POS(2, 1), 4, axis=1, **F64),
+    case(np.logspace, FLOAT(R()), FLOAT(R()), 5, **F64), case(np.logspace, R(3), R(3), 4, base=2.0, axis=1, **F64),
+    # order 1: the gradient of logspace's base comes from a helper without a rule of its own
+    case(np.logspace, FLOAT(R()), FLOAT(R()), 4, False, FLOAT(POS()), order=1, **F64),
+    case(np.logspace, R(3), R(3), 4, True, POS(3), axis=1, order=1, **F64),
+    case(np.full, (3, 4), FLOAT(R()), **F64), case(np.full, (3, 4), R(4), **F64),
+    case(np.full_like, np.zeros((2, 3)), FLOAT(R()), **F64),
+    case(np.arange, FLOAT(R()), 5.0, FLOAT(POS()), **F64), case(np.arange, FLOAT(R()), 3.0, **F64),
+    case(np.arange, 0.5, 3.0, FLOAT(POS()), **F64),
+    case(runtime.fill_grad, R(3, 4), np.zeros((3, 4)), R(4), **F64),
+    case(runtime.fill_tangent, R(4), np.zeros((3, 4)), **F64),
+    case(runtime.arange_start_grad, R(5), np.zeros(5), 3.0, **F64),
+    case(runtime.arange_start_tangent, FLOAT(R()), np.zeros(4), 2.0, **F64),
+    case(runtime.as_list, R(3, 2), path="a0.tolist()", order=1),
+    # order 1: their cotangents are lists, as for np.concatenate
+    case(runtime.r_join, R(3), R(2), path="np.r_.__getitem__((a0, a1, a0))", order=1),
+    case(runtime.r_join, R(3), path="np.r_.__getitem__((a0, 2.0, slice(1, 4)))", order=1),
+    case(runtime.r_join, R(2, 3), R(1, 3), path="np.r_.__getitem__((a0, a1))", order=1),
+    case(runtime.c_join, R(3), R(3, 2), path="np.c_.__getitem__((a0, a1, slice(0, 3)))", order=1),
+]
+
+CASES = REDUCTIONS + PRODUCTS + LINALG + SHAPE + SELECTION + METHODS + HELPERS + CREATION

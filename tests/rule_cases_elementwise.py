@@ -14,6 +14,9 @@ from autodiff_st import runtime
 from tests.rule_harness import ABOVE1, AWAY0, FLOAT, OPEN01, POS, R, UNIT, case
 
 CASES = [
+    # a step in x1, with the value x2 where x1 is 0; the float after x1 moves with x1
+    case(np.heaviside, [-1.0, 0.0, 2.0, 0.0], R(4)), case(np.heaviside, AWAY0(3, 4), R(4)),
+    case(np.nextafter, R(3), R(3)), case(math.nextafter, FLOAT(R()), FLOAT(R())),
     # numpy: inverse hyperbolic functions, angles, logs of sums
     case(np.arcsinh, R(3, 4)), case(np.arccosh, ABOVE1(3)), case(np.arctanh, UNIT(3)),
     case(np.deg2rad, R(3)), case(np.radians, R(2, 2)), case(np.rad2deg, R(3)), case(np.degrees, R(3)),

@@ -11,6 +11,7 @@ nested ``def`` or a lambda is replaced by its return expression, with the argume
 import copy
 
 import gast
+import numpy as np
 
 from ..core.errors import UnsupportedSyntaxError
 from .ir import If, load, static_path_root
@@ -84,6 +85,8 @@ class ExpressionLowering:
                                         for k in node.keywords])
         elif isinstance(node, gast.Attribute):
             value = gast.Attribute(value=self.atom(node.value, origin), attr=node.attr, ctx=gast.Load())
+        elif isinstance(node, gast.Subscript) and any(self.resolve_static(node.value) is j for j in (np.r_, np.c_)):
+            value = self.index_join(node, origin)
         elif isinstance(node, gast.Subscript):
             value = gast.Subscript(value=self.atom(node.value, origin), slice=self.index(node.slice, origin),
                                    ctx=gast.Load())
@@ -115,6 +118,20 @@ class ExpressionLowering:
         if isinstance(node, gast.Tuple):
             return gast.Tuple(elts=[self.index(e, origin) for e in node.elts], ctx=gast.Load())
         return self.atom(node, origin)
+
+    def index_join(self, node, origin):
+        """``np.r_[x, c, 1:10]`` as the call ``np.r_.__getitem__((x, c, slice(1, 10)))``, which has a
+        derivative rule."""
+        items = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        if any(isinstance(item, gast.Constant) and isinstance(item.value, str) for item in items):
+            raise UnsupportedSyntaxError("autodiff_st cannot differentiate np.r_ or np.c_ with a string directive.",
+                                         origin=origin, hint="Join with np.concatenate, np.stack or np.column_stack.")
+        none = gast.Constant(value=None, kind=None)
+        key = [gast.Call(func=load("slice"), args=[self.atom(part, origin) if part else none
+                                                    for part in (item.lower, item.upper, item.step)], keywords=[])
+               if isinstance(item, gast.Slice) else item for item in items]
+        method = gast.Attribute(value=node.value, attr="__getitem__", ctx=gast.Load())
+        return gast.Call(func=method, args=[self.atom(gast.Tuple(elts=key, ctx=gast.Load()), origin)], keywords=[])
 
     def callee(self, func, origin):
         root = static_path_root(func)

@@ -77,3 +77,8 @@ class OptionValueError(AutodiffError, ValueError):
 class ChunkSizeError(OptionValueError, TypeError):
     """A ``chunk_size`` that is not None or a positive int: a ValueError, as jacrev's contract says, and a
     TypeError too, as vmap's says for one that is not an int."""
+
+
+class UnsupportedCaseError(MissingRuleError, NotImplementedError):
+    """A derivative rule's refusal, when the generated code runs, of a case it does not differentiate (an
+    option or a shape it has no derivative for), rather than a wrong derivative."""

@@ -347,6 +347,38 @@ def modf_jvp(t, ans, x):
     return t, tangent_zeros(ans[1])
 
 
+@vjp_rule(np.heaviside)
+def heaviside(g, ans, x1, x2):
+    # A step in x1 (derivative 0 away from it); x2 is the value taken where x1 is exactly 0.
+    return unbroadcast(0 * g, x1), unbroadcast(g * np.equal(x1, 0), x2)
+
+
+@jvp_rule(np.heaviside, wrt="x1")
+def heaviside_jvp_x1(t, ans, x1, x2):
+    return tangent_zeros(ans)
+
+
+@jvp_rule(np.heaviside, wrt="x2")
+def heaviside_jvp_x2(t, ans, x1, x2):
+    return broadcast_like(t * np.equal(x1, 0), ans)
+
+
+@vjp_rule(np.nextafter, math.nextafter)
+def nextafter(g, ans, x1, x2):
+    # The next float after x1 towards x2 moves with x1 (it is x1 plus a piecewise constant step).
+    return unbroadcast(g, x1), unbroadcast(0 * g, x2)
+
+
+@jvp_rule(np.nextafter, math.nextafter, wrt="x1")
+def nextafter_jvp_x1(t, ans, x1, x2):
+    return broadcast_like(t, ans)
+
+
+@jvp_rule(np.nextafter, math.nextafter, wrt="x2")
+def nextafter_jvp_x2(t, ans, x1, x2):
+    return tangent_zeros(ans)
+
+
 method("clip", np.clip)
 method("conj", np.conjugate)
 method("conjugate", np.conjugate)
@@ -356,7 +388,7 @@ NONDIFF_METHODS.update({"round"})
 
 nondifferentiable(
     np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix, np.isnan, np.isinf,
-    np.isfinite, np.isneginf, np.isposinf, np.signbit, np.heaviside, np.spacing, np.nextafter,
+    np.isfinite, np.isneginf, np.isposinf, np.signbit, np.spacing,
     np.isclose, np.allclose, np.array_equal, np.array_equiv, np.isreal, np.iscomplex, np.isrealobj,
     np.iscomplexobj, np.isnat, np.gcd, np.lcm,
     np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.invert, np.left_shift, np.right_shift,

@@ -336,9 +336,9 @@ def builtin_divmod_jvp_y(t, ans, x, y):
 
 
 nondifferentiable(
-    builtins.len, builtins.int, builtins.round, builtins.range, builtins.isinstance, builtins.print,
+    builtins.len, builtins.int, builtins.round, builtins.range, builtins.slice, builtins.isinstance, builtins.print,
     builtins.type, builtins.bool, builtins.str, builtins.any, builtins.all, builtins.hash, builtins.id,
     builtins.callable, builtins.repr, builtins.format, builtins.issubclass, builtins.ord, builtins.chr,
     math.floor, math.ceil, math.trunc, math.isnan, math.isfinite, math.isinf, math.isclose,
-    math.factorial, math.comb, math.perm, math.gcd, math.lcm, math.isqrt, math.nextafter, math.ulp,
+    math.factorial, math.comb, math.perm, math.gcd, math.lcm, math.isqrt, math.ulp,
 )

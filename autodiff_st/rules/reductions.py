@@ -37,8 +37,10 @@ def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 @vjp_rule(np.std)
 def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    # Where std is 0 every element equals the mean: for a single element std is identically 0, and at
+    # a constant array (a kink, as |x| at 0) the gradient 0 is chosen, as abs's sign(0) = 0.
     centered = a - np.mean(a, axis=axis, keepdims=True)
-    return (expand_reduced(g / ans, a, axis, keepdims) * centered
+    return (expand_reduced(g / np.where(ans == 0, 1, ans), a, axis, keepdims) * centered
             / (reduced_count(a, axis) - ddof))
 
 
@@ -100,7 +102,7 @@ def nanvar(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 @vjp_rule(np.nanstd)
 def nanstd(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     centered = np.where(np.isnan(a), 0, a - np.nanmean(a, axis=axis, keepdims=True))
-    return expand_reduced(g / ans, a, axis, keepdims) * centered / (nan_count(a, axis) - ddof)
+    return expand_reduced(g / np.where(ans == 0, 1, ans), a, axis, keepdims) * centered / (nan_count(a, axis) - ddof)
 
 
 @vjp_rule(np.ptp)
@@ -200,7 +202,8 @@ def var_jvp(t, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 def std_jvp(t, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     # d std = d var / (2 std)
     centered = a - np.mean(a, axis=axis, keepdims=True)
-    return np.sum(centered * t, axis=axis, keepdims=keepdims) / ((reduced_count(a, axis) - ddof) * ans)
+    return (np.sum(centered * t, axis=axis, keepdims=keepdims)
+            / ((reduced_count(a, axis) - ddof) * np.where(ans == 0, 1, ans)))
 
 
 @jvp_rule(np.prod)
@@ -256,7 +259,7 @@ def nanvar_jvp(t, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=Fals
 def nanstd_jvp(t, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     centered = np.where(np.isnan(a), 0, a - np.nanmean(a, axis=axis, keepdims=True))
     return np.sum(centered * np.where(np.isnan(a), 0, t) / (nan_count(a, axis) - ddof),
-                  axis=axis, keepdims=keepdims) / ans
+                  axis=axis, keepdims=keepdims) / np.where(ans == 0, 1, ans)
 
 
 @jvp_rule(np.ptp)

@@ -63,8 +63,8 @@ method("copy", np.copy)
 attribute("T", np.transpose)
 
 nondifferentiable(
-    np.shape, np.ndim, np.size, np.zeros_like, np.ones_like, np.empty_like, np.full_like,
-    np.zeros, np.ones, np.empty, np.full, np.eye, np.identity, np.arange, np.linspace,
+    np.shape, np.ndim, np.size, np.zeros_like, np.ones_like, np.empty_like,
+    np.zeros, np.ones, np.empty, np.eye, np.identity,
 )
 
 

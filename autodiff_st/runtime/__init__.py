@@ -1,7 +1,7 @@
 """What generated code calls at run time.
 
 The array helpers that adjoints and derivative rules call (``unbroadcast``, ``zeros_like``, the
-gradients of matmul and indexing) live in modules by theme: ``shapes``, ``cotangents``,
+gradients of matmul and indexing) live in modules by theme: ``shapes``, ``cotangents``, ``creation``,
 ``elementwise``, ``reductions``, ``linalg``, ``norms``, ``joining`` and ``indexing``. They are all
 re-exported here, so a rule may say ``runtime.unbroadcast`` and generated code names a helper
 ``autodiff_st.runtime.<name>``. Besides numpy, they are all that generated code needs, and each one
@@ -15,6 +15,7 @@ functions asks ``core.hooks``.
 """
 
 from .cotangents import *  # noqa: F401,F403
+from .creation import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
 from .joining import *  # noqa: F401,F403

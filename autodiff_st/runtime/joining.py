@@ -6,7 +6,12 @@ import numpy as np
 
 from .shapes import require
 
-__all__ = ["split_like", "unstack", "hstack_axis", "hsplit_axis", "unjoin", "join_like", "untile", "unpad", "pad_like"]
+__all__ = ["split_like", "unstack", "hstack_axis", "hsplit_axis", "unjoin", "join_like", "untile", "unpad", "pad_like",
+           "index_join_grad", "index_join_tangent", "r_join", "c_join"]
+
+# np.r_[x, y] and np.c_[x, y], as the compiler writes them: calls of these, which have rules.
+r_join = np.r_.__getitem__
+c_join = np.c_.__getitem__
 
 
 def split_like(v, arrays, axis=0):
@@ -99,3 +104,37 @@ def pad_like(v, pad_width, mode="constant", reflect_type="even"):
     if mode in ("constant", "empty"):
         return np.pad(v, pad_width, mode="constant")
     return np.pad(v, pad_width, mode=mode)
+
+
+def _index_join_probe(joiner, key, fill, blank):
+    """``key`` for ``np.r_[key]`` or ``np.c_[key]`` with each range (``1:10``) replaced by ``blank``s
+    of its length, which numpy lays out as it lays out the range; and ``fill(j, item)`` in place of
+    each value."""
+    require(not any(isinstance(item, str) for item in key),
+            "the derivative of np.r_ or np.c_ with a string directive is not supported; "
+            "use np.concatenate or np.stack")
+    return tuple(np.full(np.size(joiner[item]), blank) if isinstance(item, slice) else fill(j, item)
+                 for j, item in enumerate(key))
+
+
+def index_join_grad(v, joiner, key):
+    """The gradients of the values joined by ``np.r_[key]`` or ``np.c_[key]``: each element's position
+    in the result is found by joining numbered stand-ins laid out as the values are."""
+    sizes = [0 if isinstance(item, slice) else np.size(item) for item in key]
+    offsets = np.cumsum([0] + sizes)
+    numbered = _index_join_probe(joiner, key, lambda j, item: offsets[j] + np.arange(
+        sizes[j], dtype=float).reshape(np.shape(item)), np.nan)
+    positions = np.ravel(joiner[numbered])
+    kept = ~np.isnan(positions)
+    total = np.zeros(offsets[-1], dtype=np.result_type(v, np.float32))
+    np.add.at(total, positions[kept].astype(int), np.ravel(v)[kept])
+    return [0.0 if isinstance(item, slice) else np.reshape(total[offsets[j]:offsets[j + 1]], np.shape(item))
+            for j, item in enumerate(key)]
+
+
+def index_join_tangent(t, joiner, key):
+    """The tangent of ``np.r_[key]`` or ``np.c_[key]``: the same join of the values' tangents, zeros for
+    ranges and values without one."""
+    tangents = _index_join_probe(joiner, key, lambda j, item: np.zeros(np.shape(item)) if t[j] is None else t[j],
+                                 0.0)
+    return joiner[tangents]

@@ -7,6 +7,7 @@ leading axes), so a rule can call it on whatever the forward pass saw.
 
 import numpy as np
 
+from ..core.errors import UnsupportedCaseError
 from .shapes import require, unbroadcast
 
 __all__ = [
@@ -64,7 +65,7 @@ def matmul_grad_right(v, a, b):
 
 def check_dot_operands(a, b):
     if np.ndim(a) > 2 or np.ndim(b) > 2:
-        raise NotImplementedError(
+        raise UnsupportedCaseError(
             "autodiff_st differentiates np.dot for operands of at most two dimensions; "
             "use np.matmul or np.tensordot for stacks of matrices."
         )

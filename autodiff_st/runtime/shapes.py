@@ -10,6 +10,8 @@ import operator
 
 import numpy as np
 
+from ..core.errors import UnsupportedCaseError
+
 __all__ = [
     "Shape", "shape_of", "unbroadcast", "unbroadcast_to_shape", "normalize_axis", "expand_reduced",
     "reduced_count", "extent", "transpose_axes_inverse", "pack_axes", "require",
@@ -124,7 +126,7 @@ def pack_axes(first, rest):
 
 
 def require(condition, message):
-    """Raise NotImplementedError with ``message`` unless ``condition``: a rule's refusal of a case it
+    """Raise ``UnsupportedCaseError`` with ``message`` unless ``condition``: a rule's refusal of a case it
     does not differentiate (an unsupported mode), rather than a wrong derivative."""
     if not condition:
-        raise NotImplementedError(f"autodiff_st: {message}")
+        raise UnsupportedCaseError(f"autodiff_st: {message}")
