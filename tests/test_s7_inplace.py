@@ -89,6 +89,17 @@ def unknown_call_then_scale(x):
     return np.sum(r * r) + np.sum(y)
 
 
+def handed_back(a):
+    return a
+
+
+def user_call_then_scale(x):
+    y = x * 1.0
+    r = handed_back(y)
+    y *= 2.0
+    return np.sum(r * r) + np.sum(y)
+
+
 def out_tuple(x):
     y = np.zeros(3)
     np.sin(x, out=(y,))
@@ -175,6 +186,10 @@ def test_view_attribute_then_scale_is_refused():
 
 def test_result_of_an_unknown_call_may_be_its_argument():
     _refused(unknown_call_then_scale, (X,), "y *= 2.0")
+
+
+def test_result_of_a_user_function_may_be_its_argument():
+    _refused(user_call_then_scale, (X,), "y *= 2.0")
 
 
 @pytest.mark.parametrize("fn", [out_into_array, exp_in_place, out_positional, out_result_used, out_tuple,

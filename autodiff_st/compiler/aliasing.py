@@ -60,8 +60,10 @@ def _names_in(node):
     return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
 
 
-def _is_numpy(fn):
-    return (getattr(fn, "__module__", None) or "").startswith("numpy")
+def _is_runtime_helper(fn):
+    """A helper that generated code calls (``zeros_like``, ``push_part``): generated code never updates
+    in place what one returns, so its result is not followed (its provenance is "unknown")."""
+    return (getattr(fn, "__module__", None) or "").startswith("autodiff_st.runtime")
 
 
 class AliasTracker:
@@ -183,8 +185,9 @@ class AliasTracker:
             fn = self.resolve(func)
             if any(fn is v for v in VIEW_FUNCTIONS):
                 sources += [a.id for a in value.args[:1] if isinstance(a, gast.Name)]
-            elif _is_numpy(fn):
-                # Any other numpy function may hand back an argument, or a view of one (np.diagonal).
+            elif not _is_runtime_helper(fn):
+                # Any other call may hand back an argument, or a view of one (np.diagonal, a user's
+                # function that returns what it is given).
                 sources += [a.id for a in value.args + [k.value for k in value.keywords] if isinstance(a, gast.Name)]
         shared = set()
         for source in sources:
