@@ -60,6 +60,12 @@ def _names_in(node):
     return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
 
 
+def _is_runtime_helper(fn):
+    """A helper that generated code calls (``zeros_like``, ``push_part``): generated code never updates
+    in place what one returns, so its result is not followed (its provenance is "unknown")."""
+    return (getattr(fn, "__module__", None) or "").startswith("autodiff_st.runtime")
+
+
 class AliasTracker:
     """The provenance and alias set of every version the normalizer assigns, and its in-place writes.
 
@@ -95,21 +101,54 @@ class AliasTracker:
 
     def own(self, version, provenance):
         """``version`` shares memory with no other version (a loop variable, an unpacked item, a copy)."""
-        self.aliases[version] = {version}
-        self.provenance[version] = provenance
+        self.bind(version, set(), provenance)
 
     def record_aliases(self, version, value):
         """``version = value``, where ``value`` is one operation on atoms or an atom."""
         shared = self.alias_set(value)
+        self.bind(version, shared, self.provenance_of(value, shared))
+
+    def bind(self, version, shared, provenance):
+        """``version`` now holds a value sharing memory with ``shared``.
+
+        A version bound before is one inside a loop or a branch (straight-line code makes a new version
+        per assignment), and the assignment may not run, or run only on some paths: the old value may
+        still be there, so what it shared is kept, and its provenance joins the new one."""
+        if version in self.aliases:
+            shared = shared | self.aliases[version]
+            old = self.provenance[version]
+            if old != provenance:
+                provenance = "unknown" if "unknown" in (old, provenance) else "view"
         self.aliases[version] = shared | {version}
         for other in self.aliases[version]:
             self.aliases.setdefault(other, {other}).add(version)
-        self.provenance[version] = self.provenance_of(value, shared)
+        self.provenance[version] = provenance
 
     def provenance_of(self, value, shared):
+        made = self.made_by(value)
+        if made == "unknown" and not self.is_view(value):
+            return "unknown"  # a call that may return anything, its arguments included
         if shared:
             sources = {self.provenance.get(v, "unknown") for v in shared}
             return "unknown" if "unknown" in sources else "view"
+        return made
+
+    def is_view(self, value):
+        """Whether ``value`` is a name, or a view of the one name in it."""
+        if isinstance(value, gast.Name):
+            return True
+        if isinstance(value, gast.Attribute):
+            return value.attr in VIEW_METHODS or value.attr in _VIEW_ATTRIBUTES
+        if isinstance(value, gast.Call):
+            func = value.func
+            if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id in self.aliases:
+                return func.attr in VIEW_METHODS
+            fn = self.resolve(func)
+            return any(fn is v for v in VIEW_FUNCTIONS)
+        return False
+
+    def made_by(self, value):
+        """"fresh" when ``value`` is always a new object, else "unknown"."""
         if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant, gast.Tuple, gast.List,
                               gast.JoinedStr, gast.Dict)):
             return "fresh"
@@ -130,24 +169,30 @@ class AliasTracker:
         return "unknown"
 
     def alias_set(self, value):
-        """The versions whose memory ``value`` may share: those of the name it is, or is a view of."""
-        source = None
+        """The versions whose memory ``value`` may share: those of the name it is, is a view of (``x.T``,
+        ``x.real``, ``np.reshape(x)``), or is made from by a call that may return its argument or a view
+        of it. A subscript ``x[i]`` is left out here: check_views_after_writes follows it."""
+        sources = []
         if isinstance(value, gast.Name):
-            source = value.id
-        elif isinstance(value, gast.Attribute) and value.attr in VIEW_METHODS:
-            source = value.value.id if isinstance(value.value, gast.Name) else None
-        elif isinstance(value, gast.Call):
+            sources = [value.id]
+        elif isinstance(value, gast.Attribute):
+            if value.attr not in FRESH_METHODS and isinstance(value.value, gast.Name):
+                sources = [value.value.id]
+        elif isinstance(value, gast.Call) and self.provenance_of(value, set()) != "fresh":
             func = value.func
-            if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
-                    and func.value.id in self.aliases and func.attr in VIEW_METHODS:
-                source = func.value.id
-            elif value.args and isinstance(value.args[0], gast.Name):
-                fn = self.resolve(func)
-                if any(fn is v for v in VIEW_FUNCTIONS):
-                    source = value.args[0].id
-        if source in self.aliases:
-            return set(self.aliases[source])
-        return set()
+            if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id in self.aliases:
+                sources = [func.value.id]
+            fn = self.resolve(func)
+            if any(fn is v for v in VIEW_FUNCTIONS):
+                sources += [a.id for a in value.args[:1] if isinstance(a, gast.Name)]
+            elif not _is_runtime_helper(fn):
+                # Any other call may hand back an argument, or a view of one (np.diagonal, a user's
+                # function that returns what it is given).
+                sources += [a.id for a in value.args + [k.value for k in value.keywords] if isinstance(a, gast.Name)]
+        shared = set()
+        for source in sources:
+            shared |= self.aliases.get(source, set())
+        return shared
 
     def note_aug_write(self, index, old, reads_from):
         """``x += e``, normalized at op ``index``, replaces ``old``. Who shares ``old``'s memory is taken
@@ -166,12 +211,15 @@ class AliasTracker:
         self.check_views_after_writes(ops)
 
     def check_views_after_writes(self, ops):
-        """``r = y[1]`` may be a view of ``y``: after ``y[1] = v`` it shows the new values. The compiler
-        treats ``r`` as the value read, so a read of ``r`` after a write into ``y`` is refused."""
-        for index, array, origin in self.element_writes:
+        """``r = y[1]`` may be a view of ``y``: after ``y[1] = v`` or ``y *= 2`` it shows the new values.
+        The compiler treats ``r`` as the value read, so a read of ``r`` after a write into ``y`` is
+        refused."""
+        writes = [(index, {array}, array, origin) for index, array, origin in self.element_writes]
+        writes += [(index, sharers, old, ops[index].origin) for index, old, sharers, _, _ in self.aug_writes]
+        for index, arrays, array, origin in writes:
             reads = {op.target: i for i, op in enumerate(ops[:index]) if op.kind == "assign"
                      and isinstance(op.value, gast.Subscript) and isinstance(op.value.value, gast.Name)
-                     and op.value.value.id == array}
+                     and op.value.value.id in arrays}
             for op in ops[index + 1:]:
                 if op.kind in ("assign", "unpack") and op.target in reads:
                     reads.pop(op.target)  # assigned anew: later reads see the new value

@@ -78,6 +78,8 @@ class ExpressionLowering:
         elif isinstance(node, gast.Compare):
             value = gast.Compare(left=self.atom(node.left, origin), ops=node.ops,
                                  comparators=[self.atom(c, origin) for c in node.comparators])
+        elif isinstance(node, gast.Call) and self.output_array(node, origin) is not None:
+            return self.call_into(node, origin)
         elif isinstance(node, gast.Call):
             value = gast.Call(func=self.callee(node.func, origin),
                               args=[self.atom(a, origin) for a in node.args],
@@ -142,6 +144,43 @@ class ExpressionLowering:
         if isinstance(func, gast.Attribute):
             return gast.Attribute(value=self.atom(func.value, origin), attr=func.attr, ctx=gast.Load())
         return self.atom(func, origin)
+
+    # -- numpy's out=: a write into an existing array ------------------------------------------------
+
+    def output_array(self, call, origin):
+        """The ``out=`` argument of a numpy call (by keyword, or a ufunc's extra positional argument), or
+        None when there is none."""
+        fn = self.resolve_static(call.func)
+        is_ufunc = isinstance(fn, np.ufunc)
+        if not is_ufunc and not (getattr(fn, "__module__", None) or "").startswith("numpy"):
+            return None  # the user's own function: out= is just an argument to it
+        out = next((k.value for k in call.keywords if k.arg == "out"), None)
+        if is_ufunc and len(call.args) > fn.nin:
+            out = call.args[fn.nin] if len(call.args) == fn.nin + 1 else gast.Tuple(elts=call.args[fn.nin:])
+        if out is None or isinstance(out, gast.Constant) and out.value is None:
+            return None
+        if isinstance(out, gast.Tuple) and len(out.elts) == 1:
+            out = out.elts[0]
+        if not isinstance(out, gast.Name) or (is_ufunc and fn.nout != 1) \
+                or any(k.arg == "where" for k in call.keywords):
+            raise UnsupportedSyntaxError(
+                "autodiff_st can differentiate `out=` only as one local array that the whole result is "
+                "written into.", origin=origin,
+                hint="Drop out= and assign the result to a new name.")
+        return out.id
+
+    def call_into(self, call, origin):
+        """``f(..., out=y)``: Python writes the result into ``y`` and returns ``y``. The normal form does
+        the same: ``y[...] = f(...)`` (which broadcasts and casts as out= does), then ``y``."""
+        name = self.output_array(call, origin)
+        fn = self.resolve_static(call.func)
+        args = call.args[:fn.nin] if isinstance(fn, np.ufunc) else call.args
+        result = gast.Call(func=call.func, args=args, keywords=[k for k in call.keywords if k.arg != "out"])
+        result.origin = origin
+        target = gast.Subscript(value=gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None),
+                                slice=gast.Constant(value=Ellipsis, kind=None), ctx=gast.Store())
+        self.store_element(target, result, origin)
+        return load(self.env[name])
 
     # -- expressions evaluated in part --------------------------------------------------------------
 
