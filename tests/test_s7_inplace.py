@@ -208,3 +208,16 @@ def test_out_with_where_is_refused():
 
 def test_a_plain_copy_still_differentiates():
     _agrees(copied_then_scaled, (X, B, 1))
+
+
+def write_into_a_zero_dimensional_array(x):
+    s = np.sum(x * x)
+    y = np.zeros(())
+    y[...] = s
+    return y * 2.0
+
+
+def test_a_write_into_a_zero_dimensional_array():
+    x = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(ad.grad(write_into_a_zero_dimensional_array)(x), 4.0 * x)
+    ad.testing.check_grads(write_into_a_zero_dimensional_array, (x,))

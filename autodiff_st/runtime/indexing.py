@@ -72,8 +72,9 @@ def _written_last(shape, index):
 
 
 def stored_grad(v, index, value):
-    """The gradient of ``value`` in ``y[index] = value``, from ``v``, the gradient of ``y`` after the write."""
-    part = v[index]
+    """The gradient of ``value`` in ``y[index] = value``, from ``v``, the gradient of ``y`` after the write
+    (a Python number when ``y`` is a 0-d array)."""
+    part = (np.asarray(v) if isinstance(v, (int, float, complex)) else v)[index]
     if not _basic_index(index):
         part = np.where(_written_last(np.shape(v), index), part, 0)
     return unbroadcast(part, value)
