@@ -63,3 +63,17 @@ def choose_taped(backward, also_read, may_be_overwritten):
         if now == taped:
             return taped, backward, read
         taped = now
+
+
+def own_copy(name, origin):
+    """``if name is not None: name = name.copy()``: the backward pass writes old elements back into an
+    array or list restored from the tape, so it works on a copy, and leaves the forward pass's (read
+    again by a second vjp_fn call, or returned) as it was. None is the placeholder of a name that was not
+    bound yet (before a loop's first iteration, or on a path that did not bind it)."""
+    copied = gast.Assign(targets=[store(name)], value=gast.Call(func=gast.Attribute(
+        value=load(name), attr="copy", ctx=gast.Load()), args=[], keywords=[]), type_comment=None)
+    copied.origin = origin
+    bound = gast.Compare(left=load(name), ops=[gast.IsNot()], comparators=[gast.Constant(value=None, kind=None)])
+    stmt = gast.If(test=bound, body=[copied], orelse=[])
+    stmt.origin = origin
+    return stmt

@@ -13,7 +13,6 @@ through calls. Tangent code calls ``call_jvp(g, (0,), (x_dot,), x)``.
 
 import functools
 import inspect
-import re
 import types
 
 import numpy as np
@@ -23,7 +22,7 @@ from ..core.errors import AutodiffError
 from ..core.model import Cell
 from ..core.transform import Transform
 from .cotangents import tangent_zeros, zeros_like
-from .loader import small_function
+from .loader import identifier_for, small_function
 
 
 def underlying_function(fn):
@@ -180,7 +179,7 @@ def primitive_caller(fn, count, keywords):
     key = (fn, count, keywords)
     found = _PRIMITIVE_CALLERS.get(key)
     if found is None:
-        name = re.sub(r"\W", "_", getattr(fn, "__name__", "primitive")) or "primitive"
+        name = identifier_for(getattr(fn, "__name__", "primitive"))
         params = [f"arg{i}" for i in range(count)] + (["*"] + list(keywords) if keywords else [])
         passed = [f"arg{i}" for i in range(count)] + [f"{k}={k}" for k in keywords]
         source = (f"def call_{name}({', '.join(params)}):\n"

@@ -10,7 +10,9 @@ it back out of the comments.
 """
 
 import itertools
+import keyword
 import linecache
+import re
 import types
 
 _counter = itertools.count(1)
@@ -35,6 +37,17 @@ def line_map(filename):
 def origin_at(filename, lineno):
     """The user's origin of line ``lineno`` of a generated file, or None where there is none."""
     return _LINE_MAPS.get(filename, {}).get(lineno)
+
+
+def identifier_for(name):
+    """``name`` as a Python identifier, for a generated function named after a user's: a lambda's
+    ``<lambda>`` gives ``lambda_``, and a ``__name__`` set to any string gives its words."""
+    if name.isidentifier() and not keyword.iskeyword(name):
+        return name
+    word = re.sub(r"\W+", "_", name).strip("_") or "function"
+    if word[0].isdigit():
+        word = "f_" + word
+    return word + "_" if keyword.iskeyword(word) else word
 
 
 def small_function(source, description, namespace):

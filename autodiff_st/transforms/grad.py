@@ -12,7 +12,7 @@ from ..core.errors import AutodiffError, AuxError
 from ..core.transform import Transform
 from ..runtime import ones_like
 from ..runtime.calls import argument_kinds, call_forward
-from ..runtime.loader import small_function
+from ..runtime.loader import identifier_for, small_function
 from ..runtime.weights import WeightGradients, argument_roots
 from .checks import (FIRST, as_tuple, check_input, check_positions, decorator, function_name, match_input,
                      resolve_positions, resolve_weights, target_of)
@@ -79,7 +79,7 @@ def gradient_function(inner, args):
         params = ", ".join(f"arg{i}" for i in range(len(prefix) + len(args)))
         grads = ", ".join(f"gradient{i}" for i in range(count))
         returned = grads if isinstance(inner.positions, int) else f"({grads},)"
-        name = getattr(target_of(_innermost(inner))[0], "__name__", "f")
+        name = identifier_for(getattr(target_of(_innermost(inner))[0], "__name__", "f"))
         source = (f"def gradient_of_{name}({params}):\n"
                   f"    value, {grads} = {name}_grad({params})\n"
                   f"    return {returned}\n")
