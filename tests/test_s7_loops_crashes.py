@@ -163,8 +163,22 @@ def aux_dict(x):
     return loss, aux
 
 
+def repeated_list_written(x):
+    acc = [0.0] * 2
+    acc[0] = np.sum(x)
+    return acc[0] * 2.0
+
+
+def list_of_array_written(x):
+    acc = list(x)
+    acc[0] = x[1] * 2.0
+    return acc[0] + acc[1]
+
+
 @pytest.mark.parametrize("fn, needle", [(dict_written, 'd["a"] = x * 2.0'), (list_written, "acc[0] = np.sum(x)"),
-                                        (aux_dict, 'aux["norm"] = loss')], ids=lambda v: getattr(v, "__name__", ""))
+                                        (aux_dict, 'aux["norm"] = loss'), (repeated_list_written, "acc[0] = np.sum(x)"),
+                                        (list_of_array_written, "acc[0] = x[1] * 2.0")],
+                         ids=lambda v: getattr(v, "__name__", ""))
 def test_write_into_a_list_or_dict_element_is_refused(fn, needle):
     has_aux = fn is aux_dict
     with pytest.raises(ad.AutodiffError) as info:

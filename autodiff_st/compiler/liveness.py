@@ -11,7 +11,7 @@ and the classified calls. Produces a ``Liveness``:
   ``reentered``: the loops inside another loop, whose range is bound anew at each outer iteration;
   ``ranges_not_always_bound``: the ranges of loops inside loops or branches;
 - ``written_in_place`` (arrays and lists changed by ``y[i] = v`` or ``append``) and ``parts_written``
-  (arrays changed by ``y[i] = v``), of which ``containers_written`` are lists and dicts made by displays;
+  (arrays changed by ``y[i] = v``), of which ``containers_written`` are Python lists and dicts;
 - ``recomputed``: per loop, the cheap Python-number statements its backward pass recomputes instead of
   taping;
 - ``keeps_only_shape(name)``: whether the backward pass may keep just the shape of ``name`` where it
@@ -55,10 +55,10 @@ class Liveness:
                                         if loop_id not in top_level}
         self.written_in_place = {op.target for op in self.ops if op.kind in ("setitem", "append")}
         self.parts_written = {op.target for op in self.ops if op.kind == "setitem"}
-        displays = {}  # whether every binding of a name is a list or dict display
+        displays = {}  # whether every binding of a name makes a Python list or dict
         for op in self.ops:
             if op.kind == "assign":
-                displays[op.target] = displays.get(op.target, True) and isinstance(op.value, (gast.List, gast.Dict))
+                displays[op.target] = displays.get(op.target, True) and self._makes_container(op)
             elif op.kind in ("unpack", "pop"):
                 displays.update((name, False) for name in targets(op))
         self.containers_written = {name for name in self.parts_written if displays.get(name)}
@@ -69,6 +69,17 @@ class Liveness:
                     self.bound_before_nesting.add(name)
                 self._seen.add(name)
         self._shape_candidates = self._names_with_plain_values()
+
+    def _makes_container(self, op):
+        """Whether ``op`` certainly makes a Python list or dict: a display, ``[0.0] * n``, ``list(...)``,
+        ``dict(...)``."""
+        value = op.value
+        if isinstance(value, (gast.List, gast.Dict)):
+            return True
+        if isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Mult, gast.Add)):
+            return isinstance(value.left, gast.List) or isinstance(value.right, gast.List)
+        callee = self._facts.callees.get(id(op))
+        return isinstance(value, gast.Call) and callee is not None and (callee.obj is list or callee.obj is dict)
 
     def binds(self, op):
         """The names ``op`` binds: its targets, and the residuals of a user call."""
