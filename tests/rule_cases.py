@@ -89,6 +89,7 @@ CORE_CASES = [
     case(runtime.matmul_grad_left, R(3, 2), R(3, 4), R(4, 2)), case(runtime.matmul_grad_right, R(3, 2), R(3, 4), R(4, 2)),
     case(runtime.dot_grad_left, R(3, 2), R(3, 4), R(4, 2)), case(runtime.dot_grad_right, R(3, 2), R(3, 4), R(4, 2)),
     case(runtime.cast_like, R(3), R(3)),
+    case(runtime.restored_copy, R(3)),
     case(runtime.split_like, R(5), R(2), R(3), path="runtime.split_like(a0, [a1, a2])", unpack=2, order=1),
     case(runtime.unstack, R(3, 2), path="runtime.unstack(a0, 2, axis=1)", unpack=2, order=1),
 ]

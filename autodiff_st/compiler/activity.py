@@ -116,7 +116,8 @@ def _value_is_active(facts, op, weight_sources, weight_calls):
             f"autodiff_st has no derivative for the attribute `.{value.attr}` of a differentiated value.",
             origin=origin, hint="Use the numpy function instead, or register a rule for it.")
     if isinstance(value, gast.Subscript):
-        return True
+        # An index changes the result only in steps: no derivative flows through it.
+        return facts.any_active(value.value)
     if isinstance(value, gast.Call):
         return _call_is_active(facts, facts.callees[id(op)], value, origin)
     raise UnsupportedSyntaxError(f"unexpected operation {type(value).__name__}", origin=origin)

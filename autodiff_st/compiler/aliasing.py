@@ -38,6 +38,7 @@ import numpy as np
 
 from ..core import registry as rules
 from ..core.errors import UnsupportedSyntaxError
+from ..runtime.cotangents import restored_copy
 from .ops import names_in
 
 # Functions and methods whose result may share memory with their first argument.
@@ -51,7 +52,7 @@ FRESH_FUNCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod, n
                    np.empty, np.empty_like, np.full, np.full_like, np.eye, np.identity, np.arange,
                    np.linspace, np.concatenate, np.stack, np.where, np.clip, np.cumsum, np.cumprod,
                    np.einsum, np.tensordot, np.kron, np.trace, np.linalg.inv, np.linalg.solve, np.linalg.det,
-                   float, abs, len, int, list}
+                   float, abs, len, int, list, restored_copy}
 FRESH_METHODS = {"copy", "sum", "mean", "max", "min", "prod", "var", "std", "dot", "cumsum", "cumprod",
                  "trace", "flatten", "round", "clip", "shape", "ndim", "size", "dtype"}
 
@@ -73,8 +74,10 @@ class AliasTracker:
     None for a local or an unknown name.
     """
 
-    def __init__(self, params, resolve):
+    def __init__(self, params, resolve, current_block=lambda: None):
         self.resolve = resolve
+        self.current_block = current_block  # the block of statements being normalized now
+        self.bound_in = {}  # version -> the block it was last bound in
         self.aliases = {p: {p} for p in params}  # version -> versions that may share its memory
         self.provenance = {p: "param" for p in params}  # version -> "fresh", "param", "view" or "unknown"
         self.aug_writes = []  # (op index, version overwritten, its sharers, first op to check, provenance)
@@ -113,8 +116,12 @@ class AliasTracker:
 
         A version bound before is one inside a loop or a branch (straight-line code makes a new version
         per assignment), and the assignment may not run, or run only on some paths: the old value may
-        still be there, so what it shared is kept, and its provenance joins the new one."""
-        if version in self.aliases:
+        still be there, so what it shared is kept, and its provenance joins the new one. Where the earlier
+        binding is in the same block, this one follows it on every path and replaces it."""
+        block = self.current_block()
+        replaces = block is not None and self.bound_in.get(version) == block
+        self.bound_in[version] = block
+        if version in self.aliases and not replaces:
             shared = shared | self.aliases[version]
             old = self.provenance[version]
             if old != provenance:

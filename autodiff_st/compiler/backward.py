@@ -23,7 +23,7 @@ from ..runtime.weights import collect_weight_grad
 from .ir import If, Loop, Op, load, store
 from .ops import BINARY_PRIMITIVES, UNARY_PRIMITIVES, breaks, leaves, part, tag, targets
 from .primal import Writer, drop_unbroadcast
-from .tape import pop
+from .tape import own_copy, pop
 from .templates import bind_arguments, inline_vjp
 
 
@@ -31,9 +31,10 @@ class Backward(Writer):
     """Writes the backward pass. ``initialized`` holds the names whose adjoint is defined at the point
     being written; ``adjoint(name)`` is the name of that adjoint."""
 
-    def __init__(self, facts, namer, helpers, tape, value_needed=True):
+    def __init__(self, facts, namer, helpers, tape, value_needed=True, ranges=None):
         super().__init__(facts, namer, helpers)
         self.tape = tape
+        self.ranges = ranges  # the tape of the ranges of loops inside loops
         self.value_needed = value_needed  # False for ad.grad: the function's value is not returned
         self.adjoint_names = {}
         self.initialized = set()
@@ -191,6 +192,8 @@ class Backward(Writer):
                                                                                 "reversed_range"),
                                                                args=[ran], keywords=[]),
                                                 body=body, orelse=[], type_comment=None), loop.origin))
+            if id(loop) in liveness.reentered:  # the range of the outer iteration before
+                self.statements.append(tag(pop(self.ranges, facts.range_values[id(loop)]), loop.origin))
         elif body:
             step = self.namer.fresh("step")
             self.statements.append(tag(gast.For(target=store(step),
@@ -221,13 +224,11 @@ class Backward(Writer):
             # Restore what this assignment overwrote; the old value's adjoint starts from nothing.
             for name in reversed(liveness.binds(op)):  # the tape is a stack: pop in the reverse order of the pushes
                 if liveness.overwrites(op, name) and id(op) not in liveness.recomputed_ids:
-                    restore = pop(self.tape, name)
+                    self.statements.append(tag(pop(self.tape, name), op.origin))
                     if name in liveness.written_in_place:
                         # The backward pass writes old elements back into this array: into a copy, so
                         # that the forward pass's array (read again by a second vjp_fn call) stays as is.
-                        restore.value = gast.Call(func=gast.Attribute(value=restore.value, attr="copy",
-                                                                      ctx=gast.Load()), args=[], keywords=[])
-                    self.statements.append(tag(restore, op.origin))
+                        self.statements.append(own_copy(name, op.origin, self.helper(runtime.restored_copy, "restored_copy")))
                 self.initialized.discard(name)
 
     def setitem(self, op):

@@ -24,7 +24,6 @@ arguments are batched).
 
 import copy
 import dataclasses
-import inspect
 import os
 import threading
 import types

@@ -181,7 +181,12 @@ class Tangent(Writer):
             if callee.kind == "method":
                 if callee.pack and len(args) > 1:
                     args = [gast.Tuple(elts=args, ctx=gast.Load())]
-                return self.apply_forward(callee.rule, [value.func.value] + args, keywords, None, ans, op)
+                # ``items.copy()`` of a list or dict: np.copy would make the tangent an array.
+                receiver = value.func.value
+                original = value if callee.obj is np.copy and isinstance(receiver, gast.Name) and any(
+                    op.kind == "assign" and op.target == receiver.id and isinstance(op.value, (gast.List, gast.Dict))
+                    for op in self.facts.body_ops) else None
+                return self.apply_forward(callee.rule, [value.func.value] + args, keywords, original, ans, op)
             return self.apply_forward(callee.rule, args, keywords, value, ans, op)
         raise UnsupportedSyntaxError(f"autodiff_st cannot take the tangent of {type(value).__name__}", origin=origin)
 

@@ -170,7 +170,7 @@ class Kinds:
             args = value.args[1:] if callee is not None and callee.kind == "rule" else value.args
             keywords = {k.arg: k.value for k in value.keywords}
             no_axis = not args and all(
-                isinstance(keywords.get(k), gast.Constant) and keywords[k].value in (None, False)
+                isinstance(keywords.get(k), gast.Constant) and (keywords[k].value is None or keywords[k].value is False)
                 for k in ("axis", "keepdims") if k in keywords)
             return full and no_axis and set(keywords) <= {"axis", "keepdims", "dtype"}
         return False

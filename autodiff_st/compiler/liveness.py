@@ -8,8 +8,10 @@ and the classified calls. Produces a ``Liveness``:
 - ``overwrites(op, name)``: whether binding ``name`` at ``op`` may replace a value the backward pass
   reads (then the old value goes on the tape); ``may_be_overwritten``: the names for which that can
   happen anywhere; ``bound_before_nesting``: the names first bound outside every loop and branch;
+  ``reentered``: the loops inside another loop, whose range is bound anew at each outer iteration;
+  ``ranges_not_always_bound``: the ranges of loops inside loops or branches;
 - ``written_in_place`` (arrays and lists changed by ``y[i] = v`` or ``append``) and ``parts_written``
-  (arrays changed by ``y[i] = v``);
+  (arrays changed by ``y[i] = v``), of which ``containers_written`` are Python lists and dicts;
 - ``recomputed``: per loop, the cheap Python-number statements its backward pass recomputes instead of
   taping;
 - ``keeps_only_shape(name)``: whether the backward pass may keep just the shape of ``name`` where it
@@ -42,8 +44,24 @@ class Liveness:
                 self.may_be_overwritten.add(op.value.id)
         for loop in facts.loops:  # loop targets are bound only if the loop runs
             self.may_be_overwritten.update(loop_bound(loop))
+        # A loop inside another loop starts afresh at each outer iteration: its range (which may differ
+        # from one outer iteration to the next, and be empty) overwrites the one before.
+        self.reentered = {id(inner) for loop in facts.loops for inner in walk_loops(loop.body)}
+        self.may_be_overwritten.update(values for loop_id, values in facts.range_values.items()
+                                       if loop_id in self.reentered)
+        # The range of a loop inside a branch (or after an early return) is bound on some paths only.
+        top_level = {id(node) for node in facts.body if isinstance(node, Loop)}
+        self.ranges_not_always_bound = {values for loop_id, values in facts.range_values.items()
+                                        if loop_id not in top_level}
         self.written_in_place = {op.target for op in self.ops if op.kind in ("setitem", "append")}
         self.parts_written = {op.target for op in self.ops if op.kind == "setitem"}
+        displays = {}  # whether every binding of a name makes a Python list or dict
+        for op in self.ops:
+            if op.kind == "assign":
+                displays[op.target] = displays.get(op.target, True) and self._makes_container(op)
+            elif op.kind in ("unpack", "pop"):
+                displays.update((name, False) for name in targets(op))
+        self.containers_written = {name for name in self.parts_written if displays.get(name)}
         self.bound_before_nesting, self._seen = set(), set()
         for op in walk_ops(facts.body):
             for name in targets(op):
@@ -51,6 +69,17 @@ class Liveness:
                     self.bound_before_nesting.add(name)
                 self._seen.add(name)
         self._shape_candidates = self._names_with_plain_values()
+
+    def _makes_container(self, op):
+        """Whether ``op`` certainly makes a Python list or dict: a display, ``[0.0] * n``, ``list(...)``,
+        ``dict(...)``."""
+        value = op.value
+        if isinstance(value, (gast.List, gast.Dict)):
+            return True
+        if isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Mult, gast.Add)):
+            return isinstance(value.left, gast.List) or isinstance(value.right, gast.List)
+        callee = self._facts.callees.get(id(op))
+        return isinstance(value, gast.Call) and callee is not None and (callee.obj is list or callee.obj is dict)
 
     def binds(self, op):
         """The names ``op`` binds: its targets, and the residuals of a user call."""

@@ -42,8 +42,10 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
         self.params = [a.id for a in parsed.node.args.posonlyargs + parsed.node.args.args
                        + parsed.node.args.kwonlyargs]
         self.env = {p: p for p in self.params}  # user name -> current version name
-        self.sharing = AliasTracker(self.params, self.resolve_static)
+        self.sharing = AliasTracker(self.params, self.resolve_static, lambda: self.block_token)
         self.block = []  # where statements are emitted now
+        self.block_token = 0  # which block that is: a new number for each nested block
+        self.blocks_made = 0
         self.loop_start = 0
         self.depth = 0  # how many loops and branches enclose the statement being normalized
         self.loops = []  # the enclosing loops' flags, innermost last
@@ -72,6 +74,9 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
     def nested(self, build):
         """Normalize into a fresh block one level deeper; return the block."""
         saved, self.block = self.block, []
+        saved_token = self.block_token
+        self.blocks_made += 1
+        self.block_token = self.blocks_made
         if self.depth == 0:
             self.loop_start = len(self.ops)  # where the outermost enclosing statement's ops begin
         self.depth += 1
@@ -79,6 +84,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
             build()
         finally:
             self.depth -= 1
+            self.block_token = saved_token
         block, self.block = self.block, saved
         return block
 

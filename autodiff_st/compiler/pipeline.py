@@ -137,10 +137,11 @@ def build(fn, positions, mode, kinds=None, roots=None):
         if residuals:
             backward_body.append(gast.Assign(targets=[tuple_of(residuals, gast.Store())],
                                              value=load(residual_param), type_comment=None))
-        if reverse.tape in residuals:  # vjp_fn may run many times: pop from a copy of the tape
-            backward_body.append(gast.Assign(targets=[store(reverse.tape)], value=gast.Call(
-                func=load(reverse.helper(list, "list").id), args=[load(reverse.tape)], keywords=[]),
-                type_comment=None))
+        for tape in (reverse.tape, reverse.ranges):
+            if tape in residuals:  # vjp_fn may run many times: pop from a copy of the tape
+                backward_body.append(gast.Assign(targets=[store(tape)], value=gast.Call(
+                    func=load(reverse.helper(list, "list").id), args=[load(tape)], keywords=[]),
+                    type_comment=None))
         backward_body += comments.annotate(adjoint.intake + backward)
         backward_body.append(gast.Return(value=gast.Tuple(elts=adjoint.grads, ctx=gast.Load())))
         functions = [
@@ -239,7 +240,7 @@ def _loads(statements):
 
 def _residuals(backward, adjoint, reverse):
     read = _loads(backward) | {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
-    forward_names = reverse.facts.liveness.bound_names() + [reverse.tape]
+    forward_names = reverse.facts.liveness.bound_names() + [reverse.tape, reverse.ranges]
     seen = []
     for n in forward_names:
         if n in read and n not in seen:

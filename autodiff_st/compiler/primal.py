@@ -17,6 +17,7 @@ import gast
 import autodiff_st.runtime as runtime
 from .ir import Break, If, Loop, Op, load, store
 from .ops import breaks, tag
+from .tape import push
 
 
 class Writer:
@@ -39,13 +40,15 @@ class Primal(Writer):
     """Writes the primal statements of a block. ``per_op(op)`` gives the statements for one op (it may
     call ``statement(op)`` for the op itself); ``loop_prologue(loop)`` gives statements that start each
     iteration of a for loop; ``taped`` holds the loop targets whose old values go on the tape, which the
-    for statement then binds under their ``next_names``."""
+    for statement then binds under their ``next_names``, and the ranges of inner loops whose old values
+    go on the list ``ranges``."""
 
     def __init__(self, facts, namer, helpers, per_op, loop_prologue=None):
         super().__init__(facts, namer, helpers)
         self.per_op = per_op
         self.loop_prologue = loop_prologue
         self.taped = frozenset()
+        self.ranges = None
 
     def block(self, nodes):
         out = []
@@ -83,10 +86,13 @@ class Primal(Writer):
             before = tag(gast.Assign(targets=[store(values)], value=self.call_builtin("range", loop.range_args),
                                      type_comment=None), loop.origin)
             before.pure = True
+            saved = []
+            if values in self.taped and id(loop) in facts.liveness.reentered:
+                saved = [tag(push(self.ranges, load(values), values), loop.origin)]
             if not breaks(loop.body):
                 body = []  # it runs the whole range: the backward pass needs no count
             body += self.block(loop.body)
-            return [before, tag(gast.For(target=store(loop.targets[0]), iter=load(values), body=prologue + body,
+            return saved + [before, tag(gast.For(target=store(loop.targets[0]), iter=load(values), body=prologue + body,
                                          orelse=[], type_comment=None), loop.origin)]
         if loop.range_args:
             iterable = self.call_builtin("range", loop.range_args)

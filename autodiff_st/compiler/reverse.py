@@ -20,13 +20,14 @@ import dataclasses
 import gast
 
 import autodiff_st.runtime as runtime
+from ..core.errors import UnsupportedSyntaxError
 from ..runtime.calls import call_vjp_forward
 from ..runtime.weights import call_vjp_forward_weights
 from .backward import Backward
 from .ir import If, Loop, Op, load, store
-from .ops import call_name, tag, targets
+from .ops import call_name, tag
 from .primal import Primal, Writer
-from .tape import choose_taped, pop, push
+from .tape import choose_taped, own_copy, pop, push
 
 
 @dataclasses.dataclass
@@ -52,7 +53,13 @@ class Reverse(Writer):
         self.tape = namer.fresh("tape")
         self.body = facts.body
         self.restored = set()
+        # The ranges of loops inside loops go on a list of their own: it never holds a differentiated
+        # value, so that a for loop over a restored range stays a plain loop when the adjoint is itself
+        # differentiated.
+        reentered = facts.liveness.reentered & facts.range_values.keys()
+        self.ranges = namer.fresh("ranges") if reentered else None
         self.primal = Primal(facts, namer, helpers, self.forward_op)
+        self.primal.ranges = self.ranges
 
     @property
     def ops(self):
@@ -69,7 +76,7 @@ class Reverse(Writer):
 
     def run(self):
         facts, liveness = self.facts, self.facts.liveness
-        backward_writer = Backward(facts, self.namer, self.helpers, self.tape, self.value_needed)
+        backward_writer = Backward(facts, self.namer, self.helpers, self.tape, self.value_needed, self.ranges)
         returned = facts.returned()
         cotangent_param, intake, seed = backward_writer.seed(returned)
         backward = backward_writer.block(self.body)
@@ -90,20 +97,31 @@ class Reverse(Writer):
         restored = sorted(a for a in backward_writer.written_arrays if a in taped)
         # The backward pass writes old elements back into these arrays: work on copies, so that the
         # forward pass's arrays (the output, or residuals a vjp_fn reads again) stay as they were.
-        backward = [tag(gast.Assign(targets=[store(a)], value=gast.Call(
-            func=gast.Attribute(value=load(a), attr="copy", ctx=gast.Load()), args=[], keywords=[]),
-            type_comment=None), facts.parsed.node.origin) for a in restored] + backward
+        # A name bound on some paths only is None before (see the preamble below), as is one bound to None.
+        may_be_none = {op.target for op in self.ops if op.kind == "assign" and (
+            isinstance(op.value, gast.Constant) and op.value.value is None
+            or getattr(facts.callees.get(id(op)), "obj", None) is runtime.restored_copy)}  # generated code again
+        may_be_none |= set(restored) - liveness.bound_before_nesting
+        restored_copy = self.primal.helper(runtime.restored_copy, "restored_copy")
+        backward = [own_copy(a, facts.parsed.node.origin, restored_copy) if a in may_be_none else tag(gast.Assign(
+            targets=[store(a)], value=gast.Call(func=gast.Attribute(value=load(a), attr="copy", ctx=gast.Load()),
+                                                args=[], keywords=[]), type_comment=None), facts.parsed.node.origin)
+                    for a in restored] + backward
         forward = self.primal.block(self.body)
         preamble = []
-        unbound = sorted((liveness.may_be_overwritten & read) - set(facts.params) - liveness.bound_before_nesting,
+        maybe_unbound = liveness.may_be_overwritten | liveness.ranges_not_always_bound
+        unbound = sorted((maybe_unbound & read) - set(facts.params) - liveness.bound_before_nesting,
                          key=liveness.first_assignment_order)
         for name in unbound:  # names assigned only inside loops or branches may be unbound at first
             start = tag(gast.Assign(targets=[store(name)], value=gast.Constant(value=None, kind=None),
                                     type_comment=None), facts.parsed.node.origin)
             start.pure = True
             preamble.append(start)
-        if any(getattr(stmt, "pop_of", None) for node in backward for stmt in gast.walk(node)):
-            preamble.append(tag(gast.Assign(targets=[store(self.tape)], value=gast.List(elts=[], ctx=gast.Load()),
+        restores = [stmt for node in backward for stmt in gast.walk(node) if getattr(stmt, "pop_of", None)]
+        of_ranges = [stmt for stmt in restores if self.ranges and _popped_list(stmt.value) == self.ranges]
+        tapes = ([self.tape] if len(of_ranges) < len(restores) else []) + ([self.ranges] if of_ranges else [])
+        for tape in tapes:
+            preamble.append(tag(gast.Assign(targets=[store(tape)], value=gast.List(elts=[], ctx=gast.Load()),
                                             type_comment=None), facts.parsed.node.origin))
         return Adjoint(preamble + forward, backward, returned, grads, cotangent_param, intake, seed)
 
@@ -123,6 +141,12 @@ class Reverse(Writer):
                 out.append(tag(push(self.tape, load(op.target), op.target), origin))
             return out + self.primal.statement(op)
         if op.kind == "setitem":
+            if op.target in taped and op.target in liveness.containers_written:
+                raise UnsupportedSyntaxError(
+                    "autodiff_st cannot yet differentiate a write into an element of a list or dict "
+                    "(`d[key] = value`) whose old element the backward pass needs.", origin=origin,
+                    hint="Build the list or dict in one display once its values are computed, as "
+                         "`aux = {\"loss\": loss}` or `acc = [a, b]`, or use an array made with np.zeros.")
             if op.target in taped:  # keep the elements this write replaces, not the whole array
                 saved = gast.Call(func=gast.Attribute(value=op.value, attr="copy", ctx=gast.Load()), args=[],
                                   keywords=[])
@@ -216,3 +240,11 @@ class Reverse(Writer):
             return out
 
         return add_pops(backward)
+
+
+def _popped_list(call):
+    """The name of the list ``call`` pops from (``items.pop()``), or None."""
+    func = getattr(call, "func", None)
+    if isinstance(func, gast.Attribute) and func.attr == "pop" and isinstance(func.value, gast.Name):
+        return func.value.id
+    return None

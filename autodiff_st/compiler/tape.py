@@ -63,3 +63,16 @@ def choose_taped(backward, also_read, may_be_overwritten):
         if now == taped:
             return taped, backward, read
         taped = now
+
+
+def own_copy(name, origin, restored_copy):
+    """``name = restored_copy(name)``: the backward pass writes old elements back into an array or list
+    restored from the tape, so it works on a copy, and leaves the forward pass's (read again by a second
+    vjp_fn call, or returned) as it was. ``restored_copy`` (the name of ``runtime.restored_copy``) keeps
+    None, the placeholder of a name that was not bound yet (before a loop's first iteration, or on a path
+    that did not bind it). One unconditional assignment of a new object, so that the generated code,
+    differentiated again, is seen to own the array it writes into."""
+    stmt = gast.Assign(targets=[store(name)], value=gast.Call(func=restored_copy, args=[load(name)], keywords=[]),
+                       type_comment=None)
+    stmt.origin = origin
+    return stmt

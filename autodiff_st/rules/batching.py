@@ -26,7 +26,7 @@ import numpy as np
 
 import autodiff_st.runtime as runtime
 from ..core import hooks
-from ..core.registry import batching_rule, batching_rule_for as rule_for
+from ..core.registry import batching_rule
 from ..runtime import batched, weights
 from ..runtime.batched import (Batched, NeedsLoop, as_batch_array, batch_size, elementwise, example_of,
                                is_batched, lift, logical_ndim, loop_call)

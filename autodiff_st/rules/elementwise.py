@@ -246,7 +246,7 @@ def minimum(g, ans, x, y):
             unbroadcast(np.where(x > y, g, np.where(x == y, g / 2, 0)), y))
 
 
-@vjp_rule(np.where, diff=("x", "y"))
+@vjp_rule(np.where, diff=("x", "y"), nograd=("condition",))  # a boolean: its effect is piecewise constant
 def where(g, ans, condition, x, y):
     return unbroadcast(np.where(condition, g, 0), x), unbroadcast(np.where(condition, 0, g), y)
 

@@ -12,7 +12,7 @@ from .shapes import Shape
 
 __all__ = [
     "Parts", "DictParts", "parts", "as_parts", "push_part", "zeros_like", "ones_like", "reversed_range",
-    "tangent_zeros", "broadcast_like", "owned", "add_tangents",
+    "tangent_zeros", "broadcast_like", "owned", "add_tangents", "restored_copy",
 ]
 
 
@@ -139,6 +139,14 @@ def owned(t):
     if isinstance(t, np.ndarray):
         return t.copy()
     return np.array(t, dtype=float)
+
+
+def restored_copy(x):
+    """A copy of ``x``, a value the backward pass restored from the tape and writes old elements back
+    into; None, the placeholder of a name that was not bound yet, stays None. Always a new object, so
+    the backward pass never writes into the forward pass's array. A number (a tangent of zeros, say) is
+    immutable and stays as it is."""
+    return x.copy() if isinstance(x, (np.ndarray, list, dict)) else x
 
 
 def add_tangents(*terms):

@@ -247,7 +247,7 @@ class JacRev(Transform):
                 if np.asarray(leaf).dtype.kind not in "fc" else np.asarray(leaf).dtype
             rows = [[] for _ in columns]
             if columns:
-                step = size if self.chunk_size is None else self.chunk_size
+                step = max(size, 1) if self.chunk_size is None else self.chunk_size  # an empty output has no rows
                 if batched is not None and self.chunk_size != 1:
                     for start in range(0, size, step):
                         stop = min(size, start + step)

@@ -14,6 +14,7 @@ from ..compiler.cache import adjoint_functions, compiled_adjoint
 from ..core.errors import AutodiffError
 from ..core.transform import Transform
 from ..runtime.calls import argument_kinds
+from ..core.names import identifier_for
 from ..runtime.loader import small_function
 from .checks import (FIRST, as_tuple, check_positions, decorator, function_name, resolve_positions, split_aux,
                      target_of)
@@ -70,7 +71,7 @@ def jacobian_of_jacrev(outer, args, active):
     forward, backward = adjoint_functions(target, shifted, "vjp", argument_kinds(prefix + tuple(args)))
     y, _ = forward(*prefix, *args)
     y_leaves, tuple_y = output_leaves(y, inner.fn, inner.holomorphic)
-    row = _row_function(forward, backward, len(prefix) + len(args), getattr(target, "__name__", "f"))
+    row = _row_function(forward, backward, len(prefix) + len(args), identifier_for(getattr(target, "__name__", "f")))
     row_positions = tuple(p + len(prefix) for p in active)
     row_jacobian = outer.plain_for(row, row_positions)
     rows_of = []  # rows_of[k][r][i][j]: d (inner gradient i of row r of output k) / d (outer input j)
@@ -108,7 +109,7 @@ def jacobian_of_jacfwd(outer, args, active):
     y = inner.fn(*args)
     y_leaves, tuple_y = output_leaves(y, inner.fn, inner.holomorphic)
     column_positions = tuple(q + len(prefix) for q in active)
-    name = getattr(target, "__name__", "f")
+    name = identifier_for(getattr(target, "__name__", "f"))
     columns = {}  # columns[p][j]: the outer Jacobian of column j of the inner Jacobian of input p
     for p in inner_active:
         (tangent_fn,) = adjoint_functions(target, (p + len(prefix),), "jvp", kinds)
