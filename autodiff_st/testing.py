@@ -3,7 +3,9 @@
 ``check_grads`` picks random directions ``u`` (in the inputs) and ``v`` (in the output), and compares
 ``<v, J u>`` from a central finite difference of ``fn`` with ``<J^T v, u>`` from the generated adjoint.
 At order 2 it repeats the check on the generated gradient function itself, so the adjoint's own
-derivatives, which higher-order transforms rely on, are checked as well.
+derivatives, which higher-order transforms rely on, are checked as well. Wherever it checks a derivative
+it also checks the value the generated code computes alongside it against the plain function's: a
+transform must never change what the function returns.
 """
 
 import numpy as np
@@ -55,6 +57,40 @@ def _numeric_output(out):
     return out
 
 
+def _copied(args):
+    """The arguments with every array copied: the plain function may write into its inputs."""
+    if isinstance(args, (tuple, list)):
+        return type(args)(_copied(a) for a in args)
+    if isinstance(args, dict):
+        return {k: _copied(v) for k, v in args.items()}
+    return args.copy() if isinstance(args, np.ndarray) else args
+
+
+def _same_value(got, expected, rtol, atol):
+    if isinstance(expected, dict):
+        return isinstance(got, dict) and got.keys() == expected.keys() and all(
+            _same_value(got[k], expected[k], rtol, atol) for k in expected)
+    if isinstance(expected, (tuple, list)):
+        return isinstance(got, (tuple, list)) and len(got) == len(expected) and all(
+            _same_value(g, e, rtol, atol) for g, e in zip(got, expected))
+    if expected is None or isinstance(expected, (str, bool)):
+        return got == expected
+    try:
+        return np.shape(got) == np.shape(expected) and bool(
+            np.allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True))
+    except TypeError:
+        return got == expected
+
+
+def _check_value(fn, target, prefix, args, got, mode, rtol, atol):
+    """Raise unless ``got``, the value a generated function computed, equals the plain function's."""
+    expected = target(*prefix, *_copied(args))
+    if not _same_value(got, expected, rtol, atol):
+        raise AssertionError(
+            f"check_grads: the value computed by the {mode} code of {getattr(fn, '__qualname__', fn)} "
+            f"differs from the plain function's: {got!r}, plain function = {expected!r}.")
+
+
 def _step(x, direction, size):
     if isinstance(x, (tuple, list)):
         return type(x)(_step(e, d, size) for e, d in zip(x, direction))
@@ -71,7 +107,8 @@ def check_grads(fn, args, order=2, modes=("rev", "fwd"), eps=1e-6, rtol=1e-5, at
     Every float or float-array argument is differentiated; other arguments are passed through.
     ``modes`` names the modes to check: "rev" compares ``<J^T v, u>`` from the generated adjoint, and
     "fwd" compares ``<v, J u>`` from the generated tangent function, each with a central finite
-    difference. At order 2 the same checks run on the generated gradient function.
+    difference; each mode's value must also equal ``fn``'s own. At order 2 the same checks run on the
+    generated gradient function.
     """
     modes = tuple(modes)
     unknown = set(modes) - {"rev", "fwd"}
@@ -97,7 +134,8 @@ def check_grads(fn, args, order=2, modes=("rev", "fwd"), eps=1e-6, rtol=1e-5, at
 
 def _check_reverse(fn, target, prefix, args, positions, shifted, rng, eps, rtol, atol):
     forward, backward = adjoint_functions(target, shifted, "vjp", argument_kinds(prefix + args))
-    out, residuals = forward(*prefix, *args)
+    out, residuals = forward(*prefix, *_copied(args))
+    _check_value(fn, target, prefix, args, out, "reverse-mode", rtol, atol)
     out = _numeric_output(out)
     v = _random_like(out, rng)
     grads = backward(residuals, v)
@@ -129,7 +167,8 @@ def _compare_with_finite_difference(fn, target, prefix, args, positions, u, v, a
 def _check_forward(fn, target, prefix, args, positions, shifted, rng, eps, rtol, atol):
     (tangent_fn,) = adjoint_functions(target, shifted, "jvp", argument_kinds(prefix + args))
     u = {p: _random_like(args[p], rng) for p in positions}
-    out, out_dot = tangent_fn(tuple(u[p] for p in positions), *prefix, *args)
+    out, out_dot = tangent_fn(tuple(u[p] for p in positions), *prefix, *_copied(args))
+    _check_value(fn, target, prefix, args, out, "forward-mode", rtol, atol)
     out = _numeric_output(out)
     v = _random_like(out, rng)
     analytic = _inner(v, _numeric_output(out_dot))

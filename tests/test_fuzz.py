@@ -34,6 +34,12 @@ programs; the same program compiled from two module files (under two names) givi
 its inputs alone; ``ad.grad`` (its own grad-only mode) agreeing with ``vjp_fn``. A failure's message
 holds the generated source and the arguments, ready to paste.
 
+A second generator, tests/fuzz_programs.py, writes the programs where a compiler is most easily silently
+wrong (loops with index-dependent and zero trip counts, early returns, containers made in loops and
+branches, aliases, ``out=``, helper calls); ``test_wide_programs_pass_or_refuse`` judges its programs
+0 to 1999 and ``make fuzz`` 20,000 more. Its open bugs are the KNOWN_BUGS of that module, each with a
+strict xfail at the end of this file.
+
 The settings are derandomized, so the examples are the same on every run. Bugs found by this fuzzer
 are at the end of the file: those still open as minimal programs in strict xfails, with the generator
 avoiding exactly their pattern (marked KNOWN BUG n), and those since fixed as plain regression tests.
@@ -51,6 +57,8 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings, strategies as st
 
 import autodiff_st as ad
+
+from . import fuzz_programs
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None, print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -910,3 +918,127 @@ def two_loops_one_unused(x):  # ad.grad: UnboundLocalError, the counter `iterati
 
 def test_fixed_bug_8_grad_with_two_loops_whose_results_nothing_reads():
     np.testing.assert_allclose(ad.grad(two_loops_one_unused)(V3), [1.0, 1.0, 1.0])
+
+
+# --------------------------------------------------------------------------------------------------
+# The wide generator (tests/fuzz_programs.py): loops with index-dependent and zero trip counts, early
+# returns, containers made in loops and branches, aliases, out=, helper calls. CI judges programs
+# 0 to 1999 (the generator avoids the KNOWN BUG patterns of fuzz_programs.KNOWN_BUGS); `make fuzz`
+# judges 20,000 more and prints the counts.
+# --------------------------------------------------------------------------------------------------
+
+WIDE_SEEDS = 2000
+WIDE_CHUNKS = 8
+
+
+@pytest.mark.parametrize("chunk", range(WIDE_CHUNKS))
+def test_wide_programs_pass_or_refuse(chunk):
+    """Every program passes every judge it draws, or is refused with an AutodiffError."""
+    per_chunk = WIDE_SEEDS // WIDE_CHUNKS
+    failures = []
+    for seed in range(chunk * per_chunk, (chunk + 1) * per_chunk):
+        program, outcome = fuzz_programs.judge(seed)
+        if outcome.kind in ("crash", "wrong"):
+            failures.append(f"seed {seed}: {outcome.kind} ({outcome.judge}) {outcome.detail}\n{program.source}"
+                            f"args = {args_text(program.args)}\n")
+    assert not failures, f"{len(failures)} programs failed:\n\n" + "\n".join(failures[:5])
+
+
+def test_wide_generator_avoids_exactly_the_known_bug_patterns():
+    """Each KNOWN BUG pattern occurs in unfiltered programs, and never in the filtered ones."""
+    seen = {fuzz_programs.known_bug(fuzz_programs.make_program(seed, avoid_known_bugs=False).source)
+            for seed in range(400)}
+    assert set(fuzz_programs.KNOWN_BUGS) <= seen
+    assert all(fuzz_programs.known_bug(fuzz_programs.make_program(seed).source) is None for seed in range(100))
+
+
+# KNOWN BUGS of the wide generator, one minimal program each (fuzz_programs.KNOWN_BUGS names the
+# pattern the generator avoids). Arguments: x = [0.3, -0.7, 0.5], s = 0.6.
+
+def triangular_nested_loop(x, s):  # wrong gradient, silently: the inner trip count depends on i
+    acc = 0.0
+    for i in range(2):
+        for j in range(i, 2):
+            acc = np.tanh(acc + np.tanh(x[i] * s + j))
+    return acc
+
+
+def outer_loop_runs_zero_times(x, s):  # UnboundLocalError: 'j_values'
+    acc = x.copy()
+    for i in range(0):
+        for j in range(2):
+            acc = acc * x[i]
+    return np.sum(acc)
+
+
+def early_return_before_loop(x, s):  # UnboundLocalError: 'i_values'
+    if s > 0.0:
+        return np.sum(x)
+    c = x * 0.5
+    for i in range(2):
+        c = np.tanh(c + x[i])
+    return np.sum(c)
+
+
+def dict_entry_rebound_in_branch(x, s):  # KeyError: 'k'
+    d = {}
+    d["k"] = x * 2.0
+    if s > 0.0:
+        d["k"] = d["k"] + x
+    return np.sum(d["k"])
+
+
+def multiply_out(x, s):  # wrong reverse-mode gradient, silently
+    o = np.zeros(3)
+    np.multiply(x, 2.0, out=o)
+    return np.sum(np.tanh(o))
+
+
+def early_return_before_write(x, s):  # AttributeError: 'NoneType' object has no attribute 'copy'
+    if s > 0.0:
+        return np.sum(x * 0.5)
+    r = np.cos(x)
+    r[1] = s
+    return np.sum(r)
+
+
+def list_appended_in_loop(x, s):  # IndexError: too many indices for array: array is 0-dimensional
+    ys = []
+    for i in range(3):
+        ys.append(x[i] * x[0])
+    return np.sum(np.array(ys + [0.0]))
+
+
+def array_made_and_written_in_loop(x, s):  # AttributeError: 'NoneType' object has no attribute 'copy'
+    c = x * 0.5
+    for i in range(2):
+        y = np.ones(3)
+        y[i] = x[i + 1] * s
+        c = np.tanh(c + y)
+    return np.sum(c)
+
+
+WIDE_KNOWN_BUGS = [
+    ("inner range depends on the outer index", triangular_nested_loop, AssertionError),
+    ("nested loop whose outer loop runs zero times", outer_loop_runs_zero_times, UnboundLocalError),
+    ("early return in a function with a loop", early_return_before_loop, UnboundLocalError),
+    ("dict entry rebound inside a branch", dict_entry_rebound_in_branch, KeyError),
+    ("out= argument", multiply_out, AssertionError),
+    ("early return before a subscript write", early_return_before_write, AttributeError),
+    ("list appended in a loop that runs", list_appended_in_loop, IndexError),
+    ("array made and written inside a loop", array_made_and_written_in_loop, AttributeError),
+]
+
+
+def test_every_wide_known_bug_has_a_regression_test():
+    assert [name for name, _, _ in WIDE_KNOWN_BUGS] == list(fuzz_programs.KNOWN_BUGS)
+
+
+@pytest.mark.parametrize("pattern, fn, error", [
+    pytest.param(name, fn, error, id=fn.__name__,
+                 marks=pytest.mark.xfail(strict=True, raises=error, reason=f"KNOWN BUG: {name}"))
+    for name, fn, error in WIDE_KNOWN_BUGS])
+def test_wide_known_bug(pattern, fn, error):
+    args = (np.array([0.3, -0.7, 0.5]), 0.6)
+    ad.testing.check_grads(fn, copy_args(args), order=1)
+    np.testing.assert_allclose(ad.jacrev(fn)(*copy_args(args)), ad.jacfwd(fn)(*copy_args(args)), rtol=1e-6)
