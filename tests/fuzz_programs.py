@@ -58,38 +58,11 @@ def main_body(source):
     return source[:source.index("def f_aux(")]
 
 
-def has_early_return_and_loop(body):
-    body = body[body.index("def f(x, s):"):]
-    return bool(re.search(r"\n        return ", body)) and bool(re.search(r"\n +(for|while) ", body))
-
-
 # name -> (what fails, whether f's source has the pattern)
 KNOWN_BUGS = {
-    "inner range depends on the outer index": (
-        "for j in range(i) / range(i, n) / range(i + 1, n): a wrong gradient (jacrev differs from jacfwd)"
-        " or IndexError: pop from empty list",
-        lambda body: bool(re.search(r"for j in range\(i(\)|, | \+ 1, )", body))),
-    "nested loop whose outer loop runs zero times": (
-        "UnboundLocalError: cannot access local variable 'j_values'",
-        lambda body: bool(re.search(r"for i in range\(0\):\n\s+for j", body))),
-    "early return in a function with a loop": (
-        "UnboundLocalError: 'i_values' (loop after the return) or AttributeError: 'NoneType' has no .copy",
-        has_early_return_and_loop),
-    "dict entry rebound inside a branch": (
-        "KeyError: 'k' (d[\"k\"] = d[\"k\"] + ... in an if)",
-        lambda body: bool(re.search(r'\n {8}(d\d+)\["k"\] = \1\["k"\]', body))),
-    "out= argument": (
-        "a wrong reverse-mode gradient through np.multiply(..., out=y) and the like",
-        lambda body: "out=" in body),
-    "early return before a subscript write": (
-        "AttributeError: 'NoneType' object has no attribute 'copy' (in f or in a helper it calls)",
-        lambda body: bool(re.search(r"\n        return [^\n]*\n(.*\n)*?    +\w+\[[^\]]+\] = ", body))),
     "list appended in a loop that runs": (
         "IndexError: too many indices for array: array is 0-dimensional (np.array(ys + [0.0]) after the loop)",
         lambda body: bool(re.search(r"for i in range\([1-9]\):\n +ys\d+\.append\(", body))),
-    "array made and written inside a loop": (
-        "AttributeError: 'NoneType' object has no attribute 'copy'",
-        lambda body: bool(re.search(r"for i in range\(\d\):\n +(y\d+) = np.ones\(3\)\n +\1\[", body))),
 }
 
 
