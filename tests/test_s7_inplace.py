@@ -221,3 +221,24 @@ def test_a_write_into_a_zero_dimensional_array():
     x = np.array([1.0, -2.0, 0.5])
     np.testing.assert_allclose(ad.grad(write_into_a_zero_dimensional_array)(x), 4.0 * x)
     ad.testing.check_grads(write_into_a_zero_dimensional_array, (x,))
+
+
+def out_into_an_int_array(x):
+    y = np.zeros(3, dtype=int)
+    np.multiply(x, 2.5, out=y)
+    return np.sum(y * x)
+
+
+def out_into_an_array_of_unknown_dtype(x, b):
+    y = b.copy()
+    np.multiply(x, 2.5, out=y)
+    return np.sum(y * x)
+
+
+def test_out_into_an_array_not_known_to_be_floating_is_refused():
+    """Python raises for a float result written into an int array with out=; a write y[...] = ... would
+    truncate instead, so out= is accepted only into arrays known to be floating."""
+    with pytest.raises(TypeError):
+        out_into_an_int_array(X.copy())  # what Python does
+    _refused(out_into_an_int_array, (X,), "np.multiply(x, 2.5, out=y)")
+    _refused(out_into_an_array_of_unknown_dtype, (X, B), "np.multiply(x, 2.5, out=y)")

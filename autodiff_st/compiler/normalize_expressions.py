@@ -169,10 +169,57 @@ class ExpressionLowering:
                 hint="Drop out= and assign the result to a new name.")
         return out.id
 
+    _FLOAT_MAKERS = (np.zeros, np.ones, np.empty, np.full, np.eye, np.identity, np.linspace)
+    _FLOAT_DTYPES = (float, complex, np.float64, np.float32, np.float16, np.complex128, np.complex64)
+
+    def floating_array(self, version, depth=0):
+        """Whether every binding of ``version`` gives a floating (or complex) array, as far as the
+        function's own statements show: a float-making numpy constructor without another dtype,
+        arithmetic with a float constant, or a copy of such an array. Otherwise unknown (False)."""
+        bindings = [op for op in self.ops if op.kind == "assign" and op.target == version]
+        if version is None or depth > 8 or not bindings:
+            return False
+        return all(self.floating_value(op.value, depth) for op in bindings)
+
+    def floating_value(self, value, depth):
+        if isinstance(value, gast.BinOp):
+            return any(isinstance(v, gast.Constant) and isinstance(v.value, (float, complex))
+                       and not isinstance(v.value, bool) for v in (value.left, value.right)) \
+                or any(isinstance(v, gast.Name) and self.floating_array(v.id, depth + 1)
+                       for v in (value.left, value.right))
+        if isinstance(value, gast.Name):
+            return self.floating_array(value.id, depth + 1)
+        if not isinstance(value, gast.Call):
+            return False
+        func = value.func
+        if isinstance(func, gast.Attribute) and func.attr == "copy" and isinstance(func.value, gast.Name):
+            return self.floating_array(func.value.id, depth + 1)
+        fn = self.resolve_static(func)
+        dtype = next((k.value for k in value.keywords if k.arg == "dtype"), None)
+        if any(fn is maker for maker in self._FLOAT_MAKERS):
+            if fn is np.full and dtype is None:
+                fill = value.args[1] if len(value.args) > 1 else next(
+                    (k.value for k in value.keywords if k.arg == "fill_value"), None)
+                return isinstance(fill, gast.Constant) and isinstance(fill.value, float)
+            return dtype is None and len(value.args) <= (1 if fn is not np.linspace else 3) \
+                or dtype is not None and any(self.resolve_static(dtype) is d for d in self._FLOAT_DTYPES)
+        if fn is np.copy and value.args and isinstance(value.args[0], gast.Name):
+            return self.floating_array(value.args[0].id, depth + 1)
+        return False
+
     def call_into(self, call, origin):
         """``f(..., out=y)``: Python writes the result into ``y`` and returns ``y``. The normal form does
         the same: ``y[...] = f(...)`` (which broadcasts and casts as out= does), then ``y``."""
         name = self.output_array(call, origin)
+        if not self.floating_array(self.env.get(name)):
+            # A ufunc refuses to cast its result into an out= of a lower kind (a float result into an int
+            # array), where the write below would truncate: accept only an out= known to be floating.
+            raise UnsupportedSyntaxError(
+                f"autodiff_st cannot tell that `{name}` holds floating-point numbers, so it cannot differentiate "
+                f"this `out={name}` as Python runs it: numpy refuses to write a float result into an integer "
+                "array.", origin=origin,
+                hint=f"Make `{name}` with a float dtype here (`np.zeros(n)`, `x * 1.0`), or drop out= and "
+                     "assign the result to a new name.")
         fn = self.resolve_static(call.func)
         args = call.args[:fn.nin] if isinstance(fn, np.ufunc) else call.args
         result = gast.Call(func=call.func, args=args, keywords=[k for k in call.keywords if k.arg != "out"])
