@@ -13,7 +13,7 @@ from .transforms.second_order import hessian
 from .core.errors import (AutodiffError, UnsupportedSyntaxError, MissingRuleError, SourceUnavailableError,
                           NonDifferentiableError, GradPositionError, GradPositionTypeError, InputTypeError,
                           CotangentError, AuxError, StaleSourceError, OptionTypeError, OptionValueError,
-                          ChunkSizeError, UnsupportedCaseError)
+                          ChunkSizeError, UnsupportedCaseError, AliasingError)
 from .nn import Parameter
 from .transforms.vmap import vmap
 from . import nn, testing
@@ -31,5 +31,5 @@ __all__ = [
     "Parameter", "nn", "testing", "AutodiffError", "UnsupportedSyntaxError", "MissingRuleError",
     "SourceUnavailableError", "NonDifferentiableError", "GradPositionError", "GradPositionTypeError",
     "InputTypeError", "CotangentError", "AuxError", "StaleSourceError", "OptionTypeError", "OptionValueError",
-    "ChunkSizeError", "UnsupportedCaseError",
+    "ChunkSizeError", "UnsupportedCaseError", "AliasingError",
 ]

@@ -82,6 +82,11 @@ class AliasTracker:
         self.provenance = {p: "param" for p in params}  # version -> "fresh", "param", "view" or "unknown"
         self.aug_writes = []  # (op index, version overwritten, its sharers, first op to check, provenance)
         self.element_writes = []  # (op index, array, origin) of each y[i] = v
+        self.parts_of = {}  # version -> the version it was read from by a subscript (a view, perhaps)
+        self.opaque = set()  # versions that may hold memory from outside the function (a global, an attribute)
+        self.params = set(params)
+        self.user_names = {p: p for p in params}  # version -> the user's name
+        self.run_time_checks = []  # (check op, index of the write, array, first op to check, static sharers)
 
     # -- facts --------------------------------------------------------------------------------------
 
@@ -103,13 +108,81 @@ class AliasTracker:
     # -- recording ----------------------------------------------------------------------------------
 
     def own(self, version, provenance):
-        """``version`` shares memory with no other version (a loop variable, an unpacked item, a copy)."""
+        """``version`` shares memory with no other version (a loop variable, an unpacked item, a copy).
+        One of "unknown" provenance (an item of a list or of a call's result) may also be memory from
+        outside the function."""
         self.bind(version, set(), provenance)
+        if provenance == "unknown":
+            self.opaque.add(version)
 
     def record_aliases(self, version, value):
         """``version = value``, where ``value`` is one operation on atoms or an atom."""
         shared = self.alias_set(value)
         self.bind(version, shared, self.provenance_of(value, shared))
+        if self.reaches_outside(value) or shared & self.opaque:
+            self.opaque.add(version)
+        if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+            self.parts_of[version] = value.value.id
+
+    def related(self, version):
+        """The versions that may share memory with ``version`` through copies, views, calls or subscripts,
+        taken both ways and as far as they reach: the only ones a run-time check needs to compare."""
+        neighbours = {}
+        for v, shared in self.aliases.items():
+            for other in shared:
+                neighbours.setdefault(v, set()).add(other)
+                neighbours.setdefault(other, set()).add(v)
+        for part, whole in self.parts_of.items():
+            neighbours.setdefault(part, set()).add(whole)
+            neighbours.setdefault(whole, set()).add(part)
+        seen, todo = {version}, [version]
+        while todo:
+            for other in neighbours.get(todo.pop(), ()):
+                if other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+        return seen
+
+    def reaches_outside(self, value):
+        """Whether ``value`` may be (or be a view of) memory the function did not make and cannot see the
+        other names of: a global, a closure value, an attribute of an object, or what a function other
+        than numpy's returns (it may return a global). Arguments are not: the run-time check sees them."""
+        if isinstance(value, gast.Name):
+            return value.id not in self.aliases or value.id in self.opaque
+        if isinstance(value, gast.Subscript):
+            return self.reaches_outside(value.value)
+        if isinstance(value, gast.Attribute):
+            return value.attr not in FRESH_METHODS and not (value.attr in VIEW_METHODS | _VIEW_ATTRIBUTES
+                                                           and not self.reaches_outside(value.value))
+        if isinstance(value, gast.Call):
+            if self.made_by(value) == "fresh":
+                return False
+            func = value.func
+            if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id in self.aliases:
+                return self.reaches_outside(func.value)  # a method of a local array: x.reshape(...)
+            fn = self.resolve(func)
+            if _is_runtime_helper(fn):
+                return False
+            module = (getattr(fn, "__module__", None) or "") if fn is not None else ""
+            if module.split(".")[0] in ("numpy", "scipy") or type(fn) is np.ufunc:
+                return any(self.reaches_outside(a) for a in value.args + [k.value for k in value.keywords]
+                           if isinstance(a, (gast.Name, gast.Attribute, gast.Subscript)))
+            return True
+        return False
+
+    def may_check_at_run_time(self, version):
+        """Whether a write into ``version`` that the analysis cannot prove safe may be checked when it
+        runs instead: its memory cannot come from outside the function but through an argument. (A write
+        into an argument changes the caller's array, as in Python; the check makes sure no other argument
+        shares it.)"""
+        return version not in self.opaque
+
+    def note_run_time_check(self, check_op, write_index, array, reads_from, sharers=frozenset(), always=True):
+        """``check_op`` (an "unshared" op, placed just before the write at op ``write_index``) will check
+        at run time that ``array`` shares no memory with an argument or a name read from op
+        ``reads_from`` on; ``check`` fills in those names. A check that is not ``always`` needed is
+        needed only where one of ``sharers`` is read from op ``reads_from`` on (otherwise it is dropped)."""
+        self.run_time_checks.append((check_op, write_index, array, reads_from, frozenset(sharers), always))
 
     def bind(self, version, shared, provenance):
         """``version`` now holds a value sharing memory with ``shared``.
@@ -213,9 +286,46 @@ class AliasTracker:
     # -- checks -------------------------------------------------------------------------------------
 
     def check(self, ops):
-        """Refuse the writes recorded while normalizing into ``ops`` that another name would see."""
+        """Refuse the writes recorded while normalizing into ``ops`` that another name would see, and fill
+        in the run-time checks of those the analysis cannot decide."""
         self.check_aug_writes(ops)
         self.check_views_after_writes(ops)
+        self.fill_run_time_checks(ops)
+
+    def fill_run_time_checks(self, ops):
+        """Each run-time check compares the written array with the arguments and with every version bound
+        before it that may share its memory (``related``: the names read later, and the values the
+        backward pass reads, may be any of them). A version bound only inside an earlier loop or branch
+        may be unbound where the check runs, so a write that such a version might see is refused as
+        before."""
+        for check_op, index, array, reads_from, sharers, always in self.run_time_checks:
+            later = set()
+            for op in ops[reads_from:]:
+                if op is check_op:
+                    continue  # (the write itself counts: in a loop it runs again after the write)
+                later |= _names_in(op.value) | (_names_in(op.stored) if op.stored is not None else set())
+            if not always and not later & (sharers - {array}):
+                check_op.value.elts = []  # the analysis proves this write safe: no check runs
+                continue
+            certain = check_op.bound_here | self.params
+            related = self.related(array)
+            uncertain = sorted((check_op.bound_before & related) - certain - {array})
+            if uncertain:
+                raise UnsupportedSyntaxError(
+                    f"autodiff_st cannot differentiate this write into `{self.user_names.get(array, array)}`: "
+                    f"it may share memory with `{self.user_names.get(uncertain[0], uncertain[0])}`, and the "
+                    "compiler cannot check that when the line runs, since that name is bound only inside an "
+                    "earlier loop or branch.", origin=ops[index].origin,
+                    hint="Copy before changing it (`.copy()`), or write `x = x + ...` to make a new array.")
+            # Arguments (which the caller sees) and the related names bound here; a list or dict among them
+            # is searched for arrays.
+            others = sorted(((certain & related) | self.params) - {array})
+            first, *described = check_op.value.elts
+            check_op.value.elts = [first, gast.Tuple(elts=[gast.Name(id=o, ctx=gast.Load(), annotation=None,
+                                                                      type_comment=None) for o in others],
+                                                     ctx=gast.Load()),
+                                   gast.Tuple(elts=[gast.Constant(value=self.user_names.get(o, o), kind=None)
+                                                    for o in others], ctx=gast.Load())] + described
 
     def check_views_after_writes(self, ops):
         """``r = y[1]`` may be a view of ``y``: after ``y[1] = v`` or ``y *= 2`` it shows the new values.
@@ -242,7 +352,10 @@ class AliasTracker:
                         hint=f"Copy what you read first, for example `{shared[0]} = {array}[...].copy()`.")
 
     def check_aug_writes(self, ops):
+        checked = {index for _, index, _, _, _, _ in self.run_time_checks}
         for index, old, sharers, reads_from, provenance in self.aug_writes:
+            if index in checked:
+                continue  # checked when it runs
             if provenance == "unknown":
                 raise UnsupportedSyntaxError(
                     "autodiff_st cannot differentiate this augmented assignment: it would change an array "

@@ -212,7 +212,7 @@ class Backward(Writer):
         if op.kind == "append":
             self.append(op)
             return
-        if op.kind in ("return", "expr", "assert"):
+        if op.kind in ("return", "expr", "assert", "unshared"):
             return
         facts, liveness = self.facts, self.facts.liveness
         names = targets(op)

@@ -71,6 +71,12 @@ class Tangent(Writer):
             if p in facts.active and p not in facts.active_params:
                 statements.append(tag(gast.Assign(targets=[store(self.tangent(p))], value=self.zeros(load(p)),
                                                   type_comment=None), origin))
+        written = {op.target for op in facts.body_ops if op.kind == "setitem"}
+        for p in facts.active_params:  # the function writes into this argument: not into the caller's tangent
+            if p in written:
+                statements.append(tag(gast.Assign(targets=[store(self.tangent(p))], value=gast.Call(
+                    func=gast.Attribute(value=load(self.tangent(p)), attr="copy", ctx=gast.Load()), args=[],
+                    keywords=[]), type_comment=None), origin))
         statements += self.primal.block(facts.body)
         returned = facts.returned()
         return statements, returned, self.tangent_of(returned)
@@ -86,7 +92,7 @@ class Tangent(Writer):
         if id(op) in self.facts.user_calls:
             return [tag(stmt, op.origin) for stmt in self.user_call_jvp(op)]
         primal = self.primal.statement(op)
-        if op.kind in ("return", "expr", "assert") or (op.kind == "assign" and op.target in self.facts.uncounted):
+        if op.kind in ("return", "expr", "assert", "unshared") or (op.kind == "assign" and op.target in self.facts.uncounted):
             return primal
         names = targets(op)
         reads = set(names_in(op.value)) | (set(names_in(op.stored)) if op.stored is not None else set())

@@ -23,7 +23,10 @@ class Op:
       "unpack": ``targets = value``, value a call or a name;
       "return": ``return value``, value an atom or a tuple of atoms;
       "expr":   ``value`` evaluated for its effect (a call);
-      "assert": ``assert value``.
+      "assert": ``assert value``;
+      "unshared": ``check_unshared(*value)``, the run-time sharing check before an in-place write
+                  (runtime/sharing.py); value a tuple with no elements where the analysis proved it
+                  unneeded.
     """
 
     kind: str

@@ -20,7 +20,7 @@ import gast
 from ..core.errors import UnsupportedSyntaxError
 from .aliasing import AliasTracker
 from .ir import Op, is_atom, load, static_path_root
-from .normalize_control import ControlFlowLowering, has_nested_return
+from .normalize_control import ControlFlowLowering, has_nested_return, returned_tuple_arity
 from .normalize_expressions import ExpressionLowering, temp_name
 from .parsing import origin_of
 from .scope import resolve_path
@@ -45,11 +45,13 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
         self.sharing = AliasTracker(self.params, self.resolve_static, lambda: self.block_token)
         self.block = []  # where statements are emitted now
         self.block_token = 0  # which block that is: a new number for each nested block
+        self.enclosing_blocks = [0]  # the blocks that enclose the statement being normalized, its own last
         self.blocks_made = 0
         self.loop_start = 0
         self.depth = 0  # how many loops and branches enclose the statement being normalized
         self.loops = []  # the enclosing loops' flags, innermost last
         self.nested_return = has_nested_return(parsed.node)
+        self.return_arity = returned_tuple_arity(parsed.node) if self.nested_return else None
         self.inlined = {}  # nested functions and lambdas: name -> (parameter names, return expression)
         self.return_value = self.returned = None
 
@@ -69,6 +71,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
         else:
             version = user_name
             self.namer.reserve(version)
+        self.sharing.user_names[version] = user_name
         return version
 
     def nested(self, build):
@@ -77,6 +80,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
         saved_token = self.block_token
         self.blocks_made += 1
         self.block_token = self.blocks_made
+        self.enclosing_blocks.append(self.block_token)
         if self.depth == 0:
             self.loop_start = len(self.ops)  # where the outermost enclosing statement's ops begin
         self.depth += 1
@@ -85,6 +89,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
         finally:
             self.depth -= 1
             self.block_token = saved_token
+            self.enclosing_blocks.pop()
         block, self.block = self.block, saved
         return block
 
@@ -103,9 +108,14 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
         origin = self.parsed.node.origin
         if self.nested_return:
             self.returned = self.flag("returned", False, origin)
-            self.return_value = self.flag("return_value", None, origin)
+            if self.return_arity is None:
+                self.return_value = self.flag("return_value", None, origin)
+            else:  # every return gives a tuple of the same length: one name per part
+                self.return_value = [self.flag(f"return_value_{i}", None, origin) for i in range(self.return_arity)]
         self.statements(self.parsed.node.body)
-        if self.nested_return:
+        if isinstance(self.return_value, list):
+            self.emit("return", None, gast.Tuple(elts=[load(n) for n in self.return_value], ctx=gast.Load()), origin)
+        elif self.nested_return:
             self.emit("return", None, load(self.return_value), origin)
         self.sharing.check(self.ops)
         return self.block
@@ -176,6 +186,13 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
             right = self.atom(stmt.value, origin)
             # Inside a loop, a read anywhere in the loop may come after the write (in the next iteration).
             start = self.loop_start if self.depth > 0 else len(self.ops)
+            if self.sharing.source(old) in ("view", "unknown") and self.sharing.may_check_at_run_time(old):
+                # The analysis may not prove this safe: check at run time that no argument, and no name
+                # read later, shares the array's memory (dropped where the analysis proves it).
+                unknown = self.sharing.source(old) == "unknown"
+                self.sharing.note_run_time_check(self.run_time_check(old, name, f"`{name} {_op_text(stmt.op)}= ...`",
+                                                                     origin),
+                                                 len(self.ops), old, start, self.sharing.sharers(old), always=unknown)
             self.sharing.note_aug_write(len(self.ops), old, start)
             self.assign_to(name, gast.BinOp(left=load(old), op=stmt.op, right=right), origin)
             return None
@@ -292,7 +309,12 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
         array = self.env[name]
         stored = self.atom(value, origin)
         index = self.index(target.slice, origin)
-        if not self.sharing.is_fresh_and_unshared(array):
+        if not self.sharing.is_fresh_and_unshared(array) and self.sharing.may_check_at_run_time(array):
+            # Not proven to be an array only this name refers to: check that when the line runs.
+            start = self.loop_start if self.depth > 0 else len(self.ops)
+            check = self.run_time_check(array, name, f"write into `{name}`", origin)
+            self.sharing.note_run_time_check(check, len(self.ops), array, start)
+        elif not self.sharing.is_fresh_and_unshared(array):
             raise UnsupportedSyntaxError(
                 f"autodiff_st cannot differentiate this write into `{name}`: the compiler cannot tell that "
                 f"`{name}` is an array made inside this function that no other name refers to, and writing "
@@ -304,6 +326,20 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
                 nested=self.depth > 0, stored=stored)
         self.ops.append(op)
         self.block.append(op)
+
+    def run_time_check(self, version, user_name, write, origin):
+        """An "unshared" op: ``check_unshared(version, <others>, <their names>, user_name, write)`` where
+        the aliasing check fills in the others (runtime/sharing.py)."""
+        value = gast.Tuple(elts=[load(version), gast.Constant(value=user_name, kind=None),
+                                 gast.Constant(value=write, kind=None)], ctx=gast.Load())
+        op = Op("unshared", None, value, origin, nested=self.depth > 0)
+        self.ops.append(op)
+        self.block.append(op)
+        # Which versions are bound on every path to this line: those last bound in a block enclosing it.
+        enclosing = set(self.enclosing_blocks)
+        op.bound_here = {v for v, block in self.sharing.bound_in.items() if block in enclosing}
+        op.bound_before = set(self.sharing.bound_in)
+        return op
 
     def unpack(self, target, value, origin):
         names = [e.id for e in target.elts]

@@ -56,12 +56,19 @@ class ControlFlowLowering:
         """``break``, ``continue``, or a ``return`` inside a loop or a branch: set the flags that skip
         what follows, up to the end of the loop (or of the function)."""
         if isinstance(stmt, gast.Return):
-            value = self.atom(stmt.value, origin) if stmt.value is not None else gast.Constant(value=None, kind=None)
-            if not isinstance(value, (gast.Name, gast.Constant)):
-                raise UnsupportedSyntaxError(
-                    "autodiff_st cannot yet return a tuple from inside a loop or a branch.", origin=origin,
-                    hint="Return a single array there, or assign the tuple's parts and return them at the end.")
-            self.emit("assign", self.return_value, value, origin)
+            if isinstance(self.return_value, list):  # every return gives a tuple of this length
+                for name, part in zip(self.return_value, stmt.value.elts):
+                    self.emit("assign", name, self.atom(part, origin), origin)
+            else:
+                value = self.atom(stmt.value, origin) if stmt.value is not None else gast.Constant(value=None, kind=None)
+                if not isinstance(value, (gast.Name, gast.Constant)):
+                    raise UnsupportedSyntaxError(
+                        "autodiff_st cannot return a tuple from inside a loop or a branch unless every return of "
+                        "the function, the last statement included, gives a tuple of the same length.",
+                        origin=origin,
+                        hint="Return tuples of one length everywhere, ending the function with a return, or "
+                             "assign the tuple's parts and return them at the end.")
+                self.emit("assign", self.return_value, value, origin)
             self.set_flag(self.returned, origin)
             for loop in self.loops:
                 self.set_flag(loop["skip"], origin)
@@ -214,6 +221,17 @@ def has_nested_return(fn_node):
         if isinstance(stmt, (gast.If, gast.For, gast.While)) and _has_return([stmt]):
             return True
     return False
+
+
+def returned_tuple_arity(fn_node):
+    """The length of the tuple that every ``return`` of the function gives, when they all give a tuple
+    display of one length and the function ends with one of them (so no path falls off the end and
+    returns None); otherwise None."""
+    returns = [n for s in fn_node.body for n in _walk_own(s) if isinstance(n, gast.Return)]
+    lengths = {len(r.value.elts) if isinstance(r.value, gast.Tuple) else None for r in returns}
+    if len(lengths) != 1 or None in lengths or not fn_node.body or not isinstance(fn_node.body[-1], gast.Return):
+        return None
+    return lengths.pop()
 
 
 def _has_return(stmts):

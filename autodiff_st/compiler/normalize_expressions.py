@@ -10,6 +10,8 @@ nested ``def`` or a lambda is replaced by its return expression, with the argume
 
 import copy
 
+import builtins
+
 import gast
 import numpy as np
 
@@ -58,6 +60,11 @@ class ExpressionLowering:
             return self.rename_loads(node)
         if isinstance(node, (gast.Tuple, gast.List)):
             return type(node)(elts=[self.atom(e, origin) for e in node.elts], ctx=gast.Load())
+        if isinstance(node, gast.Call) and not node.args and node.keywords and all(k.arg for k in node.keywords) \
+                and self.resolve_static(node.func) is builtins.dict:
+            # dict(a=..., b=...) is the display {"a": ..., "b": ...}
+            node = gast.Dict(keys=[gast.Constant(value=k.arg, kind=None) for k in node.keywords],
+                             values=[k.value for k in node.keywords])
         if isinstance(node, gast.Dict):
             return gast.Dict(keys=node.keys, values=[self.atom(v, origin) for v in node.values])
         if isinstance(node, (gast.ListComp, gast.GeneratorExp)):

@@ -127,6 +127,11 @@ class Primal(Writer):
             return []
         if op.kind == "expr":
             return [tag(gast.Expr(value=op.value), origin)]
+        if op.kind == "unshared":
+            if not op.value.elts:
+                return []
+            check = self.helper(runtime.check_unshared, "check_unshared")
+            return [tag(gast.Expr(value=gast.Call(func=check, args=list(op.value.elts), keywords=[])), origin)]
         if op.kind == "assert":
             test, *msg = op.value.elts
             return [tag(gast.Assert(test=test, msg=msg[0] if msg else None), origin)]

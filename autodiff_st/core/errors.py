@@ -28,6 +28,11 @@ class UnsupportedSyntaxError(AutodiffError):
     """A construct the compiler does not differentiate."""
 
 
+class AliasingError(UnsupportedSyntaxError):
+    """An in-place write (``x += e``, ``y[i] = v``, ``out=y``) into an array that another name the function
+    reads, or an argument, shares at run time: Python would change both, and the derivative would not."""
+
+
 class MissingRuleError(AutodiffError):
     """A call on a differentiated value to a function with no derivative rule and no Python source."""
 

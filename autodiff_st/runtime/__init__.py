@@ -23,3 +23,4 @@ from .linalg import *  # noqa: F401,F403
 from .norms import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .shapes import *  # noqa: F401,F403
+from .sharing import *  # noqa: F401,F403

@@ -116,6 +116,8 @@ def tangent_zeros(x):
         return {k: tangent_zeros(v) for k, v in x.items()}
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=x.dtype if x.dtype.kind in "fc" else float)
+    if isinstance(x, range):  # a loop's iteration range, sliced by the backward pass: zeros, as for an int array
+        return np.zeros(len(x))
     if isinstance(x, complex):
         return 0j
     if isinstance(x, np.generic):

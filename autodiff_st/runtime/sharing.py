@@ -1,0 +1,56 @@
+"""The run-time sharing check of an in-place write that the analysis could not prove safe.
+
+The normal form rewrites ``x += e`` as ``x_2 = x + e`` and differentiates ``y[i] = v`` as a write into
+``y`` alone. Both are Python's program only when no other name that the function reads afterwards (and
+no argument, which the caller sees) shares the written array's memory. Where the analysis proves that,
+nothing runs; where it cannot decide (``Q = np.diag(v)``, which is a new array for a vector and a view
+for a matrix; ``b = a`` where ``a`` may be a Python float), the generated forward pass calls
+``check_unshared`` just before the write. It costs one ``np.may_share_memory`` per name checked (a
+comparison of memory bounds), and an exact ``np.shares_memory`` only where the bounds overlap.
+"""
+
+import sys
+
+import numpy as np
+
+from ..core.errors import AliasingError
+from .loader import origin_at
+
+__all__ = ["check_unshared"]
+
+# The most work np.shares_memory may do before the answer counts as "shared" (refusing is safe).
+_MAX_WORK = 100_000
+
+
+def _shares(array, other):
+    if isinstance(other, np.ndarray):
+        if not np.may_share_memory(array, other):
+            return False
+        try:
+            return bool(np.shares_memory(array, other, max_work=_MAX_WORK))
+        except np.exceptions.TooHardError if hasattr(np, "exceptions") else Exception:
+            return True
+    if isinstance(other, (list, tuple)):
+        return any(_shares(array, item) for item in other)
+    if isinstance(other, dict):
+        return any(_shares(array, item) for item in other.values())
+    return False
+
+
+def check_unshared(array, others, names, written, write):
+    """Raise an ``AliasingError`` at the user's line if ``array`` (the user's ``written``) shares memory
+    with one of ``others`` (the user's ``names``): a write into it would change them too, and the
+    derivative would not see that. ``write`` says what the line does."""
+    if not isinstance(array, np.ndarray):
+        return  # a number or a list: only an array can share memory with another name
+    for other, name in zip(others, names):
+        if other is not array and not _shares(array, other):
+            continue
+        frame = sys._getframe(1)
+        origin = origin_at(frame.f_code.co_filename, frame.f_lineno)
+        raise AliasingError(
+            f"autodiff_st cannot differentiate this {write}: `{written}` shares memory with `{name}` here "
+            "(checked when the line ran), and changing it in place would change that too, which the "
+            "derivative would not follow.", origin=origin,
+            hint=f"Copy before changing it: `{written} = {written}.copy()`, or write `{written} = {written} + ...` "
+                 "to make a new array.")
