@@ -1,6 +1,6 @@
 """The run-time sharing check (runtime/sharing.py): writes the analysis cannot prove safe are checked when
 they run, differentiated where no other name shares the array, and refused with an AliasingError quoting
-the line where one does. Writes into arguments change the caller's array, as in Python."""
+the line where one does. Writes into arguments stay refused."""
 
 import numpy as np
 import pytest
@@ -89,31 +89,34 @@ def test_the_check_appears_in_the_generated_code_only_where_needed():
     assert "check_unshared" not in ad.source(ad.grad(owned))
 
 
-def test_a_write_into_an_argument_changes_the_callers_array_as_python_does():
-    expected_value, expected_array = write_into_argument(X.copy()), X.copy()
-    write_into_argument(expected_array)
-    given = X.copy()
-    value, grad = ad.value_and_grad(write_into_argument)(given)
-    assert value == pytest.approx(expected_value)
-    np.testing.assert_allclose(given, expected_array)
-    # d/dx of sum(x'^2) where x'[0] = x0 x1: 2 x0 x1 (x1, x0) + 2 x1 on x1, 2 x2 on x2.
-    x0, x1, x2 = X
-    np.testing.assert_allclose(grad, [2 * x0 * x1 * x1, 2 * x0 * x1 * x0 + 2 * x1, 2 * x2])
+@pytest.mark.parametrize("fn, args", [(write_into_argument, (X,)), (write_into_first_argument, (X, X + 1.0))])
+def test_a_write_into_an_argument_is_refused(fn, args):
+    # It would change the caller's array: a differentiated caller would not follow that.
+    with pytest.raises(ad.UnsupportedSyntaxError, match="write into `x`"):
+        ad.grad(fn)(*[a.copy() for a in args])
 
 
-def test_a_write_into_an_argument_does_not_write_into_the_callers_tangent():
-    tangent = np.array([1.0, 0.5, -0.25])
-    kept = tangent.copy()
-    ad.jvp(write_into_argument, (X.copy(),), (tangent,))
-    np.testing.assert_array_equal(tangent, kept)
-    check_grads(write_into_argument, (X.copy(),), order=2)
+def scales_its_argument(a, b):
+    a *= b
+    return a
 
 
-def test_a_write_into_an_argument_that_another_argument_shares_is_refused():
-    check_grads(write_into_first_argument, (X.copy(), X.copy() + 1.0), order=1)
-    same = X.copy()
-    with pytest.raises(ad.AliasingError, match="shares memory with `y`"):
-        ad.grad(write_into_first_argument)(same, same)
+def calls_a_helper_that_scales_its_argument(x, s):
+    m = x * 1.0
+    r = scales_its_argument(m, s)
+    return np.sum(np.tanh(r + m))
+
+
+@pytest.mark.xfail(strict=True, reason="known bug: `a *= b` on an argument inside a helper rebinds `a`, while "
+                                       "Python changes the caller's array, which the caller reads again")
+def test_an_augmented_assignment_to_a_helpers_argument_is_right_or_refused():
+    x = X.copy()
+    expected = calls_a_helper_that_scales_its_argument(x.copy(), 0.5)
+    try:
+        value = ad.value_and_grad(calls_a_helper_that_scales_its_argument)(x.copy(), 0.5)[0]
+    except ad.AutodiffError:
+        return
+    assert value == pytest.approx(expected)
 
 
 def test_dict_called_with_keywords_is_a_dict_display():

@@ -172,16 +172,19 @@ class AliasTracker:
 
     def may_check_at_run_time(self, version):
         """Whether a write into ``version`` that the analysis cannot prove safe may be checked when it
-        runs instead: its memory cannot come from outside the function but through an argument. (A write
-        into an argument changes the caller's array, as in Python; the check makes sure no other argument
-        shares it.)"""
-        return version not in self.opaque
+        runs instead: it is not an argument itself (a write into one changes the caller's array, and a
+        caller that is itself differentiated would not follow that), and its memory cannot come from
+        outside the function but through an argument."""
+        return self.provenance.get(version) != "param" and version not in self.opaque
 
     def note_run_time_check(self, check_op, write_index, array, reads_from, sharers=frozenset(), always=True):
         """``check_op`` (an "unshared" op, placed just before the write at op ``write_index``) will check
         at run time that ``array`` shares no memory with an argument or a name read from op
         ``reads_from`` on; ``check`` fills in those names. A check that is not ``always`` needed is
         needed only where one of ``sharers`` is read from op ``reads_from`` on (otherwise it is dropped)."""
+        # Who may share the array is taken now: the write (and later bindings inside a loop or a branch,
+        # which keep their names) rebind names and replace what they shared.
+        check_op.related = self.related(array)
         self.run_time_checks.append((check_op, write_index, array, reads_from, frozenset(sharers), always))
 
     def bind(self, version, shared, provenance):
@@ -308,7 +311,7 @@ class AliasTracker:
                 check_op.value.elts = []  # the analysis proves this write safe: no check runs
                 continue
             certain = check_op.bound_here | self.params
-            related = self.related(array)
+            related = check_op.related
             uncertain = sorted((check_op.bound_before & related) - certain - {array})
             if uncertain:
                 raise UnsupportedSyntaxError(
