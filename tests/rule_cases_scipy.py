@@ -1,0 +1,52 @@
+"""Rule checks for the scipy functions added in step 8 (see rule_cases.py): scipy.special, scipy.stats,
+scipy.linalg and scipy.signal. Empty without scipy, whose rules are then not registered.
+
+Each line states its input domain. Parameters a rule refuses (the shape parameters of betainc and
+gammainc, the order of the Bessel functions) are passed as constants.
+"""
+
+import numpy as np
+
+from autodiff_st import rules
+from tests.rule_harness import FLOAT, OPEN01, POS, R, UNIT, Domain, case
+
+try:
+    import scipy.special as special
+except ImportError:  # scipy is optional; without it its rules are not registered
+    special = None
+
+
+def BETWEEN(low, high, *shape):
+    """Inside (low, high)."""
+    return Domain(f"BETWEEN({low}, {high})", shape, lambda rng, s: rng.uniform(low, high, s))
+
+
+CASES = []
+
+if special is not None:
+    CASES += [
+        # beta functions: a, b > 0
+        case(special.beta, POS(3), POS(3)), case(special.beta, POS(3, 1), POS(4)),
+        case(special.betaln, POS(3), POS(3)), case(special.betaln, POS(2, 3), FLOAT(POS())),
+        # incomplete beta and gamma functions in x only (a, b constants > 0); x in (0, 1) for betainc, x > 0
+        case(special.betainc, 2.5, 1.5, OPEN01(4)), case(special.betainc, [1.5, 3.0, 0.7], 2.0, OPEN01(3)),
+        case(special.gammainc, 2.5, POS(4)), case(special.gammainc, [0.8, 1.5, 4.0], POS(2, 3)),
+        case(special.gammaincc, 1.7, POS(4)),
+        # Bessel functions in x > 0 (constant orders, integer and not)
+        case(special.jv, 1.5, POS(4)), case(special.jv, [0.0, 1.0, 2.5], POS(2, 3)),
+        case(special.yv, 0.5, POS(4)), case(special.yn, 2, POS(4)),
+        case(special.iv, 1.5, POS(4)), case(special.iv, 0.0, R(4)),
+        case(special.ive, 1.5, POS(4)), case(special.ive, 2.0, BETWEEN(-2.0, -0.5, 4)),
+        case(special.kv, 1.5, POS(4)),
+        case(special.j0, R(4)), case(special.j1, R(4)), case(special.y0, POS(4)), case(special.y1, POS(4)),
+        case(special.i0, R(4)), case(special.i1, R(4)),
+        case(special.i0e, POS(4)), case(special.i0e, BETWEEN(-2.0, -0.5, 4)),
+        case(special.i1e, POS(4)), case(special.i1e, BETWEEN(-2.0, -0.5, 4)),
+        # inverse error functions on (-1, 1) and (0, 2); the normal cdf and its inverse, on R and (0, 1)
+        case(special.erfinv, UNIT(4)), case(special.erfcinv, BETWEEN(0.1, 1.9, 4)),
+        case(special.ndtr, R(4)), case(special.log_ndtr, R(4)), case(special.log_ndtr, BETWEEN(-30.0, -5.0, 3)),
+        case(special.ndtri, OPEN01(4)),
+        # rgamma on x > 0; multigammaln on a > (d - 1) / 2
+        case(special.rgamma, POS(4)), case(special.multigammaln, BETWEEN(2.0, 4.0, 3), 3),
+        case(special.multigammaln, FLOAT(BETWEEN(2.0, 4.0)), 4),
+    ]
