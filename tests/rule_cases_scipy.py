@@ -8,7 +8,7 @@ gammainc, the order of the Bessel functions) are passed as constants.
 import numpy as np
 
 from autodiff_st import rules
-from tests.rule_harness import FLOAT, OPEN01, POS, R, UNIT, Domain, case
+from tests.rule_harness import FLOAT, OPEN01, POS, R, SPD, UNIT, Domain, case
 
 try:
     import scipy.special as special
@@ -50,3 +50,57 @@ if special is not None:
         case(special.rgamma, POS(4)), case(special.multigammaln, BETWEEN(2.0, 4.0, 3), 3),
         case(special.multigammaln, FLOAT(BETWEEN(2.0, 4.0)), 4),
     ]
+
+
+def registered(method):
+    """The object a rule was registered under: a bound method such as ``stats.norm.logpdf`` is made anew at
+    each attribute access (equal, but not identical, to the registered one), and test_rules.py matches
+    cases to rules by identity."""
+    return rules.lookup(method).primitive
+
+
+if special is not None:
+    from scipy import stats
+
+    def _stats(name, method):
+        return registered(getattr(getattr(stats, name), method))
+
+    # location-scale families: x anywhere on R (norm, t); loc and scale positional so that they are
+    # differentiated; scale > 0
+    for method in ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"):
+        CASES += [case(_stats("norm", method), R(4), R(4), POS(4)), case(_stats("norm", method), R(3, 4)),
+                  case(_stats("norm", method), R(2, 3), 0.3, FLOAT(POS()))]
+    for method in ("logpdf", "pdf"):  # in the shape parameters too
+        CASES += [case(_stats("t", method), R(4), BETWEEN(1.0, 6.0, 4), R(4), POS(4)),
+                  case(_stats("t", method), R(3, 4), FLOAT(BETWEEN(1.0, 6.0))),
+                  # gamma, chi2: x - loc > 0 (x in (0.5, 2), loc < 0.3)
+                  case(_stats("gamma", method), POS(4), BETWEEN(1.5, 3.0, 4), BETWEEN(-1.0, 0.3, 4), POS(4)),
+                  case(_stats("gamma", method), POS(3, 4), FLOAT(BETWEEN(0.5, 3.0))),
+                  case(_stats("chi2", method), POS(4), BETWEEN(1.5, 5.0, 4), BETWEEN(-1.0, 0.3, 4), POS(4)),
+                  # beta: (x - loc) / scale inside (0, 1): x in (0.1, 0.9), |loc| < 0.05, scale in (1.1, 1.3)
+                  case(_stats("beta", method), OPEN01(4), POS(4), POS(4), BETWEEN(-0.05, 0.05, 4),
+                       BETWEEN(1.1, 1.3, 4)),
+                  case(_stats("beta", method), OPEN01(3, 4), FLOAT(POS()), POS(4))]
+    for method in ("cdf", "logcdf", "sf", "logsf"):  # in x, loc and scale; shape parameters constant
+        CASES += [case(_stats("t", method), R(4), 3.5, R(4), POS(4)),
+                  case(_stats("gamma", method), POS(4), 2.5, BETWEEN(-1.0, 0.3, 4), POS(4)),
+                  case(_stats("chi2", method), POS(4), 3.0, BETWEEN(-1.0, 0.3, 4), POS(4)),
+                  case(_stats("beta", method), OPEN01(4), 2.0, 3.0, BETWEEN(-0.05, 0.05, 4), BETWEEN(1.1, 1.3, 4))]
+    # poisson in its rate mu > 0; k constant (integers, and for the distribution functions also non-integers
+    # and negative numbers)
+    for method in ("logpmf", "pmf"):
+        CASES += [case(_stats("poisson", method), [0, 1, 3, 7], POS(4)),
+                  case(_stats("poisson", method), [0, 2, 5], FLOAT(POS()))]
+    for method in ("cdf", "logcdf", "sf", "logsf"):
+        CASES += [case(_stats("poisson", method), [0, 1, 3, 7], POS(4)),
+                  case(_stats("poisson", method), [0.5, 2.0, 3.7] if method == "logcdf" else [-1.0, 0.5, 2.0, 3.7],
+                       FLOAT(POS()))]  # logcdf is -inf below 0, where finite differences are nan
+    # dirichlet in alpha > 0 (x a constant point of the simplex: scipy refuses any other)
+    for method in ("logpdf", "pdf"):
+        CASES += [case(_stats("dirichlet", method), [0.2, 0.5, 0.3], POS(3)),
+                  case(_stats("dirichlet", method), [[0.2, 0.6], [0.5, 0.1], [0.3, 0.3]], POS(3))]
+    # multivariate_normal in x, mean and cov (symmetric positive definite; only its lower triangle is read)
+    for method in ("logpdf", "pdf"):
+        CASES += [case(_stats("multivariate_normal", method), R(5, 3), R(3), SPD(3)),
+                  case(_stats("multivariate_normal", method), R(3), R(3), SPD(3)),
+                  case(_stats("multivariate_normal", method), R(2, 2, 3), None, SPD(3))]
