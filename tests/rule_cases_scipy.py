@@ -104,3 +104,39 @@ if special is not None:
         CASES += [case(_stats("multivariate_normal", method), R(5, 3), R(3), SPD(3)),
                   case(_stats("multivariate_normal", method), R(3), R(3), SPD(3)),
                   case(_stats("multivariate_normal", method), R(2, 2, 3), None, SPD(3))]
+
+
+def TRIANGULAR(n, lower):
+    """A well-conditioned matrix whose lower (or upper) triangle is a triangular factor; the other triangle
+    holds random numbers, which the solvers do not read."""
+    return Domain("TRIANGULAR", (n, n), lambda rng, s: rng.standard_normal(s) * 0.3 + 2 * np.eye(n))
+
+
+if special is not None:
+    from scipy import linalg, signal
+
+    CASES += [
+        # solve_triangular: a's triangle well-conditioned; b a vector or a matrix
+        case(linalg.solve_triangular, TRIANGULAR(3, True), R(3), lower=True),
+        case(linalg.solve_triangular, TRIANGULAR(3, False), R(3, 2)),
+        case(linalg.solve_triangular, TRIANGULAR(3, True), R(3, 2), trans=1, lower=True),
+        case(linalg.solve_triangular, TRIANGULAR(3, False), R(3), trans="T", unit_diagonal=True),
+        # cho_solve with the factor in either triangle (the other triangle is not read), and cho_factor of a
+        # symmetric positive-definite matrix (the result is (c, lower): both returned)
+        case(linalg.cho_solve, TRIANGULAR(3, True), R(3), path="PRIMITIVE((a0, True), a1)"),
+        case(linalg.cho_solve, TRIANGULAR(3, False), R(3, 2), path="PRIMITIVE((a0, False), a1)"),
+        case(linalg.cho_factor, SPD(3), unpack=2), case(linalg.cho_factor, SPD(3), lower=True, unpack=2),
+        # lu_solve with a packed factor (unit lower, well-conditioned upper) and fixed pivots; lu_factor of a
+        # well-conditioned matrix
+        case(linalg.lu_solve, TRIANGULAR(3, True), R(3), path="PRIMITIVE((a0, np.array([2, 1, 2])), a1)"),
+        case(linalg.lu_solve, TRIANGULAR(3, True), R(3, 2), path="PRIMITIVE((a0, np.array([0, 2, 2])), a1, trans=1)"),
+        case(linalg.lu_factor, TRIANGULAR(3, True), unpack=2),
+        # expm of any matrix (small entries); solve_sylvester with a and -b apart in spectrum
+        case(linalg.expm, R(3, 3)), case(linalg.expm, R(2, 2)),
+        case(linalg.solve_sylvester, TRIANGULAR(3, True), TRIANGULAR(2, False), R(3, 2)),
+        # convolve in both inputs, every mode, 1-D and 2-D, either input the longer
+        case(signal.convolve, R(5), R(3)), case(signal.convolve, R(3), R(5), mode="same"),
+        case(signal.convolve, R(6), R(3), mode="valid"), case(signal.convolve, R(3), R(6), mode="valid"),
+        case(signal.convolve, R(4, 5), R(2, 3)), case(signal.convolve, R(4, 5), R(3, 2), mode="same"),
+        case(signal.convolve, R(4, 5), R(2, 3), mode="valid"), case(signal.convolve, R(6), R(3), method="fft"),
+    ]
