@@ -21,6 +21,10 @@ FAMILIES = {
     "linalg": "Products and linear algebra", "shape": "Shape, joining and splitting",
     "indexing": "Selection and indexing", "math_builtins": "The math module and builtins",
     "scipy_special": "scipy.special (registered when scipy is installed)",
+    "scipy_special_more": "More of scipy.special (registered when scipy is installed)",
+    "scipy_stats": "scipy.stats (registered when scipy is installed)",
+    "scipy_linalg": "scipy.linalg (registered when scipy is installed)",
+    "scipy_signal": "scipy.signal (registered when scipy is installed)",
     "adjoint_helpers": "Runtime helpers of generated adjoints (so they can be differentiated again)",
 }
 

@@ -113,7 +113,7 @@ def build_module(cases, directory):
                 call_args.append(repr(a))
         call_args += [f"{k}={v!r}" for k, v in c.kwargs.items()]
         if c.path is not None:
-            call = c.path
+            call = c.path.replace("PRIMITIVE", f"PRIMITIVE_{i}")  # a path may name the case's primitive
         else:
             call = f"PRIMITIVE_{i}({', '.join(call_args)})"
         lines.append(f"def wrapper_{i}({', '.join(params)}):")
@@ -200,7 +200,7 @@ def primitive_call(c, values):
     if c.path is None:
         args = [names[f"a{j}"] if isinstance(a, Domain) else a for j, a in enumerate(c.args)]
         return c.primitive, args, dict(c.kwargs)
-    namespace = {"np": np, "runtime": runtime, "math": math, "sum": builtins.sum, **names}
+    namespace = {"np": np, "runtime": runtime, "math": math, "sum": builtins.sum, "PRIMITIVE": c.primitive, **names}
 
     def ev(node):
         return eval(compile(ast.Expression(node), "<case>", "eval"), namespace)

@@ -64,20 +64,40 @@ def display_name(obj):
     module = getattr(obj, "__module__", None) or ""
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
     if type(obj).__name__ == "ufunc":
-        import numpy
-        return f"numpy.{obj.__name__}" if getattr(numpy, obj.__name__, None) is obj else f"the ufunc {obj.__name__}"
+        for package in ("numpy", "scipy.special"):
+            if getattr(sys.modules.get(package), obj.__name__, None) is obj:
+                return f"{package}.{obj.__name__}"
+        return f"the ufunc {obj.__name__}"
+    if inspect.ismethod(obj) and not inspect.isclass(obj.__self__):
+        owner = _instance_path(obj.__self__)
+        if owner is not None:  # a method of a module's object: scipy.stats.norm.logpdf
+            return f"{owner}.{obj.__name__}"
     if module in ("builtins", ""):
         return name
     if module == "_operator":
         return f"operator.{name}"
-    if module.startswith("numpy"):
-        # numpy defines its functions in private modules (numpy._core.fromnumeric, numpy.fft._pocketfft);
-        # name them by the public path.
-        public = [part for part in module.split(".") if not part.startswith("_")]
-        module = ".".join(public)
+    if module.startswith(("numpy", "scipy")):
+        # numpy and scipy define their functions in private modules (numpy._core.fromnumeric,
+        # scipy.linalg._basic); name them by the public path.
+        module = _public_path(module)
     if module.startswith("autodiff_st."):
         module = _public_module(obj, module, name)
     return f"{module}.{name}"
+
+
+def _public_path(module):
+    return ".".join(part for part in module.split(".") if not part.startswith("_"))
+
+
+def _instance_path(owner):
+    """``scipy.stats.norm`` for the object that a package exports under a name (its ``name`` attribute, or
+    its class's name without ``_gen``), or None."""
+    module = _public_path(type(owner).__module__)
+    parent = sys.modules.get(module)
+    for candidate in (getattr(owner, "name", None), type(owner).__name__.removesuffix("_gen")):
+        if isinstance(candidate, str) and parent is not None and getattr(parent, candidate, None) is owner:
+            return f"{module}.{candidate}"
+    return None
 
 
 def _public_module(obj, module, name):

@@ -21,4 +21,4 @@ try:  # scipy is optional: its rules are registered only when it is installed
 except ImportError:
     pass
 else:
-    from . import scipy_special  # noqa: F401
+    from . import scipy_special, scipy_special_more, scipy_stats, scipy_linalg, scipy_signal  # noqa: F401
