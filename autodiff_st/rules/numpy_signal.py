@@ -95,9 +95,10 @@ def gradient(g, ans, f, *varargs, axis=None, edge_order=1):
     return gradient_transpose(parts, f, varargs, axis, edge_order)
 
 
-@vjp_rule(runtime.gradient_of, diff=("v",))
+@vjp_rule(runtime.gradient_of, diff=("v",), returns_tuple=True)
 def gradient_of_rule(g, ans, v, spacing=(), axis=None, edge_order=1):
-    return gradient_transpose(g, v, spacing, axis, edge_order)
+    parts = g
+    return gradient_transpose(parts, v, spacing, axis, edge_order)
 
 
 @vjp_rule(runtime.gradient_transpose, diff=("v",), nograd=("f",))
