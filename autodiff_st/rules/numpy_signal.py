@@ -108,7 +108,7 @@ def gradient_transpose_rule(g, ans, v, f, spacing=(), axis=None, edge_order=1):
 
 # -- np.bincount(x, weights=w): linear in the weights ----------------------------------------------------
 
-@vjp_rule(np.bincount, diff=("weights",))
+@vjp_rule(np.bincount, diff=("weights",), nograd=("x",))
 def bincount(g, ans, x, weights=None, minlength=0):
     # ans[j] sums the weights of the positions where x == j: each weight reads the bin it falls in.
     return np.take(g, x)

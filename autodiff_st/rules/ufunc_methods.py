@@ -94,7 +94,7 @@ def multiply_accumulate_jvp(t, ans, array, axis=0, dtype=None, out=None):
 
 # -- np.add.at, as the compiler writes it -----------------------------------------------------------------------
 
-@vjp_rule(runtime.add_at, diff=("a", "b"))
+@vjp_rule(runtime.add_at, diff=("a", "b"), nograd=("indices",))
 def add_at(g, ans, a, indices, b):
     # Every element of a passes through; b's elements land at indices, so each reads g there (a
     # repeated index reads it once per repetition), summed where b was broadcast.
