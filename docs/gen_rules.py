@@ -20,6 +20,8 @@ FAMILIES = {
     "operators": "Operators", "elementwise": "Elementwise functions", "reductions": "Reductions",
     "linalg": "Products and linear algebra", "shape": "Shape, joining and splitting",
     "indexing": "Selection and indexing", "math_builtins": "The math module and builtins",
+    "numpy_signal": "Numerical routines (interp, polyval, convolve, gradient, bincount)",
+    "ufunc_methods": "Methods of ufuncs (reduce, accumulate, add.at)",
     "scipy_special": "scipy.special (registered when scipy is installed)",
     "scipy_special_more": "More of scipy.special (registered when scipy is installed)",
     "scipy_stats": "scipy.stats (registered when scipy is installed)",

@@ -9,7 +9,7 @@ import operator
 import numpy as np
 
 from autodiff_st import runtime
-from tests import rule_cases_arrays, rule_cases_elementwise, rule_cases_scipy
+from tests import rule_cases_arrays, rule_cases_elementwise, rule_cases_numpy_more, rule_cases_scipy
 from tests.rule_harness import AWAY0, FLOAT, POS, R, UNIT, WELL, case
 
 CORE_CASES = [
@@ -94,4 +94,5 @@ CORE_CASES = [
     case(runtime.unstack, R(3, 2), path="runtime.unstack(a0, 2, axis=1)", unpack=2, order=1),
 ]
 
-CASES = CORE_CASES + rule_cases_elementwise.CASES + rule_cases_arrays.CASES + rule_cases_scipy.CASES
+CASES = (CORE_CASES + rule_cases_elementwise.CASES + rule_cases_arrays.CASES + rule_cases_numpy_more.CASES
+         + rule_cases_scipy.CASES)

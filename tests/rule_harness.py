@@ -405,7 +405,7 @@ def rule_jvp(primitive, args, kwargs, tangents):
             terms.append(forward.custom[name](tangent, ans, *args, **kwargs))
     if not terms:
         return ans, runtime.tangent_zeros(ans)
-    if rule.returns_tuple:
+    if rule.returns_tuple and isinstance(ans, tuple):  # (np.linalg.svd with compute_uv=False returns one array)
         total = tuple(sum(parts[1:], parts[0]) for parts in zip(*terms))
         return ans, total
     total = terms[0]

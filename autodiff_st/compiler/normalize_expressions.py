@@ -16,8 +16,10 @@ import gast
 import numpy as np
 
 from ..core.errors import UnsupportedSyntaxError
+from ..runtime.numeric import add_at
 from .ir import If, load, static_path_root
 from .naming import describe_operand
+from .scope import helper_name
 
 OP_WORDS = {
     gast.Add: "plus", gast.Sub: "minus", gast.Mult: "times", gast.Div: "over", gast.MatMult: "matmul",
@@ -158,6 +160,8 @@ class ExpressionLowering:
         """The ``out=`` argument of a numpy call (by keyword, or a ufunc's extra positional argument), or
         None when there is none."""
         fn = self.resolve_static(call.func)
+        if _is_add_at(fn):
+            return self.add_at_target(call, origin)
         is_ufunc = isinstance(fn, np.ufunc)
         if not is_ufunc and not (getattr(fn, "__module__", None) or "").startswith("numpy"):
             return None  # the user's own function: out= is just an argument to it
@@ -214,10 +218,31 @@ class ExpressionLowering:
             return self.floating_array(value.args[0].id, depth + 1)
         return False
 
+    def add_at_target(self, call, origin):
+        """The array ``a`` that ``np.add.at(a, indices, b)`` adds into."""
+        if len(call.args) != 3 or call.keywords or not isinstance(call.args[0], gast.Name):
+            raise UnsupportedSyntaxError(
+                "autodiff_st differentiates np.add.at(a, indices, b) with a local array `a` and the three "
+                "arguments given by position.", origin=origin,
+                hint="Write `np.add.at(a, indices, b)` with `a` an array made in this function.")
+        return call.args[0].id
+
     def call_into(self, call, origin):
         """``f(..., out=y)``: Python writes the result into ``y`` and returns ``y``. The normal form does
-        the same: ``y[...] = f(...)`` (which broadcasts and casts as out= does), then ``y``."""
+        the same: ``y[...] = f(...)`` (which broadcasts and casts as out= does), then ``y``.
+
+        ``np.add.at(a, indices, b)`` likewise adds ``b`` into ``a`` at ``indices`` and returns None: it
+        becomes ``a[...] = add_at(a, indices, b)``, a write into ``a`` like any other (``a`` must be an
+        array made in the function that no other name shares), where ``runtime.add_at`` computes the new
+        contents in ``a``'s own dtype, as np.add.at does."""
         name = self.output_array(call, origin)
+        if _is_add_at(self.resolve_static(call.func)):
+            result = gast.Call(func=helper_name(add_at, self.namer.fresh("add_at")), args=call.args, keywords=[])
+            result.origin = origin
+            target = gast.Subscript(value=gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None),
+                                    slice=gast.Constant(value=Ellipsis, kind=None), ctx=gast.Store())
+            self.store_element(target, result, origin)
+            return gast.Constant(value=None, kind=None)
         if not self.floating_array(self.env.get(name)):
             # A ufunc refuses to cast its result into an out= of a lower kind (a float result into an int
             # array), where the write below would truncate: accept only an out= known to be floating.
@@ -394,3 +419,8 @@ def temp_name(value, is_local):
             return f"{base}_{at}"
         return f"{base}_part" if base else "part"
     return "tmp"
+
+
+def _is_add_at(fn):
+    """Whether ``fn`` is ``np.add.at`` (a method bound to the ufunc ``np.add``)."""
+    return getattr(fn, "__self__", None) is np.add and getattr(fn, "__name__", None) == "at"

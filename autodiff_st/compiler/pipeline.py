@@ -98,6 +98,10 @@ def build(fn, positions, mode, kinds=None, roots=None):
     for loop in walk_loops(body):
         user_locals.update(loop.targets + ([loop.index] if loop.index else []))
     helpers = HelperNames(namer, parsed, user_locals)
+    for op in ops:  # run-time helpers the normal form calls (np.add.at's functional form): bind them
+        for node in gast.walk(op.value):
+            if getattr(node, "helper", None) is not None:
+                node.id = helpers.name_for(node.helper, node.id)
     active_params = [params[p] for p in positions]
     scalar_params = {p for p, is_number in zip(params, kinds or ()) if is_number}
     if mode == "jvp":

@@ -63,6 +63,8 @@ def display_name(obj):
     """How users spell a function: ``numpy.sin``, ``numpy.fft.fft``, ``math.exp``, ``abs``."""
     module = getattr(obj, "__module__", None) or ""
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
+    if type(getattr(obj, "__self__", None)).__name__ == "ufunc":  # a method of a ufunc: numpy.add.reduce
+        return f"{display_name(obj.__self__)}.{obj.__name__}"
     if type(obj).__name__ == "ufunc":
         for package in ("numpy", "scipy.special"):
             if getattr(sys.modules.get(package), obj.__name__, None) is obj:

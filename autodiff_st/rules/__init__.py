@@ -2,7 +2,8 @@
 
 Each module registers the rules of one family: operators, elementwise functions, reductions, linear
 algebra, shape and joining, indexing, math and builtins, making arrays from numbers (creation),
-scipy.special, the helpers that generated code calls (so that generated code can be differentiated
+numpy's numerical routines (numpy_signal: interp, polyval, convolve, gradient, ...), the methods of
+ufuncs (ufunc_methods: np.add.reduce, np.add.at, ...), scipy.special, the helpers that generated code calls (so that generated code can be differentiated
 again), and the batching rules of ``vmap``. The registry itself (``vjp_rule``, ``lookup``, ...) lives
 in ``core.registry``; its names are re-exported here.
 """
@@ -15,6 +16,7 @@ from ..core.registry import (ATTRIBUTES, METHODS, NONDIFF_ATTRIBUTES, NONDIFF_ME
 # The families register in this order, the order their rules were written in.
 from . import operators, elementwise, reductions, linalg, shape  # noqa: F401
 from . import math_builtins, adjoint_helpers, indexing, creation, batching  # noqa: F401
+from . import numpy_signal, ufunc_methods  # noqa: F401
 
 try:  # scipy is optional: its rules are registered only when it is installed
     import scipy.special  # noqa: F401

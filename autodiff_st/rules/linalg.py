@@ -5,10 +5,10 @@ import numpy as np
 
 from ..runtime import (dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right, unbroadcast, expand_reduced, require,
                        identity_like, tensordot_left_axes, tensordot_left_order, tensordot_right_axes,
-                       tensordot_right_order, einsum_grads, kron_shape, kron_slot_shape, kron_slot_axes, swap_if,
+                       tensordot_right_order, kron_shape, kron_slot_shape, kron_slot_axes, swap_if,
                        from_triangle, upper_block, upper_right, multi_dot_grads, lstsq_residual_weights,
                        norm_direction, as_columns, from_columns, symmetric_from_triangle, tangent_zeros,
-                       norm_axes)
+                       norm_axes, last_axes_swapped, einsum_operand_grads)
 from ..core.registry import vjp_rule, method, nondifferentiable, multilinear, jvp_rule
 
 
@@ -25,8 +25,10 @@ def outer(g, ans, a, b):
 
 @vjp_rule(np.inner)
 def inner(g, ans, a, b):
-    # np.inner contracts the last axes; for vectors and matrices this is a @ b.T.
-    return dot_grad_left(g, a, np.transpose(b)), np.transpose(dot_grad_right(g, a, np.transpose(b)))
+    # np.inner contracts the last axes: it is np.dot(a, b') with b' b with its last two axes swapped.
+    swapped = last_axes_swapped(b)
+    return dot_grad_left(g, a, np.transpose(b, swapped)), np.transpose(dot_grad_right(g, a, np.transpose(b, swapped)),
+                                                                       swapped)
 
 
 method("dot", np.dot)
@@ -57,8 +59,10 @@ def tensordot(g, ans, a, b, axes=2):
 
 
 @vjp_rule(np.einsum)
-def einsum(g, ans, subscripts, *operands, out=None, optimize=False, **kwargs):
-    return einsum_grads(g, subscripts, operands)
+def einsum(g, ans, *operands, out=None, optimize=False, **kwargs):
+    # operands holds the subscripts string and the arrays, or (sublist form) each array followed by its
+    # list of axis numbers, and the output's list last; the subscripts' cotangents are None.
+    return einsum_operand_grads(g, operands)
 
 
 @vjp_rule(np.kron)
@@ -194,12 +198,13 @@ def svd(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     # singular value decomposition"), f_ij = 1 / (s_j^2 - s_i^2) off the diagonal:
     # a_bar = u [ (f * (u^T u_bar - u_bar^T u)) s + diag(s_bar) + s (f * (v^T v_bar - v_bar^T v)) ] vh
     #         + (I - u u^T) u_bar s^-1 vh + u s^-1 vh_bar (I - v vh).
-    require(compute_uv and not hermitian, "the derivative of np.linalg.svd is implemented for compute_uv=True "
-                                          "and hermitian=False; for singular values alone use np.linalg.svdvals.")
-    require(not full_matrices or np.shape(a)[-2] == np.shape(a)[-1],
+    # With compute_uv=False the result is s alone: the factors are computed again, and u and vh have no
+    # cotangent.
+    require(not hermitian, "the derivative of np.linalg.svd is implemented for hermitian=False.")
+    require(not compute_uv or not full_matrices or np.shape(a)[-2] == np.shape(a)[-1],
             "the derivative of np.linalg.svd of a non-square matrix is implemented for full_matrices=False.")
-    g_u, g_s, g_vh = g
-    u, s, vh = ans
+    u, s, vh = ans if compute_uv else np.linalg.svd(a, full_matrices=False)
+    g_u, g_s, g_vh = g if compute_uv else (tangent_zeros(u), g, tangent_zeros(vh))
     eye = identity_like(s)
     s_row = np.expand_dims(s, -2)
     s_col = np.expand_dims(s, -1)
@@ -367,11 +372,10 @@ def svd_jvp(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     # Reduced SVD a = u diag(s) vh with distinct nonzero singular values, p = u^T da v, f_ij = 1 / (s_j^2 -
     # s_i^2) off the diagonal: ds = diag(p), du = u (f * (p s + s p^T)) + (I - u u^T) da v / s,
     # dv = v (f * (s p + p^T s)) + (I - v v^T) da^T u / s.
-    require(compute_uv and not hermitian, "the derivative of np.linalg.svd is implemented for compute_uv=True "
-                                          "and hermitian=False; for singular values alone use np.linalg.svdvals.")
-    require(not full_matrices or np.shape(a)[-2] == np.shape(a)[-1],
+    require(not hermitian, "the derivative of np.linalg.svd is implemented for hermitian=False.")
+    require(not compute_uv or not full_matrices or np.shape(a)[-2] == np.shape(a)[-1],
             "the derivative of np.linalg.svd of a non-square matrix is implemented for full_matrices=False.")
-    u, s, vh = ans
+    u, s, vh = ans if compute_uv else np.linalg.svd(a, full_matrices=False)
     v = vh.mT
     eye = identity_like(s)
     s_row = np.expand_dims(s, -2)
@@ -380,7 +384,7 @@ def svd_jvp(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     p = u.mT @ t @ v
     du = u @ (f * (p * s_row + s_col * p.mT)) + (t @ v - u @ p) / s_row
     dv = v @ (f * (s_col * p + p.mT * s_row)) + (t.mT @ u - v @ p.mT) / s_row
-    return du, np.diagonal(p, axis1=-2, axis2=-1), dv.mT
+    return (du, np.diagonal(p, axis1=-2, axis2=-1), dv.mT) if compute_uv else np.diagonal(p, axis1=-2, axis2=-1)
 
 
 @jvp_rule(np.linalg.svdvals)

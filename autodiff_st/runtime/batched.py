@@ -105,6 +105,8 @@ class Batched:
     def __getattr__(self, name):
         if name.startswith("__") or not hasattr(np.ndarray, name):
             raise AttributeError(name)
+        if name == "mT":  # a property, not a method: each element's last two axes swapped
+            return Batched(np.swapaxes(self.value, -1, -2))
         return functools.partial(method, self, name)
 
     def _needs_value(self, *args):

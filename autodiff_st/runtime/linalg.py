@@ -71,18 +71,31 @@ def check_dot_operands(a, b):
         )
 
 
+def _dot_contracted(b):
+    """The axis of ``b`` that ``np.dot(a, b)`` sums over: its second to last (its only one for a vector)."""
+    return max(np.ndim(b) - 2, 0)
+
+
 def dot_grad_left(v, a, b):
+    """The gradient of ``np.dot(a, b)`` with respect to ``a``, for cotangent ``v``. Beyond two
+    dimensions ``np.dot(a, b)[i..., j..., m] = sum_k a[i..., k] b[j..., k, m]``."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(v * b, a)
-    check_dot_operands(a, b)
-    return matmul_grad_left(v, a, b)
+    if np.ndim(a) <= 2 and np.ndim(b) <= 2:
+        return matmul_grad_left(v, a, b)
+    na, nb = np.ndim(a), np.ndim(b)
+    kept_b = [j for j in range(nb) if j != _dot_contracted(b)]
+    return np.tensordot(v, b, axes=(list(range(na - 1, na - 1 + len(kept_b))), kept_b))
 
 
 def dot_grad_right(v, a, b):
+    """The gradient of ``np.dot(a, b)`` with respect to ``b``, for cotangent ``v``."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(v * a, b)
-    check_dot_operands(a, b)
-    return matmul_grad_right(v, a, b)
+    if np.ndim(a) <= 2 and np.ndim(b) <= 2:
+        return matmul_grad_right(v, a, b)
+    lead = list(range(np.ndim(a) - 1))
+    return np.moveaxis(np.tensordot(a, v, axes=(lead, lead)), 0, _dot_contracted(b))
 
 
 def multi_dot_grads(v, arrays):
