@@ -383,10 +383,9 @@ class Backward(Writer):
             parts = self.namer.fresh(f"{name}_bar_parts")
             self.statements.append(tag(gast.Assign(targets=[store(parts)], value=exprs[name], type_comment=None),
                                        origin))
-            for i, elt in enumerate(node.elts):
-                if self.active_atom(elt):
-                    self.accumulate(elt.id, gast.Subscript(value=load(parts), slice=gast.Constant(value=i, kind=None),
-                                                           ctx=gast.Load()), origin)
+            for path, leaf in leaves(node):  # a nested display's elements take their parts in turn
+                if self.active_atom(leaf):
+                    self.accumulate(leaf.id, part(parts, path), origin)
 
     def user_call(self, op):
         origin = op.origin

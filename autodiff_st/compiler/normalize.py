@@ -21,12 +21,13 @@ from ..core.errors import UnsupportedSyntaxError
 from .aliasing import AliasTracker
 from .ir import Op, is_atom, load, static_path_root
 from .normalize_control import ControlFlowLowering, has_nested_return
+from .normalize_displays import DisplayLowering
 from .normalize_expressions import ExpressionLowering, temp_name
 from .parsing import origin_of
 from .scope import resolve_path
 
 
-class Normalizer(ControlFlowLowering, ExpressionLowering):
+class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering):
     """Normalizes one function body into ``block``, a list of the normal form's statements.
 
     Expressions and control flow are mixed in rather than owned: they emit into the same block, read
