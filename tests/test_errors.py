@@ -133,10 +133,6 @@ def uses_walrus(x):
     return (y := x * 2.0) * y
 
 
-def uses_raise(x):
-    raise ValueError("no")
-
-
 FENCE_CASES = [
     (uses_try, "try:", "try"),
     (uses_with, "with np.errstate", "with"),
@@ -151,7 +147,6 @@ FENCE_CASES = [
     (uses_double_star_call, "**{", "**kwargs"),
     (uses_nested_def, "def helper", "function"),
     (uses_walrus, ":=", ":="),
-    (uses_raise, "raise ValueError", "raise"),
 ]
 
 

@@ -114,3 +114,86 @@ def test_vjp_and_jvp():
     np.testing.assert_allclose(g, [y[1] - 4.0, y[0]])
     _, tangent = ad.jvp(vjp_and_jvp_of_rhs, (y,), (np.array([1.0, 0.0]),))
     np.testing.assert_allclose(tangent, [y[1], -2.0])
+
+
+# --- unpacking -------------------------------------------------------------------------------------
+
+UNPACK_CASES = [case for case in c.CASES if case[0] == "unpacking" and case[1] not in ("unpack_svd", "unpack_lstsq")]
+
+
+@pytest.mark.parametrize("name, fn, args", [case[1:] for case in UNPACK_CASES], ids=[case[1] for case in UNPACK_CASES])
+def test_unpacking_construct(name, fn, args):
+    check_construct(fn, args)
+
+
+@pytest.mark.parametrize("fn", [c.unpack_svd, c.unpack_lstsq])
+def test_unpacking_the_results_of_svd_and_lstsq(fn):
+    # jacfwd of np.linalg.svd and np.linalg.lstsq themselves is not batched yet (a limitation of their
+    # forward rules, not of unpacking): check reverse mode, forward mode through jvp, and second order.
+    ad.testing.check_grads(fn, (c.M3,))
+    jac = ad.jacrev(fn)(c.M3)
+    for i in np.ndindex(3, 3):
+        e = np.zeros((3, 3))
+        e[i] = 1.0
+        assert np.isclose(ad.jvp(fn, (c.M3,), (e,))[1], jac[i])
+    eps = 1e-6
+    numeric = np.zeros((3, 3, 3, 3))
+    for i in np.ndindex(3, 3):
+        e = np.zeros((3, 3))
+        e[i] = eps
+        numeric[(...,) + i] = (ad.grad(fn)(c.M3 + e) - ad.grad(fn)(c.M3 - e)) / (2 * eps)
+    np.testing.assert_allclose(ad.hessian(fn)(c.M3), numeric, rtol=1e-5, atol=1e-6)
+
+
+def rows_of_a_matrix(x):
+    m = np.outer(x, x[:2])
+    first, second, third = m
+    return np.sum(first * second) + np.sum(third)
+
+
+def nested_targets(x):
+    (a, b), c3 = (x[0], x[1] * 2.0), x[2]
+    return a * b * c3
+
+
+def star_in_the_middle(x):
+    first, *middle, last = np.sin(x * 2.0)
+    return first * last + np.sum(np.array(middle) ** 2)
+
+
+def star_from_a_tuple_of_arrays(x):
+    pair = (x, x ** 2, np.cos(x))
+    head, *tail = pair
+    return np.sum(head * tail[0] + tail[1])
+
+
+def star_takes_nothing(x):
+    a, b, *rest, c3 = x
+    return a * b * c3 + len(rest)
+
+
+@pytest.mark.parametrize("fn", [rows_of_a_matrix, nested_targets, star_in_the_middle, star_from_a_tuple_of_arrays,
+                                star_takes_nothing])
+def test_more_unpacking(fn):
+    check_construct(fn, (c.X3,))
+
+
+def unpacks_too_few(x):
+    a, b, *rest = x[:1]
+    return a + b
+
+
+def unpacks_too_many(x):
+    a, b = np.exp(x)
+    return a + b
+
+
+@pytest.mark.parametrize("fn, message", [(unpacks_too_few, "not enough values to unpack"),
+                                         (unpacks_too_many, "too many values to unpack")])
+@pytest.mark.parametrize("transform", [ad.grad, ad.jacfwd, ad.hessian])
+def test_unpacking_errors_are_pythons(fn, message, transform):
+    with pytest.raises(ValueError, match=message) as info:
+        fn(c.X3)
+    with pytest.raises(ValueError, match=message) as info:
+        transform(fn)(c.X3)
+    assert not isinstance(info.value, ad.AutodiffError)

@@ -212,7 +212,7 @@ class Backward(Writer):
         if op.kind == "append":
             self.append(op)
             return
-        if op.kind in ("return", "expr", "assert"):
+        if op.kind in ("return", "expr", "assert", "raise"):
             return
         facts, liveness = self.facts, self.facts.liveness
         names = targets(op)
@@ -294,8 +294,9 @@ class Backward(Writer):
             self.user_call(op)
             return
         if op.kind == "unpack" and isinstance(value, gast.Name):
-            parts = gast.Call(func=self.helper(runtime.parts, "parts"),
-                              args=[self.adjoint_or_zeros(t) for t in op.target], keywords=[])
+            # The rows of an array, or the elements of a tuple or list: the helper tells them apart.
+            parts = gast.Call(func=self.helper(runtime.unpacked_cotangent, "unpacked_cotangent"),
+                              args=[load(value.id)] + [self.adjoint_or_zeros(t) for t in op.target], keywords=[])
             self.accumulate(value.id, parts, origin)
             return
         if op.kind == "unpack":

@@ -18,7 +18,6 @@ _CONTROL_FLOW_HINT = (
 _REFUSED = {
     gast.Try: ("a `try` statement", "Handle errors outside the differentiated function."),
     gast.With: ("a `with` block", "Move the `with` block outside the differentiated function."),
-    gast.Raise: ("a `raise` statement", "Check inputs outside the differentiated function."),
     gast.Global: ("a `global` statement", "Pass the value in as an argument and return the new value."),
     gast.Nonlocal: ("a `nonlocal` statement", "Pass the value in as an argument and return the new value."),
     gast.ClassDef: ("a class definition", "Define the class at module level."),
@@ -36,7 +35,7 @@ _REFUSED = {
 
 _ALLOWED_STATEMENTS = (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Return, gast.Expr, gast.Pass,
                        gast.Assert, gast.Delete, gast.If, gast.For, gast.While, gast.Break, gast.Continue,
-                       gast.FunctionDef)
+                       gast.FunctionDef, gast.Raise)
 
 _INLINE_HINT = ("Nested functions and lambdas are inlined where they are called: give them a single "
                 "`return` expression and plain parameters, or define the function at module level.")
@@ -115,6 +114,8 @@ def _check_expression(root):
     for child in gast.walk(root):
         if child is root and isinstance(root, gast.stmt):
             continue
+        if isinstance(child, gast.Starred) and isinstance(child.ctx, gast.Store):
+            continue  # a starred assignment target: `a, *rest = xs`
         for kind, (what, hint) in _REFUSED.items():
             if isinstance(child, kind):
                 refuse(what, child, hint)
@@ -142,10 +143,19 @@ def _is_element(target):
     return isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
 
 
+def _names_only(target):
+    """A target of names, unpacked: ``a, b``, ``a, *rest``, ``(a, b), c``."""
+    if isinstance(target, gast.Name):
+        return True
+    if isinstance(target, gast.Starred):
+        return isinstance(target.value, gast.Name)
+    return isinstance(target, (gast.Tuple, gast.List)) and all(_names_only(e) for e in target.elts)
+
+
 def _check_target(target):
     if isinstance(target, gast.Name) or _is_element(target):
         return
-    if isinstance(target, (gast.Tuple, gast.List)) and all(isinstance(e, gast.Name) for e in target.elts):
+    if isinstance(target, (gast.Tuple, gast.List)) and _names_only(target):
         return
     if isinstance(target, gast.Subscript):
         refuse("assignment into an element of something other than a named array", target,

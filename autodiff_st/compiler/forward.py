@@ -86,7 +86,7 @@ class Tangent(Writer):
         if id(op) in self.facts.user_calls:
             return [tag(stmt, op.origin) for stmt in self.user_call_jvp(op)]
         primal = self.primal.statement(op)
-        if op.kind in ("return", "expr", "assert") or (op.kind == "assign" and op.target in self.facts.uncounted):
+        if op.kind in ("return", "expr", "assert", "raise") or (op.kind == "assign" and op.target in self.facts.uncounted):
             return primal
         names = targets(op)
         reads = set(names_in(op.value)) | (set(names_in(op.stored)) if op.stored is not None else set())

@@ -23,7 +23,8 @@ class Op:
       "unpack": ``targets = value``, value a call or a name;
       "return": ``return value``, value an atom or a tuple of atoms;
       "expr":   ``value`` evaluated for its effect (a call);
-      "assert": ``assert value``.
+      "assert": ``assert value``;
+      "raise":  ``raise value[0]`` (``from value[1]`` when there are two), in the forward pass.
     """
 
     kind: str

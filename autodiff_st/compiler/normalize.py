@@ -23,11 +23,12 @@ from .ir import Op, is_atom, load, static_path_root
 from .normalize_control import ControlFlowLowering, has_nested_return
 from .normalize_displays import DisplayLowering
 from .normalize_expressions import ExpressionLowering, temp_name
+from .normalize_unpack import UnpackLowering
 from .parsing import origin_of
 from .scope import resolve_path
 
 
-class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering):
+class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, UnpackLowering):
     """Normalizes one function body into ``block``, a list of the normal form's statements.
 
     Expressions and control flow are mixed in rather than owned: they emit into the same block, read
@@ -136,6 +137,8 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering):
             return None
         if isinstance(stmt, (gast.Pass, gast.Delete)):
             return None  # `del name` only frees memory; the single-assignment form never reads it again
+        if isinstance(stmt, gast.Raise):
+            return self.raise_statement(stmt, origin)
         if isinstance(stmt, gast.Assert):
             test = self.atom(stmt.test, origin)
             msg = self.atom(stmt.msg, origin) if stmt.msg is not None else None
@@ -202,6 +205,19 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering):
                     origin=origin, hint="Write one assignment per line.")
             self.assign_to(target.id, load(source), origin)
         return None
+
+    def raise_statement(self, stmt, origin):
+        """``raise E(...)`` (``from cause``): evaluated and raised in the forward pass, as Python does. What
+        follows it in its block never runs. A bare ``raise`` belongs to an ``except`` clause."""
+        if stmt.exc is None:
+            raise UnsupportedSyntaxError(
+                "autodiff_st cannot differentiate a bare `raise` here.", origin=origin,
+                hint="Raise an exception object: `raise ValueError(...)`.")
+        # The exception is made in the raise statement itself (one call on atoms), as the user wrote it.
+        parts = [self.expression(stmt.exc, origin, want_atom=False)] + (
+            [self.atom(stmt.cause, origin)] if stmt.cause is not None else [])
+        self.emit("raise", None, gast.Tuple(elts=parts, ctx=gast.Load()), origin)
+        return "raise"
 
     def assign_to(self, user_name, value, origin):
         value = self.expression(value, origin, want_atom=False)
@@ -307,6 +323,15 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering):
         self.block.append(op)
 
     def unpack(self, target, value, origin):
+        if any(isinstance(e, gast.Starred) for e in target.elts):
+            self.starred_unpack(target, value, origin)
+            return
+        target, later = self.nested_targets(target, origin)
+        self.unpack_names(target, value, origin)
+        for stmt in later:
+            self.statement(stmt)
+
+    def unpack_names(self, target, value, origin):
         names = [e.id for e in target.elts]
         if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(names):
             # Parallel assignment: evaluate every right-hand side with the old names, then rebind.
@@ -322,8 +347,11 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering):
                 self.sharing.record_aliases(version, atom)
             return
         value = self.expression(value, origin, want_atom=False)
-        if not isinstance(value, (gast.Call, gast.Name)):
-            value = self.atom(value, origin)
+        if not isinstance(value, (gast.Call, gast.Name)) or isinstance(value, gast.Call) \
+                and not self.unpacks_natively(value):
+            # ell, sf2, sn2 = np.exp(theta): name the array, then unpack its rows
+            value = self.atom(value, origin) if not isinstance(value, gast.Call) \
+                else load(self.into_temporary(value, origin))
         versions = tuple(self.new_version(n) for n in names)
         if {n.id for n in gast.walk(value) if isinstance(n, gast.Name)} & set(versions):
             # h, c = cell(h, c) inside a loop or branch: compute into a temporary, then unpack it, so that

@@ -127,6 +127,9 @@ class Primal(Writer):
             return []
         if op.kind == "expr":
             return [tag(gast.Expr(value=op.value), origin)]
+        if op.kind == "raise":
+            exc, *cause = op.value.elts
+            return [tag(gast.Raise(exc=exc, cause=cause[0] if cause else None), origin)]
         if op.kind == "assert":
             test, *msg = op.value.elts
             return [tag(gast.Assert(test=test, msg=msg[0] if msg else None), origin)]

@@ -145,6 +145,16 @@ for _fn in (list, tuple, dict, zip, enumerate, reversed, iter, next, print, id, 
 batching_rule(weights.collect_weight_grad)(weights.collect_weight_grad)
 
 
+@batching_rule(runtime.unpacked_cotangent)
+def unpacked_cotangent(value, *cotangents):
+    if not isinstance(example_of(value), np.ndarray):
+        return runtime.Parts(cotangents)
+    size = batch_size((value,) + cotangents)
+    row = np.shape(example_of(value))[1:]
+    rows = [np.broadcast_to(as_batch_array(c, size), (size,) + row) for c in cotangents]
+    return Batched(np.stack(rows, axis=1))
+
+
 @batching_rule(isinstance)
 def batched_isinstance(x, classes):
     return isinstance(example_of(x), classes)
