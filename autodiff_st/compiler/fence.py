@@ -16,10 +16,6 @@ _CONTROL_FLOW_HINT = (
 )
 
 _REFUSED = {
-    gast.Try: ("a `try` statement", "Handle errors outside the differentiated function."),
-    gast.With: ("a `with` block", "Move the `with` block outside the differentiated function."),
-    gast.Global: ("a `global` statement", "Pass the value in as an argument and return the new value."),
-    gast.Nonlocal: ("a `nonlocal` statement", "Pass the value in as an argument and return the new value."),
     gast.ClassDef: ("a class definition", "Define the class at module level."),
     gast.Import: ("an `import` statement", "Import at module level."),
     gast.ImportFrom: ("an `import` statement", "Import at module level."),
@@ -35,7 +31,7 @@ _REFUSED = {
 
 _ALLOWED_STATEMENTS = (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Return, gast.Expr, gast.Pass,
                        gast.Assert, gast.Delete, gast.If, gast.For, gast.While, gast.Break, gast.Continue,
-                       gast.FunctionDef, gast.Raise)
+                       gast.FunctionDef, gast.Raise, gast.With, gast.Try, gast.Global, gast.Nonlocal)
 
 _INLINE_HINT = ("Nested functions and lambdas are inlined where they are called: give them a single "
                 "`return` expression and plain parameters, or define the function at module level.")
@@ -85,6 +81,18 @@ def _check_statement(stmt):
                    "Assign to a plain variable.")
         if isinstance(stmt, gast.AnnAssign) and stmt.value is None:
             return
+    if isinstance(stmt, gast.With):
+        for item in stmt.items:
+            _check_expression(item.context_expr)
+        for inner in stmt.body:
+            _check_statement(inner)
+        return
+    if isinstance(stmt, gast.Try):
+        for inner in stmt.body + stmt.orelse + stmt.finalbody:
+            _check_statement(inner)
+        return  # the except clauses never run in generated code: a catch is refused when it happens
+    if isinstance(stmt, (gast.Global, gast.Nonlocal)):
+        return
     if isinstance(stmt, (gast.If, gast.For, gast.While)):
         if isinstance(stmt, gast.For) and not isinstance(stmt.target, (gast.Name, gast.Tuple, gast.List)):
             refuse("this loop target", stmt, "Loop over plain names.")

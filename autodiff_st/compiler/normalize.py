@@ -23,12 +23,13 @@ from .ir import Op, is_atom, load, static_path_root
 from .normalize_control import ControlFlowLowering, has_nested_return
 from .normalize_displays import DisplayLowering
 from .normalize_expressions import ExpressionLowering, temp_name
+from .normalize_guards import GuardLowering
 from .normalize_unpack import UnpackLowering
 from .parsing import origin_of
 from .scope import resolve_path
 
 
-class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, UnpackLowering):
+class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, UnpackLowering, GuardLowering):
     """Normalizes one function body into ``block``, a list of the normal form's statements.
 
     Expressions and control flow are mixed in rather than owned: they emit into the same block, read
@@ -54,6 +55,8 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         self.nested_return = has_nested_return(parsed.node)
         self.inlined = {}  # nested functions and lambdas: name -> (parameter names, return expression)
         self.return_value = self.returned = None
+        self.declared_outside = {}
+        self.origin_now = parsed.node.origin  # names declared global or nonlocal -> the declaration's origin
 
     # -- names --------------------------------------------------------------------------------------
 
@@ -64,6 +67,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         branches an assignment must store into the same name on every path and every iteration, so it
         keeps the current version, and the backward pass restores overwritten values from the tape.
         """
+        self.refuse_outside_write(user_name, self.origin_now)
         if user_name in self.env:
             if self.depth > 0:
                 return self.env[user_name]
@@ -119,6 +123,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
 
     def statement(self, stmt):
         origin = origin_of(stmt)
+        self.origin_now = origin
         if isinstance(stmt, gast.Expr):
             if isinstance(stmt.value, gast.Constant):
                 return None  # a docstring or a bare constant
@@ -139,6 +144,12 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
             return None  # `del name` only frees memory; the single-assignment form never reads it again
         if isinstance(stmt, gast.Raise):
             return self.raise_statement(stmt, origin)
+        if isinstance(stmt, gast.With):
+            return self.with_statement(stmt, origin)
+        if isinstance(stmt, gast.Try):
+            return self.try_statement(stmt, origin)
+        if isinstance(stmt, (gast.Global, gast.Nonlocal)):
+            return self.declare_outside(stmt, origin)
         if isinstance(stmt, gast.Assert):
             test = self.atom(stmt.test, origin)
             msg = self.atom(stmt.msg, origin) if stmt.msg is not None else None

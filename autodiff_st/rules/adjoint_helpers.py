@@ -305,7 +305,7 @@ def owned_rule(g, ans, t):
     return g
 
 
-nondifferentiable(runtime.tangent_zeros)
+nondifferentiable(runtime.tangent_zeros, runtime.guarded_context, runtime.caught_in_try)
 
 
 # -- forward rules ---------------------------------------------------------------------------------------
