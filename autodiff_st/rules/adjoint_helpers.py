@@ -241,7 +241,8 @@ def parts_rule(g, ans, *cotangents):
 
 @vjp_rule(runtime.unpacked_cotangent, nograd=("value",), diff=("cotangents",))
 def unpacked_cotangent_rule(g, ans, value, *cotangents):
-    return [unbroadcast(g[i], c) for i, c in enumerate(cotangents)]
+    # The rows of g (an array), or its parts: each cotangent has the shape of its row.
+    return list(g)
 
 
 @vjp_rule(runtime.as_parts, sequences=("cotangents",))

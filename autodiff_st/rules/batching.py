@@ -162,9 +162,7 @@ def unpacked_cotangent(value, *cotangents):
     if not isinstance(example_of(value), np.ndarray):
         return runtime.Parts(cotangents)
     size = batch_size((value,) + cotangents)
-    row = np.shape(example_of(value))[1:]
-    rows = [np.broadcast_to(as_batch_array(c, size), (size,) + row) for c in cotangents]
-    return Batched(np.stack(rows, axis=1))
+    return Batched(np.stack([as_batch_array(c, size) for c in cotangents], axis=1))
 
 
 @batching_rule(isinstance)

@@ -63,9 +63,8 @@ def unpacked_cotangent(value, *cotangents):
     """The cotangent of ``value`` unpacked into names (``a, b = value``), from the names' cotangents: an
     array stacked along the first axis when ``value`` is an array (its rows were unpacked), ``Parts``
     for a tuple or a list."""
-    if isinstance(value, np.ndarray):
-        row = value.shape[1:]
-        return np.stack([np.broadcast_to(c, row) for c in cotangents]) if cotangents else np.zeros(value.shape)
+    if isinstance(value, np.ndarray):  # each cotangent has the shape of its row
+        return np.stack(cotangents) if cotangents else np.zeros(value.shape)
     return Parts(cotangents)
 
 
