@@ -32,6 +32,11 @@ CORE_CASES = [
     case(runtime.at_index, R(4, 2), path="runtime.at_index(a0, np.index_exp[1:3])"),
     case(runtime.parts, R(3), R(2), path="runtime.parts(a0, a1)", order=1),  # indexes a list cotangent
     case(runtime.as_parts, R(3), R(2), path="runtime.as_parts([a0, a1])", order=1),
+    # the cotangent of a value unpacked into names: the rows of an array (each shaped as its row), or the
+    # elements of a tuple; any real numbers
+    case(runtime.unpacked_cotangent, R(3), R(3), path="runtime.unpacked_cotangent(np.zeros((2, 3)), a0, a1)"),
+    case(runtime.unpacked_cotangent, FLOAT(R()), FLOAT(R()), path="runtime.unpacked_cotangent(np.zeros(2), a0, a1)"),
+    case(runtime.unpacked_cotangent, R(3), R(2), path="runtime.unpacked_cotangent((0.0, 0.0), a0, a1)", order=1),
     case(runtime.push_part, R(3), R(2), path="runtime.push_part([a0], a1)", unpack=2, order=1),
     # the helpers of a write's gradient (y[i] = v), checked on basic and repeated integer indices
     case(runtime.stored_grad, R(5), R(2), path="runtime.stored_grad(a0, np.index_exp[1:3], a1)"),

@@ -274,7 +274,7 @@ def useful_names(facts):
     while changed:
         changed = False
         for op in facts.body_ops:
-            if op.kind in ("return", "expr", "assert", "unshared"):
+            if op.kind in ("return", "expr", "assert", "unshared", "raise"):
                 continue
             if not set(targets(op)) & useful:
                 continue

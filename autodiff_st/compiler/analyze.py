@@ -92,7 +92,7 @@ def classify_call(call, parsed, is_local):
         return Callee("nondiff", obj)
     if is_user_function(obj):
         return Callee("user", obj)
-    if inspect.isclass(obj) and issubclass(obj, (int, bool, str)):
+    if inspect.isclass(obj) and issubclass(obj, (int, bool, str, BaseException)):
         return Callee("nondiff", obj)
     return Callee("unknown", obj)
 

@@ -212,7 +212,7 @@ class Backward(Writer):
         if op.kind == "append":
             self.append(op)
             return
-        if op.kind in ("return", "expr", "assert", "unshared"):
+        if op.kind in ("return", "expr", "assert", "unshared", "raise"):
             return
         facts, liveness = self.facts, self.facts.liveness
         names = targets(op)
@@ -294,8 +294,9 @@ class Backward(Writer):
             self.user_call(op)
             return
         if op.kind == "unpack" and isinstance(value, gast.Name):
-            parts = gast.Call(func=self.helper(runtime.parts, "parts"),
-                              args=[self.adjoint_or_zeros(t) for t in op.target], keywords=[])
+            # The rows of an array, or the elements of a tuple or list: the helper tells them apart.
+            parts = gast.Call(func=self.helper(runtime.unpacked_cotangent, "unpacked_cotangent"),
+                              args=[load(value.id)] + [self.adjoint_or_zeros(t) for t in op.target], keywords=[])
             self.accumulate(value.id, parts, origin)
             return
         if op.kind == "unpack":
@@ -383,10 +384,9 @@ class Backward(Writer):
             parts = self.namer.fresh(f"{name}_bar_parts")
             self.statements.append(tag(gast.Assign(targets=[store(parts)], value=exprs[name], type_comment=None),
                                        origin))
-            for i, elt in enumerate(node.elts):
-                if self.active_atom(elt):
-                    self.accumulate(elt.id, gast.Subscript(value=load(parts), slice=gast.Constant(value=i, kind=None),
-                                                           ctx=gast.Load()), origin)
+            for path, leaf in leaves(node):  # a nested display's elements take their parts in turn
+                if self.active_atom(leaf):
+                    self.accumulate(leaf.id, part(parts, path), origin)
 
     def user_call(self, op):
         origin = op.origin

@@ -120,6 +120,37 @@ def _unparenthesize_target(line):
     return f"{m.group(1)}{inner} = {m.group(3)}" if depth == 0 and "," in inner else line
 
 
+def restore_guards(tree):
+    """``tree`` with the ``if`` statements that stand for ``with`` blocks and ``try`` statements printed as
+    such (once the passes that know only ``if`` are done)."""
+    return _Guards().visit(tree)
+
+
+class _Guards(gast.NodeTransformer):
+    """The ``if`` statements that stand for a ``with`` block or a ``try`` statement (``guard``, see
+    ``ir.If`` and ``Primal.guard``) printed as what they are."""
+
+    def visit_If(self, node):
+        self.generic_visit(node)
+        guard = getattr(node, "guard", None)
+        if guard is None or guard[0] == "final":
+            return node
+        body = [s for s in node.body if not isinstance(s, gast.Pass)] or [gast.Pass()]
+        if guard[0] == "with":
+            return gast.copy_location(gast.With(items=[gast.withitem(context_expr=node.test, optional_vars=None)],
+                                                body=body, type_comment=None), node)
+        if guard[0] == "try":
+            guard[1].type = node.test
+            return gast.copy_location(gast.Try(body=body, handlers=[guard[1]], orelse=[], finalbody=[]), node)
+        finals = [i for i, s in enumerate(body) if getattr(s, "guard", (None,))[0] == "final"]
+        if not finals:  # the finally clause did nothing the generated code keeps
+            return body
+        last = finals[-1]
+        final = [s for s in body[last].body if not isinstance(s, gast.Pass)] + body[last + 1:]
+        return gast.copy_location(gast.Try(body=body[:last] or [gast.Pass()], handlers=[], orelse=[],
+                                           finalbody=final or [gast.Pass()]), node)
+
+
 class _SignedConstants(gast.NodeTransformer):
     """Write a negative number as a negation, so that the printer puts parentheses where Python needs
     them: ``(-2.0) ** 2``, not ``-2.0 ** 2``, which is ``-(2.0 ** 2)``."""
@@ -158,6 +189,7 @@ def module_source(header, factory_name, factory_params, inner_functions, comment
                           if len(inner_functions) > 1 else load(inner_functions[0].name))
     factory = function_def(factory_name, arguments(factory_params), list(inner_functions) + [returns])
     module = gast.Module(body=[factory], type_ignores=[])
+    module = restore_guards(module)
     module = _SignedConstants().visit(module)
     gast.fix_missing_locations(module)
     text = ast.unparse(gast.gast_to_ast(module))

@@ -16,11 +16,6 @@ _CONTROL_FLOW_HINT = (
 )
 
 _REFUSED = {
-    gast.Try: ("a `try` statement", "Handle errors outside the differentiated function."),
-    gast.With: ("a `with` block", "Move the `with` block outside the differentiated function."),
-    gast.Raise: ("a `raise` statement", "Check inputs outside the differentiated function."),
-    gast.Global: ("a `global` statement", "Pass the value in as an argument and return the new value."),
-    gast.Nonlocal: ("a `nonlocal` statement", "Pass the value in as an argument and return the new value."),
     gast.ClassDef: ("a class definition", "Define the class at module level."),
     gast.Import: ("an `import` statement", "Import at module level."),
     gast.ImportFrom: ("an `import` statement", "Import at module level."),
@@ -36,7 +31,7 @@ _REFUSED = {
 
 _ALLOWED_STATEMENTS = (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Return, gast.Expr, gast.Pass,
                        gast.Assert, gast.Delete, gast.If, gast.For, gast.While, gast.Break, gast.Continue,
-                       gast.FunctionDef)
+                       gast.FunctionDef, gast.Raise, gast.With, gast.Try, gast.Global, gast.Nonlocal)
 
 _INLINE_HINT = ("Nested functions and lambdas are inlined where they are called: give them a single "
                 "`return` expression and plain parameters, or define the function at module level.")
@@ -86,6 +81,18 @@ def _check_statement(stmt):
                    "Assign to a plain variable.")
         if isinstance(stmt, gast.AnnAssign) and stmt.value is None:
             return
+    if isinstance(stmt, gast.With):
+        for item in stmt.items:
+            _check_expression(item.context_expr)
+        for inner in stmt.body:
+            _check_statement(inner)
+        return
+    if isinstance(stmt, gast.Try):
+        for inner in stmt.body + stmt.orelse + stmt.finalbody:
+            _check_statement(inner)
+        return  # the except clauses never run in generated code: a catch is refused when it happens
+    if isinstance(stmt, (gast.Global, gast.Nonlocal)):
+        return
     if isinstance(stmt, (gast.If, gast.For, gast.While)):
         if isinstance(stmt, gast.For) and not isinstance(stmt.target, (gast.Name, gast.Tuple, gast.List)):
             refuse("this loop target", stmt, "Loop over plain names.")
@@ -115,6 +122,8 @@ def _check_expression(root):
     for child in gast.walk(root):
         if child is root and isinstance(root, gast.stmt):
             continue
+        if isinstance(child, gast.Starred) and isinstance(child.ctx, gast.Store):
+            continue  # a starred assignment target: `a, *rest = xs`
         for kind, (what, hint) in _REFUSED.items():
             if isinstance(child, kind):
                 refuse(what, child, hint)
@@ -142,10 +151,19 @@ def _is_element(target):
     return isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
 
 
+def _names_only(target):
+    """A target of names, unpacked: ``a, b``, ``a, *rest``, ``(a, b), c``."""
+    if isinstance(target, gast.Name):
+        return True
+    if isinstance(target, gast.Starred):
+        return isinstance(target.value, gast.Name)
+    return isinstance(target, (gast.Tuple, gast.List)) and all(_names_only(e) for e in target.elts)
+
+
 def _check_target(target):
     if isinstance(target, gast.Name) or _is_element(target):
         return
-    if isinstance(target, (gast.Tuple, gast.List)) and all(isinstance(e, gast.Name) for e in target.elts):
+    if isinstance(target, (gast.Tuple, gast.List)) and _names_only(target):
         return
     if isinstance(target, gast.Subscript):
         refuse("assignment into an element of something other than a named array", target,

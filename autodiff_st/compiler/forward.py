@@ -25,7 +25,7 @@ from ..core import registry as rules
 from ..core.errors import MissingRuleError, NonDifferentiableError, UnsupportedSyntaxError
 from ..runtime.calls import call_jvp
 from .ir import load, store
-from .ops import BINARY_PRIMITIVES, UNARY_PRIMITIVES, call_name, names_in, tag, targets
+from .ops import BINARY_PRIMITIVES, UNARY_PRIMITIVES, call_name, leaves, names_in, tag, targets
 from .primal import Primal, Writer, drop_unbroadcast
 from .templates import bind_arguments, inline_vjp
 
@@ -92,7 +92,7 @@ class Tangent(Writer):
         if id(op) in self.facts.user_calls:
             return [tag(stmt, op.origin) for stmt in self.user_call_jvp(op)]
         primal = self.primal.statement(op)
-        if op.kind in ("return", "expr", "assert", "unshared") or (op.kind == "assign" and op.target in self.facts.uncounted):
+        if op.kind in ("return", "expr", "assert", "unshared", "raise") or (op.kind == "assign" and op.target in self.facts.uncounted):
             return primal
         names = targets(op)
         reads = set(names_in(op.value)) | (set(names_in(op.stored)) if op.stored is not None else set())
@@ -230,8 +230,8 @@ class Tangent(Writer):
                 if node is None or name in rule.nograd or (isinstance(node, gast.Constant) and node.value is None):
                     continue
                 if isinstance(node, (gast.Tuple, gast.List)) and name in rule.sequences:
-                    for elt in node.elts:
-                        memo[id(elt)] = self.tangent_of(elt)
+                    for _, leaf in leaves(node):
+                        memo[id(leaf)] = self.tangent_of(leaf)
                 else:
                     memo[id(node)] = self.tangent_of(node)
             terms.append(copy.deepcopy(original, memo))
@@ -239,9 +239,9 @@ class Tangent(Writer):
             for name in wanted:
                 node = bound[name]
                 if isinstance(node, (gast.Tuple, gast.List)) and name in rule.sequences:
-                    for elt in node.elts:
-                        if self.facts.any_active(elt):
-                            terms.append(copy.deepcopy(original, {id(elt): self.tangent_of(elt)}))
+                    for _, leaf in leaves(node):
+                        if self.facts.any_active(leaf):
+                            terms.append(copy.deepcopy(original, {id(leaf): self.tangent_of(leaf)}))
                 elif name in rule.sequences:
                     raise UnsupportedSyntaxError(
                         f"autodiff_st takes the tangent of {rule.name} only for operands written out in the call.",

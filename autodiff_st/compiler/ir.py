@@ -27,6 +27,7 @@ class Op:
       "unshared": ``check_unshared(*value)``, the run-time sharing check before an in-place write
                   (runtime/sharing.py); value a tuple with no elements where the analysis proved it
                   unneeded.
+      "raise":  ``raise value[0]`` (``from value[1]`` when there are two), in the forward pass.
     """
 
     kind: str
@@ -39,12 +40,19 @@ class Op:
 
 @dataclasses.dataclass
 class If:
-    """``if test: body else: orelse``, where ``test`` names a value that the branches do not change."""
+    """``if test: body else: orelse``, where ``test`` names a value that the branches do not change.
+
+    A ``with`` block or a ``try`` statement is an ``If`` on a name bound to True whose ``guard`` says what
+    the forward pass runs its body inside: ("with", context expression), ("try", exception types) for a
+    body whose except clauses are refused when they catch, ("finally",) for a body whose last ``If``,
+    guarded ("final",), is its ``finally`` clause. The backward pass reads it as the branch it is.
+    """
 
     test: str
     body: list
     orelse: list
     origin: Origin
+    guard: tuple = None
 
 
 @dataclasses.dataclass

@@ -21,12 +21,15 @@ from ..core.errors import UnsupportedSyntaxError
 from .aliasing import AliasTracker
 from .ir import Op, is_atom, load, static_path_root
 from .normalize_control import ControlFlowLowering, has_nested_return, returned_tuple_arity
+from .normalize_displays import DisplayLowering
 from .normalize_expressions import ExpressionLowering, temp_name
+from .normalize_guards import GuardLowering
+from .normalize_unpack import UnpackLowering
 from .parsing import origin_of
 from .scope import resolve_path
 
 
-class Normalizer(ControlFlowLowering, ExpressionLowering):
+class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, UnpackLowering, GuardLowering):
     """Normalizes one function body into ``block``, a list of the normal form's statements.
 
     Expressions and control flow are mixed in rather than owned: they emit into the same block, read
@@ -54,6 +57,8 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
         self.return_arity = returned_tuple_arity(parsed.node) if self.nested_return else None
         self.inlined = {}  # nested functions and lambdas: name -> (parameter names, return expression)
         self.return_value = self.returned = None
+        self.declared_outside = {}
+        self.origin_now = parsed.node.origin  # names declared global or nonlocal -> the declaration's origin
 
     # -- names --------------------------------------------------------------------------------------
 
@@ -64,6 +69,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
         branches an assignment must store into the same name on every path and every iteration, so it
         keeps the current version, and the backward pass restores overwritten values from the tape.
         """
+        self.refuse_outside_write(user_name, self.origin_now)
         if user_name in self.env:
             if self.depth > 0:
                 return self.env[user_name]
@@ -127,6 +133,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
 
     def statement(self, stmt):
         origin = origin_of(stmt)
+        self.origin_now = origin
         if isinstance(stmt, gast.Expr):
             if isinstance(stmt.value, gast.Constant):
                 return None  # a docstring or a bare constant
@@ -145,6 +152,14 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
             return None
         if isinstance(stmt, (gast.Pass, gast.Delete)):
             return None  # `del name` only frees memory; the single-assignment form never reads it again
+        if isinstance(stmt, gast.Raise):
+            return self.raise_statement(stmt, origin)
+        if isinstance(stmt, gast.With):
+            return self.with_statement(stmt, origin)
+        if isinstance(stmt, gast.Try):
+            return self.try_statement(stmt, origin)
+        if isinstance(stmt, (gast.Global, gast.Nonlocal)):
+            return self.declare_outside(stmt, origin)
         if isinstance(stmt, gast.Assert):
             test = self.atom(stmt.test, origin)
             msg = self.atom(stmt.msg, origin) if stmt.msg is not None else None
@@ -218,6 +233,19 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
                     origin=origin, hint="Write one assignment per line.")
             self.assign_to(target.id, load(source), origin)
         return None
+
+    def raise_statement(self, stmt, origin):
+        """``raise E(...)`` (``from cause``): evaluated and raised in the forward pass, as Python does. What
+        follows it in its block never runs. A bare ``raise`` belongs to an ``except`` clause."""
+        if stmt.exc is None:
+            raise UnsupportedSyntaxError(
+                "autodiff_st cannot differentiate a bare `raise` here.", origin=origin,
+                hint="Raise an exception object: `raise ValueError(...)`.")
+        # The exception is made in the raise statement itself (one call on atoms), as the user wrote it.
+        parts = [self.expression(stmt.exc, origin, want_atom=False)] + (
+            [self.atom(stmt.cause, origin)] if stmt.cause is not None else [])
+        self.emit("raise", None, gast.Tuple(elts=parts, ctx=gast.Load()), origin)
+        return "raise"
 
     def assign_to(self, user_name, value, origin):
         value = self.expression(value, origin, want_atom=False)
@@ -342,6 +370,15 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
         return op
 
     def unpack(self, target, value, origin):
+        if any(isinstance(e, gast.Starred) for e in target.elts):
+            self.starred_unpack(target, value, origin)
+            return
+        target, later = self.nested_targets(target, origin)
+        self.unpack_names(target, value, origin)
+        for stmt in later:
+            self.statement(stmt)
+
+    def unpack_names(self, target, value, origin):
         names = [e.id for e in target.elts]
         if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(names):
             # Parallel assignment: evaluate every right-hand side with the old names, then rebind.
@@ -357,8 +394,11 @@ class Normalizer(ControlFlowLowering, ExpressionLowering):
                 self.sharing.record_aliases(version, atom)
             return
         value = self.expression(value, origin, want_atom=False)
-        if not isinstance(value, (gast.Call, gast.Name)):
-            value = self.atom(value, origin)
+        if not isinstance(value, (gast.Call, gast.Name)) or isinstance(value, gast.Call) \
+                and not self.unpacks_natively(value):
+            # ell, sf2, sn2 = np.exp(theta): name the array, then unpack its rows
+            value = self.atom(value, origin) if not isinstance(value, gast.Call) \
+                else load(self.into_temporary(value, origin))
         versions = tuple(self.new_version(n) for n in names)
         if {n.id for n in gast.walk(value) if isinstance(n, gast.Name)} & set(versions):
             # h, c = cell(h, c) inside a loop or branch: compute into a temporary, then unpack it, so that

@@ -31,8 +31,8 @@ class ControlFlowLowering:
         "maybe" if it may, and None if it never does."""
         for i, stmt in enumerate(stmts):
             jumps = self.statement(stmt)
-            if jumps == "always":
-                return "always"  # what follows in this block never runs
+            if jumps in ("always", "raise"):
+                return jumps  # what follows in this block never runs
             if jumps == "maybe" and i + 1 < len(stmts):
                 origin = origin_of(stmts[i + 1])
                 skip = self.loops[-1]["skip"] if self.loops else self.returned
@@ -95,9 +95,9 @@ class ControlFlowLowering:
         body = self.nested(lambda: results.append(self.statements(stmt.body)))
         orelse = self.nested(lambda: results.append(self.statements(stmt.orelse)))
         self.block.append(If(test, body, orelse, origin))
-        if all(r == "always" for r in results):
-            return "always"
-        return "maybe" if any(results) else None
+        if all(r in ("always", "raise") for r in results):  # a raise leaves the function: no flag to test
+            return "raise" if all(r == "raise" for r in results) else "always"
+        return "maybe" if any(r in ("always", "maybe") for r in results) else None
 
     def loop_statement(self, stmt, origin):
         kinds = _jump_kinds(stmt.body)

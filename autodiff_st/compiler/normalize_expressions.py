@@ -56,6 +56,8 @@ class ExpressionLowering:
             return load(self.env.get(node.id, node.id))
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in self.inlined:
             return self.inline_call(node, origin, hint)
+        if isinstance(node, gast.Call):
+            node = self.displays_as_arrays(node, origin)
         if isinstance(node, gast.Constant):
             return node
         if isinstance(node, gast.JoinedStr):
@@ -99,8 +101,10 @@ class ExpressionLowering:
         elif isinstance(node, gast.Subscript) and any(self.resolve_static(node.value) is j for j in (np.r_, np.c_)):
             value = self.index_join(node, origin)
         elif isinstance(node, gast.Subscript):
-            value = gast.Subscript(value=self.atom(node.value, origin), slice=self.index(node.slice, origin),
-                                   ctx=gast.Load())
+            indexed = self.atom(node.value, origin)
+            if isinstance(indexed, (gast.Tuple, gast.List, gast.Dict)):  # [a, b][i]: name the display first
+                indexed = load(self.into_temporary(indexed, origin))
+            value = gast.Subscript(value=indexed, slice=self.index(node.slice, origin), ctx=gast.Load())
         else:
             raise UnsupportedSyntaxError(
                 f"autodiff_st cannot differentiate the expression `{type(node).__name__}`.",

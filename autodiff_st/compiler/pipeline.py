@@ -19,7 +19,7 @@ from ..runtime.loader import compile_module, inner_code_objects, make_function
 from .analyze import analyze
 from .forward import Tangent
 from .ir import load, static_path_root, store, walk_loops, walk_ops
-from .emit import Comments, arguments, function_def, header_lines, module_source, tuple_of
+from .emit import Comments, arguments, function_def, header_lines, module_source, restore_guards, tuple_of
 from .fence import check_function
 from .normalize import normalize
 from .optimize import delete_dead_values, drop_dead_assignments, live_in, propagate_copies
@@ -198,6 +198,7 @@ def _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, d
     """Wrap the generated functions in a factory that binds the helpers, compile it, and keep the guards."""
     name = parsed.name
     factory_name = namer.fresh(f"make_{name}_adjoint" if mode != "jvp" else f"make_{name}_tangent")
+    functions = [restore_guards(f) for f in functions]
     read = {n.id for f in functions for n in gast.walk(f) if isinstance(n, gast.Name)}
     bound = {n: obj for n, obj in helpers.bound.items() if n in read}  # rules dropped by optimize need none
     user_freevars = [v for v in fn.__code__.co_freevars]

@@ -11,6 +11,8 @@ of the run-time helpers generated code calls.
 """
 
 import builtins
+import copy
+import os
 
 import gast
 
@@ -56,13 +58,36 @@ class Primal(Writer):
             if isinstance(node, Op):
                 out.extend(self.per_op(node))
             elif isinstance(node, If):
-                out.append(tag(gast.If(test=load(node.test), body=self.block(node.body) or [gast.Pass()],
-                                       orelse=self.block(node.orelse)), node.origin))
+                stmt = tag(gast.If(test=load(node.test), body=self.block(node.body) or [gast.Pass()],
+                                   orelse=self.block(node.orelse)), node.origin)
+                if node.guard is not None:
+                    # The test holds what the with or try statement reads, so that later passes see it.
+                    stmt.guard = self.guard(node)
+                    if stmt.guard[0] in ("with", "try"):
+                        stmt.test = stmt.guard[1] if stmt.guard[0] == "with" else stmt.guard[1].type
+                out.append(stmt)
             elif isinstance(node, Loop):
                 out.extend(self.loop(node))
             elif isinstance(node, Break):
                 out.append(tag(gast.Break(), node.origin))
         return out
+
+    def guard(self, node):
+        """What emit turns the ``if`` of a ``with`` block or ``try`` statement into (see ``ir.If``): the
+        context manager wrapped in ``guarded_context``, or the ``except`` clause that refuses a catch."""
+        kind = node.guard[0]
+        where = gast.Constant(value=f"{os.path.basename(node.origin.filename)}:{node.origin.lineno}"
+                              if node.origin else "?", kind=None)
+        if kind == "with":
+            return kind, gast.Call(func=self.helper(runtime.guarded_context, "guarded_context"),
+                                   args=[copy.deepcopy(node.guard[1]), where], keywords=[])
+        if kind == "try":
+            error = self.namer.fresh("error")
+            refuse = gast.Raise(exc=gast.Call(func=self.helper(runtime.caught_in_try, "caught_in_try"),
+                                              args=[load(error), where], keywords=[]), cause=load(error))
+            return kind, gast.ExceptHandler(type=copy.deepcopy(node.guard[1]), name=store(error), body=[tag(
+                refuse, node.origin)])
+        return (kind,)
 
     def loop(self, loop):
         """The statements of a loop: the for (or while) statement, after its range where it keeps one."""
@@ -132,6 +157,9 @@ class Primal(Writer):
                 return []
             check = self.helper(runtime.check_unshared, "check_unshared")
             return [tag(gast.Expr(value=gast.Call(func=check, args=list(op.value.elts), keywords=[])), origin)]
+        if op.kind == "raise":
+            exc, *cause = op.value.elts
+            return [tag(gast.Raise(exc=exc, cause=cause[0] if cause else None), origin)]
         if op.kind == "assert":
             test, *msg = op.value.elts
             return [tag(gast.Assert(test=test, msg=msg[0] if msg else None), origin)]

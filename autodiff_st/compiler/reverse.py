@@ -133,7 +133,7 @@ class Reverse(Writer):
         liveness = self.facts.liveness
         taped = self.primal.taped
         origin = op.origin
-        if op.kind in ("return", "expr", "assert", "unshared", "append") or (op.kind == "assign" and op.target in self.facts.uncounted):
+        if op.kind in ("return", "expr", "assert", "unshared", "raise", "append") or (op.kind == "assign" and op.target in self.facts.uncounted):
             return self.primal.statement(op)
         out = []
         if op.kind == "pop":

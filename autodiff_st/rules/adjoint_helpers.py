@@ -239,6 +239,12 @@ def parts_rule(g, ans, *cotangents):
     return list(g)
 
 
+@vjp_rule(runtime.unpacked_cotangent, nograd=("value",), diff=("cotangents",))
+def unpacked_cotangent_rule(g, ans, value, *cotangents):
+    # The rows of g (an array), or its parts: each cotangent has the shape of its row.
+    return list(g)
+
+
 @vjp_rule(runtime.as_parts, sequences=("cotangents",))
 def as_parts_rule(g, ans, cotangents):
     return list(g)
@@ -300,7 +306,7 @@ def owned_rule(g, ans, t):
     return g
 
 
-nondifferentiable(runtime.tangent_zeros)
+nondifferentiable(runtime.tangent_zeros, runtime.guarded_context, runtime.caught_in_try)
 
 
 # -- forward rules ---------------------------------------------------------------------------------------
@@ -315,7 +321,7 @@ linear(runtime.unbroadcast, runtime.unbroadcast_to_shape, runtime.expand_reduced
        runtime.unchoose, runtime.unselect, runtime.swap_if, runtime.from_triangle, runtime.upper_block,
        runtime.upper_right, runtime.diagonal_blocks_sum, runtime.lstsq_residual_weights,
        runtime.lstsq_residual_weights_transpose, runtime.index_grad, runtime.at_index, runtime.parts,
-       runtime.as_parts, runtime.as_columns, runtime.from_columns, runtime.undiff, runtime.push_part,
+       runtime.unpacked_cotangent, runtime.as_parts, runtime.as_columns, runtime.from_columns, runtime.undiff, runtime.push_part,
        runtime.broadcast_like, runtime.owned, runtime.stored_grad, runtime.zero_at,
        runtime.stored_grad_transpose)
 multilinear(runtime.matmul_grad_left, runtime.matmul_grad_right, runtime.dot_grad_left, runtime.dot_grad_right)

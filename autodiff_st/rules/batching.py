@@ -145,6 +145,26 @@ for _fn in (list, tuple, dict, zip, enumerate, reversed, iter, next, print, id, 
 batching_rule(weights.collect_weight_grad)(weights.collect_weight_grad)
 
 
+@batching_rule(runtime.undiagonal)
+def undiagonal(v, a, offset=0, axis1=0, axis2=1):
+    # undiagonal writes into a view of the zeros it makes: batched recursively, the write would go into a
+    # new batched array and leave the zeros as they were. Place the whole batch at once instead.
+    if is_batched(a) or is_batched(offset) or is_batched(axis1) or is_batched(axis2):
+        raise NeedsLoop("undiagonal of a batched matrix")
+    size = batch_size(v)
+    ndim = np.ndim(a)
+    out = np.zeros((size,) + np.shape(a), dtype=np.result_type(as_batch_array(v, size)))
+    return Batched(runtime.undiagonal(as_batch_array(v, size), out, offset, _shift(axis1, ndim), _shift(axis2, ndim)))
+
+
+@batching_rule(runtime.unpacked_cotangent)
+def unpacked_cotangent(value, *cotangents):
+    if not isinstance(example_of(value), np.ndarray):
+        return runtime.Parts(cotangents)
+    size = batch_size((value,) + cotangents)
+    return Batched(np.stack([as_batch_array(c, size) for c in cotangents], axis=1))
+
+
 @batching_rule(isinstance)
 def batched_isinstance(x, classes):
     return isinstance(example_of(x), classes)

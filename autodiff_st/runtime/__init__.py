@@ -18,6 +18,7 @@ functions asks ``core.hooks``.
 from .cotangents import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
+from .guards import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
 from .joining import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403

@@ -79,6 +79,12 @@ class Batched:
         return batching_rule_for(np.transpose)(self)
 
     @property
+    def mT(self):
+        if self.value.ndim < 3:
+            raise ValueError("matrix transpose with ndim < 2 is undefined")
+        return Batched(np.swapaxes(self.value, -1, -2))
+
+    @property
     def real(self):
         return Batched(self.value.real)
 

@@ -11,7 +11,7 @@ import numpy as np
 from .shapes import Shape
 
 __all__ = [
-    "Parts", "DictParts", "parts", "as_parts", "push_part", "zeros_like", "ones_like", "reversed_range",
+    "Parts", "DictParts", "parts", "unpacked_cotangent", "as_parts", "push_part", "zeros_like", "ones_like", "reversed_range",
     "tangent_zeros", "broadcast_like", "owned", "add_tangents", "restored_copy",
 ]
 
@@ -56,6 +56,15 @@ class DictParts(dict):
 
 def parts(*cotangents):
     """The cotangent of a sequence, from its elements' cotangents: ``parts(a_bar, b_bar)``."""
+    return Parts(cotangents)
+
+
+def unpacked_cotangent(value, *cotangents):
+    """The cotangent of ``value`` unpacked into names (``a, b = value``), from the names' cotangents: an
+    array stacked along the first axis when ``value`` is an array (its rows were unpacked), ``Parts``
+    for a tuple or a list."""
+    if isinstance(value, np.ndarray):  # each cotangent has the shape of its row
+        return np.stack(cotangents) if cotangents else np.zeros(value.shape)
     return Parts(cotangents)
 
 

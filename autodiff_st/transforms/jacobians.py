@@ -22,6 +22,7 @@ from ..compiler.batching import batched_backward, call_batched_any, materialize
 from ..compiler.cache import adjoint_functions, compiled_adjoint
 from ..core import registry as rules
 from ..core.errors import AutodiffError
+from ..core.tracebacks import user_facing
 from ..core.transform import Transform
 from ..runtime.batched import Batched
 from ..runtime.calls import argument_kinds, call_forward, call_jvp
@@ -82,6 +83,7 @@ def _check_tangent(t, x, position):
                          f"{np.shape(x)}; a tangent has its primal's shape.")
 
 
+@user_facing
 def jvp(fn, inputs, tangents, has_aux=False):
     """Push ``tangents`` through ``fn`` at ``inputs``: returns ``(outputs, tangent_outputs)``, or
     ``(outputs, tangent_outputs, aux)`` with has_aux. ``inputs`` and ``tangents`` are tuples (a single
