@@ -302,6 +302,11 @@ class AliasTracker:
         may be unbound where the check runs, so a write that such a version might see is refused as
         before."""
         for check_op, index, array, reads_from, sharers, always in self.run_time_checks:
+            if getattr(check_op, "argument", False):
+                first, *described = check_op.value.elts
+                empty = [gast.Tuple(elts=[], ctx=gast.Load()), gast.Tuple(elts=[], ctx=gast.Load())]
+                check_op.value.elts = [first] + empty + described + [gast.Constant(value=True, kind=None)]
+                continue
             later = set()
             for op in ops[reads_from:]:
                 if op is check_op:

@@ -208,6 +208,11 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
                 self.sharing.note_run_time_check(self.run_time_check(old, name, f"`{name} {_op_text(stmt.op)}= ...`",
                                                                      origin),
                                                  len(self.ops), old, start, self.sharing.sharers(old), always=unknown)
+            elif self.sharing.source(old) == "param" and old in self.params:
+                # `a *= b` on an argument: refused when it runs inside a call from differentiated code.
+                check = self.run_time_check(old, name, f"`{name} {_op_text(stmt.op)}= ...`", origin)
+                check.argument = True
+                self.sharing.note_run_time_check(check, len(self.ops), old, start)
             self.sharing.note_aug_write(len(self.ops), old, start)
             self.assign_to(name, gast.BinOp(left=load(old), op=stmt.op, right=right), origin)
             return None

@@ -23,6 +23,7 @@ from ..core.errors import AutodiffError, SourceUnavailableError
 from ..core.names import identifier_for
 from ..core.model import Cell
 from ..core.transform import Transform
+from .sharing import user_call
 from .cotangents import tangent_zeros, zeros_like
 from .loader import small_function
 
@@ -111,7 +112,8 @@ def call_vjp_forward(fn, active, *args, **kwargs):
     target, offset, prefix = resolve_callee(fn, args, kwargs)
     params = parameter_positions(target, offset, active)
     forward, backward = hooks.compiler().adjoint_functions(target, params, "vjp", argument_kinds(prefix + args))
-    out, residuals = forward(*prefix, *args, **kwargs)
+    with user_call():
+        out, residuals = forward(*prefix, *args, **kwargs)
     return out, Residuals(residuals, backward)
 
 
@@ -263,7 +265,8 @@ def call_jvp(fn, active, tangents, *args, **kwargs):
     target, offset, prefix = resolve_callee(fn, args, kwargs)
     params = parameter_positions(target, offset, active)
     (jvp_fn,) = hooks.compiler().adjoint_functions(target, params, "jvp", argument_kinds(prefix + args))
-    return jvp_fn(tuple(tangents), *prefix, *args, **kwargs)
+    with user_call():
+        return jvp_fn(tuple(tangents), *prefix, *args, **kwargs)
 
 
 def is_generated_call(fn):

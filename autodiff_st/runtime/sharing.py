@@ -9,7 +9,9 @@ for a matrix; ``b = a`` where ``a`` may be a Python float), the generated forwar
 comparison of memory bounds), and an exact ``np.shares_memory`` only where the bounds overlap.
 """
 
+import contextlib
 import sys
+import threading
 
 import numpy as np
 
@@ -17,6 +19,20 @@ from ..core.errors import AliasingError
 from .loader import origin_at
 
 __all__ = ["check_unshared"]
+
+# How many calls into the user's functions, made by generated code, enclose the code running now, per thread.
+_CALLS = threading.local()
+
+
+@contextlib.contextmanager
+def user_call():
+    """Marks the run of a generated function for a call the differentiated code makes into the user's own
+    function (runtime/calls.py): there, an argument is the caller's array."""
+    _CALLS.depth = getattr(_CALLS, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _CALLS.depth -= 1
 
 # The most work np.shares_memory may do before the answer counts as "shared" (refusing is safe).
 _MAX_WORK = 100_000
@@ -37,12 +53,26 @@ def _shares(array, other):
     return False
 
 
-def check_unshared(array, others, names, written, write):
+def check_unshared(array, others, names, written, write, argument=False):
     """Raise an ``AliasingError`` at the user's line if ``array`` (the user's ``written``) shares memory
     with one of ``others`` (the user's ``names``): a write into it would change them too, and the
-    derivative would not see that. ``write`` says what the line does."""
+    derivative would not see that. ``write`` says what the line does.
+
+    With ``argument``, ``array`` is an argument of the function, updated in place (``a *= b``), which the
+    normal form rewrites as a new array. That is Python's program when the function is the one the user
+    transformed (the caller is the user, who keeps the old array: docs/api.md says so), but not when a
+    differentiated caller passed the array and reads it again: refused there, for arrays."""
     if not isinstance(array, np.ndarray):
         return  # a number or a list: only an array can share memory with another name
+    if argument:
+        if getattr(_CALLS, "depth", 0) > 0:
+            frame = sys._getframe(1)
+            raise AliasingError(
+                f"autodiff_st cannot differentiate this {write}: `{written}` is an argument, and changing it in "
+                "place changes the array of the differentiated function that called this one, which its "
+                "derivative would not follow.", origin=origin_at(frame.f_code.co_filename, frame.f_lineno),
+                hint=f"Write `{written} = {written} ...` (a new array) instead of updating it in place.")
+        return
     for other, name in zip(others, names):
         if other is not array and not _shares(array, other):
             continue
