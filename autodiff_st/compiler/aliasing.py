@@ -360,7 +360,8 @@ class AliasTracker:
                         hint=f"Copy what you read first, for example `{shared[0]} = {array}[...].copy()`.")
 
     def check_aug_writes(self, ops):
-        checked = {index for _, index, _, _, _, _ in self.run_time_checks}
+        # (The check of an argument's own update only refuses it inside a call: the static check stays.)
+        checked = {index for op, index, _, _, _, _ in self.run_time_checks if not getattr(op, "argument", False)}
         for index, old, sharers, reads_from, provenance in self.aug_writes:
             if index in checked:
                 continue  # checked when it runs
