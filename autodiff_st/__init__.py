@@ -6,7 +6,7 @@
 """
 
 from . import rules as _rules
-from .transforms.grad import grad, value_and_grad, source, stop_gradient
+from .transforms.grad import grad, value_and_grad, grad_and_value, clear_cache, source, stop_gradient
 from .transforms.vjp import vjp
 from .transforms.jacobians import jvp, jacrev, jacfwd
 from .transforms.second_order import hessian
@@ -26,7 +26,7 @@ nondifferentiable(stop_gradient)
 __version__ = "0.1.0"
 
 __all__ = [
-    "grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap", "source", "stop_gradient",
+    "grad", "value_and_grad", "grad_and_value", "clear_cache", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap", "source", "stop_gradient",
     "register_vjp", "register_jvp", "nondifferentiable",
     "Parameter", "nn", "testing", "AutodiffError", "UnsupportedSyntaxError", "MissingRuleError",
     "SourceUnavailableError", "NonDifferentiableError", "GradPositionError", "GradPositionTypeError",

@@ -30,6 +30,9 @@ CORE_CASES = [
     case(runtime.index_grad, R(2), R(5), path="runtime.index_grad(a0, a1, np.index_exp[1:3])"),
     case(runtime.index_grad, R(3), R(5), path="runtime.index_grad(a0, a1, np.index_exp[[0, 0, 4]])"),
     case(runtime.at_index, R(4, 2), path="runtime.at_index(a0, np.index_exp[1:3])"),
+    case(runtime.accumulate_index, R(5), R(2), R(5), path="runtime.accumulate_index(a0, a1, a2, np.index_exp[1:3])"),
+    case(runtime.accumulate_index, R(5), R(3), R(5), path="runtime.accumulate_index(a0, a1, a2, np.index_exp[[0, 0, 4]])"),
+    case(runtime.accumulate_index, R(3, 4), R(4), R(3, 4), path="runtime.accumulate_index(a0, a1, a2, np.index_exp[1])"),
     case(runtime.parts, R(3), R(2), path="runtime.parts(a0, a1)", order=1),  # indexes a list cotangent
     case(runtime.as_parts, R(3), R(2), path="runtime.as_parts([a0, a1])", order=1),
     # the cotangent of a value unpacked into names: the rows of an array (each shaped as its row), or the

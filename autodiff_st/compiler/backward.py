@@ -53,9 +53,17 @@ class Backward(Writer):
         if var not in self.initialized:
             self.initialized.add(var)
             value = expr
+        elif self.is_index_grad(expr):
+            # x_bar + index_grad(v, x, i) adds v into x_bar where no other name holds it (runtime/indexing.py)
+            accumulate = self.helper(runtime.accumulate_index, "accumulate_index")
+            value = gast.Call(func=accumulate, args=[load(name)] + list(expr.args), keywords=[])
         else:
             value = gast.BinOp(left=load(name), op=gast.Add(), right=expr)
         self.statements.append(tag(gast.Assign(targets=[store(name)], value=value, type_comment=None), origin))
+
+    def is_index_grad(self, expr):
+        return isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and len(expr.args) == 3 \
+            and not expr.keywords and expr.func.id == self.helper(runtime.index_grad, "index_grad").id
 
     def adjoint_or_zeros(self, var):
         if var in self.initialized:

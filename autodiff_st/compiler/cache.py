@@ -11,7 +11,7 @@ import threading
 import weakref
 
 from ..runtime.calls import argument_kinds  # noqa: F401  (the other half of every cache key)
-from .pipeline import build
+from .pipeline import GENERATION, build
 
 _COMPILED = {}
 _BOUND = weakref.WeakKeyDictionary()
@@ -52,3 +52,11 @@ def adjoint_functions(fn, positions, mode, kinds=None, roots=None):
     functions = compiled.bind(fn)
     per_fn[key] = (compiled, functions)
     return functions
+
+
+def clear():
+    """Forget every compiled adjoint: the next call of any transform compiles again (``ad.clear_cache``)."""
+    with _BUILDING:
+        _COMPILED.clear()
+        _BOUND.clear()
+        GENERATION[0] += 1

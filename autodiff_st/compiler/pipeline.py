@@ -31,6 +31,9 @@ from .templates import HelperNames
 
 MODES = ("vjp", "vjp_aux", "grad", "grad_aux", "grad_only")
 
+# Bumped by cache.clear(): a module compiled before is no longer valid, wherever a transform keeps it.
+GENERATION = [0]
+
 
 @dataclasses.dataclass
 class Compiled:
@@ -43,6 +46,7 @@ class Compiled:
     param_names: tuple
     user_locals: frozenset
     _guard_plan: tuple = None
+    generation: int = dataclasses.field(default_factory=lambda: GENERATION[0])
 
     def still_valid(self, fn):
         """Whether every name the compilation depended on still refers to the same object.
@@ -50,6 +54,8 @@ class Compiled:
         Runs on every call of a transform, so the lookups are planned once: a guard is a closure cell
         (by its index in the code's free variables) or a global or builtin name.
         """
+        if self.generation != GENERATION[0]:
+            return False
         plan = self._guard_plan
         if plan is None:
             freevars = fn.__code__.co_freevars

@@ -229,6 +229,11 @@ def index_grad_rule(g, ans, v, x, index):
     return runtime.at_index(g, index)
 
 
+@vjp_rule(runtime.accumulate_index, nograd=("x", "index"), diff=("acc", "v"))
+def accumulate_index_rule(g, ans, acc, v, x, index):
+    return g, runtime.at_index(g, index)
+
+
 @vjp_rule(runtime.at_index, diff=("v",), nograd=("index",))
 def at_index_rule(g, ans, v, index):
     return runtime.index_grad(g, v, index)
@@ -320,7 +325,7 @@ linear(runtime.unbroadcast, runtime.unbroadcast_to_shape, runtime.expand_reduced
        runtime.join_like, runtime.untile, runtime.untake, runtime.untake_along_axis, runtime.unpad, runtime.pad_like,
        runtime.unchoose, runtime.unselect, runtime.swap_if, runtime.from_triangle, runtime.upper_block,
        runtime.upper_right, runtime.diagonal_blocks_sum, runtime.lstsq_residual_weights,
-       runtime.lstsq_residual_weights_transpose, runtime.index_grad, runtime.at_index, runtime.parts,
+       runtime.lstsq_residual_weights_transpose, runtime.index_grad, runtime.accumulate_index, runtime.at_index, runtime.parts,
        runtime.unpacked_cotangent, runtime.as_parts, runtime.as_columns, runtime.from_columns, runtime.undiff, runtime.push_part,
        runtime.broadcast_like, runtime.owned, runtime.stored_grad, runtime.zero_at,
        runtime.stored_grad_transpose)

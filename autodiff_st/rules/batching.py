@@ -526,6 +526,13 @@ def index_grad(v, x, index):
     return Batched(out)
 
 
+@batching_rule(runtime.accumulate_index)
+def accumulate_index(acc, v, x, index):
+    """``acc + index_grad(v, x, index)`` on batched values (no update in place; ``+`` of a batched value,
+    or of a list or dict of cotangents, lines the operands up)."""
+    return acc + index_grad(v, x, index)
+
+
 # --------------------------------------------------------------------------------------------------
 # Methods of a batched array
 # --------------------------------------------------------------------------------------------------

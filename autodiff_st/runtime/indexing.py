@@ -3,12 +3,15 @@ diagonals) put their cotangent back where they read it, and writes (``y[i] = v``
 of the positions they wrote last.
 """
 
+import sys
+
 import numpy as np
 
 from .cotangents import DictParts, Parts, zeros_like
 from .shapes import unbroadcast
 
 __all__ = [
+    "accumulate_index",
     "index_grad", "at_index", "stored_grad", "stored_grad_transpose", "zero_at", "untake", "untake_along_axis",
     "repeat_indices", "arrangement", "unchoose", "unselect", "select_default_mask", "diagonal_mask",
     "undiagonal", "diag_grad",
@@ -34,6 +37,49 @@ def index_grad(v, x, index):
     else:
         np.add.at(out, index, v)
     return out
+
+
+def accumulate_index(acc, v, x, index):
+    """``acc + index_grad(v, x, index)``: the backward pass adding the gradient of a read ``x[index]`` into
+    the cotangent ``acc`` it has so far (``x_bar = accumulate_index(x_bar, v, x, index)``).
+
+    Where ``acc`` is an array that owns its memory and that nothing but the generated statement refers
+    to (its reference count shows that: the name it is rebound to, and this call), ``v`` is added into it
+    in place, at the cost of the indexed elements alone; a loop reading ``x[i]`` then costs O(1) per
+    read instead of a full array. Otherwise (shared, a view, another dtype, a container, a batched
+    value) it makes a new array, exactly as ``acc + index_grad(...)`` would.
+    """
+    if isinstance(x, (tuple, list, dict)) or type(acc) is not np.ndarray or acc.shape != np.shape(x):
+        return acc + index_grad(v, x, index)
+    dtype = np.result_type(acc, np.result_type(v, x) if np.iscomplexobj(v) else getattr(x, "dtype", float))
+    if not (acc.dtype == dtype and acc.base is None and acc.flags.writeable
+            and sys.getrefcount(acc) <= _SOLE_REFERENCES):
+        acc = acc.astype(dtype, copy=True)
+    if _basic_index(index):
+        acc[index] += v
+    else:
+        np.add.at(acc, index, v)
+    return acc
+
+
+def _references_of_a_sole_owner():
+    """How many references ``accumulate_index`` sees to an array only the calling statement holds:
+    measured once, as the count depends on the Python version's calling convention."""
+    seen = []
+
+    def probe(acc, v, x, index):
+        seen.append(sys.getrefcount(acc))
+        return acc
+
+    def statement():
+        acc = np.zeros(1)
+        acc = probe(acc, 0.0, acc, (0,))  # noqa: F841 (the pattern generated code uses)
+
+    statement()
+    return seen[0] - 1  # x is acc in the probe: one reference fewer in real calls
+
+
+_SOLE_REFERENCES = _references_of_a_sole_owner()
 
 
 def _container_index_grad(v, x, index):

@@ -6,7 +6,7 @@ a plain ``grad`` differentiates the inner one's generated gradient function, and
 gives that function to the Jacobians of a ``grad`` and to generated code that calls a ``grad``.
 """
 
-from ..compiler.cache import adjoint_functions, compiled_adjoint
+from ..compiler.cache import adjoint_functions, clear, compiled_adjoint
 from ..core import registry as rules
 from ..core.names import identifier_for
 from ..core.errors import AutodiffError, AuxError, OptionValueError
@@ -296,6 +296,35 @@ def value_and_grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argn
     if resolved is not None:
         return WeightsGrad(fn, positions, resolved, has_aux, return_value=False, value_and_grad=True)
     return Grad(fn, positions, has_aux, return_value=False, value_and_grad=True)
+
+
+class GradAndValue(Grad):
+    """torch.func's ``grad_and_value``: ``(gradient, value)``, or ``(gradient, (value, aux))`` with has_aux,
+    where ``aux`` is what the function returned after the value (one output as itself, several as a tuple)."""
+
+    def rebind(self, fn):
+        return GradAndValue(fn, self.positions, self.has_aux, self.return_value, self.value_and_grad)
+
+    def result(self, out, gradient):
+        if not self.has_aux:
+            return gradient, out
+        if not isinstance(out, tuple) or len(out) < 2:
+            raise AuxError(f"has_aux=True needs {function_name(self.fn)} to return at least two outputs.")
+        return gradient, (out[0], out[1] if len(out) == 2 else tuple(out[1:]))
+
+
+@decorator
+def grad_and_value(fn, argnums=0, has_aux=False):
+    """The gradient and the value of ``fn`` in one call, as torch.func names it: ``(gradient, value)``, or
+    ``(gradient, (value, aux))`` with ``has_aux``. ``argnums`` is an int or a tuple of ints."""
+    positions = resolve_positions(FIRST, argnums)
+    return GradAndValue(fn, positions, has_aux, return_value=False, value_and_grad=True)
+
+
+def clear_cache():
+    """Forget every compiled adjoint, as ``jax.clear_caches`` does: transforms made before compile again on
+    their next call (after editing a rule, or to free memory)."""
+    clear()
 
 
 def source(fn_or_transform):
