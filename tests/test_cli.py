@@ -1,0 +1,87 @@
+"""The command line, ``python -m autodiff_st``, run in a fresh process as a user runs it."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+MODULE = textwrap.dedent("""
+    import numpy as np
+
+
+    def loss(x, w):
+        return np.sum(np.tanh(x * w))
+
+
+    def wrong(x):
+        return np.sum(x ** 2)
+
+
+    def refused(x):
+        return np.sum((y := x * 2.0) * y)
+""")
+
+
+@pytest.fixture
+def module(tmp_path):
+    path = tmp_path / "demo_model.py"
+    path.write_text(MODULE)
+    return path
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "autodiff_st", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize("transform, expected", [
+    ("grad", "def loss_grad(x, w):"), ("value_and_grad", "def loss_value_and_grad(x, w):"),
+    ("vjp", "def loss_backward("), ("jvp", "def loss_jvp("), ("jacrev", "def loss_backward("),
+    ("jacfwd", "def loss_jvp("), ("hessian", "loss"),
+])
+def test_show_prints_the_generated_source(module, transform, expected):
+    done = run("show", f"{module}:loss", "--transform", transform)
+    assert done.returncode == 0, done.stderr
+    assert expected in done.stdout
+    assert "demo_model.py:5" in done.stdout  # each block is headed by the user's line
+    assert "\x1b[" not in done.stdout  # no colours when the output is not a terminal
+
+
+def test_show_by_module_name_and_wrt(module):
+    done = run("show", "demo_model:loss", "--wrt", "0,1", cwd=module.parent)
+    assert done.returncode == 0, done.stderr
+    assert "with respect to x, w" in done.stdout or "x_bar, w_bar" in done.stdout
+
+
+def test_check_passes_at_a_json_point(module):
+    done = run("check", f"{module}:loss", "--point", "[[0.1, 0.2, -0.3], 0.5]")
+    assert done.returncode == 0, done.stderr
+    assert "agree with finite differences" in done.stdout
+
+
+def test_check_reads_npy_files(module, tmp_path):
+    np.save(tmp_path / "x.npy", np.array([0.1, -0.2]))
+    np.save(tmp_path / "w.npy", np.array(0.7))
+    done = run("check", f"{module}:loss", "--npy", tmp_path / "x.npy", tmp_path / "w.npy", "--order", "1")
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_refusal_exits_3_with_the_users_line(module):
+    done = run("show", f"{module}:refused")
+    assert done.returncode == 3
+    assert "demo_model.py" in done.stderr and "AutodiffError" not in done.stdout
+
+
+def test_a_missing_function_exits_4(module):
+    assert run("show", f"{module}:nothere").returncode == 4
+    assert run("show", "no_such_module_anywhere:f").returncode == 4
+
+
+def test_usage_errors_exit_2(module):
+    assert run("show").returncode == 2
+    assert run("show", f"{module}:loss", "--transform", "nope").returncode == 2
+    assert run("check", f"{module}:loss", "--point", "{not json").returncode == 2
+    help_text = run("--help")
+    assert help_text.returncode == 0 and "show" in help_text.stdout and "check" in help_text.stdout
