@@ -12,7 +12,7 @@ from ..core import trees
 from .shapes import Shape
 
 __all__ = [
-    "Parts", "DictParts", "parts", "unpacked_cotangent", "as_parts", "push_part", "zeros_like", "ones_like", "reversed_range",
+    "Parts", "DictParts", "parts", "unpacked_cotangent", "items_cotangent", "as_parts", "push_part", "zeros_like", "ones_like", "reversed_range",
     "tangent_zeros", "broadcast_like", "owned", "add_tangents", "restored_copy",
 ]
 
@@ -69,9 +69,18 @@ def unpacked_cotangent(value, *cotangents):
     return Parts(cotangents)
 
 
+def items_cotangent(value, cotangents):
+    """``unpacked_cotangent(value, *cotangents)``: the cotangent of ``value`` from those of its items, as
+    for ``tuple(value)``."""
+    return unpacked_cotangent(value, *cotangents)
+
+
 def as_parts(cotangents):
-    """A list of cotangents returned by a rule (as for np.concatenate's arrays), as ``Parts``."""
-    return cotangents if isinstance(cotangents, Parts) else Parts(cotangents)
+    """A list of cotangents returned by a rule (as for np.concatenate's arrays), as ``Parts``; an array
+    stays one (the cotangent of an array whose rows a rule took as a sequence, as ``tuple(x)``)."""
+    if isinstance(cotangents, (Parts, np.ndarray)):
+        return cotangents
+    return Parts(cotangents)
 
 
 def push_part(v, x_bar):
