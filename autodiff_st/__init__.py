@@ -15,6 +15,7 @@ from .core.errors import (AutodiffError, UnsupportedSyntaxError, MissingRuleErro
                           CotangentError, AuxError, StaleSourceError, OptionTypeError, OptionValueError,
                           ChunkSizeError, UnsupportedCaseError, AliasingError)
 from .nn import Parameter
+from .core.trees import register_pytree
 from .transforms.vmap import vmap
 from . import nn, testing
 
@@ -26,8 +27,8 @@ nondifferentiable(stop_gradient)
 __version__ = "0.1.0"
 
 __all__ = [
-    "grad", "value_and_grad", "grad_and_value", "clear_cache", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap", "source", "stop_gradient",
-    "register_vjp", "register_jvp", "nondifferentiable",
+    "grad", "value_and_grad", "grad_and_value", "clear_cache", "vjp", "jvp", "jacrev", "jacfwd", "hessian",
+    "vmap", "source", "stop_gradient", "register_vjp", "register_jvp", "nondifferentiable", "register_pytree",
     "Parameter", "nn", "testing", "AutodiffError", "UnsupportedSyntaxError", "MissingRuleError",
     "SourceUnavailableError", "NonDifferentiableError", "GradPositionError", "GradPositionTypeError",
     "InputTypeError", "CotangentError", "AuxError", "StaleSourceError", "OptionTypeError", "OptionValueError",

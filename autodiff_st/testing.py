@@ -10,12 +10,24 @@ transform must never change what the function returns.
 
 import numpy as np
 
+from .core import trees
 from .compiler.cache import adjoint_functions
 from .runtime.calls import argument_kinds
 from .transforms.checks import target_of
 
 
+def _plain(x):
+    """A pytree object (dataclass, NamedTuple, registered class) as the tuple of its children, None for a
+    child that holds no float: the structure its cotangents and tangents have in generated code."""
+    if trees.is_tree(x):
+        return tuple(_plain(c) if trees.holds_floats(c) else None for c in trees.children(x))
+    return x
+
+
 def _is_differentiable(x):
+    if trees.is_tree(x):
+        kids = [c for c in trees.children(x) if trees.holds_floats(c)]
+        return len(kids) > 0 and all(_is_differentiable(c) for c in kids)
     if isinstance(x, (tuple, list)):
         return len(x) > 0 and all(_is_differentiable(e) for e in x)
     if isinstance(x, dict):
@@ -28,6 +40,8 @@ def _is_differentiable(x):
 
 
 def _random_like(x, rng):
+    if trees.is_tree(x):  # an object of x's class; children without floats stay
+        return trees.rebuild(x, [_random_like(c, rng) if trees.holds_floats(c) else c for c in trees.children(x)])
     if isinstance(x, (tuple, list)):
         return type(x)(_random_like(e, rng) for e in x)
     if isinstance(x, dict):
@@ -38,6 +52,7 @@ def _random_like(x, rng):
 
 
 def _inner(a, b):
+    a, b = _plain(a), _plain(b)
     if isinstance(a, dict):
         return sum(_inner(a[k], b[k]) for k in a)
     if isinstance(a, (tuple, list)):
@@ -48,6 +63,7 @@ def _inner(a, b):
 
 
 def _numeric_output(out):
+    out = _plain(out)
     if isinstance(out, (tuple, list)):
         return tuple(_numeric_output(o) for o in out)
     if isinstance(out, dict):
@@ -59,6 +75,8 @@ def _numeric_output(out):
 
 def _copied(args):
     """The arguments with every array copied: the plain function may write into its inputs."""
+    if trees.is_tree(args):
+        return trees.rebuild(args, [_copied(a) for a in trees.children(args)])
     if isinstance(args, (tuple, list)):
         return type(args)(_copied(a) for a in args)
     if isinstance(args, dict):
@@ -67,6 +85,9 @@ def _copied(args):
 
 
 def _same_value(got, expected, rtol, atol):
+    if trees.is_tree(expected):
+        return type(got) is type(expected) and all(
+            _same_value(g, e, rtol, atol) for g, e in zip(trees.children(got), trees.children(expected)))
     if isinstance(expected, dict):
         return isinstance(got, dict) and got.keys() == expected.keys() and all(
             _same_value(got[k], expected[k], rtol, atol) for k in expected)
@@ -92,6 +113,9 @@ def _check_value(fn, target, prefix, args, got, mode, rtol, atol):
 
 
 def _step(x, direction, size):
+    if trees.is_tree(x):
+        return trees.rebuild(x, [_step(c, d, size) if trees.holds_floats(c) else c
+                                 for c, d in zip(trees.children(x), trees.children(direction))])
     if isinstance(x, (tuple, list)):
         return type(x)(_step(e, d, size) for e, d in zip(x, direction))
     if isinstance(x, dict):

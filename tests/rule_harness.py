@@ -18,7 +18,7 @@ import numpy as np
 
 from autodiff_st import runtime
 from autodiff_st.compiler.templates import template_of
-from autodiff_st.core import registry
+from autodiff_st.core import registry, trees
 
 _ids = itertools.count()
 
@@ -100,7 +100,8 @@ def case(primitive, *args, order=2, float32=True, unpack=0, path=None, **kwargs)
 
 def build_module(cases, directory):
     """Write one wrapper per case into a module under ``directory`` and import it."""
-    lines = ["import math", "", "import numpy as np", "", "from autodiff_st import runtime", ""]
+    lines = ["import math", "", "import numpy as np", "", "from autodiff_st import runtime",
+             "from tests.tree_examples import NODE, PAIR, PAIR_VALUES, Node, Pair, Point", ""]
     for i, c in enumerate(cases):
         params, call_args = [], []
         for j, a in enumerate(c.args):
@@ -200,7 +201,11 @@ def primitive_call(c, values):
     if c.path is None:
         args = [names[f"a{j}"] if isinstance(a, Domain) else a for j, a in enumerate(c.args)]
         return c.primitive, args, dict(c.kwargs)
-    namespace = {"np": np, "runtime": runtime, "math": math, "sum": builtins.sum, "PRIMITIVE": c.primitive, **names}
+    from tests import tree_examples
+
+    namespace = {"np": np, "runtime": runtime, "math": math, "sum": builtins.sum, "PRIMITIVE": c.primitive,
+                 **{k: getattr(tree_examples, k) for k in ("NODE", "PAIR", "PAIR_VALUES", "Node", "Pair", "Point")},
+                 **names}
 
     def ev(node):
         return eval(compile(ast.Expression(node), "<case>", "eval"), namespace)
@@ -275,7 +280,10 @@ def tangent_dict(rule, args, kwargs, tangents):
 
 
 def random_like(x, rng):
-    """A random float64 value with the structure of ``x`` (a tuple or list of arrays stays one)."""
+    """A random float64 value with the structure of ``x`` (a tuple or list of arrays stays one, a pytree
+    object one of its class)."""
+    if trees.is_tree(x):
+        return trees.rebuild(x, [random_like(e, rng) for e in trees.children(x)])
     if isinstance(x, (tuple, list)):
         return type(x)(random_like(e, rng) for e in x) if type(x) in (tuple, list) else \
             tuple(random_like(e, rng) for e in x)
@@ -284,8 +292,17 @@ def random_like(x, rng):
     return rng.standard_normal(np.shape(x))
 
 
+def shifted(x, t, size):
+    """``x + size * t``, child by child for a pytree object."""
+    if trees.is_tree(x):
+        return trees.rebuild(x, [shifted(a, b, size) for a, b in zip(trees.children(x), runtime.parts_of(t, x))])
+    return x + size * t
+
+
 def leaves(x):
-    """The arrays of a (possibly nested) tuple or list, as float or complex arrays."""
+    """The arrays of a (possibly nested) tuple, list or pytree object, as float or complex arrays."""
+    if trees.is_tree(x):
+        x = trees.children(x)
     if isinstance(x, (tuple, list)):
         return [leaf for e in x for leaf in leaves(e)]
     x = np.asarray(x)

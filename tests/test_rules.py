@@ -8,7 +8,7 @@ from autodiff_st import rules
 from autodiff_st.compiler.cache import adjoint_functions
 from tests.rule_cases import CASES
 from tests.rule_harness import (rule_jvp, sample_args, build_module, primitive_call, differentiated_slots, slot_value, with_slots,
-                                tangent_dict, random_like, leaves, inner)
+                                tangent_dict, random_like, leaves, inner, shifted)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def _forward_setup(c):
 
 
 def _step(rule, args, kwargs, tangents, size):
-    changes = {s: slot_value(rule, args, kwargs, s) + size * t for s, t in tangents.items()}
+    changes = {s: shifted(slot_value(rule, args, kwargs, s), t, size) for s, t in tangents.items()}
     return with_slots(rule, args, kwargs, changes)
 
 

@@ -110,11 +110,10 @@ def _value_is_active(facts, op, weight_sources, weight_calls):
     if isinstance(value, gast.Attribute):
         if value.attr in rules.NONDIFF_ATTRIBUTES:
             return False
-        if value.attr in rules.ATTRIBUTES:
-            return True
-        raise NonDifferentiableError(
-            f"autodiff_st has no derivative for the attribute `.{value.attr}` of a differentiated value.",
-            origin=origin, hint="Use the numpy function instead, or register a rule for it.")
+        # An array attribute with a rule (x.T), or the field of a pytree object (p.w, a dataclass's, a
+        # NamedTuple's or a registered class's child), which runtime.tree_field's rules differentiate
+        # and check when they run (an attribute that is not a child is refused there).
+        return True
     if isinstance(value, gast.Subscript):
         # An index changes the result only in steps: no derivative flows through it.
         return facts.any_active(value.value)

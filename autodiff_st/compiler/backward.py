@@ -334,8 +334,11 @@ class Backward(Writer):
                                    slice=value.slice, ctx=gast.Load())
             self.apply_rule(rules.lookup(operator.getitem), [value.value, index], {}, g, op.target, origin)
         elif isinstance(value, gast.Attribute):
-            rule = rules.lookup(rules.ATTRIBUTES[value.attr])
-            self.apply_rule(rule, [value.value], {}, g, op.target, origin)
+            if value.attr in rules.ATTRIBUTES:
+                self.apply_rule(rules.lookup(rules.ATTRIBUTES[value.attr]), [value.value], {}, g, op.target, origin)
+            else:  # a field of a pytree object
+                field = gast.Constant(value=value.attr, kind=None)
+                self.apply_rule(rules.lookup(runtime.tree_field), [value.value, field], {}, g, op.target, origin)
         elif isinstance(value, gast.Call):
             callee = self.facts.callees[id(op)]
             args = list(value.args)

@@ -177,7 +177,10 @@ class Tangent(Writer):
                                    slice=value.slice, ctx=gast.Load())
             return self.apply_forward(rules.lookup(operator.getitem), [value.value, index], {}, value, ans, op)
         if isinstance(value, gast.Attribute):
-            return self.apply_forward(rules.lookup(rules.ATTRIBUTES[value.attr]), [value.value], {}, None, ans, op)
+            if value.attr in rules.ATTRIBUTES:
+                return self.apply_forward(rules.lookup(rules.ATTRIBUTES[value.attr]), [value.value], {}, None, ans, op)
+            field = gast.Constant(value=value.attr, kind=None)  # a field of a pytree object
+            return self.apply_forward(rules.lookup(runtime.tree_field), [value.value, field], {}, None, ans, op)
         if isinstance(value, gast.Call):
             callee = self.facts.callees[id(op)]
             args = list(value.args)

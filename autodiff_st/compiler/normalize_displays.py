@@ -10,15 +10,21 @@ sequence of arrays (``np.concatenate([x, [a, b]])``) keeps its outer list, and e
 itself a display becomes an array the same way.
 
 Only displays holding something other than constants are rewritten: ``np.array([1.0, 2.0])`` stays.
+
+A construction of a pytree class (a dataclass, a NamedTuple, a class registered with
+``ad.register_pytree``), ``P(a, b=c)``, becomes ``tree_build(P, ("b",), a, c)`` (runtime/trees.py):
+the same call, whose rules send each child's derivative to the argument it is.
 """
 
 import gast
 import numpy as np
 
 from ..core import registry as rules
+from ..core import trees
+from ..runtime.trees import tree_build
 from .ir import load, static_path_root
 from .ops import leaves
-from .scope import resolve_name
+from .scope import helper_name, resolve_name
 from .templates import bind_arguments
 
 # numpy functions that only convert their argument: np.array(display) is the stack itself.
@@ -103,4 +109,17 @@ class DisplayLowering:
                         keywords=[gast.keyword(arg=k.arg, value=replaced.get(id(k.value), k.value))
                                   for k in call.keywords])
         new.origin = origin
+        return new
+
+    def tree_construction(self, call, origin):
+        """``P(a, b=c)`` of a pytree class ``P`` as ``tree_build(P, ("b",), a, c)``; any other call as it is."""
+        if not isinstance(call, gast.Call) or not trees.is_tree_class(self.resolve_static(call.func)) \
+                or any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+            return call
+        keywords = gast.Tuple(elts=[gast.Constant(value=k.arg, kind=None) for k in call.keywords], ctx=gast.Load())
+        new = gast.Call(func=helper_name(tree_build, self.namer.fresh("tree_build")),
+                        args=[call.func, keywords] + list(call.args) + [k.value for k in call.keywords], keywords=[])
+        for n in gast.walk(new):
+            if not hasattr(n, "origin"):
+                n.origin = origin
         return new

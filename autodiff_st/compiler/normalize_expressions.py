@@ -58,6 +58,7 @@ class ExpressionLowering:
             return self.inline_call(node, origin, hint)
         if isinstance(node, gast.Call):
             node = self.displays_as_arrays(node, origin)
+            node = self.tree_construction(node, origin)
         if isinstance(node, gast.Constant):
             return node
         if isinstance(node, gast.JoinedStr):

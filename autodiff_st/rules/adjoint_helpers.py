@@ -252,7 +252,7 @@ def unpacked_cotangent_rule(g, ans, value, *cotangents):
 
 @vjp_rule(runtime.as_parts, sequences=("cotangents",))
 def as_parts_rule(g, ans, cotangents):
-    return list(g)
+    return runtime.as_parts(g)  # a regrouping: its own transpose
 
 
 @vjp_rule(runtime.as_columns, nograd=("b",), diff=("v",))

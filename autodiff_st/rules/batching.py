@@ -138,7 +138,7 @@ batching_rule(builtins.min)(_extremum(np.minimum, "min"))
 # --------------------------------------------------------------------------------------------------
 
 for _fn in (list, tuple, dict, zip, enumerate, reversed, iter, next, print, id, callable, hasattr, getattr,
-            builtins.sum, runtime.parts, runtime.as_parts, runtime.push_part, runtime.require):
+            builtins.sum, runtime.parts, runtime.push_part, runtime.require):
     batching_rule(_fn)(_fn)
 
 # The collector of Parameters' gradients takes batched cotangents itself (jacrev(..., weights=)).
@@ -163,6 +163,17 @@ def unpacked_cotangent(value, *cotangents):
         return runtime.Parts(cotangents)
     size = batch_size((value,) + cotangents)
     return Batched(np.stack([as_batch_array(c, size) for c in cotangents], axis=1))
+
+
+@batching_rule(runtime.items_cotangent)
+def items_cotangent(value, cotangents):
+    return unpacked_cotangent(value, *cotangents)
+
+
+@batching_rule(runtime.as_parts)
+def as_parts(cotangents):
+    # A batched array (the cotangent of an array taken as a sequence) stays one, as in runtime.as_parts.
+    return cotangents if isinstance(cotangents, Batched) else runtime.as_parts(cotangents)
 
 
 @batching_rule(isinstance)

@@ -8,7 +8,7 @@ from ..runtime import (dot_grad_left, dot_grad_right, matmul_grad_left, matmul_g
                        tensordot_right_order, kron_shape, kron_slot_shape, kron_slot_axes, swap_if,
                        from_triangle, upper_block, upper_right, multi_dot_grads, lstsq_residual_weights,
                        norm_direction, as_columns, from_columns, symmetric_from_triangle, tangent_zeros,
-                       norm_axes, last_axes_swapped, einsum_operand_grads)
+                       norm_axes, last_axes_swapped, inner_order, einsum_operand_grads)
 from ..core.registry import vjp_rule, method, nondifferentiable, multilinear, jvp_rule
 
 
@@ -25,8 +25,9 @@ def outer(g, ans, a, b):
 
 @vjp_rule(np.inner)
 def inner(g, ans, a, b):
-    # np.inner contracts the last axes: it is np.dot(a, b') with b' b with its last two axes swapped.
-    swapped = last_axes_swapped(b)
+    # np.inner contracts the last axes: it is np.dot(a, b') with b' b with its last two axes swapped
+    # (b itself for a scalar a, where np.inner is a * b).
+    swapped = inner_order(a, b)
     return dot_grad_left(g, a, np.transpose(b, swapped)), np.transpose(dot_grad_right(g, a, np.transpose(b, swapped)),
                                                                        swapped)
 

@@ -27,3 +27,4 @@ from .numeric import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .shapes import *  # noqa: F401,F403
 from .sharing import *  # noqa: F401,F403
+from .trees import *  # noqa: F401,F403

@@ -8,10 +8,11 @@ how a backward pass walks the iterations of a loop.
 
 import numpy as np
 
+from ..core import trees
 from .shapes import Shape
 
 __all__ = [
-    "Parts", "DictParts", "parts", "unpacked_cotangent", "as_parts", "push_part", "zeros_like", "ones_like", "reversed_range",
+    "Parts", "DictParts", "parts", "unpacked_cotangent", "items_cotangent", "as_parts", "push_part", "zeros_like", "ones_like", "reversed_range",
     "tangent_zeros", "broadcast_like", "owned", "add_tangents", "restored_copy",
 ]
 
@@ -68,9 +69,18 @@ def unpacked_cotangent(value, *cotangents):
     return Parts(cotangents)
 
 
+def items_cotangent(value, cotangents):
+    """``unpacked_cotangent(value, *cotangents)``: the cotangent of ``value`` from those of its items, as
+    for ``tuple(value)``."""
+    return unpacked_cotangent(value, *cotangents)
+
+
 def as_parts(cotangents):
-    """A list of cotangents returned by a rule (as for np.concatenate's arrays), as ``Parts``."""
-    return cotangents if isinstance(cotangents, Parts) else Parts(cotangents)
+    """A list of cotangents returned by a rule (as for np.concatenate's arrays), as ``Parts``; an array
+    stays one (the cotangent of an array whose rows a rule took as a sequence, as ``tuple(x)``)."""
+    if isinstance(cotangents, (Parts, np.ndarray)):
+        return cotangents
+    return Parts(cotangents)
 
 
 def push_part(v, x_bar):
@@ -80,7 +90,8 @@ def push_part(v, x_bar):
 
 def zeros_like(x):
     """The zero gradient of ``x``: ``0.0`` for a Python number, an array of zeros otherwise, and the
-    same structure of zeros for a tuple, list or dict."""
+    same structure of zeros for a tuple, list or dict (``Parts`` over the children for another pytree
+    node, core/trees.py)."""
     if isinstance(x, (float, int)) or x is None:
         return 0.0
     if isinstance(x, Shape):
@@ -91,6 +102,10 @@ def zeros_like(x):
         return Parts(zeros_like(e) for e in x)
     if isinstance(x, dict):
         return DictParts({k: zeros_like(v) for k, v in x.items()})
+    if trees.is_tree(x):  # a dataclass, NamedTuple or registered class: one cotangent per child
+        return Parts(zeros_like(e) for e in trees.children(x))
+    if isinstance(x, (str, bytes)):
+        return 0.0
     return np.zeros_like(x)
 
 
@@ -101,6 +116,8 @@ def ones_like(x):
         return 1.0
     if isinstance(x, complex):
         return 1.0 + 0j
+    if trees.is_tree(x):  # its children that hold no floats are not differentiated: no seed
+        return Parts(ones_like(e) if trees.holds_floats(e) else zeros_like(e) for e in trees.children(x))
     if isinstance(x, (tuple, list)):
         return Parts(ones_like(e) for e in x)
     if isinstance(x, dict):
@@ -116,7 +133,10 @@ def reversed_range(values):
 
 def tangent_zeros(x):
     """The zero tangent of ``x``, with ``x``'s structure: 0.0 for a number, zeros for an array, and a
-    tuple, list or dict of zero tangents for a container."""
+    tuple, list or dict of zero tangents for a container, and a tuple over its children for another pytree
+    node (core/trees.py)."""
+    if trees.is_tree(x):
+        return tuple(tangent_zeros(e) for e in trees.children(x))
     if isinstance(x, tuple):
         return tuple(tangent_zeros(e) for e in x)
     if isinstance(x, list):

@@ -14,7 +14,7 @@ from .shapes import normalize_axis, require
 
 __all__ = [
     "interp_segment", "interp_kept", "poly_exponents", "convolve_padding", "gradient_of", "gradient_transpose",
-    "rollaxis_order", "add_at", "einsum_operand_grads", "last_axes_swapped",
+    "rollaxis_order", "add_at", "einsum_operand_grads", "last_axes_swapped", "inner_order",
 ]
 
 
@@ -156,6 +156,12 @@ def rollaxis_order(a, axis, start=0):
     order.remove(axis)
     order.insert(start, axis)
     return tuple(order)
+
+
+def inner_order(a, b):
+    """The permutation of ``b``'s axes that makes ``np.inner(a, b)`` the product ``np.dot(a, b')``: its last
+    two axes swapped, or none when ``a`` is a scalar (then ``np.inner`` is ``a * b``)."""
+    return tuple(range(np.ndim(b))) if np.ndim(a) == 0 else last_axes_swapped(b)
 
 
 def last_axes_swapped(x):

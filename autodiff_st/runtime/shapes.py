@@ -52,6 +52,8 @@ def shape_of(x):
         return Shape((x.shape, x.dtype, False))
     if isinstance(x, (float, int)):
         return Shape(((), None, True))
+    if isinstance(x, (tuple, list, dict)) or not hasattr(x, "shape"):
+        return x  # a container (a cotangent of a tuple or a pytree object): the helpers read it as it is
     return Shape((np.shape(x), getattr(x, "dtype", None), False))
 
 

@@ -13,9 +13,11 @@ import numpy as np
 from ..compiler.parsing import parse_function
 from ..core.errors import (AuxError, AutodiffError, GradPositionError, GradPositionTypeError, InputTypeError,
                            OptionTypeError)
+from ..core import trees
 from ..core.model import Parameter
 from ..core.transform import Transform
 from ..runtime.calls import bound_prefix, underlying_function
+from ..runtime.trees import parts_of
 from ..runtime.weights import as_weight_tuple
 
 
@@ -102,6 +104,11 @@ def check_input(x, position, fn, allow_complex=False):
         for item in x.values():
             check_input(item, position, fn, allow_complex)
         return
+    if trees.is_tree(x):  # a dataclass, NamedTuple or registered class: its children that hold floats
+        for item in trees.children(x):
+            if trees.holds_floats(item):
+                check_input(item, position, fn, allow_complex)
+        return
     if isinstance(x, np.ndarray) and kind is not np.ndarray:
         check_array_subclass(x, position, fn)
     if isinstance(x, bool) or isinstance(x, (int, np.integer)) or (
@@ -120,8 +127,8 @@ def check_input(x, position, fn, allow_complex=False):
         return
     raise InputTypeError(
         f"argument {position} of {function_name(fn)} is a {type(x).__name__}, which cannot be differentiated.",
-        hint="Differentiated arguments are Python floats, numpy float arrays, or tuples, lists and dicts "
-             "of them.")
+        hint="Differentiated arguments are Python floats, numpy float arrays, or tuples, lists, dicts, "
+             "dataclasses and NamedTuples of them (other classes: ad.register_pytree).")
 
 
 # What a subclass may not change for its values to be differentiated as plain arrays: the compiler
@@ -157,6 +164,10 @@ def match_input(g, x):
     if type(g) is np.ndarray and type(x) is np.ndarray and g.dtype == x.dtype and g.shape == x.shape \
             and g.flags.writeable:
         return g
+    if trees.is_tree(x):  # an object of x's class holding the gradients; children without floats stay
+        parts = parts_of(g, x)
+        return trees.rebuild(x, [match_input(gi, xi) if trees.holds_floats(xi) else xi
+                                 for gi, xi in zip(parts, trees.children(x))])
     if isinstance(x, (tuple, list)):
         items = [match_input(gi, xi) for gi, xi in zip(g, x)]
         return type(x)(items) if type(x) in (tuple, list) else tuple(items)

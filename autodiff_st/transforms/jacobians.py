@@ -21,18 +21,20 @@ import numpy as np
 from ..compiler.batching import batched_backward, call_batched_any, materialize
 from ..compiler.cache import adjoint_functions, compiled_adjoint
 from ..core import registry as rules
+from ..core import trees
 from ..core.errors import AutodiffError
 from ..core.tracebacks import user_facing
 from ..core.transform import Transform
 from ..runtime.batched import Batched
 from ..runtime.calls import argument_kinds, call_forward, call_jvp
+from ..runtime.trees import parts_of
 from ..runtime.weights import WeightGradients
 from .checks import (FIRST, as_tuple, check_input, check_positions, decorator, resolve_positions, resolve_weights,
                      split_aux, target_of)
 from .grad import Grad, WeightsGrad
 from .jacobian_parts import (as_like, basis, check_jacobian_inputs, is_int, jacobian_dtype, nest, one_hot,
                              output_leaves, zero_like_output)
-from .pytrees import has_containers, pytree_jacobian
+from .pytrees import has_containers, is_tree_output, pytree_jacobian, retyped_jacobian, tree_output_jacobian
 from .second_order import jacobian_of_gradient, jacobian_of_jacfwd, jacobian_of_jacrev, source_of_nested
 from .vjp import forward_with_weights
 
@@ -78,6 +80,15 @@ def _tangent_batch(fn, active, args, zero_tangents, slot, has_aux):
 
 
 def _check_tangent(t, x, position):
+    if trees.is_tree(x):  # an object of x's class (or a tuple) with one tangent per child
+        kids, parts = trees.children(x), parts_of(t, x)
+        if len(parts) != len(kids):
+            raise ValueError(f"the tangent of argument {position} has {len(parts)} parts, but the argument has "
+                             f"{len(kids)} children; a tangent has its primal's structure.")
+        for tk, xk in zip(parts, kids):
+            if trees.holds_floats(xk):
+                _check_tangent(tk, xk, position)
+        return
     if np.shape(t) != np.shape(x):
         raise ValueError(f"the tangent of argument {position} has shape {np.shape(t)}, but the argument has shape "
                          f"{np.shape(x)}; a tangent has its primal's shape.")
@@ -107,6 +118,9 @@ def jvp(fn, inputs, tangents, has_aux=False):
 
 def _match_output(t, y):
     """The tangent of ``y`` with ``y``'s type, shape and dtype."""
+    if trees.is_tree(y):  # an object of y's class holding the tangents; children without floats stay
+        return trees.rebuild(y, [_match_output(ti, yi) if trees.holds_floats(yi) else yi
+                                 for ti, yi in zip(parts_of(t, y), trees.children(y))])
     if isinstance(y, tuple):
         return tuple(_match_output(ti, yi) for ti, yi in zip(t, y))
     if isinstance(y, list):
@@ -223,9 +237,12 @@ class JacRev(Transform):
         else:
             out, backward, batched = fn(*args), None, None
         y, aux = split_aux(out, self.has_aux, fn)
+        if is_tree_output(y) and self.weights is None:
+            return tree_output_jacobian(self, args, y)
         leaves, tuple_out = output_leaves(y, fn, self.holomorphic)
         blocks = self._blocks(args, positions, active, weights, leaves, tuple_out, backward, batched)
         jac = nest([b[:len(positions)] for b in blocks], tuple_out, isinstance(self.positions, int))
+        jac = retyped_jacobian(jac, y, tuple_out)
         if self.weights is not None:
             # Like grad: weight_jacs alone, or (input_jacs, weight_jacs); each nests outputs outside.
             form = self.weights[1]
@@ -356,6 +373,8 @@ class JacFwd(Transform):
         zero_tangents = [zero_like_output(args[p]) if not isinstance(args[p], float) else 0.0 for p in active]
         out, _ = run(tuple(zero_tangents), *args)
         y, aux = split_aux(out, self.has_aux, fn)
+        if is_tree_output(y):
+            return tree_output_jacobian(self, args, y)
         leaves, tuple_out = output_leaves(y, fn, self.holomorphic)
         columns = {p: [] for p in active}  # columns[p][j]: the output tangents for basis vector j of input p
         batches = {}  # or batches[p][k]: output k's tangents for every basis vector of input p, batch first
@@ -389,7 +408,7 @@ class JacFwd(Transform):
                 else:
                     block.append(np.zeros(shape, dtype=jacobian_dtype(leaf, x)))
             blocks.append(block)
-        jac = nest(blocks, tuple_out, isinstance(self.positions, int))
+        jac = retyped_jacobian(nest(blocks, tuple_out, isinstance(self.positions, int)), y, tuple_out)
         if self.return_value:
             return (jac, y, aux) if self.has_aux else (jac, y)
         return (jac, aux) if self.has_aux else jac

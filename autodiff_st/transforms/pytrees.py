@@ -1,24 +1,35 @@
-"""Jacobians with respect to tuples, lists and dicts of arrays (JAX's pytrees).
+"""Jacobians with respect to tuples, lists, dicts, dataclasses, NamedTuples and registered classes of
+arrays (JAX's pytrees).
 
 The transform differentiates a small generated function that takes the containers' leaves one by one
-and rebuilds the containers for the user's function; the leaves' Jacobians are then put back in the
-inputs' structure.
+and rebuilds the containers for the user's function (a pytree object through ``tree_from_children``,
+whose rules send each child's derivative to its leaf); the leaves' Jacobians are then put back in the
+inputs' structure. A child of a pytree object that holds no float is passed as it is, not differentiated.
 """
 
+from ..core import trees
 from ..core.errors import InputTypeError
 from ..core.names import identifier_for
 from ..core.transform import Transform
 from ..runtime.loader import small_function
+from ..runtime.trees import tree_children, tree_from_children
 from .checks import target_of
 
 
+def is_container(x):
+    return isinstance(x, (tuple, list, dict)) or trees.is_tree(x)
+
+
 def has_containers(args, positions):
-    return any(isinstance(args[p], (tuple, list, dict)) for p in positions)
+    return any(is_container(args[p]) for p in positions)
 
 
 def _leaves(tree, path=()):
     """``(path, leaf)`` for each array or number in a tuple, list or dict, in order (dict keys sorted as
-    given)."""
+    given). The children of a pytree object that hold no float are not leaves."""
+    if trees.is_tree(tree):
+        return [item for i, t in enumerate(trees.children(tree)) if trees.holds_floats(t)
+                for item in _leaves(t, path + (i,))]
     if isinstance(tree, (tuple, list)):
         return [item for i, t in enumerate(tree) for item in _leaves(t, path + (i,))]
     if isinstance(tree, dict):
@@ -26,14 +37,18 @@ def _leaves(tree, path=()):
     return [(path, tree)]
 
 
-def _display(tree, names):
+def _display(tree, names, constants):
     """Source text that rebuilds ``tree`` from the names of its leaves (an iterator, in ``_leaves`` order).
 
     A dict's keys must be written as constants (the compiler differentiates dict displays with constant
     keys only), so they are exact ``str`` or ``int`` values, written by the builtin ``repr``: a subclass's
     ``__repr__`` is user code, and its ``__eq__``/``__hash__`` could make a plain copy a different key."""
+    if trees.is_tree(tree):  # rebuilt like the argument; children without floats are constants
+        parts = [_display(t, names, constants) if trees.holds_floats(t) else _constant(t, constants)
+                 for t in trees.children(tree)]
+        return f"tree_from_children({', '.join([_constant(tree, constants)] + parts)})"
     if isinstance(tree, (tuple, list)):
-        items = ", ".join(_display(t, names) for t in tree)
+        items = ", ".join(_display(t, names, constants) for t in tree)
         if isinstance(tree, list):
             return f"[{items}]"
         return f"({items},)" if len(tree) == 1 else f"({items})"
@@ -44,12 +59,23 @@ def _display(tree, names):
                     f"a dict input has a key of type {type(key).__module__}.{type(key).__qualname__}: "
                     "Jacobians of dict inputs take keys that are exactly str or int.",
                     hint="Use plain str or int keys, or pass the arrays as a tuple.")
-        return "{" + ", ".join(f"{type(key).__repr__(key)}: {_display(t, names)}" for key, t in tree.items()) + "}"
+        return "{" + ", ".join(f"{type(key).__repr__(key)}: {_display(t, names, constants)}"
+                               for key, t in tree.items()) + "}"
     return next(names)
+
+
+def _constant(value, constants):
+    """The name under which the generated function reads ``value``, a value passed as it is."""
+    name = f"constant{len(constants)}"
+    constants[name] = value
+    return name
 
 
 def _rebuild(tree, values):
     """``tree``'s structure with its leaves replaced by ``values`` (an iterator, in ``_leaves`` order)."""
+    if trees.is_tree(tree):
+        return trees.rebuild(tree, [_rebuild(t, values) if trees.holds_floats(t) else t
+                                    for t in trees.children(tree)])
     if isinstance(tree, (tuple, list)):
         return type(tree)(_rebuild(t, values) for t in tree)
     if isinstance(tree, dict):
@@ -64,13 +90,14 @@ def pytree_jacobian(transform, args, positions, hessian=False):
     per position (``hess[p][q]``); otherwise the outer level is per output."""
     fn = transform.fn
     params, passed, flat_args, flat_positions, groups = [], [], [], [], {}
+    constants = {"tree_from_children": tree_from_children}
     for i, a in enumerate(args):
-        if i in positions and isinstance(a, (tuple, list, dict)):
+        if i in positions and is_container(a):
             leaves = _leaves(a)
             names = [f"arg{i}_{k}" for k in range(len(leaves))]
             groups[i] = list(range(len(flat_args), len(flat_args) + len(names)))
             params += names
-            passed.append(_display(a, iter(names)))
+            passed.append(_display(a, iter(names), constants))
             flat_args += [leaf for _, leaf in leaves]
         else:
             if i in positions:
@@ -81,7 +108,7 @@ def pytree_jacobian(transform, args, positions, hessian=False):
     for i in positions:
         flat_positions += groups[i]
     name = identifier_for(getattr(target_of(fn)[0], "__name__", "f")) if not isinstance(fn, Transform) else "f"
-    name = "f" if name.startswith(("arg", "key")) else name  # clear of the parameters and the keys
+    name = "f" if name.startswith(("arg", "key", "constant", "tree_from")) else name  # clear of the other names
     call = f"{name}({', '.join(passed)})"
     if transform.has_aux:  # the compiler sees the outputs as a tuple: unpack and return them
         out = fn(*args)
@@ -91,7 +118,7 @@ def pytree_jacobian(transform, args, positions, hessian=False):
     else:
         body = f"    return {call}\n"
     source = f"def {name}_of_leaves({', '.join(params)}):\n" + body
-    flat_fn = small_function(source, f"{name} of the leaves of its containers", {name: fn})
+    flat_fn = small_function(source, f"{name} of the leaves of its containers", {name: fn, **constants})
     flat = transform.rebind(flat_fn)
     flat.positions = tuple(flat_positions)
     result = flat(*flat_args)
@@ -106,7 +133,7 @@ def pytree_jacobian(transform, args, positions, hessian=False):
         out = []
         for i in positions:
             picked = [per_flat[flat_positions.index(k)] for k in groups[i]]
-            out.append(_rebuild(args[i], iter(picked)) if isinstance(args[i], (tuple, list, dict)) else picked[0])
+            out.append(_rebuild(args[i], iter(picked)) if is_container(args[i]) else picked[0])
         return out[0] if isinstance(transform.positions, int) else tuple(out)
 
     if hessian:
@@ -115,7 +142,59 @@ def pytree_jacobian(transform, args, positions, hessian=False):
     else:
         y = result[1] if transform.return_value else fn(*args)
         y = y[0] if transform.has_aux and not transform.return_value else y
-        jac = tuple(regroup(block) for block in jac) if isinstance(y, tuple) else regroup(jac)
+        if is_tree_output(y):  # an object of y's class, each child's Jacobian per flat input
+            jac = trees.rebuild(y, [regroup(j) if trees.holds_floats(kid) else kid
+                                    for j, kid in zip(trees.children(jac), trees.children(y))])
+        elif isinstance(y, tuple):
+            jac = retyped_jacobian(tuple(regroup(block) for block in jac), y, True)
+        else:
+            jac = regroup(jac)
     if weighted:
         jac = (jac, weight_jacs)
     return (jac,) + tuple(result[1:]) if wrapped else jac
+
+
+def is_tree_output(y):
+    """Whether ``y`` is an output that the Jacobians take apart by ``tree_output_jacobian``: a pytree
+    object other than a NamedTuple (a tuple, whose Jacobian nests like a tuple's and is then retyped)."""
+    return trees.is_tree(y) and not isinstance(y, tuple)
+
+
+def tree_output_jacobian(transform, args, y):
+    """The Jacobian of a function whose output ``y`` (the first output, with has_aux) is a pytree object:
+    differentiate a generated function that returns the output's children as a tuple, then put the
+    children's Jacobians back into an object of ``y``'s class. Children that hold no floats stay as
+    they are."""
+    fn = transform.fn
+    name = identifier_for(getattr(target_of(fn)[0], "__name__", "f"))
+    name = "f" if name.startswith(("arg", "out", "tree_children")) else name
+    params = ", ".join(f"arg{i}" for i in range(len(args)))
+    call = f"{name}({params})"
+    if transform.has_aux:
+        out = fn(*args)
+        outs = ", ".join(f"out{k}" for k in range(len(out)))
+        rest = "".join(f", out{k}" for k in range(1, len(out)))
+        body = f"    {outs}, = {call}\n    return (tree_children(out0){rest})\n"
+    else:
+        body = f"    return tree_children({call})\n"
+    source = f"def {name}_children({params}):\n" + body
+    flat_fn = small_function(source, f"{name} with its output taken apart",
+                             {name: fn, "tree_children": tree_children})
+    result = transform.rebind(flat_fn)(*args)
+    wrapped = transform.has_aux or transform.return_value
+    jac = result[0] if wrapped else result
+    kids = trees.children(y)
+    jac = trees.rebuild(y, [j if trees.holds_floats(kid) else kid for j, kid in zip(jac, kids)])
+    if not wrapped:
+        return jac
+    rest = list(result[1:])
+    if transform.return_value:
+        rest[0] = y
+    return (jac, *rest)
+
+
+def retyped_jacobian(jac, y, tuple_out):
+    """The Jacobian of a NamedTuple output as that NamedTuple (its elements' Jacobians)."""
+    if tuple_out and trees.is_tree(y):
+        return type(y)(*jac)
+    return jac

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..compiler.cache import adjoint_functions, compiled_adjoint
 from ..core import registry as rules
+from ..core import trees
 from ..core.errors import CotangentError
 from ..core.tracebacks import user_facing
 from ..core.transform import check_options
@@ -19,6 +20,8 @@ from .checks import check_input, match_input, resolve_weights, split_aux, target
 
 
 def _structure(x):
+    if trees.is_tree(x):
+        return (type(x),) + tuple(_structure(e) for e in trees.children(x))
     if isinstance(x, (tuple, list)):
         return tuple(_structure(e) for e in x)
     if isinstance(x, dict):
@@ -32,7 +35,12 @@ def _check_cotangent(v, outputs):
         given = _structure(v)
     except Exception:
         pass
-    if isinstance(outputs, (tuple, list, dict)) != isinstance(v, (tuple, list, dict)) or expected != given:
+    containers = (tuple, list, dict)
+    if trees.is_tree(outputs) and not trees.is_tree(v) and isinstance(v, tuple):  # the children's cotangents
+        given = (type(outputs),) + tuple(_structure(e) for e in v)
+    elif isinstance(outputs, containers) != isinstance(v, containers):
+        given = None
+    if expected != given:
         raise CotangentError(
             f"the cotangent passed to vjp_fn has shape {given}, but the output has shape {expected}.",
             hint="vjp_fn(v) takes one cotangent shaped like the function's output (a tuple for a tuple output).")
