@@ -101,18 +101,6 @@ def uses_yield(x):
     yield x * 2.0
 
 
-def uses_star_args(*args):
-    return args
-
-
-def uses_star_call(x):
-    return np.add(*(x, x))
-
-
-def uses_double_star_call(x):
-    return np.sum(x, **{"axis": 0})
-
-
 def uses_nested_def(x):
     def helper(t):
         u = t * t
@@ -140,9 +128,6 @@ FENCE_CASES = [
     (uses_list_comprehension, "for j in range(2)]", "comprehension"),
     (uses_generator_expression, "for i in range(3)}", "comprehension"),
     (uses_yield, "yield x", "yield"),
-    (uses_star_args, "def uses_star_args", "*args"),
-    (uses_star_call, "np.add(*", "*args"),
-    (uses_double_star_call, "**{", "**kwargs"),
     (uses_nested_def, "def helper", "function"),
     (uses_walrus, ":=", ":="),
 ]

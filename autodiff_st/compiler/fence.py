@@ -46,8 +46,7 @@ def check_function(node):
     args = node.args
     if args.vararg is not None:
         refuse("a function with *args", node, "Name each argument, or pack them into one array.")
-    if args.kwarg is not None:
-        refuse("a function with **kwargs", node, "Name each keyword argument.")
+    # **kwargs stays only where its keywords carry no derivative (specialize.py): a plain dict parameter
     for stmt in node.body:
         _check_statement(stmt)
 
@@ -119,11 +118,14 @@ def _check_inline_function(node, body, args):
 
 
 def _check_expression(root):
+    # f(*xs) and f(**d) are calls of call_unpacked in the normal form (normalize_functions.py)
+    unpacked = {id(a) for n in gast.walk(root) if isinstance(n, gast.Call) for a in n.args
+                if isinstance(a, gast.Starred)}
     for child in gast.walk(root):
         if child is root and isinstance(root, gast.stmt):
             continue
-        if isinstance(child, gast.Starred) and isinstance(child.ctx, gast.Store):
-            continue  # a starred assignment target: `a, *rest = xs`
+        if isinstance(child, gast.Starred) and (isinstance(child.ctx, gast.Store) or id(child) in unpacked):
+            continue  # a starred assignment target: `a, *rest = xs`, or an argument unpacked in a call
         for kind, (what, hint) in _REFUSED.items():
             if isinstance(child, kind):
                 refuse(what, child, hint)
@@ -140,11 +142,6 @@ def _check_expression(root):
                 refuse("this comprehension target", child, "Loop over plain names.")
         if isinstance(child, gast.Dict) and any(k is None or not isinstance(k, gast.Constant) for k in child.keys):
             refuse("a dict display with computed keys or **", child, "Use constant keys.")
-        if isinstance(child, gast.Call):
-            if any(isinstance(a, gast.Starred) for a in child.args):
-                refuse("a call with *args", child, "Pass the arguments one by one.")
-            if any(k.arg is None for k in child.keywords):
-                refuse("a call with **kwargs", child, "Pass the keyword arguments one by one.")
 
 
 def _is_element(target):

@@ -23,13 +23,15 @@ from .ir import Op, is_atom, load, static_path_root
 from .normalize_control import ControlFlowLowering, has_nested_return, returned_tuple_arity
 from .normalize_displays import DisplayLowering
 from .normalize_expressions import ExpressionLowering, temp_name
+from .normalize_functions import FunctionLowering
 from .normalize_guards import GuardLowering
 from .normalize_unpack import UnpackLowering
 from .parsing import origin_of
 from .scope import resolve_path
 
 
-class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, UnpackLowering, GuardLowering):
+class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, UnpackLowering, GuardLowering,
+                 FunctionLowering):
     """Normalizes one function body into ``block``, a list of the normal form's statements.
 
     Expressions and control flow are mixed in rather than owned: they emit into the same block, read
@@ -43,7 +45,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         self.namer = namer
         self.ops = []
         self.params = [a.id for a in parsed.node.args.posonlyargs + parsed.node.args.args
-                       + parsed.node.args.kwonlyargs]
+                       + parsed.node.args.kwonlyargs + [parsed.node.args.kwarg] if a is not None]
         self.env = {p: p for p in self.params}  # user name -> current version name
         self.sharing = AliasTracker(self.params, self.resolve_static, lambda: self.block_token)
         self.block = []  # where statements are emitted now

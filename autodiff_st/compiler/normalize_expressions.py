@@ -54,6 +54,8 @@ class ExpressionLowering:
                     f"autodiff_st can use the nested function `{node.id}` only by calling it.", origin=origin,
                     hint="Define the function at module level to pass it around.")
             return load(self.env.get(node.id, node.id))
+        if isinstance(node, gast.Call):
+            node = self.rewritten_call(node, origin)  # f(*xs), super(), nested functions (normalize_functions)
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in self.inlined:
             return self.inline_call(node, origin, hint)
         if isinstance(node, gast.Call):
