@@ -113,12 +113,85 @@ def test_a_keyword_given_at_the_call_replaces_the_partials():
                                np.sum(np.sin(c.X3)))
 
 
+# --- 3. nested functions, lambdas, recursion ---------------------------------------------------------
+
+@pytest.mark.parametrize("fn", [
+    c.nested_def_closure, c.passes_nested_function, c.sorted_with_lambda, c.map_with_lambda,
+    m.nested_def_with_a_loop, m.defined_before_its_capture, m.closure_in_a_loop,
+    m.passes_a_lambda_and_a_nested_function, m.passes_a_closure_of_constants,
+    m.map_of_a_nested_function_and_two_lists, m.sorted_by_a_key_that_reads_a_differentiated_value,
+    m.list_of_map_and_sorted_plain, m.lambda_called_at_once_and_with_defaults, m.nested_function_with_star_args,
+    m.passes_through_star_args, m.recursion_to_a_run_time_depth,
+], ids=lambda f: f.__name__)
+def test_nested_functions_lambdas_and_recursion(fn):
+    check_construct(fn, (c.X3,))
+
+
+def test_the_nested_functions_the_fence_refused_before():
+    def inner_lambda(x):
+        return np.sum(np.array(list(map(lambda t: t * t, [x]))))
+
+    def nested_def(x):
+        def helper(t):
+            u = t * t
+            return u
+        return helper(x)
+
+    check_construct(inner_lambda, (c.X3,))
+    check_construct(nested_def, (c.X3,))
+
+
+def test_a_closure_reads_the_value_its_capture_has_at_each_call():
+    # m.nested_def_with_a_loop rebinds `w` between its two calls of `rollout`
+    def by_hand(x):
+        w = np.cos(x)
+
+        def rollout(v, steps, w):
+            state = v
+            for k in range(steps):
+                state = np.tanh(state * w + 0.5 * k)
+                if k % 2 == 1:
+                    state = state * 1.5
+            return np.sum(state ** 2)
+
+        return rollout(x, 3, w) + rollout(x[::-1], 2, w * 2.0)
+
+    assert np.isclose(m.nested_def_with_a_loop(c.X3), by_hand(c.X3))
+    np.testing.assert_allclose(ad.grad(m.nested_def_with_a_loop)(c.X3), ad.grad(by_hand)(c.X3), rtol=1e-12)
+
+
+def test_a_nested_function_is_lifted_with_the_users_lines():
+    source = ad.source(c.nested_def_closure)
+    assert "call_vjp_forward(energy" in source and "w, x)" in source
+    from autodiff_st.compiler.normalize_functions import _LIFTED
+    lifted = [f for (code, *_), (f, captured) in _LIFTED.items() if code is c.nested_def_closure.__code__]
+    assert lifted and lifted[0].__name__ == "energy"
+    lifted_source = ad.source(lifted[0])
+    lineno, text = line_of(c.nested_def_closure, "y = v * w")
+    assert f"s8_constructs.py:{lineno}  {text}" in lifted_source
+
+
+def late_binding(x):
+    w = np.sin(x)
+
+    def g(v):
+        return np.sum(v * 2.0)
+
+    def reads_w(v):
+        return np.sum(v * w)
+
+    first = m.apply_to_each(g, [x, x])[0]
+    w = w * 2.0
+    return first + m.apply_to_each(reads_w, [x, x])[0]
+
+
 @pytest.mark.parametrize("fn, needle, error", [
-    (c.nested_def_closure, "def energy(v):", UnsupportedSyntaxError),
-    (c.passes_nested_function, "return np.sum(apply_twice(step, x))", UnsupportedSyntaxError),
-    (c.sorted_with_lambda, "key=lambda t: t[0]", UnsupportedSyntaxError),
-    (c.map_with_lambda, "lambda t: t * 2.0", UnsupportedSyntaxError),
-    (c.uses_nonlocal, "def add(v):", UnsupportedSyntaxError),
+    (c.uses_nonlocal, "nonlocal total", UnsupportedSyntaxError),
+    (m.nested_recursion, "def down(v, n):", UnsupportedSyntaxError),
+    (m.passes_a_closure_of_a_differentiated_value, "return apply_to_each(scaled, [x, x])[0]",
+     UnsupportedSyntaxError),
+    (late_binding, "return first + m.apply_to_each(reads_w, [x, x])[0]", UnsupportedSyntaxError),
+    (m.class_inside, "class Local:", UnsupportedSyntaxError),
 ], ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
 @pytest.mark.parametrize("transform", [ad.grad, ad.jacfwd, ad.hessian])
 def test_still_refused_with_the_line(fn, needle, error, transform):

@@ -33,10 +33,6 @@ _ALLOWED_STATEMENTS = (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Return,
                        gast.Assert, gast.Delete, gast.If, gast.For, gast.While, gast.Break, gast.Continue,
                        gast.FunctionDef, gast.Raise, gast.With, gast.Try, gast.Global, gast.Nonlocal)
 
-_INLINE_HINT = ("Nested functions and lambdas are inlined where they are called: give them a single "
-                "`return` expression and plain parameters, or define the function at module level.")
-
-
 def refuse(what, node, hint):
     raise UnsupportedSyntaxError(f"autodiff_st cannot differentiate {what}.", origin=origin_of(node), hint=hint)
 
@@ -58,12 +54,17 @@ def _check_statement(stmt):
     if not isinstance(stmt, _ALLOWED_STATEMENTS):
         refuse(f"a `{type(stmt).__name__}` statement", stmt, "Rewrite it as assignments and calls.")
     if isinstance(stmt, gast.FunctionDef):
-        _check_inline_function(stmt, [s for s in stmt.body if not _is_docstring(s)], stmt.args)
+        if stmt.decorator_list:
+            refuse("a decorated nested function", stmt, "Define the function at module level.")
+        body = [s for s in stmt.body if not _is_docstring(s)]
+        if len(body) == 1 and isinstance(body[0], gast.Return) and body[0].value is not None:
+            _check_expression(body[0].value)  # inlined where it is called; otherwise compiled on its own
         return
     if isinstance(stmt, gast.Assign) and isinstance(stmt.value, gast.Lambda):
         if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], gast.Name):
-            refuse("a lambda assigned to something other than one name", stmt, _INLINE_HINT)
-        _check_inline_function(stmt.value, [gast.Return(value=stmt.value.body)], stmt.value.args)
+            refuse("a lambda assigned to something other than one name", stmt,
+                   "Assign the lambda to one name, or define the function with def.")
+        _check_expression(stmt.value.body)
         return
     if isinstance(stmt, gast.Delete):
         if not all(isinstance(t, gast.Name) for t in stmt.targets):
@@ -107,16 +108,6 @@ def _is_docstring(stmt):
     return isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant)
 
 
-def _check_inline_function(node, body, args):
-    if node.decorator_list if isinstance(node, gast.FunctionDef) else False:
-        refuse("a decorated nested function", node, _INLINE_HINT)
-    if len(body) != 1 or not isinstance(body[0], gast.Return) or body[0].value is None:
-        refuse("a nested function with more than a single `return` expression", node, _INLINE_HINT)
-    if args.vararg or args.kwarg or args.defaults or args.kwonlyargs or args.posonlyargs:
-        refuse("a nested function with defaults, *args, **kwargs or keyword-only parameters", node, _INLINE_HINT)
-    _check_expression(body[0].value)
-
-
 def _check_expression(root):
     # f(*xs) and f(**d) are calls of call_unpacked in the normal form (normalize_functions.py)
     unpacked = {id(a) for n in gast.walk(root) if isinstance(n, gast.Call) for a in n.args
@@ -129,9 +120,6 @@ def _check_expression(root):
         for kind, (what, hint) in _REFUSED.items():
             if isinstance(child, kind):
                 refuse(what, child, hint)
-        if isinstance(child, gast.Lambda):
-            refuse("a lambda that is not assigned to a name", child,
-                   "Assign it first (`f = lambda t: ...`) and call `f`, or define the function at module level.")
         if isinstance(child, (gast.stmt,)) and child is not root:
             continue
         if isinstance(child, (gast.ListComp, gast.GeneratorExp)):

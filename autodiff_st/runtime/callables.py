@@ -17,7 +17,7 @@ differentiates like any function of the user's (and again, for higher derivative
   calling it: a partial of its lifted form (the nested function with the values it reads from the
   enclosing function as leading parameters). The compiler refuses one whose captured values carry a
   derivative, so the bound values are constants, as a partial's are.
-- ``sorted_order(items, key, reverse)`` is the permutation ``sorted`` applies; the normal form of
+- ``sorted_order(items, reverse, key, *captured)`` is the permutation ``sorted`` applies; the normal form of
   ``sorted(items, key=...)`` is ``[items[i] for i in sorted_order(...)]``, whose derivative follows
   each element to its place. The order itself carries no derivative.
 """
@@ -155,9 +155,12 @@ def make_closure(lifted, *captured):
     return functools.partial(lifted, *captured)
 
 
-def sorted_order(items, reverse=False, key=None):
+def sorted_order(items, reverse=False, key=None, *captured):
     """The positions of ``items`` in the order ``sorted(items, key=key, reverse=reverse)`` puts them: the
-    same stable sort, on the same keys."""
+    same stable sort, on the same keys. ``captured`` are bound in front of the key's arguments (a lifted
+    nested function or lambda)."""
+    if captured:
+        key = functools.partial(key, *captured)
     if key is None:
         return sorted(range(len(items)), key=items.__getitem__, reverse=reverse)
     keys = [key(item) for item in items]
