@@ -6,6 +6,7 @@ and the second derivative against finite differences of the first. What is still
 be a typed AutodiffError that quotes the user's line."""
 
 import functools
+import math
 
 import numpy as np
 import pytest
@@ -125,6 +126,14 @@ def test_a_keyword_given_at_the_call_replaces_the_partials():
 ], ids=lambda f: f.__name__)
 def test_nested_functions_lambdas_and_recursion(fn):
     check_construct(fn, (c.X3,))
+
+
+def test_sum_of_a_map_of_a_math_function():
+    def map_over_list(x):
+        return sum(map(math.sin, x.tolist()))
+
+    np.testing.assert_allclose(ad.grad(map_over_list)(c.X3), np.cos(c.X3))
+    np.testing.assert_allclose(ad.jacfwd(map_over_list)(c.X3), np.cos(c.X3))
 
 
 def test_the_nested_functions_the_fence_refused_before():
