@@ -75,10 +75,6 @@ def uses_global(x):
     return x * 2.0
 
 
-def uses_inner_lambda(x):
-    return np.sum(np.array(list(map(lambda t: t * t, [x]))))  # a lambda not assigned to a name
-
-
 def uses_list_comprehension(x):
     return np.sum(np.array([x * i * j for i in range(3) for j in range(2)]))  # two `for` clauses
 
@@ -101,25 +97,6 @@ def uses_yield(x):
     yield x * 2.0
 
 
-def uses_star_args(*args):
-    return args
-
-
-def uses_star_call(x):
-    return np.add(*(x, x))
-
-
-def uses_double_star_call(x):
-    return np.sum(x, **{"axis": 0})
-
-
-def uses_nested_def(x):
-    def helper(t):
-        u = t * t
-        return u  # more than a single return expression
-    return helper(x)
-
-
 def uses_if_expression(x):
     return x if x > 0 else -x
 
@@ -136,14 +113,9 @@ FENCE_CASES = [
     (uses_try, "return x * 2.0", "try"),
     (uses_with, "with np.errstate", "with"),
     (uses_global, "G = 2.0", "global"),
-    (uses_inner_lambda, "lambda t", "lambda"),
     (uses_list_comprehension, "for j in range(2)]", "comprehension"),
     (uses_generator_expression, "for i in range(3)}", "comprehension"),
     (uses_yield, "yield x", "yield"),
-    (uses_star_args, "def uses_star_args", "*args"),
-    (uses_star_call, "np.add(*", "*args"),
-    (uses_double_star_call, "**{", "**kwargs"),
-    (uses_nested_def, "def helper", "function"),
     (uses_walrus, ":=", ":="),
 ]
 

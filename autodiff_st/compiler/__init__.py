@@ -11,6 +11,7 @@ callee's generated functions.
 from ..core import hooks
 from .batching import call_batched, has_source
 from .cache import adjoint_functions
+from .specialize import specialized
 
 
 class _Compiler:
@@ -19,6 +20,7 @@ class _Compiler:
     adjoint_functions = staticmethod(adjoint_functions)
     call_batched = staticmethod(call_batched)
     has_source = staticmethod(has_source)
+    specialized = staticmethod(specialized)
 
 
 hooks.install(_Compiler())

@@ -15,6 +15,7 @@ import gast
 import numpy as np
 
 from ..core import registry as rules
+from ..runtime.callables import make_closure
 from ..core.errors import MissingRuleError, NonDifferentiableError, UnsupportedSyntaxError
 from ..runtime.weights import may_hold_parameters
 from .ir import is_atom
@@ -143,6 +144,14 @@ def _call_is_active(facts, callee, call, origin):
         return False
     if callee.kind == "user":
         return True
+    if callee.obj is make_closure:
+        function = getattr(getattr(call.args[0], "helper", None), "__name__", "nested function")
+        raise UnsupportedSyntaxError(
+            f"autodiff_st cannot differentiate this use of the nested function or lambda `{function}` as a value: "
+            "it reads a differentiated value from the enclosing function, and a function passed on this way "
+            "keeps that value as a constant.", origin=origin,
+            hint="Call it here, or pass the value it reads as an argument (`helper(f, x, w)` with "
+                 "`def f(v, w): ...`).")
     what = f"the method .{call.func.attr}()" if callee.kind == "unknown_method" else \
         (rules.display_name(callee.obj) if callee.obj is not None else call_text(call))
     raise MissingRuleError(

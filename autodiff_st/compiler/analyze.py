@@ -21,6 +21,7 @@ Parameter changed in place), with the user's line.
 """
 
 import dataclasses
+import functools
 import inspect
 
 import gast
@@ -28,7 +29,8 @@ import gast
 from ..core import registry as rules
 from ..core.model import Cell
 from ..core.transform import Transform
-from ..runtime.calls import is_generated_call
+from ..runtime.callables import call_unpacked
+from ..runtime.calls import is_callable_object, is_generated_call
 from .activity import find_activity, find_weight_roots
 from .aliasing import Aliasing
 from .ir import Op, load, static_path_root, walk_loops, walk_ops
@@ -55,8 +57,8 @@ class Callee:
 
 
 def is_user_function(obj):
-    if isinstance(obj, (Cell, Transform)):
-        return True
+    if isinstance(obj, (Cell, Transform, functools.partial)) or obj is call_unpacked or is_callable_object(obj):
+        return True  # dispatched when the call runs (runtime/calls.py resolve_callee)
     if inspect.ismethod(obj):
         return is_user_function(obj.__func__)
     if not inspect.isfunction(obj):
@@ -151,7 +153,7 @@ class Facts:
         self.active_params = list(active_params)
         self.seed_only_first = seed_only_first  # with has_aux only the first output is differentiated
         args = parsed.node.args
-        self.params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+        self.params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs + [args.kwarg] if a is not None]
         self.loops = list(walk_loops(body))
         self.body_ops = list(walk_ops(body))  # the user's ops, in program order
         self.locals = set(self.params)

@@ -12,6 +12,7 @@ import weakref
 
 from ..runtime.calls import argument_kinds  # noqa: F401  (the other half of every cache key)
 from .pipeline import GENERATION, build
+from .specialize import for_kinds
 
 _COMPILED = {}
 _BOUND = weakref.WeakKeyDictionary()
@@ -23,6 +24,7 @@ _BUILDING = threading.RLock()
 def compiled_adjoint(fn, positions, mode, kinds=None, roots=None):
     """The compiled module for ``fn``. ``roots`` is None, or, for an adjoint that also collects the
     gradients of Parameters (weights=), which arguments may hold Parameters (see weights.py)."""
+    fn = for_kinds(fn, kinds)  # *args and **kwargs: the function Python binds for these arguments
     # Code objects compare equal across files when their bytecode is the same: key on the place too,
     # so the generated comments point at the right file.
     code = fn.__code__
@@ -40,6 +42,7 @@ def compiled_adjoint(fn, positions, mode, kinds=None, roots=None):
 
 def adjoint_functions(fn, positions, mode, kinds=None, roots=None):
     """The generated functions for ``fn``: (forward, backward) for "vjp", (value_and_grad,) otherwise."""
+    fn = for_kinds(fn, kinds)
     per_fn = _BOUND.get(fn)
     if per_fn is None:
         with _BUILDING:

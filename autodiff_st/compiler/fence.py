@@ -33,10 +33,6 @@ _ALLOWED_STATEMENTS = (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Return,
                        gast.Assert, gast.Delete, gast.If, gast.For, gast.While, gast.Break, gast.Continue,
                        gast.FunctionDef, gast.Raise, gast.With, gast.Try, gast.Global, gast.Nonlocal)
 
-_INLINE_HINT = ("Nested functions and lambdas are inlined where they are called: give them a single "
-                "`return` expression and plain parameters, or define the function at module level.")
-
-
 def refuse(what, node, hint):
     raise UnsupportedSyntaxError(f"autodiff_st cannot differentiate {what}.", origin=origin_of(node), hint=hint)
 
@@ -46,8 +42,7 @@ def check_function(node):
     args = node.args
     if args.vararg is not None:
         refuse("a function with *args", node, "Name each argument, or pack them into one array.")
-    if args.kwarg is not None:
-        refuse("a function with **kwargs", node, "Name each keyword argument.")
+    # **kwargs stays only where its keywords carry no derivative (specialize.py): a plain dict parameter
     for stmt in node.body:
         _check_statement(stmt)
 
@@ -59,12 +54,17 @@ def _check_statement(stmt):
     if not isinstance(stmt, _ALLOWED_STATEMENTS):
         refuse(f"a `{type(stmt).__name__}` statement", stmt, "Rewrite it as assignments and calls.")
     if isinstance(stmt, gast.FunctionDef):
-        _check_inline_function(stmt, [s for s in stmt.body if not _is_docstring(s)], stmt.args)
+        if stmt.decorator_list:
+            refuse("a decorated nested function", stmt, "Define the function at module level.")
+        body = [s for s in stmt.body if not _is_docstring(s)]
+        if len(body) == 1 and isinstance(body[0], gast.Return) and body[0].value is not None:
+            _check_expression(body[0].value)  # inlined where it is called; otherwise compiled on its own
         return
     if isinstance(stmt, gast.Assign) and isinstance(stmt.value, gast.Lambda):
         if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], gast.Name):
-            refuse("a lambda assigned to something other than one name", stmt, _INLINE_HINT)
-        _check_inline_function(stmt.value, [gast.Return(value=stmt.value.body)], stmt.value.args)
+            refuse("a lambda assigned to something other than one name", stmt,
+                   "Assign the lambda to one name, or define the function with def.")
+        _check_expression(stmt.value.body)
         return
     if isinstance(stmt, gast.Delete):
         if not all(isinstance(t, gast.Name) for t in stmt.targets):
@@ -108,28 +108,18 @@ def _is_docstring(stmt):
     return isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant)
 
 
-def _check_inline_function(node, body, args):
-    if node.decorator_list if isinstance(node, gast.FunctionDef) else False:
-        refuse("a decorated nested function", node, _INLINE_HINT)
-    if len(body) != 1 or not isinstance(body[0], gast.Return) or body[0].value is None:
-        refuse("a nested function with more than a single `return` expression", node, _INLINE_HINT)
-    if args.vararg or args.kwarg or args.defaults or args.kwonlyargs or args.posonlyargs:
-        refuse("a nested function with defaults, *args, **kwargs or keyword-only parameters", node, _INLINE_HINT)
-    _check_expression(body[0].value)
-
-
 def _check_expression(root):
+    # f(*xs) and f(**d) are calls of call_unpacked in the normal form (normalize_functions.py)
+    unpacked = {id(a) for n in gast.walk(root) if isinstance(n, gast.Call) for a in n.args
+                if isinstance(a, gast.Starred)}
     for child in gast.walk(root):
         if child is root and isinstance(root, gast.stmt):
             continue
-        if isinstance(child, gast.Starred) and isinstance(child.ctx, gast.Store):
-            continue  # a starred assignment target: `a, *rest = xs`
+        if isinstance(child, gast.Starred) and (isinstance(child.ctx, gast.Store) or id(child) in unpacked):
+            continue  # a starred assignment target: `a, *rest = xs`, or an argument unpacked in a call
         for kind, (what, hint) in _REFUSED.items():
             if isinstance(child, kind):
                 refuse(what, child, hint)
-        if isinstance(child, gast.Lambda):
-            refuse("a lambda that is not assigned to a name", child,
-                   "Assign it first (`f = lambda t: ...`) and call `f`, or define the function at module level.")
         if isinstance(child, (gast.stmt,)) and child is not root:
             continue
         if isinstance(child, (gast.ListComp, gast.GeneratorExp)):
@@ -140,11 +130,6 @@ def _check_expression(root):
                 refuse("this comprehension target", child, "Loop over plain names.")
         if isinstance(child, gast.Dict) and any(k is None or not isinstance(k, gast.Constant) for k in child.keys):
             refuse("a dict display with computed keys or **", child, "Use constant keys.")
-        if isinstance(child, gast.Call):
-            if any(isinstance(a, gast.Starred) for a in child.args):
-                refuse("a call with *args", child, "Pass the arguments one by one.")
-            if any(k.arg is None for k in child.keywords):
-                refuse("a call with **kwargs", child, "Pass the keyword arguments one by one.")
 
 
 def _is_element(target):

@@ -23,13 +23,15 @@ from .ir import Op, is_atom, load, static_path_root
 from .normalize_control import ControlFlowLowering, has_nested_return, returned_tuple_arity
 from .normalize_displays import DisplayLowering
 from .normalize_expressions import ExpressionLowering, temp_name
+from .normalize_functions import FunctionLowering
 from .normalize_guards import GuardLowering
 from .normalize_unpack import UnpackLowering
 from .parsing import origin_of
 from .scope import resolve_path
 
 
-class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, UnpackLowering, GuardLowering):
+class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, UnpackLowering, GuardLowering,
+                 FunctionLowering):
     """Normalizes one function body into ``block``, a list of the normal form's statements.
 
     Expressions and control flow are mixed in rather than owned: they emit into the same block, read
@@ -43,7 +45,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         self.namer = namer
         self.ops = []
         self.params = [a.id for a in parsed.node.args.posonlyargs + parsed.node.args.args
-                       + parsed.node.args.kwonlyargs]
+                       + parsed.node.args.kwonlyargs + [parsed.node.args.kwarg] if a is not None]
         self.env = {p: p for p in self.params}  # user name -> current version name
         self.sharing = AliasTracker(self.params, self.resolve_static, lambda: self.block_token)
         self.block = []  # where statements are emitted now
@@ -56,6 +58,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         self.nested_return = has_nested_return(parsed.node)
         self.return_arity = returned_tuple_arity(parsed.node) if self.nested_return else None
         self.inlined = {}  # nested functions and lambdas: name -> (parameter names, return expression)
+        self.nested_functions = {}  # every nested function and named lambda: name -> its node
         self.return_value = self.returned = None
         self.declared_outside = {}
         self.origin_now = parsed.node.origin  # names declared global or nonlocal -> the declaration's origin
@@ -171,12 +174,9 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
             return "always"
         if isinstance(stmt, (gast.Return, gast.Break, gast.Continue)):
             return self.jump(stmt, origin)
-        if isinstance(stmt, gast.FunctionDef):
-            body = [s for s in stmt.body if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
-            self.define_inline(stmt.name, stmt.args, body[0].value, origin)
-            return None
-        if isinstance(stmt, gast.Assign) and isinstance(stmt.value, gast.Lambda):
-            self.define_inline(stmt.targets[0].id, stmt.value.args, stmt.value.body, origin)
+        if isinstance(stmt, gast.FunctionDef) or isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 \
+                and isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Lambda):
+            self.function_definition(stmt, origin)  # inlined at its calls, or lifted (normalize_functions)
             return None
         if isinstance(stmt, gast.If):
             return self.if_statement(stmt, origin)

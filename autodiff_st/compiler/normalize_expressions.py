@@ -49,13 +49,17 @@ class ExpressionLowering:
         """Normalize ``node``. With want_atom, the result is a name or constant; without, it may be
         one operation on atoms."""
         if isinstance(node, gast.Name):
-            if node.id in self.inlined:
-                raise UnsupportedSyntaxError(
-                    f"autodiff_st can use the nested function `{node.id}` only by calling it.", origin=origin,
-                    hint="Define the function at module level to pass it around.")
+            if getattr(node, "helper", None) is not None:
+                return node  # a run-time helper or lifted function the normal form names (scope.helper_name)
+            if node.id in self.nested_functions:  # a nested function used as a value: a closure
+                return self.function_value(node.id, origin, want_atom, hint)
             return load(self.env.get(node.id, node.id))
+        if isinstance(node, gast.Call):
+            node = self.rewritten_call(node, origin)  # f(*xs), super(), nested functions (normalize_functions)
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in self.inlined:
             return self.inline_call(node, origin, hint)
+        if isinstance(node, gast.Lambda):
+            return self.lambda_value(node, origin, want_atom, hint)
         if isinstance(node, gast.Call):
             node = self.displays_as_arrays(node, origin)
             node = self.tree_construction(node, origin)

@@ -205,16 +205,6 @@ def parse_function(fn):
     if generated_lines is not None:
         _point_at_user_lines(node, generated_lines)
     node.decorator_list = []
-    wrapped = getattr(fn, "__wrapped__", None)
-    if wrapped is not None and (node.args.vararg or node.args.kwarg):
-        raise UnsupportedSyntaxError(
-            f"{getattr(wrapped, '__qualname__', name)} is decorated: what Python runs is the decorator's "
-            f"wrapper {fn.__code__.co_qualname if hasattr(fn.__code__, 'co_qualname') else name}, which takes "
-            "*args or **kwargs, and autodiff_st cannot differentiate that; it never differentiates the "
-            "undecorated body in its place.",
-            origin=node.origin,
-            hint="Give the wrapper named arguments, differentiate the undecorated function "
-                 "(its __wrapped__), or register a rule for it.")
     closure = {}
     if fn.__closure__:
         closure = dict(zip(fn.__code__.co_freevars, fn.__closure__))

@@ -98,7 +98,7 @@ def build(fn, positions, mode, kinds=None, roots=None):
     body = normalize(parsed, namer)
     ops = list(walk_ops(body))
     args = parsed.node.args
-    params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+    params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs + [args.kwarg] if a is not None]
     user_locals = set(params) | {t for op in ops for t in ((op.target,) if isinstance(op.target, str)
                                                            else (op.target or ()))}
     for loop in walk_loops(body):
@@ -261,8 +261,9 @@ def _residuals(backward, adjoint, reverse):
 
 def _plain_arguments(args):
     args = copy.deepcopy(args)
-    for a in args.posonlyargs + args.args + args.kwonlyargs:
-        a.annotation = None
+    for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
+        if a is not None:
+            a.annotation = None
     return args
 
 

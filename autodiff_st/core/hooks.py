@@ -10,7 +10,9 @@ The installed object provides:
 - ``adjoint_functions(fn, positions, mode, kinds=None, roots=None)``: the generated functions of ``fn``
   (see ``compiler.cache``);
 - ``call_batched(fn, args, kwargs)``: ``fn`` run on batched arguments through its batched source;
-- ``has_source(fn)``: whether ``fn`` can be batched from its source.
+- ``has_source(fn)``: whether ``fn`` can be batched from its source;
+- ``specialized(fn, count, keywords)``: a function with ``*args`` or ``**kwargs`` as the plain function
+  Python binds for a call with ``count`` positional arguments and these keywords.
 
 The loader installs its line map the same way (``install_line_maps``), for tracebacks that point at the
 user's lines (``core.tracebacks``).

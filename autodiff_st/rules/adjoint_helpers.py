@@ -23,7 +23,7 @@ def unbroadcast_to_shape_rule(g, ans, v, x_shape):
     return np.broadcast_to(g, np.shape(v))
 
 
-@vjp_rule(runtime.expand_reduced, nograd=("x",), diff=("v",))
+@vjp_rule(runtime.expand_reduced, nograd=("x", "axis", "keepdims"), diff=("v",))
 def expand_reduced_rule(g, ans, v, x, axis=None, keepdims=False):
     return np.reshape(np.sum(g, axis=axis, keepdims=keepdims), np.shape(v))
 

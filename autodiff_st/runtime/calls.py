@@ -23,17 +23,24 @@ from ..core.errors import AutodiffError, SourceUnavailableError
 from ..core.names import identifier_for
 from ..core.model import Cell
 from ..core.transform import Transform
+from .callables import call_unpacked, partial_caller, spreader
 from .sharing import user_call
 from .cotangents import tangent_zeros, zeros_like
 from .loader import small_function
 
 
 def underlying_function(fn):
-    """The plain function behind ``fn``, and how many leading parameters are bound (``self``)."""
+    """The plain function behind ``fn``, and how many leading parameters are bound (``self``). A
+    ``functools.partial`` is the generated function that calls it (``callables.partial_caller``); an
+    object with a ``__call__`` method written in Python is that method, bound to the object."""
     if isinstance(fn, Cell):
         return type(fn).construct, 1
     if inspect.ismethod(fn):
         return fn.__func__, 1
+    if type(fn) is functools.partial:
+        return partial_caller(fn), 0
+    if is_callable_object(fn):
+        return type(fn).__call__, 1
     return fn, 0
 
 
@@ -42,7 +49,21 @@ def bound_prefix(fn):
         return (fn,)
     if inspect.ismethod(fn):
         return (fn.__self__,)
+    if is_callable_object(fn):
+        return (fn,)
     return ()
+
+
+def is_callable_object(fn):
+    """An instance (not a class, not a function) whose class defines ``__call__`` in Python."""
+    if isinstance(fn, (type, types.FunctionType, types.BuiltinFunctionType, functools.partial, Transform)):
+        return False
+    call = getattr(type(fn), "__call__", None)
+    module = getattr(call, "__module__", None) or ""
+    return inspect.isfunction(call) and module.split(".")[0] not in _LIBRARIES
+
+
+_LIBRARIES = frozenset({"numpy", "scipy", "autodiff_st"})  # their callable objects have rules, or none
 
 
 _POSITIONS = {}
@@ -81,8 +102,10 @@ def resolve_callee(fn, args, kwargs):
     way, again and again for higher derivatives."""
     if registry.lookup(fn) is not None or registry.is_nondifferentiable(fn):
         return primitive_caller(fn, len(args), tuple(kwargs)), 0, ()
+    if fn is call_unpacked:  # f(*xs, **d): every element passed on its own
+        return spreader(args[2:], args[1], tuple(kwargs)), 0, ()
     if type(fn) is types.FunctionType:  # the common case: a plain function
-        return fn, 0, ()
+        return _specialized(fn, len(args), kwargs), 0, ()
     if isinstance(fn, Transform):  # a gradient inside: a gradient penalty; other transforms are refused
         target, prefix = fn.called_inside(tuple(args), kwargs)
         return target, len(prefix), prefix
@@ -93,7 +116,18 @@ def resolve_callee(fn, args, kwargs):
             f"{type(fn).__name__} with no Python source and no derivative rule.",
             hint="Call a plain function instead (for a functools.partial, a def or lambda that calls it), "
                  "or register a derivative rule with @ad.register_vjp.")
-    return target, offset, bound_prefix(fn)
+    return _specialized(target, offset + len(args), kwargs), offset, bound_prefix(fn)
+
+
+def _specialized(fn, count, kwargs):
+    """``fn`` itself, or for a function with ``*args`` or ``**kwargs`` the plain function Python binds for
+    ``count`` positional arguments and these keywords (compiler/specialize.py)."""
+    if fn.__code__.co_flags & _VARIADIC:
+        return hooks.compiler().specialized(fn, count, tuple(kwargs))
+    return fn
+
+
+_VARIADIC = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 
 
 def call_vjp_forward(fn, active, *args, **kwargs):
