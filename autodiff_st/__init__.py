@@ -6,6 +6,7 @@
 """
 
 from . import rules as _rules
+from .core.version import __version__
 from .transforms.grad import grad, value_and_grad, grad_and_value, clear_cache, source, stop_gradient
 from .transforms.vjp import vjp
 from .transforms.jacobians import jvp, jacrev, jacfwd
@@ -18,17 +19,17 @@ from .nn import Parameter
 from .core.trees import register_pytree
 from .transforms.vmap import vmap
 from . import nn, testing
+from .export import export
 
 register_vjp = _rules.vjp_rule
 register_jvp = _rules.jvp_rule
 nondifferentiable = _rules.nondifferentiable
 nondifferentiable(stop_gradient)
 
-__version__ = "0.1.0"
 
 __all__ = [
     "grad", "value_and_grad", "grad_and_value", "clear_cache", "vjp", "jvp", "jacrev", "jacfwd", "hessian",
-    "vmap", "source", "stop_gradient", "register_vjp", "register_jvp", "nondifferentiable", "register_pytree",
+    "vmap", "source", "stop_gradient", "register_vjp", "register_jvp", "nondifferentiable", "register_pytree", "export",
     "Parameter", "nn", "testing", "AutodiffError", "UnsupportedSyntaxError", "MissingRuleError",
     "SourceUnavailableError", "NonDifferentiableError", "GradPositionError", "GradPositionTypeError",
     "InputTypeError", "CotangentError", "AuxError", "StaleSourceError", "OptionTypeError", "OptionValueError",
