@@ -20,6 +20,17 @@ user's lines (``core.tracebacks``).
 
 _COMPILER = None
 _ORIGIN_AT = None
+_SOURCE_OF = None
+
+
+def install_source(source_of):
+    """``ad.source`` (transforms/grad.py): what a transform's notebook display shows (core/display.py)."""
+    global _SOURCE_OF
+    _SOURCE_OF = source_of
+
+
+def source_of(transform):
+    return _SOURCE_OF(transform) if _SOURCE_OF is not None else None
 
 
 def install(compiler):

@@ -4,6 +4,8 @@ import functools
 
 import numpy as np
 
+from . import hooks
+from .display import describe, transform_html
 from .errors import AutodiffError, ChunkSizeError, OptionTypeError
 from .tracebacks import user_facing
 
@@ -41,6 +43,22 @@ class Transform:
             cls.__call__ = user_facing(cls.__dict__["__call__"])
         if "__init__" in cls.__dict__:
             cls.__init__ = _checking_options(cls.__dict__["__init__"])
+
+    def __repr__(self):
+        return f"<{describe(self)}>"
+
+    def _display_source(self):
+        try:
+            return hooks.source_of(self)
+        except Exception:  # noqa: BLE001 (a display must not fail: no source yet, or a refusal)
+            return None
+
+    def _repr_html_(self):
+        return transform_html(self, self._display_source())
+
+    def _repr_pretty_(self, printer, cycle):
+        source = self._display_source()
+        printer.text(repr(self) + ("\n\n" + source if source else ""))
 
     def __get__(self, obj, objtype=None):
         # A transform decorating a method: bound to an object, it differentiates the bound method, so

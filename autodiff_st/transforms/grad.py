@@ -7,7 +7,8 @@ gives that function to the Jacobians of a ``grad`` and to generated code that ca
 """
 
 from ..compiler.cache import adjoint_functions, clear, compiled_adjoint
-from ..core import registry as rules
+from ..core import hooks, registry as rules
+from ..core.display import Source
 from ..core.names import identifier_for
 from ..core.errors import AutodiffError, AuxError, OptionValueError
 from ..core.transform import Transform
@@ -328,7 +329,12 @@ def clear_cache():
 
 
 def source(fn_or_transform):
-    """The generated Python source behind a transform (or, for a plain function, its vjp adjoint)."""
+    """The generated Python source behind a transform (or, for a plain function, its vjp adjoint): a
+    ``str`` that a notebook shows as highlighted code."""
+    return Source(_source_text(fn_or_transform))
+
+
+def _source_text(fn_or_transform):
     if isinstance(fn_or_transform, Grad):
         return fn_or_transform.source()
     if isinstance(fn_or_transform, (VJPFunction, WeightsVJPFunction)):
@@ -337,6 +343,9 @@ def source(fn_or_transform):
         return fn_or_transform.generated_source()
     target, prefix = target_of(fn_or_transform)
     return compiled_adjoint(target, (len(prefix),), "vjp").source
+
+
+hooks.install_source(source)
 
 
 def stop_gradient(x):
