@@ -76,4 +76,4 @@ def test_docs_python_block_runs(name, index, line, tmp_path_factory):
 
 
 def test_the_pages_with_examples_are_found():
-    assert {"api.md", "jacobians.md", "vmap.md", "weights.md"} <= {name for name, _, _ in _CASES}
+    assert {"api.md", "jacobians.md", "weights.md", "how-it-works.md"} <= {name for name, _, _ in _CASES}
