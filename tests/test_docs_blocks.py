@@ -77,3 +77,22 @@ def test_docs_python_block_runs(name, index, line, tmp_path_factory):
 
 def test_the_pages_with_examples_are_found():
     assert {"api.md", "jacobians.md", "weights.md", "how-it-works.md"} <= {name for name, _, _ in _CASES}
+
+
+def test_index_lists_every_page():
+    index = (DOCS / "index.md").read_text()
+    missing = [page.name for page in sorted(DOCS.glob("*.md")) if page.name != "index.md"
+               and f"({page.name})" not in index]
+    assert not missing, f"docs/index.md does not list {missing}"
+
+
+def _anchor(heading):
+    """The anchor GitHub gives a heading: lower case, punctuation other than - and _ dropped, spaces as -."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_api_contents_link_every_section():
+    text = (DOCS / "api.md").read_text()
+    sections = [h for h in re.findall(r"^## (.+)$", text, re.M) if h != "Contents"]
+    contents = text.split("## Contents", 1)[1].split("\n## ", 1)[0]
+    assert re.findall(r"\]\(#([^)]+)\)", contents) == [_anchor(h) for h in sections]
