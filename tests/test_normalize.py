@@ -203,8 +203,10 @@ def test_reassignment_gives_numbered_versions():
 def test_augmented_assignment_makes_a_new_version():
     ops = normal_form(augmented)
     assert assigned(ops) == ["x_2", "x_3"]
-    first = ops[0].value
+    first = next(op for op in ops if op.kind == "assign").value
     assert isinstance(first, gast.BinOp) and first.left.id == "x"
+    # (an "unshared" op before it checks, when it runs, that x is not a caller's array inside a call)
+    assert [op.kind for op in ops][0] == "unshared"
     # (x + 1)^2: 2 (x + 1)
     assert ad.grad(augmented)(2.0) == pytest.approx(6.0)
     x = np.array([1.0, 2.0])
