@@ -18,8 +18,9 @@ operations of a tape. Its parts are mixed into ``Normalizer`` or owned by it:
 import gast
 
 from ..core.errors import UnsupportedSyntaxError
-from .aliasing import AliasTracker
+from .aliasing_containers import ContainerAliasTracker
 from .ir import Op, is_atom, load, static_path_root
+from .normalize_collections import CollectionLowering
 from .normalize_control import ControlFlowLowering, has_nested_return, returned_tuple_arity
 from .normalize_displays import DisplayLowering
 from .normalize_expressions import ExpressionLowering, temp_name
@@ -29,7 +30,8 @@ from .parsing import origin_of
 from .scope import resolve_path
 
 
-class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, UnpackLowering, GuardLowering):
+class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, UnpackLowering, GuardLowering,
+                 CollectionLowering):
     """Normalizes one function body into ``block``, a list of the normal form's statements.
 
     Expressions and control flow are mixed in rather than owned: they emit into the same block, read
@@ -45,7 +47,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         self.params = [a.id for a in parsed.node.args.posonlyargs + parsed.node.args.args
                        + parsed.node.args.kwonlyargs]
         self.env = {p: p for p in self.params}  # user name -> current version name
-        self.sharing = AliasTracker(self.params, self.resolve_static, lambda: self.block_token)
+        self.sharing = ContainerAliasTracker(self.params, self.resolve_static, lambda: self.block_token)
         self.block = []  # where statements are emitted now
         self.block_token = 0  # which block that is: a new number for each nested block
         self.enclosing_blocks = [0]  # the blocks that enclose the statement being normalized, its own last
@@ -124,6 +126,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         elif self.nested_return:
             self.emit("return", None, load(self.return_value), origin)
         self.sharing.check(self.ops)
+        self.sharing.check_container_writes(self.block)
         return self.block
 
     def emit(self, kind, target, value, origin):
@@ -201,13 +204,16 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
             right = self.atom(stmt.value, origin)
             # Inside a loop, a read anywhere in the loop may come after the write (in the next iteration).
             start = self.loop_start if self.depth > 0 else len(self.ops)
-            if self.sharing.source(old) in ("view", "unknown") and self.sharing.may_check_at_run_time(old):
+            # a list or dict holding an array sees it change in place (a number is never changed in place)
+            held = self.sharing.holders(old) if not self.holds_number(old) else set()
+            if (self.sharing.source(old) in ("view", "unknown") or held) and self.sharing.may_check_at_run_time(old):
                 # The analysis may not prove this safe: check at run time that no argument, and no name
                 # read later, shares the array's memory (dropped where the analysis proves it).
                 unknown = self.sharing.source(old) == "unknown"
                 self.sharing.note_run_time_check(self.run_time_check(old, name, f"`{name} {_op_text(stmt.op)}= ...`",
                                                                      origin),
-                                                 len(self.ops), old, start, self.sharing.sharers(old), always=unknown)
+                                                 len(self.ops), old, start, self.sharing.sharers_and_holders(old),
+                                                 always=unknown)
             self.sharing.note_aug_write(len(self.ops), old, start)
             self.assign_to(name, gast.BinOp(left=load(old), op=stmt.op, right=right), origin)
             return None
@@ -323,12 +329,17 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
                 f"autodiff_st cannot differentiate this append to `{name}`: the compiler cannot tell that "
                 f"`{name}` is a list made inside this function that no other name refers to.",
                 origin=origin, hint=f"Start the list inside the function: `{name} = []`.")
+        self.sharing.note_holds(items, {n.id for n in gast.walk(stored) if isinstance(n, gast.Name)})
         op = Op("append", items, load(items), origin, nested=self.depth > 0, stored=stored)
         self.ops.append(op)
         self.block.append(op)
 
     def store_element(self, target, value, origin):
-        """``y[index] = value``: an in-place write, allowed into arrays the function made itself."""
+        """``y[index] = value``: an in-place write, allowed into arrays the function made itself. Into a list
+        or dict, a new container (normalize_collections.py)."""
+        if self.writes_container(target):
+            self.store_container_element(target, value, origin)
+            return
         name = target.value.id
         if name not in self.env:
             raise UnsupportedSyntaxError(

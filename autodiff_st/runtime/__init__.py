@@ -16,6 +16,7 @@ functions asks ``core.hooks``.
 """
 
 from .cotangents import *  # noqa: F401,F403
+from .containers import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
 from .guards import *  # noqa: F401,F403

@@ -1,0 +1,30 @@
+"""Rules of the helpers through which the normal form writes into Python lists and dicts.
+
+``d["k"] = v`` becomes ``d_2 = with_item(d, "k", v)`` (compiler/normalize_collections.py). The write
+passes every other element through and puts ``v`` at ``"k"``: the cotangent of ``d`` is the result's
+with the element at ``"k"`` zeroed (or dropped, if the write added the key), ``without_item``, and that
+of ``v`` is the result's element at ``"k"``. Both helpers are linear, and each rule is written with the
+other helper, so generated code is differentiated again to any order.
+
+``sorting_order`` and ``item_extremum`` give positions, which carry no derivative.
+"""
+
+import autodiff_st.runtime as runtime
+from ..runtime import at_index, with_item, without_item, zeros_like
+from ..core.registry import linear, nondifferentiable, vjp_rule
+
+
+@vjp_rule(runtime.with_item, diff=("container", "value"), nograd=("key",))
+def with_item_rule(g, ans, container, key, value):
+    return without_item(g, key, container, value), at_index(g, (key,))
+
+
+@vjp_rule(runtime.without_item, diff=("v",), nograd=("key", "container", "value"))
+def without_item_rule(g, ans, v, key, container, value):
+    # The transpose: the kept elements pass back, and the element at key (the written value's place in
+    # the result) receives nothing.
+    return with_item(g, key, zeros_like(value))
+
+
+linear(runtime.with_item, runtime.without_item)
+nondifferentiable(runtime.sorting_order, runtime.item_extremum)
