@@ -23,14 +23,14 @@ import builtins
 import gast
 
 from ..core.errors import UnsupportedSyntaxError
-from ..runtime.containers import with_item
+from ..runtime.containers import concatenated, dict_keys, dict_values, with_item
 from .aliasing import AliasTracker
 from .ir import Loop, If, Op
 
 # Builtins whose result is a new list (or tuple, dict, set) of the items of their argument.
 _ITEM_COPIES = {builtins.list, builtins.tuple, builtins.dict, builtins.set, builtins.sorted, builtins.frozenset}
 # Helpers of the normal form whose result is a new list or dict.
-FRESH_CONTAINER_HELPERS = {with_item}
+FRESH_CONTAINER_HELPERS = {with_item, concatenated, dict_keys, dict_values}
 
 
 def _names(node):
@@ -117,10 +117,12 @@ class ContainerAliasTracker(AliasTracker):
             return held
         if isinstance(value, gast.Call):
             fn = self.resolve(value.func)
-            if any(fn is f for f in FRESH_CONTAINER_HELPERS):
+            if fn is with_item:
                 container, _, stored = value.args
                 return self.contents.get(getattr(container, "id", None), set()) | _names(stored)
-            if any(fn is f for f in _ITEM_COPIES):
+            if fn is dict_keys:
+                return set()
+            if any(fn is f for f in _ITEM_COPIES) or fn is concatenated or fn is dict_values:
                 held = set()
                 for arg in value.args:
                     name = getattr(arg, "id", None)

@@ -193,6 +193,8 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
             self.store_element(stmt.targets[0], self.hoist_pops(stmt.value, origin), origin)
             return None
+        if isinstance(stmt, gast.AugAssign) and self.augments_container(stmt, origin):
+            return None  # ys += items on a list (normalize_collections.py)
         if isinstance(stmt, gast.AugAssign):
             name = stmt.target.id
             if name not in self.env:
@@ -269,6 +271,14 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         self.env[user_name] = version
         self.sharing.record_aliases(version, value)
 
+    def named_atom(self, value, origin):
+        """An atom for ``value`` that is a name or a constant, not a display: what a write or an append stores
+        must be one value whose cotangent the backward pass can name."""
+        atom = self.atom(value, origin)
+        if isinstance(atom, (gast.Tuple, gast.List, gast.Dict)):
+            return load(self.into_temporary(atom, origin))
+        return atom
+
     def into_temporary(self, value, origin):
         """A fresh name holding ``value``, computed now."""
         temp = self.namer.fresh(temp_name(value, self.sharing.knows))
@@ -323,7 +333,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
     def append(self, name, value, origin):
         """``items.append(value)`` on a list the function made itself."""
         items = self.env[name]
-        stored = self.atom(value, origin)
+        stored = self.named_atom(value, origin)
         if not self.made_here(name):
             raise UnsupportedSyntaxError(
                 f"autodiff_st cannot differentiate this append to `{name}`: the compiler cannot tell that "
@@ -346,7 +356,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
                 f"autodiff_st cannot differentiate a write into `{name}`, which is not a local variable here.",
                 origin=origin, hint="Write into a copy: `y = np.array(...)` or `y = x.copy()` inside the function.")
         array = self.env[name]
-        stored = self.atom(value, origin)
+        stored = self.named_atom(value, origin)
         index = self.index(target.slice, origin)
         if not self.sharing.is_fresh_and_unshared(array) and self.sharing.may_check_at_run_time(array):
             # Not proven to be an array only this name refers to: check that when the line runs.

@@ -144,7 +144,7 @@ class ControlFlowLowering:
 
     def loop_header(self, stmt, origin):
         """The sources, range arguments, index and targets of ``for target in iterable``."""
-        it, target = stmt.iter, stmt.target
+        it, target = self.loop_iterable(stmt.iter, origin), stmt.target  # normalize_collections.py
 
         def names(node):
             if isinstance(node, gast.Name):

@@ -56,6 +56,10 @@ class ExpressionLowering:
             return load(self.env.get(node.id, node.id))
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in self.inlined:
             return self.inline_call(node, origin, hint)
+        if isinstance(node, (gast.Call, gast.BinOp)):
+            lowered = self.lower_collection_call(node, origin, hint)  # normalize_collections.py
+            if lowered is not None:
+                return lowered
         if isinstance(node, gast.Call):
             node = self.displays_as_arrays(node, origin)
         if isinstance(node, gast.Constant):

@@ -10,7 +10,7 @@ other helper, so generated code is differentiated again to any order.
 """
 
 import autodiff_st.runtime as runtime
-from ..runtime import at_index, with_item, without_item, zeros_like
+from ..runtime import at_index, dict_from_values, dict_values, with_item, without_item, zeros_like
 from ..core.registry import linear, nondifferentiable, vjp_rule
 
 
@@ -26,5 +26,21 @@ def without_item_rule(g, ans, v, key, container, value):
     return with_item(g, key, zeros_like(value))
 
 
-linear(runtime.with_item, runtime.without_item)
-nondifferentiable(runtime.sorting_order, runtime.item_extremum)
+@vjp_rule(runtime.concatenated)
+def concatenated_rule(g, ans, a, b):
+    # The first len(a) cotangents are a's, the rest b's.
+    return at_index(g, (slice(None, len(a)),)), at_index(g, (slice(len(a), None),))
+
+
+@vjp_rule(runtime.dict_values)
+def dict_values_rule(g, ans, d):
+    return dict_from_values(g, d)
+
+
+@vjp_rule(runtime.dict_from_values, diff=("v",), nograd=("d",))
+def dict_from_values_rule(g, ans, v, d):
+    return dict_values(g)
+
+
+linear(runtime.with_item, runtime.without_item, runtime.concatenated, runtime.dict_values, runtime.dict_from_values)
+nondifferentiable(runtime.sorting_order, runtime.item_extremum, runtime.dict_keys)

@@ -13,7 +13,8 @@ transpose (rules/containers.py), so generated code that calls them can be differ
 from ..core.errors import UnsupportedCaseError
 from .cotangents import DictParts, Parts, zeros_like
 
-__all__ = ["with_item", "without_item", "sorting_order", "item_extremum"]
+__all__ = ["with_item", "without_item", "concatenated", "dict_keys", "dict_values", "dict_from_values", "sorting_order",
+           "item_extremum"]
 
 
 def _copy(container):
@@ -62,6 +63,32 @@ def without_item(v, key, container, value):
     else:
         out[key] = zeros_like(container[key])
     return DictParts(out) if isinstance(out, dict) else Parts(out)
+
+
+def concatenated(a, b):
+    """``a + b`` of two lists (or two tuples): what ``xs + [y]``, ``ys += zs`` and ``ys.extend(zs)`` give. Its
+    cotangent splits into the two parts."""
+    return a + b
+
+
+def dict_keys(d):
+    """The keys of ``d``, a new list (``d.keys()``, ``for k in d``). Keys carry no derivative."""
+    return list(d)
+
+
+def dict_values(d):
+    """The values of ``d``, a new list in the order of its keys (``d.values()``)."""
+    if isinstance(d, (int, float)) and d == 0:
+        return d  # the zero cotangent of a dict nothing read
+    return list(d.values()) if not isinstance(d, DictParts) else Parts(d.values())
+
+
+def dict_from_values(v, d):
+    """The dict with ``d``'s keys and the items of ``v``, in order: the cotangent of ``d`` from the
+    cotangent ``v`` of ``dict_values(d)``."""
+    if isinstance(v, (int, float)) and v == 0:
+        return v
+    return DictParts(zip(d, v))
 
 
 def sorting_order(keys, reverse=False):
