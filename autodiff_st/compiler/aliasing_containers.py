@@ -25,7 +25,7 @@ import gast
 from ..core.errors import UnsupportedSyntaxError
 from ..runtime.containers import concatenated, dict_keys, dict_values, with_item
 from .aliasing import AliasTracker
-from .ir import Loop, If, Op
+from .ir import If, Loop, Op, walk_ops
 
 # Builtins whose result is a new list (or tuple, dict, set) of the items of their argument.
 _ITEM_COPIES = {builtins.list, builtins.tuple, builtins.dict, builtins.set, builtins.sorted, builtins.frozenset}
@@ -41,34 +41,53 @@ class ContainerAliasTracker(AliasTracker):
     """``AliasTracker`` that also knows what lists and dicts hold. ``note_holds(container, elements)``;
     ``holders(version)``; ``note_container_write(...)`` and ``check_container_writes(block)``."""
 
-    def __init__(self, params, resolve, current_block=lambda: None):
+    def __init__(self, params, resolve, current_block=lambda: None, enclosing_blocks=lambda: ()):
         super().__init__(params, resolve, current_block)
-        self.contents = {}  # container version -> versions it may hold
+        self.enclosing_blocks = enclosing_blocks  # the blocks enclosing the statement normalized now
+        self.held = []  # [container, element, blocks where element was rebound since] per holding
         self.snapshots = {}  # version -> containers it stands for a live view of (d.values(), reversed(ys))
         self.container_writes = []  # (ops of the write, container version, user's name, origin)
+
+    @property
+    def contents(self):
+        """Container version -> the versions it may hold (at some point of the function)."""
+        out = {}
+        for container, element, _ in self.held:
+            out.setdefault(container, set()).add(element)
+        return out
 
     # -- what containers hold -------------------------------------------------------------------------
 
     def note_holds(self, container, elements):
         """``container`` holds (or may hold) each of ``elements`` (versions), and what they hold is
         reachable through it."""
-        held = self.contents.setdefault(container, set())
         for element in elements:
             if element != container:
-                held.add(element)
+                self.held.append([container, element, set()])
+
+    def bind(self, version, shared, provenance):
+        # What the containers held was the old value: from here to the end of this block, ``version``
+        # holds a new one that they do not hold.
+        super().bind(version, shared, provenance)
+        block = self.current_block()
+        for holding in self.held:
+            if holding[1] == version:
+                holding[2].add(block)
 
     def note_snapshot(self, version, containers):
         """``version`` is a list the normal form made where Python keeps a live view of ``containers``:
         a later write into one of them is seen through the view."""
         self.snapshots.setdefault(version, set()).update(containers)
 
-    def holders(self, version):
-        """The containers that may hold ``version``, directly or through other containers."""
+    def holders(self, version, here=True):
+        """The containers that may hold ``version``, directly or through other containers: at the statement
+        normalized now (``here``), or anywhere in the function."""
+        enclosing = set(self.enclosing_blocks()) if here else set()
         found, todo = set(), [version]
         while todo:
             item = todo.pop()
-            for container, held in self.contents.items():
-                if item in held and container not in found:
+            for container, element, rebound_in in self.held:
+                if element == item and container not in found and not rebound_in & enclosing:
                     found.add(container)
                     todo.append(container)
         return found
@@ -88,7 +107,7 @@ class ContainerAliasTracker(AliasTracker):
         todo = list(seen)
         while todo:
             item = todo.pop()
-            for other in self.holders(item) | self.contents.get(item, set()):
+            for other in self.holders(item, here=False) | self.contents.get(item, set()):
                 for linked in super().related(other) - seen:
                     seen.add(linked)
                     todo.append(linked)
@@ -134,21 +153,32 @@ class ContainerAliasTracker(AliasTracker):
     # -- writes into containers -----------------------------------------------------------------------
 
     def note_container_write(self, ops, container, user_name, origin):
-        self.container_writes.append((ops, container, user_name, origin))
+        self.container_writes.append((ops, container, user_name, origin, self.seen_through(container, here=True)))
+
+    def seen_through(self, container, here):
+        """The other names through which a change of ``container`` is seen: those bound to it, the
+        containers holding it, and the snapshots standing for views of them."""
+        others = set()
+        for version in {container} | self.holders(container, here=here):
+            others |= self.sharers(version) | {version}
+        others |= {view for view, sources in self.snapshots.items() if sources & others}
+        others.discard(container)
+        return others
 
     def check_container_writes(self, block):
         """Refuse each write into a list or dict that another name read afterwards refers to: Python would
-        show the write through it, and the normal form wrote a new container."""
-        for ops, container, user_name, origin in self.container_writes:
-            others = set()
-            for version in {container} | self.holders(container):
-                others |= self.sharers(version) | {version}
-            others |= {view for view, sources in self.snapshots.items() if sources & others}
-            others.discard(container)
+        show the write through it, and the normal form wrote a new container. Who refers to it is taken
+        when the write is seen, and, for a write inside a loop, from what the loop binds later too (the
+        next iteration runs the write again)."""
+        for ops, container, user_name, origin, others in self.container_writes:
+            loop = _outermost_loop(block, ops[-1])
+            if loop is not None:
+                in_loop = {t for op in walk_ops(loop.body) for t in _bound_names(op)} | set(loop.targets)
+                others = others | (self.seen_through(container, here=False) & in_loop)
             read = sorted(_reads_after(block, ops[-1]) & others)
             if read:
                 other = self.user_names.get(read[0], read[0])
-                how = "holds" if read[0] in self.holders(container) else "refers to"
+                how = "holds" if read[0] in self.holders(container, here=False) else "refers to"
                 raise UnsupportedSyntaxError(
                     f"autodiff_st cannot differentiate this write into `{user_name}`: `{other}` also {how} "
                     f"that {'dict' if _is_dict_write(ops) else 'list or dict'}, and is read later, so Python "
@@ -156,6 +186,22 @@ class ContainerAliasTracker(AliasTracker):
                     origin=origin,
                     hint=f"Copy before writing (`{user_name} = {user_name}.copy()`), or build the new list or "
                          "dict under a name of its own.")
+
+
+def _bound_names(op):
+    return (op.target,) if isinstance(op.target, str) else tuple(op.target or ())
+
+
+def _outermost_loop(block, op):
+    """The outermost loop of the normal form ``block`` whose body holds ``op``, or None."""
+    for node in block:
+        if isinstance(node, Loop) and any(o is op for o in walk_ops(node.body)):
+            return node
+        if isinstance(node, If):
+            found = _outermost_loop(node.body, op) or _outermost_loop(node.orelse, op)
+            if found is not None:
+                return found
+    return None
 
 
 def _is_dict_write(ops):

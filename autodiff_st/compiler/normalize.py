@@ -47,7 +47,8 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         self.params = [a.id for a in parsed.node.args.posonlyargs + parsed.node.args.args
                        + parsed.node.args.kwonlyargs]
         self.env = {p: p for p in self.params}  # user name -> current version name
-        self.sharing = ContainerAliasTracker(self.params, self.resolve_static, lambda: self.block_token)
+        self.sharing = ContainerAliasTracker(self.params, self.resolve_static, lambda: self.block_token,
+                                             lambda: self.enclosing_blocks)
         self.block = []  # where statements are emitted now
         self.block_token = 0  # which block that is: a new number for each nested block
         self.enclosing_blocks = [0]  # the blocks that enclose the statement being normalized, its own last
