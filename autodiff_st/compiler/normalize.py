@@ -21,6 +21,7 @@ from ..core.errors import UnsupportedSyntaxError
 from .aliasing_containers import ContainerAliasTracker
 from .ir import Op, is_atom, load, static_path_root
 from .normalize_collections import CollectionLowering
+from .normalize_iteration import IterationLowering
 from .normalize_control import ControlFlowLowering, has_nested_return, returned_tuple_arity
 from .normalize_displays import DisplayLowering
 from .normalize_expressions import ExpressionLowering, temp_name
@@ -31,7 +32,7 @@ from .scope import resolve_path
 
 
 class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, UnpackLowering, GuardLowering,
-                 CollectionLowering):
+                 CollectionLowering, IterationLowering):
     """Normalizes one function body into ``block``, a list of the normal form's statements.
 
     Expressions and control flow are mixed in rather than owned: they emit into the same block, read

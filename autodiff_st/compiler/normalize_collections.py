@@ -156,6 +156,10 @@ class CollectionLowering:
     def lower_collection_call(self, node, origin, hint):
         """``node`` (a call or ``+``) written with the helpers of lists and dicts, as an atom; None when it is
         not a method of a list or dict made here (or ``+`` of lists) that the normal form rewrites."""
+        if isinstance(node, gast.Call):
+            lowered = self.lower_builtin_call(node, origin, hint)  # normalize_iteration.py
+            if lowered is not None:
+                return lowered
         if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Add) and any(
                 isinstance(v, (gast.List, gast.Tuple)) or isinstance(v, gast.Name) and v.id in self.env
                 and self.container_kind(self.env[v.id]) == "list" for v in (node.left, node.right)):
@@ -258,7 +262,8 @@ class CollectionLowering:
 
     def loop_iterable(self, it, origin):
         """The iterable of a for loop as the normal form walks it: ``d.items()`` as ``zip`` of the keys and
-        the values, a dict ``d`` as its keys."""
+        the values, a dict ``d`` as its keys, an iterator call as the list of its items (normalize_iteration.py)."""
+        it = self.walked(it, origin)
         if isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and it.func.attr == "items" \
                 and isinstance(it.func.value, gast.Name) and it.func.value.id in self.env and not it.args \
                 and self.container_kind(self.env[it.func.value.id]) == "dict":

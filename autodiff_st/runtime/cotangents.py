@@ -81,8 +81,8 @@ def push_part(v, x_bar):
 def zeros_like(x):
     """The zero gradient of ``x``: ``0.0`` for a Python number, an array of zeros otherwise, and the
     same structure of zeros for a tuple, list or dict."""
-    if isinstance(x, (float, int)) or x is None:
-        return 0.0
+    if isinstance(x, (float, int, str, bytes)) or x is None:
+        return 0.0  # a string (a key in a tuple, say) carries no derivative either
     if isinstance(x, Shape):
         return 0.0 if x.number else np.zeros(x.shape, dtype=x.dtype)
     if isinstance(x, complex):
