@@ -9,7 +9,8 @@ import operator
 import numpy as np
 
 from autodiff_st import runtime
-from tests import rule_cases_arrays, rule_cases_elementwise, rule_cases_numpy_more, rule_cases_scipy
+from tests import (rule_cases_arrays, rule_cases_containers, rule_cases_elementwise, rule_cases_numpy_more,
+                   rule_cases_scipy)
 from tests.rule_harness import AWAY0, FLOAT, POS, R, UNIT, WELL, case
 
 CORE_CASES = [
@@ -100,4 +101,4 @@ CORE_CASES = [
 ]
 
 CASES = (CORE_CASES + rule_cases_elementwise.CASES + rule_cases_arrays.CASES + rule_cases_numpy_more.CASES
-         + rule_cases_scipy.CASES)
+         + rule_cases_scipy.CASES + rule_cases_containers.CASES)

@@ -43,9 +43,8 @@ def _like(container, items):
 def with_item(container, key, value):
     """A new list or dict: ``container`` with ``container[key] = value``, as Python's element write gives
     (a list's index must exist, and may be negative; a dict's key may be new). The cotangent of a list is
-    ``Parts``, of a dict ``DictParts``; they keep their type."""
-    if type(container) is tuple:
-        raise TypeError("'tuple' object does not support item assignment")
+    ``Parts``, of a dict ``DictParts``; they keep their type, as does a tuple (a cotangent given for a
+    tuple). The normal form never writes into a tuple of the user's: that stays Python's TypeError."""
     out = _copy(container)
     out[key] = value
     return _like(container, out)
@@ -77,18 +76,19 @@ def dict_keys(d):
 
 
 def dict_values(d):
-    """The values of ``d``, a new list in the order of its keys (``d.values()``)."""
+    """The values of ``d``, a new list in the order of its keys (``d.values()``); of a list, its items."""
     if isinstance(d, (int, float)) and d == 0:
         return d  # the zero cotangent of a dict nothing read
-    return list(d.values()) if not isinstance(d, DictParts) else Parts(d.values())
+    items = d.values() if isinstance(d, dict) else d
+    return Parts(items) if isinstance(d, (DictParts, Parts)) else list(items)
 
 
 def dict_from_values(v, d):
     """The dict with ``d``'s keys and the items of ``v``, in order: the cotangent of ``d`` from the
-    cotangent ``v`` of ``dict_values(d)``."""
+    cotangent ``v`` of ``dict_values(d)`` (of a list ``d``, the items of ``v``)."""
     if isinstance(v, (int, float)) and v == 0:
         return v
-    return DictParts(zip(d, v))
+    return DictParts(zip(d, v)) if isinstance(d, dict) else Parts(v)
 
 
 def sorting_order(keys, reverse=False):

@@ -69,8 +69,9 @@ def unpacked_cotangent(value, *cotangents):
 
 
 def as_parts(cotangents):
-    """A list of cotangents returned by a rule (as for np.concatenate's arrays), as ``Parts``."""
-    return cotangents if isinstance(cotangents, Parts) else Parts(cotangents)
+    """A list of cotangents returned by a rule (as for np.concatenate's arrays), as ``Parts``; the cotangent
+    of a dict (``DictParts``) stays as it is."""
+    return cotangents if isinstance(cotangents, (Parts, dict)) else Parts(cotangents)
 
 
 def push_part(v, x_bar):
