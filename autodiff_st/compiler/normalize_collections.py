@@ -76,6 +76,8 @@ class CollectionLowering:
                    for v in (value.left, value.right)):
                 return "list"
             return None
+        if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice) and isinstance(value.value, gast.Name):
+            return "list" if self._kind_of(value.value.id, seen) == "list" else None  # ys[1:] is a new list
         if isinstance(value, gast.Call):
             func = value.func
             if isinstance(func, gast.Attribute) and func.attr == "copy" and isinstance(func.value, gast.Name) \

@@ -150,23 +150,45 @@ class IterationLowering:
         fn = self.builtin_of(node.func)
         if fn is None or not any(fn is c for c in _CONSUMERS):
             return None
+        if fn is builtins.dict and len(node.args) == 1 and not node.keywords and (
+                self.is_lazy(node.args[0]) or isinstance(node.args[0], (gast.ListComp, gast.GeneratorExp, gast.List,
+                                                                         gast.Tuple))):
+            return self.dict_of_pairs(node.args[0], origin, hint)
         if node.args and self.is_lazy(node.args[0]):
             node = gast.Call(func=node.func, args=[self.listed(node.args[0], origin)] + node.args[1:],
                              keywords=node.keywords)
-            if fn not in (builtins.sorted, builtins.max, builtins.min, builtins.dict):
+            if fn not in (builtins.sorted, builtins.max, builtins.min):
                 return self.atom(node, origin, hint=hint)
         if fn is builtins.sorted:
             return self.sorted_call(node, origin, hint)
         if fn in (builtins.max, builtins.min) and (len(node.args) != 2 or node.keywords):
             return self.extremum_call(node, fn is builtins.max, origin, hint)
-        if fn is builtins.dict and len(node.args) == 1 and not node.keywords \
-                and isinstance(node.args[0], (gast.ListComp, gast.GeneratorExp)):
-            key, value = self.namer.fresh("key"), self.namer.fresh("value")
-            pairs = gast.Tuple(elts=[_name(key, store=True), _name(value, store=True)], ctx=gast.Store())
-            built = gast.DictComp(key=_name(key), value=_name(value), generators=[gast.comprehension(
-                target=pairs, iter=node.args[0], ifs=[], is_async=0)])
-            return self.atom(built, origin, hint=hint)
         return None
+
+    def dict_of_pairs(self, pairs, origin, hint):
+        """``dict(pairs)``: ``for p in pairs: k, v = p; d[k] = v`` (``dict(zip(keys, values))`` walks the zip),
+        with Python's ValueError for an item that is not a pair."""
+        result = self.namer.fresh(hint or "mapping")
+        self.emit("assign", result, gast.Dict(keys=[], values=[]), origin)
+        self.env[result] = result
+        self.sharing.own(result, "fresh")
+        key, value = self.namer.fresh("key"), self.namer.fresh("value")
+        write = gast.Assign(targets=[gast.Subscript(value=_name(result), slice=_name(key), ctx=gast.Store())],
+                            value=_name(value), type_comment=None)
+        if self.is_lazy(pairs) and self.builtin_of(pairs.func) is builtins.zip and len(pairs.args) == 2:
+            loop = gast.For(target=gast.Tuple(elts=[_name(key, store=True), _name(value, store=True)],
+                                              ctx=gast.Store()), iter=pairs, body=[write], orelse=[], type_comment=None)
+        else:
+            items = self.atom(self.listed(pairs, origin) if self.is_lazy(pairs) else pairs, origin)
+            pair = self.namer.fresh("pair")
+            split = gast.Assign(targets=[gast.Tuple(elts=[_name(key, store=True), _name(value, store=True)],
+                                                    ctx=gast.Store())], value=_name(pair), type_comment=None)
+            loop = gast.For(target=_name(pair, store=True), iter=items, body=[split, write], orelse=[],
+                            type_comment=None)
+        for n in gast.walk(loop):
+            n.origin = origin
+        self.loop_statement(loop, origin)
+        return _name(self.env[result])
 
     def keyword(self, node, name, origin):
         value = next((k.value for k in node.keywords if k.arg == name), None)
