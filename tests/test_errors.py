@@ -76,15 +76,15 @@ def uses_global(x):
 
 
 def uses_inner_lambda(x):
-    return np.sum(np.array(list(map(lambda t: t * t, [x]))))  # a lambda not assigned to a name
+    return np.sum((lambda t: t * t)(x))  # a lambda not assigned to a name (nor given to map, sorted, ...)
 
 
 def uses_list_comprehension(x):
-    return np.sum(np.array([x * i * j for i in range(3) for j in range(2)]))  # two `for` clauses
+    return np.sum(np.array(list({x * i * j for i in range(3) for j in range(2)})))  # a set comprehension
 
 
 def uses_generator_expression(x):
-    return sum({i: x * i for i in range(3)}.values())  # a dict comprehension
+    return sum(x * i for STATE.i in range(3))  # a comprehension target that is not a name
 
 
 def uses_subscript(x):
@@ -137,8 +137,8 @@ FENCE_CASES = [
     (uses_with, "with np.errstate", "with"),
     (uses_global, "G = 2.0", "global"),
     (uses_inner_lambda, "lambda t", "lambda"),
-    (uses_list_comprehension, "for j in range(2)]", "comprehension"),
-    (uses_generator_expression, "for i in range(3)}", "comprehension"),
+    (uses_list_comprehension, "for j in range(2)}", "comprehension"),
+    (uses_generator_expression, "for STATE.i in range(3)", "comprehension"),
     (uses_yield, "yield x", "yield"),
     (uses_star_args, "def uses_star_args", "*args"),
     (uses_star_call, "np.add(*", "*args"),
