@@ -9,7 +9,8 @@ import operator
 import numpy as np
 
 from autodiff_st import runtime
-from tests import rule_cases_arrays, rule_cases_elementwise, rule_cases_numpy_more, rule_cases_scipy, rule_cases_trees, rule_cases_gaps
+from tests import (rule_cases_arrays, rule_cases_containers, rule_cases_elementwise, rule_cases_gaps,
+                   rule_cases_numpy_more, rule_cases_scipy, rule_cases_trees)
 from tests.rule_harness import AWAY0, FLOAT, POS, R, UNIT, WELL, case
 
 CORE_CASES = [
@@ -103,4 +104,4 @@ CORE_CASES = [
 ]
 
 CASES = (CORE_CASES + rule_cases_elementwise.CASES + rule_cases_arrays.CASES + rule_cases_numpy_more.CASES
-         + rule_cases_scipy.CASES + rule_cases_trees.CASES + rule_cases_gaps.CASES)
+         + rule_cases_scipy.CASES + rule_cases_trees.CASES + rule_cases_gaps.CASES + rule_cases_containers.CASES)

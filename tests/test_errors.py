@@ -76,11 +76,11 @@ def uses_global(x):
 
 
 def uses_list_comprehension(x):
-    return np.sum(np.array([x * i * j for i in range(3) for j in range(2)]))  # two `for` clauses
+    return np.sum(np.array(list({x * i * j for i in range(3) for j in range(2)})))  # a set comprehension
 
 
 def uses_generator_expression(x):
-    return sum({i: x * i for i in range(3)}.values())  # a dict comprehension
+    return sum(x * i for STATE.i in range(3))  # a comprehension target that is not a name
 
 
 def uses_subscript(x):
@@ -113,8 +113,8 @@ FENCE_CASES = [
     (uses_try, "return x * 2.0", "try"),
     (uses_with, "with np.errstate", "with"),
     (uses_global, "G = 2.0", "global"),
-    (uses_list_comprehension, "for j in range(2)]", "comprehension"),
-    (uses_generator_expression, "for i in range(3)}", "comprehension"),
+    (uses_list_comprehension, "for j in range(2)}", "comprehension"),
+    (uses_generator_expression, "for STATE.i in range(3)", "comprehension"),
     (uses_yield, "yield x", "yield"),
     (uses_walrus, ":=", ":="),
 ]

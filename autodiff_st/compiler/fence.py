@@ -20,7 +20,6 @@ _REFUSED = {
     gast.Import: ("an `import` statement", "Import at module level."),
     gast.ImportFrom: ("an `import` statement", "Import at module level."),
     gast.SetComp: ("a set comprehension", "Use a vectorized numpy operation."),
-    gast.DictComp: ("a dict comprehension", "Build the dict outside the differentiated function."),
     gast.Yield: ("`yield` (a generator)", "Return the values as a tuple or an array."),
     gast.YieldFrom: ("`yield from` (a generator)", "Return the values as a tuple or an array."),
     gast.Await: ("`await`", "Differentiate a plain synchronous function."),
@@ -122,14 +121,30 @@ def _check_expression(root):
                 refuse(what, child, hint)
         if isinstance(child, (gast.stmt,)) and child is not root:
             continue
-        if isinstance(child, (gast.ListComp, gast.GeneratorExp)):
-            if len(child.generators) != 1 or child.generators[0].is_async:
-                refuse("a comprehension with several `for` clauses", child,
-                       "Write the loops out, appending to a list.")
-            if not isinstance(child.generators[0].target, (gast.Name, gast.Tuple)):
-                refuse("this comprehension target", child, "Loop over plain names.")
+        if isinstance(child, (gast.ListComp, gast.GeneratorExp, gast.DictComp)):
+            for generator in child.generators:
+                if generator.is_async:
+                    refuse("an async comprehension", child, "Write the loops out, appending to a list.")
+                if not isinstance(generator.target, (gast.Name, gast.Tuple)):
+                    refuse("this comprehension target", child, "Loop over plain names.")
         if isinstance(child, gast.Dict) and any(k is None or not isinstance(k, gast.Constant) for k in child.keys):
             refuse("a dict display with computed keys or **", child, "Use constant keys.")
+
+
+# Builtins whose function argument may be a lambda written in the call (compiler/normalize_iteration.py
+# inlines it where the lowered loop calls it): map(lambda t: ..., xs), sorted(xs, key=lambda t: ...).
+_LAMBDA_TAKERS = {"map": "function", "filter": "function", "sorted": "key", "max": "key", "min": "key"}
+
+
+def _passed_lambdas(root):
+    """The lambdas written as the function of ``map``/``filter`` or the ``key=`` of ``sorted``/``max``/``min``."""
+    found = set()
+    for node in gast.walk(root):
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in _LAMBDA_TAKERS:
+            if _LAMBDA_TAKERS[node.func.id] == "function" and node.args:
+                found.add(id(node.args[0]))
+            found |= {id(k.value) for k in node.keywords if k.arg == "key"}
+    return found
 
 
 def _is_element(target):

@@ -18,8 +18,10 @@ operations of a tape. Its parts are mixed into ``Normalizer`` or owned by it:
 import gast
 
 from ..core.errors import UnsupportedSyntaxError
-from .aliasing import AliasTracker
+from .aliasing_containers import ContainerAliasTracker
 from .ir import Op, is_atom, load, static_path_root
+from .normalize_collections import CollectionLowering
+from .normalize_iteration import IterationLowering
 from .normalize_control import ControlFlowLowering, has_nested_return, returned_tuple_arity
 from .normalize_displays import DisplayLowering
 from .normalize_expressions import ExpressionLowering, temp_name
@@ -31,7 +33,7 @@ from .scope import resolve_path
 
 
 class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, UnpackLowering, GuardLowering,
-                 FunctionLowering):
+                 FunctionLowering, CollectionLowering, IterationLowering):
     """Normalizes one function body into ``block``, a list of the normal form's statements.
 
     Expressions and control flow are mixed in rather than owned: they emit into the same block, read
@@ -47,7 +49,8 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         self.params = [a.id for a in parsed.node.args.posonlyargs + parsed.node.args.args
                        + parsed.node.args.kwonlyargs + [parsed.node.args.kwarg] if a is not None]
         self.env = {p: p for p in self.params}  # user name -> current version name
-        self.sharing = AliasTracker(self.params, self.resolve_static, lambda: self.block_token)
+        self.sharing = ContainerAliasTracker(self.params, self.resolve_static, lambda: self.block_token,
+                                             lambda: self.enclosing_blocks)
         self.block = []  # where statements are emitted now
         self.block_token = 0  # which block that is: a new number for each nested block
         self.enclosing_blocks = [0]  # the blocks that enclose the statement being normalized, its own last
@@ -127,6 +130,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         elif self.nested_return:
             self.emit("return", None, load(self.return_value), origin)
         self.sharing.check(self.ops)
+        self.sharing.check_container_writes(self.block)
         return self.block
 
     def emit(self, kind, target, value, origin):
@@ -190,6 +194,8 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
             self.store_element(stmt.targets[0], self.hoist_pops(stmt.value, origin), origin)
             return None
+        if isinstance(stmt, gast.AugAssign) and self.augments_container(stmt, origin):
+            return None  # ys += items on a list (normalize_collections.py)
         if isinstance(stmt, gast.AugAssign):
             name = stmt.target.id
             if name not in self.env:
@@ -201,13 +207,16 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
             right = self.atom(stmt.value, origin)
             # Inside a loop, a read anywhere in the loop may come after the write (in the next iteration).
             start = self.loop_start if self.depth > 0 else len(self.ops)
-            if self.sharing.source(old) in ("view", "unknown") and self.sharing.may_check_at_run_time(old):
+            # a list or dict holding an array sees it change in place (a number is never changed in place)
+            held = self.sharing.holders(old) if not self.holds_number(old) else set()
+            if (self.sharing.source(old) in ("view", "unknown") or held) and self.sharing.may_check_at_run_time(old):
                 # The analysis may not prove this safe: check at run time that no argument, and no name
                 # read later, shares the array's memory (dropped where the analysis proves it).
                 unknown = self.sharing.source(old) == "unknown"
                 self.sharing.note_run_time_check(self.run_time_check(old, name, f"`{name} {_op_text(stmt.op)}= ...`",
                                                                      origin),
-                                                 len(self.ops), old, start, self.sharing.sharers(old), always=unknown)
+                                                 len(self.ops), old, start, self.sharing.sharers_and_holders(old),
+                                                 always=unknown)
             elif self.sharing.source(old) == "param" and old in self.params:
                 # `a *= b` on an argument: refused when it runs inside a call from differentiated code.
                 check = self.run_time_check(old, name, f"`{name} {_op_text(stmt.op)}= ...`", origin)
@@ -268,6 +277,14 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         self.env[user_name] = version
         self.sharing.record_aliases(version, value)
 
+    def named_atom(self, value, origin):
+        """An atom for ``value`` that is a name or a constant, not a display: what a write or an append stores
+        must be one value whose cotangent the backward pass can name."""
+        atom = self.atom(value, origin)
+        if isinstance(atom, (gast.Tuple, gast.List, gast.Dict)):
+            return load(self.into_temporary(atom, origin))
+        return atom
+
     def into_temporary(self, value, origin):
         """A fresh name holding ``value``, computed now."""
         temp = self.namer.fresh(temp_name(value, self.sharing.knows))
@@ -322,25 +339,30 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
     def append(self, name, value, origin):
         """``items.append(value)`` on a list the function made itself."""
         items = self.env[name]
-        stored = self.atom(value, origin)
+        stored = self.named_atom(value, origin)
         if not self.made_here(name):
             raise UnsupportedSyntaxError(
                 f"autodiff_st cannot differentiate this append to `{name}`: the compiler cannot tell that "
                 f"`{name}` is a list made inside this function that no other name refers to.",
                 origin=origin, hint=f"Start the list inside the function: `{name} = []`.")
+        self.sharing.note_holds(items, {n.id for n in gast.walk(stored) if isinstance(n, gast.Name)})
         op = Op("append", items, load(items), origin, nested=self.depth > 0, stored=stored)
         self.ops.append(op)
         self.block.append(op)
 
     def store_element(self, target, value, origin):
-        """``y[index] = value``: an in-place write, allowed into arrays the function made itself."""
+        """``y[index] = value``: an in-place write, allowed into arrays the function made itself. Into a list
+        or dict, a new container (normalize_collections.py)."""
+        if self.writes_container(target):
+            self.store_container_element(target, value, origin)
+            return
         name = target.value.id
         if name not in self.env:
             raise UnsupportedSyntaxError(
                 f"autodiff_st cannot differentiate a write into `{name}`, which is not a local variable here.",
                 origin=origin, hint="Write into a copy: `y = np.array(...)` or `y = x.copy()` inside the function.")
         array = self.env[name]
-        stored = self.atom(value, origin)
+        stored = self.named_atom(value, origin)
         index = self.index(target.slice, origin)
         if not self.sharing.is_fresh_and_unshared(array) and self.sharing.may_check_at_run_time(array):
             # Not proven to be an array only this name refers to: check that when the line runs.

@@ -144,7 +144,7 @@ class ControlFlowLowering:
 
     def loop_header(self, stmt, origin):
         """The sources, range arguments, index and targets of ``for target in iterable``."""
-        it, target = stmt.iter, stmt.target
+        it, target = self.loop_iterable(stmt.iter, origin), stmt.target  # normalize_collections.py
 
         def names(node):
             if isinstance(node, gast.Name):
@@ -171,7 +171,7 @@ class ControlFlowLowering:
 
         def source(node):
             # Python evaluates the iterable once: if the loop rebinds its name, walk a copy of the reference.
-            atom = self.atom(node, origin)
+            atom = self.named_atom(node, origin)  # a display is named: the loop reads its items by position
             if isinstance(atom, gast.Name) and atom.id in rebound:
                 held = self.namer.fresh(f"{atom.id}_iterated")
                 self.emit("assign", held, atom, origin)

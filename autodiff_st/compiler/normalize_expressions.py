@@ -60,6 +60,10 @@ class ExpressionLowering:
             return self.inline_call(node, origin, hint)
         if isinstance(node, gast.Lambda):
             return self.lambda_value(node, origin, want_atom, hint)
+        if isinstance(node, (gast.Call, gast.BinOp)):
+            lowered = self.lower_collection_call(node, origin, hint)  # normalize_collections.py
+            if lowered is not None:
+                return lowered
         if isinstance(node, gast.Call):
             node = self.displays_as_arrays(node, origin)
             node = self.tree_construction(node, origin)
@@ -76,7 +80,7 @@ class ExpressionLowering:
                              values=[k.value for k in node.keywords])
         if isinstance(node, gast.Dict):
             return gast.Dict(keys=node.keys, values=[self.atom(v, origin) for v in node.values])
-        if isinstance(node, (gast.ListComp, gast.GeneratorExp)):
+        if isinstance(node, (gast.ListComp, gast.GeneratorExp, gast.DictComp)):
             return self.comprehension(node, origin, hint)
         if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) \
                 and isinstance(node.operand, gast.Constant) and isinstance(node.operand.value, (int, float)):
@@ -314,14 +318,19 @@ class ExpressionLowering:
         return self.short_circuit(first, parts, origin, hint, True)
 
     def comprehension(self, node, origin, hint):
-        """``[f(x) for x in xs if c]``: a loop appending to a new list, with its own variable names."""
-        generator = node.generators[0]
-        result = self.namer.fresh(hint or "items")
-        self.emit("assign", result, gast.List(elts=[], ctx=gast.Load()), origin)
+        """``[f(x, y) for x in xs if c for y in ys]`` (or a generator, or ``{k: v for ...}``): nested loops,
+        one per ``for`` clause with its ``if`` clauses inside it, appending to a new list (writing into a new
+        dict), with variable names of their own. The first iterable is evaluated where the comprehension
+        stands, the others in the loops, as Python does."""
+        is_dict = isinstance(node, gast.DictComp)
+        result = self.namer.fresh(hint or ("mapping" if is_dict else "items"))
+        self.emit("assign", result, gast.Dict(keys=[], values=[]) if is_dict else gast.List(elts=[], ctx=gast.Load()),
+                  origin)
         self.env[result] = result
         self.sharing.own(result, "fresh")
         # The comprehension's variables are its own: rename them so they cannot clobber the function's.
-        renames = {n.id: self.namer.fresh(n.id) for n in gast.walk(generator.target) if isinstance(n, gast.Name)}
+        renames = {n.id: self.namer.fresh(n.id) for generator in node.generators for n in gast.walk(generator.target)
+                   if isinstance(n, gast.Name)}
 
         def renamed(tree):
             tree = copy.deepcopy(tree)
@@ -332,15 +341,20 @@ class ExpressionLowering:
                 n.origin = origin
             return tree
 
-        append = gast.Expr(value=gast.Call(func=gast.Attribute(value=gast.Name(id=result, ctx=gast.Load(),
-                                                                                annotation=None, type_comment=None),
-                                                               attr="append", ctx=gast.Load()),
-                                           args=[renamed(node.elt)], keywords=[]))
-        body = [append]
-        for condition in reversed(generator.ifs):
-            body = [gast.If(test=renamed(condition), body=body, orelse=[])]
-        loop = gast.For(target=renamed(generator.target), iter=generator.iter, body=body, orelse=[],
-                        type_comment=None)
+        if is_dict:  # result[key] = value: a write into the new dict (normalize_collections.py)
+            target = gast.Subscript(value=gast.Name(id=result, ctx=gast.Load(), annotation=None, type_comment=None),
+                                    slice=renamed(node.key), ctx=gast.Store())
+            body = [gast.Assign(targets=[target], value=renamed(node.value), type_comment=None)]
+        else:
+            body = [gast.Expr(value=gast.Call(func=gast.Attribute(value=gast.Name(
+                id=result, ctx=gast.Load(), annotation=None, type_comment=None), attr="append", ctx=gast.Load()),
+                args=[renamed(node.elt)], keywords=[]))]
+        for depth, generator in reversed(list(enumerate(node.generators))):
+            for condition in reversed(generator.ifs):
+                body = [gast.If(test=renamed(condition), body=body, orelse=[])]
+            iterable = generator.iter if depth == 0 else renamed(generator.iter)
+            body = [gast.For(target=renamed(generator.target), iter=iterable, body=body, orelse=[], type_comment=None)]
+        loop = body[0]
         for n in gast.walk(loop):
             if not hasattr(n, "origin"):
                 n.origin = origin

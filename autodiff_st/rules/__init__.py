@@ -16,7 +16,7 @@ from ..core.registry import (ATTRIBUTES, METHODS, NONDIFF_ATTRIBUTES, NONDIFF_ME
 # The families register in this order, the order their rules were written in.
 from . import operators, elementwise, reductions, linalg, shape  # noqa: F401
 from . import math_builtins, adjoint_helpers, indexing, creation, batching  # noqa: F401
-from . import numpy_signal, ufunc_methods, trees, autograd_gaps, callables  # noqa: F401
+from . import numpy_signal, ufunc_methods, trees, autograd_gaps, callables, containers  # noqa: F401
 
 try:  # scipy is optional: its rules are registered only when it is installed
     import scipy.special  # noqa: F401

@@ -2,8 +2,8 @@
 
 The array helpers that adjoints and derivative rules call (``unbroadcast``, ``zeros_like``, the
 gradients of matmul and indexing) live in modules by theme: ``shapes``, ``cotangents``, ``creation``,
-``elementwise``, ``reductions``, ``linalg``, ``norms``, ``joining``, ``indexing`` and ``numeric`` (interp,
-polyval, convolve, gradient, add.at). They are all
+``elementwise``, ``reductions``, ``linalg``, ``norms``, ``joining``, ``indexing``, ``numeric`` (interp,
+polyval, convolve, gradient, add.at) and ``containers`` (writes into lists and dicts). They are all
 re-exported here, so a rule may say ``runtime.unbroadcast`` and generated code names a helper
 ``autodiff_st.runtime.<name>``. Besides numpy, they are all that generated code needs, and each one
 that can sit on a differentiated path has a derivative rule in ``rules/``, so generated code can itself
@@ -16,6 +16,7 @@ functions asks ``core.hooks``.
 """
 
 from .cotangents import *  # noqa: F401,F403
+from .containers import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
 from .guards import *  # noqa: F401,F403

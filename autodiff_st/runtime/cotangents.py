@@ -77,8 +77,9 @@ def items_cotangent(value, cotangents):
 
 def as_parts(cotangents):
     """A list of cotangents returned by a rule (as for np.concatenate's arrays), as ``Parts``; an array
-    stays one (the cotangent of an array whose rows a rule took as a sequence, as ``tuple(x)``)."""
-    if isinstance(cotangents, (Parts, np.ndarray)):
+    stays one (the cotangent of an array whose rows a rule took as a sequence, as ``tuple(x)``), and the
+    cotangent of a dict (``DictParts``) stays as it is."""
+    if isinstance(cotangents, (Parts, dict, np.ndarray)):
         return cotangents
     return Parts(cotangents)
 
@@ -92,8 +93,8 @@ def zeros_like(x):
     """The zero gradient of ``x``: ``0.0`` for a Python number, an array of zeros otherwise, and the
     same structure of zeros for a tuple, list or dict (``Parts`` over the children for another pytree
     node, core/trees.py)."""
-    if isinstance(x, (float, int)) or x is None:
-        return 0.0
+    if isinstance(x, (float, int, str, bytes)) or x is None:
+        return 0.0  # a string (a key in a tuple, say) carries no derivative either
     if isinstance(x, Shape):
         return 0.0 if x.number else np.zeros(x.shape, dtype=x.dtype)
     if isinstance(x, complex):
