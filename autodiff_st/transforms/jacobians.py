@@ -29,9 +29,11 @@ from ..runtime.batched import Batched
 from ..runtime.calls import argument_kinds, call_forward, call_jvp
 from ..runtime.trees import parts_of
 from ..runtime.weights import WeightGradients
-from .checks import (FIRST, as_tuple, check_input, check_positions, decorator, resolve_positions, resolve_weights,
-                     split_aux, target_of)
-from .grad import Grad, WeightsGrad
+from ..core.names import identifier_for
+from ..runtime.loader import small_function
+from .checks import (FIRST, as_tuple, check_input, check_positions, decorator, function_name, resolve_positions,
+                     resolve_weights, split_aux, target_of)
+from .grad import Grad, WeightsGrad, gradient_function
 from .jacobian_parts import (as_like, basis, check_jacobian_inputs, is_int, jacobian_dtype, nest, one_hot,
                              output_leaves, zero_like_output)
 from .pytrees import has_containers, is_tree_output, pytree_jacobian, retyped_jacobian, tree_output_jacobian
@@ -108,12 +110,62 @@ def jvp(fn, inputs, tangents, has_aux=False):
         check_input(x, i, fn)
         _check_tangent(t, x, i)
     positions = tuple(range(len(inputs)))
+    if isinstance(fn, Transform):
+        if has_aux:
+            raise AutodiffError(f"jvp of a {type(fn).__name__.lower()} with has_aux=True: the inner transform "
+                                "returns no auxiliary outputs.", hint="Call jvp without has_aux.")
+        out, out_dot = _nested_jvp(fn, inputs, tangents)
+        return out, _match_output(out_dot, out)
     run = _tangent_function(fn, positions, inputs)
     out, out_dot = run(tangents, *inputs)
     if has_aux:
         y, aux = split_aux(out, True, fn)
         return y, _match_output(out_dot[0], y), aux
     return out, _match_output(out_dot, out)
+
+
+def _nested_jvp(inner, inputs, tangents):
+    """``jvp`` of a plain ``grad`` or ``jacrev``: forward mode over generated code again.
+
+    For ``grad(f)`` (also ``grad(grad(f))``), the generated gradient function (``gradient_function``) is
+    differentiated in forward mode: ``jvp(grad(f), (x,), (v,))`` is the Hessian-vector product. For
+    ``jacrev(f)``, the tangent of ``J_p(x)`` along ``v`` is, by the symmetry of second derivatives, the
+    Jacobian with respect to ``x_p`` of ``J(x) v``: a plain ``jacrev`` of a small generated function that
+    calls ``f``'s generated tangent function."""
+    if type(inner) is Grad and inner.mode == "grad_only" and rules.lookup(inner.fn) is None:
+        function, prefix = gradient_function(inner, inputs)
+        shifted = tuple(range(len(prefix), len(prefix) + len(inputs)))
+        run = _tangent_function(function, shifted, prefix + inputs)
+        return run(tangents, *prefix, *inputs)
+    if type(inner) is JacRev and not inner.has_aux and not inner.return_value and inner.weights is None \
+            and not isinstance(inner.fn, Transform) and rules.lookup(inner.fn) is None \
+            and inner.positions is not None and not has_containers(inputs, range(len(inputs))):
+        positions = check_positions(as_tuple(inner.positions), inputs, inner.fn)
+        check_jacobian_inputs(inner.fn, inputs, positions, False, False)
+        target, prefix = target_of(inner.fn)
+        every = tuple(range(len(prefix), len(prefix) + len(inputs)))
+        (tangent_fn,) = adjoint_functions(target, every, "jvp", argument_kinds(prefix + inputs))
+        count = len(prefix) + len(inputs)
+        name = identifier_for(getattr(target, "__name__", "f"))
+        params = ", ".join(f"arg{i}" for i in range(count))
+        tangent_params = ", ".join(f"tangent{i}" for i in range(len(inputs)))
+        source = (f"def jacobian_times_tangent_of_{name}({params}, {tangent_params}):\n"
+                  f"    out, out_tangent = {name}_jvp(({tangent_params},), {params})\n"
+                  f"    return out_tangent\n")
+        product = small_function(source, f"Jacobian times tangent of {name}", {f"{name}_jvp": tangent_fn})
+        shifted = tuple(p + len(prefix) for p in positions)
+        wrt = shifted[0] if isinstance(inner.positions, int) else shifted
+        out_dot = inner.plain_for(product, wrt)(*prefix, *inputs, *tangents)
+        return inner(*inputs), out_dot
+    raise AutodiffError(
+        f"jvp differentiates a plain grad (grad(f), grad(grad(f))) or a plain jacrev of a Python function "
+        f"again; this {describe_transform(inner)} is not supported.",
+        hint="Remove has_aux, return_value, value_and_grad or weights= from the inner transform, or use "
+             "jacfwd(grad(f)) / hessian(f).")
+
+
+def describe_transform(transform):
+    return f"{type(transform).__name__.lower()} of {function_name(transform.fn)}"
 
 
 def _match_output(t, y):
