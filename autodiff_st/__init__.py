@@ -10,6 +10,7 @@ from .core.version import __version__
 from .transforms.grad import grad, value_and_grad, grad_and_value, clear_cache, source, stop_gradient
 from .transforms.vjp import vjp
 from .transforms.jacobians import jvp, jacrev, jacfwd
+from .transforms.linearize import linearize
 from .transforms.second_order import hessian
 from .core.errors import (AutodiffError, UnsupportedSyntaxError, MissingRuleError, SourceUnavailableError,
                           NonDifferentiableError, GradPositionError, GradPositionTypeError, InputTypeError,
@@ -28,7 +29,7 @@ nondifferentiable(stop_gradient)
 
 
 __all__ = [
-    "grad", "value_and_grad", "grad_and_value", "clear_cache", "vjp", "jvp", "jacrev", "jacfwd", "hessian",
+    "grad", "value_and_grad", "grad_and_value", "clear_cache", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian",
     "vmap", "source", "stop_gradient", "register_vjp", "register_jvp", "nondifferentiable", "register_pytree", "export",
     "Parameter", "nn", "testing", "AutodiffError", "UnsupportedSyntaxError", "MissingRuleError",
     "SourceUnavailableError", "NonDifferentiableError", "GradPositionError", "GradPositionTypeError",

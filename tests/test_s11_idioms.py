@@ -102,3 +102,48 @@ def test_hvp_against_jax():
 
     _, expected = jax.jvp(jax.grad(jloss), (X,), (V,))
     np.testing.assert_allclose(ad.jvp(ad.grad(loss), (X,), (V,))[1], np.asarray(expected), rtol=1e-10)
+
+
+# -- 2. linearize ----------------------------------------------------------------------------------------
+
+def test_linearize_value_and_tangents_match_jvp_and_finite_differences():
+    out, f_jvp = ad.linearize(vector_out, X)
+    np.testing.assert_allclose(out, vector_out(X))
+    for v in (V, np.array([0.0, 1.0, 0.0]), -3 * V):
+        np.testing.assert_allclose(f_jvp(v), ad.jvp(vector_out, (X,), (v,))[1], rtol=1e-14)
+        np.testing.assert_allclose(f_jvp(v), central(vector_out, X, v), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(f_jvp(V), ad.jacfwd(vector_out)(X) @ V, rtol=1e-12)
+
+
+def test_linearize_two_inputs_and_aux():
+    def f(x, y):
+        return np.sum(np.sin(x)[:2] * y), y * 2
+
+    out, f_jvp, aux = ad.linearize(f, X, Y, has_aux=True)
+    assert out == pytest.approx(f(X, Y)[0])
+    np.testing.assert_allclose(aux, 2 * Y)
+    expected = (f(X + EPS * V, Y + EPS * W)[0] - f(X - EPS * V, Y - EPS * W)[0]) / (2 * EPS)
+    assert f_jvp(V, W) == pytest.approx(expected, rel=1e-6)
+
+
+def test_linearize_of_grad_is_a_hessian_vector_product():
+    g, hvp = ad.linearize(ad.grad(loss), X)
+    np.testing.assert_allclose(g, ad.grad(loss)(X))
+    np.testing.assert_allclose(hvp(V), ad.hessian(loss)(X) @ V, rtol=1e-10)
+
+
+def test_linearize_checks_tangents():
+    _, f_jvp = ad.linearize(vector_out, X)
+    with pytest.raises(ValueError, match="shape"):
+        f_jvp(np.ones(2))
+    with pytest.raises(ValueError, match="1 tangent"):
+        f_jvp(V, V)
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="JAX is not installed")
+def test_linearize_against_jax():
+    import jax
+    import jax.numpy as jnp
+    jax.config.update("jax_enable_x64", True)
+    _, jf = jax.linearize(lambda x: jnp.sin(x) * x[0] + jnp.exp(x[1]) * x, X)
+    np.testing.assert_allclose(ad.linearize(vector_out, X)[1](V), np.asarray(jf(V)), rtol=1e-12)

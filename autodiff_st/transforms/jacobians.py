@@ -81,7 +81,7 @@ def _tangent_batch(fn, active, args, zero_tangents, slot, has_aux):
     return materialize(out_dot, size)
 
 
-def _check_tangent(t, x, position):
+def check_tangent(t, x, position):
     if trees.is_tree(x):  # an object of x's class (or a tuple) with one tangent per child
         kids, parts = trees.children(x), parts_of(t, x)
         if len(parts) != len(kids):
@@ -89,7 +89,7 @@ def _check_tangent(t, x, position):
                              f"{len(kids)} children; a tangent has its primal's structure.")
         for tk, xk in zip(parts, kids):
             if trees.holds_floats(xk):
-                _check_tangent(tk, xk, position)
+                check_tangent(tk, xk, position)
         return
     if np.shape(t) != np.shape(x):
         raise ValueError(f"the tangent of argument {position} has shape {np.shape(t)}, but the argument has shape "
@@ -100,7 +100,7 @@ def _check_tangent(t, x, position):
 def jvp(fn, inputs, tangents, has_aux=False):
     """Push ``tangents`` through ``fn`` at ``inputs``: returns ``(outputs, tangent_outputs)``, or
     ``(outputs, tangent_outputs, aux)`` with has_aux. ``inputs`` and ``tangents`` are tuples (a single
-    array is taken as a 1-tuple)."""
+    array is taken as a 1-tuple). ``fn`` may be a plain ``grad`` (Hessian-vector products) or ``jacrev``."""
     if not isinstance(inputs, (tuple, list)):
         inputs, tangents = (inputs,), (tangents,)
     inputs, tangents = tuple(inputs), tuple(tangents)
@@ -108,23 +108,37 @@ def jvp(fn, inputs, tangents, has_aux=False):
         raise ValueError(f"jvp got {len(inputs)} inputs and {len(tangents)} tangents; give one tangent per input.")
     for i, (x, t) in enumerate(zip(inputs, tangents)):
         check_input(x, i, fn)
-        _check_tangent(t, x, i)
-    positions = tuple(range(len(inputs)))
+        check_tangent(t, x, i)
+    run = tangent_runner(fn, inputs, has_aux)
+    y, y_dot, aux = run(tangents)
+    return (y, y_dot, aux) if has_aux else (y, y_dot)
+
+
+def tangent_runner(fn, inputs, has_aux=False):
+    """``run(tangents) -> (output, output_tangent, aux)`` for ``fn`` at the (checked) ``inputs``: the
+    generated tangent function resolved once, so that ``linearize`` reuses it for every tangent."""
     if isinstance(fn, Transform):
         if has_aux:
             raise AutodiffError(f"jvp of a {type(fn).__name__.lower()} with has_aux=True: the inner transform "
                                 "returns no auxiliary outputs.", hint="Call jvp without has_aux.")
-        out, out_dot = _nested_jvp(fn, inputs, tangents)
-        return out, _match_output(out_dot, out)
-    run = _tangent_function(fn, positions, inputs)
-    out, out_dot = run(tangents, *inputs)
-    if has_aux:
-        y, aux = split_aux(out, True, fn)
-        return y, _match_output(out_dot[0], y), aux
-    return out, _match_output(out_dot, out)
+        nested = _nested_jvp(fn, inputs)
+
+        def run_nested(tangents):
+            out, out_dot = nested(tangents)
+            return out, _match_output(out_dot, out), None
+        return run_nested
+    generated = _tangent_function(fn, tuple(range(len(inputs))), inputs)
+
+    def run(tangents):
+        out, out_dot = generated(tuple(tangents), *inputs)
+        if has_aux:
+            y, aux = split_aux(out, True, fn)
+            return y, _match_output(out_dot[0], y), aux
+        return out, _match_output(out_dot, out), None
+    return run
 
 
-def _nested_jvp(inner, inputs, tangents):
+def _nested_jvp(inner, inputs):
     """``jvp`` of a plain ``grad`` or ``jacrev``: forward mode over generated code again.
 
     For ``grad(f)`` (also ``grad(grad(f))``), the generated gradient function (``gradient_function``) is
@@ -136,7 +150,7 @@ def _nested_jvp(inner, inputs, tangents):
         function, prefix = gradient_function(inner, inputs)
         shifted = tuple(range(len(prefix), len(prefix) + len(inputs)))
         run = _tangent_function(function, shifted, prefix + inputs)
-        return run(tangents, *prefix, *inputs)
+        return lambda tangents: run(tuple(tangents), *prefix, *inputs)
     if type(inner) is JacRev and not inner.has_aux and not inner.return_value and inner.weights is None \
             and not isinstance(inner.fn, Transform) and rules.lookup(inner.fn) is None \
             and inner.positions is not None and not has_containers(inputs, range(len(inputs))):
@@ -155,8 +169,8 @@ def _nested_jvp(inner, inputs, tangents):
         product = small_function(source, f"Jacobian times tangent of {name}", {f"{name}_jvp": tangent_fn})
         shifted = tuple(p + len(prefix) for p in positions)
         wrt = shifted[0] if isinstance(inner.positions, int) else shifted
-        out_dot = inner.plain_for(product, wrt)(*prefix, *inputs, *tangents)
-        return inner(*inputs), out_dot
+        jacobian_of_product = inner.plain_for(product, wrt)
+        return lambda tangents: (inner(*inputs), jacobian_of_product(*prefix, *inputs, *tangents))
     raise AutodiffError(
         f"jvp differentiates a plain grad (grad(f), grad(grad(f))) or a plain jacrev of a Python function "
         f"again; this {describe_transform(inner)} is not supported.",
