@@ -11,6 +11,7 @@ from .transforms.grad import grad, value_and_grad, grad_and_value, clear_cache, 
 from .transforms.vjp import vjp
 from .transforms.jacobians import jvp, jacrev, jacfwd
 from .transforms.linearize import linearize
+from .transforms.custom import custom_vjp, custom_jvp
 from .transforms.second_order import hessian
 from .core.errors import (AutodiffError, UnsupportedSyntaxError, MissingRuleError, SourceUnavailableError,
                           NonDifferentiableError, GradPositionError, GradPositionTypeError, InputTypeError,
@@ -30,7 +31,7 @@ nondifferentiable(stop_gradient)
 
 __all__ = [
     "grad", "value_and_grad", "grad_and_value", "clear_cache", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian",
-    "vmap", "source", "stop_gradient", "register_vjp", "register_jvp", "nondifferentiable", "register_pytree", "export",
+    "vmap", "custom_vjp", "custom_jvp", "source", "stop_gradient", "register_vjp", "register_jvp", "nondifferentiable", "register_pytree", "export",
     "Parameter", "nn", "testing", "AutodiffError", "UnsupportedSyntaxError", "MissingRuleError",
     "SourceUnavailableError", "NonDifferentiableError", "GradPositionError", "GradPositionTypeError",
     "InputTypeError", "CotangentError", "AuxError", "StaleSourceError", "OptionTypeError", "OptionValueError",
