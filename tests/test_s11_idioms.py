@@ -147,3 +147,241 @@ def test_linearize_against_jax():
     jax.config.update("jax_enable_x64", True)
     _, jf = jax.linearize(lambda x: jnp.sin(x) * x[0] + jnp.exp(x[1]) * x, X)
     np.testing.assert_allclose(ad.linearize(vector_out, X)[1](V), np.asarray(jf(V)), rtol=1e-12)
+
+
+# -- 3. custom_vjp and custom_jvp -------------------------------------------------------------------------
+
+@ad.custom_vjp
+def sin_times(x, y):
+    return np.sin(x) * y
+
+
+def sin_times_fwd(x, y):
+    return np.sin(x) * y, (np.cos(x), np.sin(x), y)
+
+
+def sin_times_bwd(residuals, g):
+    cos_x, sin_x, y = residuals
+    return g * cos_x * y, g * sin_x
+
+
+sin_times.defvjp(sin_times_fwd, sin_times_bwd)
+
+
+def uses_sin_times(x, y):
+    return np.sum(sin_times(x, y) ** 2)
+
+
+def plain_sin_times(x, y):
+    return np.sum((np.sin(x) * y) ** 2)
+
+
+@ad.custom_vjp
+def clipped(x):
+    return 2.0 * x
+
+
+clipped.defvjp(lambda x: (2.0 * x, None), lambda residuals, g: (np.clip(2.0 * g, -1.0, 1.0),))
+
+
+def test_custom_vjp_plain_call_runs_the_original():
+    np.testing.assert_allclose(sin_times(X, np.ones(3)), np.sin(X))
+    assert "custom_vjp" in repr(sin_times)
+
+
+def test_custom_vjp_correct_derivative_matches_finite_differences():
+    ad.testing.check_grads(uses_sin_times, (X[:2], Y), order=1, modes=("rev",))
+    got = ad.grad(uses_sin_times, (0, 1))(X[:2], Y)
+    expected = ad.grad(plain_sin_times, (0, 1))(X[:2], Y)
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    np.testing.assert_allclose(ad.jacrev(sin_times, (0, 1))(X[:2], Y)[0], np.diag(np.cos(X[:2]) * Y))
+
+
+def test_custom_vjp_uses_the_users_backward():
+    # the derivative of 2x is 2, but the backward function clips the cotangent to [-1, 1]
+    def f(x):
+        return np.sum(clipped(x) * np.array([3.0, 0.1, -5.0]))
+
+    np.testing.assert_allclose(ad.grad(f)(X), [1.0, 0.2, -1.0])
+    np.testing.assert_allclose(ad.grad(lambda x: np.sum(clipped(x)))(X), np.ones(3))
+
+
+def test_custom_vjp_second_order_differentiates_fwd_and_bwd():
+    x, y = X[:2], Y
+    h = ad.jacrev(ad.grad(uses_sin_times))(x, y)
+    np.testing.assert_allclose(h, ad.hessian(plain_sin_times)(x, y), rtol=1e-10)
+    first = ad.grad(uses_sin_times)
+    e = np.eye(2)
+    fd = np.stack([(first(x + EPS * e[i], y) - first(x - EPS * e[i], y)) / (2 * EPS) for i in range(2)], axis=1)
+    np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-8)
+
+
+def test_custom_vjp_nondiff_argnums():
+    @ad.custom_vjp(nondiff_argnums=(0,))
+    def power(n, x):
+        return x ** n
+
+    def power_fwd(n, x):
+        return x ** n, x
+
+    def power_bwd(n, x, g):
+        return (g * n * x ** (n - 1),)
+
+    power.defvjp(power_fwd, power_bwd)
+
+    def f(x):
+        return np.sum(power(3, x))
+
+    np.testing.assert_allclose(ad.grad(f)(X), 3 * X ** 2)
+    ad.testing.check_grads(f, (X,), order=1, modes=("rev",))
+
+
+def test_custom_vjp_wrong_cotangents_raise_cotangent_error():
+    @ad.custom_vjp
+    def total(x):
+        return np.sum(x)
+
+    total.defvjp(lambda x: (np.sum(x), None), lambda residuals, g: (g,))  # shape () for an argument of (3,)
+    with pytest.raises(ad.CotangentError, match=r"custom_vjp .*total.* shape \(\)"):
+        ad.grad(lambda x: total(x) * 2.0)(X)
+    with pytest.raises(ad.CotangentError, match="total"):
+        ad.grad(total)(X)
+
+    @ad.custom_vjp
+    def pair(x, y):
+        return np.sum(x * y)
+
+    pair.defvjp(lambda x, y: (np.sum(x * y), (x, y)), lambda r, g: g * r[1])  # not a tuple of two
+    with pytest.raises(ad.CotangentError, match="tuple of 2 cotangents"):
+        ad.grad(lambda x: pair(x, X) * 1.0)(X)
+
+    @ad.custom_vjp
+    def as_int(x):
+        return x * 1.0
+
+    as_int.defvjp(lambda x: (x * 1.0, None), lambda r, g: (np.ones(np.shape(g), dtype=np.int64),))
+    with pytest.raises(ad.CotangentError, match="dtype int64"):
+        ad.grad(lambda x: np.sum(as_int(x)))(X)
+
+
+def test_register_vjp_wrong_shape_raises_cotangent_error():
+    def weighted(x, w):
+        return np.sum(x * w)
+
+    @ad.register_vjp(weighted)
+    def weighted_vjp(g, ans, x, w):
+        return g, g * x  # x's cotangent should be g * w, with x's shape
+
+    with pytest.raises(ad.CotangentError, match=r"rule registered for .*weighted.* `x` with shape \(\)"):
+        ad.grad(lambda x, w: weighted(x, w) ** 2)(X, V)
+    with pytest.raises(ad.CotangentError, match="weighted"):
+        ad.grad(weighted)(X, V)
+
+
+def test_register_vjp_right_shape_still_works_at_order_two():
+    def dot(x, w):
+        return np.sum(x * w)
+
+    @ad.register_vjp(dot)
+    def dot_vjp(g, ans, x, w):
+        return g * w, g * x
+
+    def f(x, w):
+        return dot(x, w) ** 2
+
+    np.testing.assert_allclose(ad.grad(f)(X, V), 2 * np.dot(X, V) * V)
+    np.testing.assert_allclose(ad.jacrev(ad.grad(f))(X, V), 2 * np.outer(V, V), rtol=1e-12)
+    assert "check_rule_cotangent" in ad.source(ad.grad(f))
+
+
+@ad.custom_jvp
+def sin_times_j(x, y):
+    return np.sin(x) * y
+
+
+@sin_times_j.defjvp
+def sin_times_j_jvp(primals, tangents):
+    x, y = primals
+    tx, ty = tangents
+    return np.sin(x) * y, np.cos(x) * y * tx + np.sin(x) * ty
+
+
+def uses_sin_times_j(x, y):
+    return np.sum(sin_times_j(x, y) ** 2)
+
+
+def test_custom_jvp_forward_and_reverse():
+    x, y = X[:2], Y
+    out, tangent = ad.jvp(sin_times_j, (x, y), (V[:2], W))
+    np.testing.assert_allclose(out, np.sin(x) * y)
+    np.testing.assert_allclose(tangent, np.cos(x) * y * V[:2] + np.sin(x) * W)
+    jf = ad.jacfwd(sin_times_j, (0, 1))(x, y)
+    jr = ad.jacrev(sin_times_j, (0, 1))(x, y)
+    for a, b in zip(jf, jr):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    ad.testing.check_grads(uses_sin_times_j, (x, y), order=1)
+    for a, b in zip(ad.grad(uses_sin_times_j, (0, 1))(x, y), ad.grad(plain_sin_times, (0, 1))(x, y)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_custom_jvp_uses_the_users_jvp_and_second_order():
+    @ad.custom_jvp
+    def f(x):
+        return np.sin(x)
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return np.sin(x), 3.0 * t  # deliberately not cos(x): the user's derivative is used
+
+    np.testing.assert_allclose(ad.grad(lambda x: np.sum(f(x)))(X), 3.0 * np.ones(3))
+    np.testing.assert_allclose(ad.jvp(f, (X,), (V,))[1], 3.0 * V)
+    x, y = X[:2], Y
+    h = ad.hessian(uses_sin_times_j)(x, y)
+    np.testing.assert_allclose(h, ad.hessian(plain_sin_times)(x, y), rtol=1e-10)
+    np.testing.assert_allclose(ad.jacrev(ad.grad(uses_sin_times_j))(x, y), h, rtol=1e-10)
+
+
+def test_custom_jvp_nondiff_argnums():
+    @ad.custom_jvp(nondiff_argnums=(0,))
+    def scaled_tanh(k, x):
+        return k * np.tanh(x)
+
+    @scaled_tanh.defjvp
+    def scaled_tanh_jvp(k, primals, tangents):
+        (x,), (t,) = primals, tangents
+        return k * np.tanh(x), k * (1 - np.tanh(x) ** 2) * t
+
+    def f(x):
+        return np.sum(scaled_tanh(3.0, x))
+
+    np.testing.assert_allclose(ad.grad(f)(X), 3.0 * (1 - np.tanh(X) ** 2), rtol=1e-12)
+    ad.testing.check_grads(f, (X,), order=2)
+
+
+def test_custom_decorators_refuse_what_they_cannot_do():
+    with pytest.raises(ad.OptionValueError, match="plain positional"):
+        ad.custom_vjp(lambda x, y=1.0: x * y)
+    with pytest.raises(ad.OptionValueError, match="rename"):
+        ad.custom_jvp(lambda g: g)
+    with pytest.raises(ad.OptionValueError, match="nondiff_argnums"):
+        ad.custom_vjp(lambda x: x, nondiff_argnums=(2,))
+    with pytest.raises(ad.MissingRuleError, match="forward-mode"):
+        ad.jvp(lambda x: np.sum(clipped(x)), (X,), (V,))
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="JAX is not installed")
+def test_custom_vjp_against_jax():
+    import jax
+    import jax.numpy as jnp
+    jax.config.update("jax_enable_x64", True)
+
+    @jax.custom_vjp
+    def jclipped(x):
+        return 2.0 * x
+
+    jclipped.defvjp(lambda x: (2.0 * x, None), lambda r, g: (jnp.clip(2.0 * g, -1.0, 1.0),))
+    weights = np.array([3.0, 0.1, -5.0])
+    expected = jax.grad(lambda x: jnp.sum(jclipped(x) * weights))(X)
+    np.testing.assert_allclose(ad.grad(lambda x: np.sum(clipped(x) * weights))(X), np.asarray(expected))
