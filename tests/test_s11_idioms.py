@@ -385,3 +385,44 @@ def test_custom_vjp_against_jax():
     weights = np.array([3.0, 0.1, -5.0])
     expected = jax.grad(lambda x: jnp.sum(jclipped(x) * weights))(X)
     np.testing.assert_allclose(ad.grad(lambda x: np.sum(clipped(x) * weights))(X), np.asarray(expected))
+
+
+# -- 4. jacfwd(chunk_size=) ------------------------------------------------------------------------------
+
+def test_jacfwd_chunk_size_bounds_the_columns_pushed_at_once(monkeypatch):
+    from autodiff_st.transforms import jacobians
+
+    x = np.linspace(0.1, 1.0, 7)
+    expected = ad.jacrev(vector_out)(x)
+    real = jacobians.call_batched_any
+    widths = []
+
+    def recording(fn, args, kwargs):
+        widths.append(np.shape(args[0][0].value)[0])
+        return real(fn, args, kwargs)
+
+    monkeypatch.setattr(jacobians, "call_batched_any", recording)
+    for chunk, most in ((None, 7), (3, 3), (1, 0), (7, 7), (100, 7)):
+        widths.clear()
+        np.testing.assert_allclose(ad.jacfwd(vector_out, chunk_size=chunk)(x), expected, rtol=1e-12)
+        assert sum(widths) == (0 if chunk == 1 else 7)
+        assert max(widths, default=0) == most
+
+
+def test_jacfwd_chunk_size_tuple_output_two_inputs_and_nested():
+    def f(x, y):
+        return np.sin(x) * y[0], np.sum(x ** 2) * y
+
+    for chunk in (None, 1, 2):
+        jf = ad.jacfwd(f, (0, 1), chunk_size=chunk)(X, Y)
+        jr = ad.jacrev(f, (0, 1))(X, Y)
+        for a, b in zip(jf, jr):
+            for c, d in zip(a, b):
+                np.testing.assert_allclose(c, d, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(ad.jacfwd(ad.grad(loss), chunk_size=chunk)(X), ad.hessian(loss)(X), rtol=1e-10)
+
+
+def test_jacfwd_chunk_size_is_checked():
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ad.ChunkSizeError):
+            ad.jacfwd(loss, chunk_size=bad)

@@ -62,10 +62,11 @@ def _tangent_function(fn, positions, args):
     return lambda tangents, *a, **k: jvp_fn(tangents, *prefix, *a, **k)
 
 
-def _tangent_batch(fn, active, args, zero_tangents, slot, has_aux):
+def _tangent_batch(fn, active, args, zero_tangents, slot, has_aux, chunk_size=None):
     """The output tangents along every basis vector of input ``active[slot]``, each output leaf with a
-    leading axis over the basis: the generated tangent function run once, batched (see batching.py);
-    None where the function has a rule instead of generated code, or batching is not available."""
+    leading axis over the basis: the generated tangent function run batched (see batching.py), once, or
+    once per ``chunk_size`` basis vectors; None where the function has a rule instead of generated code,
+    or batching is not available."""
     x = args[active[slot]]
     size = int(np.size(x))
     if rules.lookup(fn) is not None or size == 0:
@@ -73,12 +74,25 @@ def _tangent_batch(fn, active, args, zero_tangents, slot, has_aux):
     target, prefix = target_of(fn)
     shifted = tuple(p + len(prefix) for p in active)
     (jvp_fn,) = adjoint_functions(target, shifted, "jvp", argument_kinds(prefix + tuple(args)))
-    tangents = list(zero_tangents)
-    tangents[slot] = Batched(basis(np.shape(x), np.asarray(x).dtype, 0, size))
-    _, out_dot = call_batched_any(jvp_fn, (tuple(tangents), *prefix, *args), {})
-    if has_aux:
-        out_dot = out_dot[0]
-    return materialize(out_dot, size)
+    step = size if chunk_size is None else chunk_size
+    chunks = []
+    for start in range(0, size, step):
+        stop = min(size, start + step)
+        tangents = list(zero_tangents)
+        tangents[slot] = Batched(basis(np.shape(x), np.asarray(x).dtype, start, stop))
+        _, out_dot = call_batched_any(jvp_fn, (tuple(tangents), *prefix, *args), {})
+        if has_aux:
+            out_dot = out_dot[0]
+        chunks.append(materialize(out_dot, stop - start))
+    if len(chunks) == 1:
+        return chunks[0]
+    if isinstance(chunks[0], tuple):  # a tuple output: each leaf's chunks joined along the basis axis
+        return tuple(_joined([c[k] for c in chunks]) for k in range(len(chunks[0])))
+    return _joined(chunks)
+
+
+def _joined(chunks):
+    return np.concatenate([np.asarray(c) for c in chunks], axis=0)
 
 
 def check_tangent(t, x, position):
@@ -409,7 +423,7 @@ def _weight_form(jacobians, form):
 
 
 class JacFwd(Transform):
-    def __init__(self, fn, positions, has_aux, return_value, holomorphic):
+    def __init__(self, fn, positions, has_aux, return_value, holomorphic, chunk_size=None):
         super().__init__(fn)
         if positions is None:
             raise ValueError("jacfwd needs grad_position (or argnums): which inputs to differentiate.")
@@ -417,15 +431,17 @@ class JacFwd(Transform):
         self.has_aux = has_aux
         self.return_value = return_value
         self.holomorphic = holomorphic
+        self.chunk_size = chunk_size  # at most this many tangent columns pushed at once; None: all of an input
         if rules.lookup(fn) is None and not isinstance(fn, Transform):
             target_of(fn)
 
     def rebind(self, fn):
-        return JacFwd(fn, self.positions, self.has_aux, self.return_value, self.holomorphic)
+        return JacFwd(fn, self.positions, self.has_aux, self.return_value, self.holomorphic, self.chunk_size)
 
     def plain_for(self, fn, positions, return_value=False):
-        """A plain jacfwd of ``fn``: how second_order.py differentiates the pieces of an inner transform."""
-        return JacFwd(fn, positions, False, return_value, False)
+        """A plain jacfwd of ``fn`` with this one's chunk_size: how second_order.py differentiates the
+        pieces of an inner transform."""
+        return JacFwd(fn, positions, False, return_value, False, self.chunk_size)
 
     def __call__(self, *args):
         fn = self.fn
@@ -447,7 +463,9 @@ class JacFwd(Transform):
         for slot, p in enumerate(active):
             x = args[p]
             dtype = np.asarray(x).dtype
-            batch = _tangent_batch(fn, tuple(active), args, zero_tangents, slot, self.has_aux)
+            batch = None
+            if self.chunk_size != 1:  # chunk_size=1: one tangent column at a time, unbatched
+                batch = _tangent_batch(fn, tuple(active), args, zero_tangents, slot, self.has_aux, self.chunk_size)
             if batch is not None:  # one batched pass: the tangents carry a leading batch axis
                 batches[p] = list(batch) if tuple_out else [batch]
                 continue
@@ -517,6 +535,9 @@ def jacrev(fn, grad_position=FIRST, has_aux=False, *, argnums=None, weights=None
 
 
 @decorator
-def jacfwd(fn, grad_position=FIRST, has_aux=False, *, argnums=None, return_value=False, holomorphic=False):
-    """The Jacobian of ``fn`` by forward mode: one tangent pass per input element."""
-    return JacFwd(fn, resolve_positions(grad_position, argnums), has_aux, return_value, holomorphic)
+def jacfwd(fn, grad_position=FIRST, has_aux=False, *, argnums=None, return_value=False, holomorphic=False,
+           chunk_size=None):
+    """The Jacobian of ``fn`` by forward mode: the columns of the identity pushed through the generated
+    tangent function, batched, at most ``chunk_size`` columns at a time (None: all columns of an input
+    at once; 1: one unbatched pass per column)."""
+    return JacFwd(fn, resolve_positions(grad_position, argnums), has_aux, return_value, holomorphic, chunk_size)
