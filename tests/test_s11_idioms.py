@@ -426,3 +426,32 @@ def test_jacfwd_chunk_size_is_checked():
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ad.ChunkSizeError):
             ad.jacfwd(loss, chunk_size=bad)
+
+
+# -- 5. the "autodiff_st" logger --------------------------------------------------------------------------
+
+def logged_function(x, scale):
+    return np.sum(np.tanh(x) * scale)
+
+
+def test_compilation_is_logged_at_debug(caplog):
+    ad.clear_cache()
+    with caplog.at_level(logging.DEBUG, logger="autodiff_st"):
+        ad.grad(logged_function)(X, 2.0)
+        first = [r for r in caplog.records if r.name == "autodiff_st" and "compiled" in r.getMessage()]
+        ad.grad(logged_function)(X, 2.0)  # cached: nothing more is compiled
+        second = [r for r in caplog.records if r.name == "autodiff_st" and "compiled" in r.getMessage()]
+    assert len(first) >= 1 and len(second) == len(first)
+    message = first[0].getMessage()
+    assert first[0].levelno == logging.DEBUG
+    assert "logged_function" in message and "test_s11_idioms.py" in message
+    assert "mode=grad_only" in message and "positions=(0,)" in message
+    assert "kinds=(array, number)" in message
+    assert message.rstrip().endswith(" s") and " in " in message
+
+
+def test_nothing_is_logged_above_debug(caplog):
+    ad.clear_cache()
+    with caplog.at_level(logging.INFO, logger="autodiff_st"):
+        ad.jacfwd(logged_function)(X, 2.0)
+    assert not [r for r in caplog.records if r.name == "autodiff_st"]
