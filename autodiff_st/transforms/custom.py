@@ -76,6 +76,8 @@ class _Custom:
         self.names, self.nondiff = _parameters(fn, self.nondiff_argnums, self.kind)
         self.diff = tuple(n for i, n in enumerate(self.names) if i not in self.nondiff)
         self.name = identifier_for(getattr(fn, "__name__", "f"))
+        # the generated rules belong to the user's module, as a rule the user registered would
+        self.module = str(getattr(fn, "__module__", None) or "__main__")
         self.defined = False
 
     def __call__(self, *args, **kwargs):
@@ -116,7 +118,7 @@ class CustomVJP(_Custom):
                   f"    return {picked}\n")
         rule = small_function(source, f"custom_vjp rule of {name}", {
             f"custom_forward_of_{name}": fwd, f"custom_backward_of_{name}": bwd,
-            "custom_check_cotangents": check_custom_cotangents})
+            "custom_check_cotangents": check_custom_cotangents, "__name__": self.module})
         registry.vjp_rule(self, diff=self.diff)(rule)
         registry.lookup(self).checked = True  # its rule checks the cotangents itself
         self.fwd, self.bwd, self.defined = fwd, bwd, True
@@ -143,7 +145,7 @@ class CustomJVP(_Custom):
                       f"    custom_out_and_tangent = custom_jvp_of_{name}({nondiff}({diff}{one}), ({tangents}{one}))\n"
                       f"    return custom_out_and_tangent[1]\n")
             forward = small_function(source, f"custom_jvp forward rule of {name} for {wrt}", {
-                f"custom_jvp_of_{name}": jvp, "custom_zeros": tangent_zeros})
+                f"custom_jvp_of_{name}": jvp, "custom_zeros": tangent_zeros, "__name__": self.module})
             if k == 0:
                 registry.vjp_rule(self, diff=self.diff)(self._transpose_rule(jvp))
             registry.jvp_rule(self, wrt=wrt)(forward)
@@ -170,7 +172,8 @@ class CustomJVP(_Custom):
                   f"    return {picked}\n")
         return small_function(source, f"custom_jvp reverse rule of {name}", {
             f"custom_tangent_map_of_{name}": tangent_map, "custom_zeros": tangent_zeros,
-            "custom_vjp_forward": calls.call_vjp_forward, "custom_vjp_backward": calls.call_vjp_backward})
+            "custom_vjp_forward": calls.call_vjp_forward, "custom_vjp_backward": calls.call_vjp_backward,
+            "__name__": self.module})
 
 
 def _decorator(cls):
