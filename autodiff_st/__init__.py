@@ -10,6 +10,8 @@ from .core.version import __version__
 from .transforms.grad import grad, value_and_grad, grad_and_value, clear_cache, source, stop_gradient
 from .transforms.vjp import vjp
 from .transforms.jacobians import jvp, jacrev, jacfwd
+from .transforms.linearize import linearize
+from .transforms.custom import custom_vjp, custom_jvp
 from .transforms.second_order import hessian
 from .core.errors import (AutodiffError, UnsupportedSyntaxError, MissingRuleError, SourceUnavailableError,
                           NonDifferentiableError, GradPositionError, GradPositionTypeError, InputTypeError,
@@ -28,8 +30,8 @@ nondifferentiable(stop_gradient)
 
 
 __all__ = [
-    "grad", "value_and_grad", "grad_and_value", "clear_cache", "vjp", "jvp", "jacrev", "jacfwd", "hessian",
-    "vmap", "source", "stop_gradient", "register_vjp", "register_jvp", "nondifferentiable", "register_pytree", "export",
+    "grad", "value_and_grad", "grad_and_value", "clear_cache", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian",
+    "vmap", "custom_vjp", "custom_jvp", "source", "stop_gradient", "register_vjp", "register_jvp", "nondifferentiable", "register_pytree", "export",
     "Parameter", "nn", "testing", "AutodiffError", "UnsupportedSyntaxError", "MissingRuleError",
     "SourceUnavailableError", "NonDifferentiableError", "GradPositionError", "GradPositionTypeError",
     "InputTypeError", "CotangentError", "AuxError", "StaleSourceError", "OptionTypeError", "OptionValueError",

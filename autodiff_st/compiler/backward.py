@@ -382,8 +382,19 @@ class Backward(Writer):
             exprs = {name: drop_unbroadcast(expr, self.helpers) for name, expr in exprs.items()}
         for stmt in prelude:
             self.statements.append(tag(stmt, origin))
+        check = _checks_cotangents(rule)
         for name in wanted:
             node = bound[name]
+            if isinstance(node, gast.Name) and check and name not in rule.sequences:
+                # a user's rule: its cotangent must have the argument's shape, not be broadcast into it
+                checked = self.namer.fresh(f"{name}_cotangent")
+                self.statements.append(tag(gast.Assign(targets=[store(checked)], value=exprs[name],
+                                                       type_comment=None), origin))
+                call = gast.Call(func=self.helper(runtime.check_rule_cotangent, "check_rule_cotangent"),
+                                 args=[load(checked), load(node.id), gast.Constant(value=rule.name, kind=None),
+                                       gast.Constant(value=name, kind=None)], keywords=[])
+                self.statements.append(tag(gast.Expr(value=call), origin))
+                exprs[name] = load(checked)
             if isinstance(node, gast.Name):
                 if name in rule.sequences:  # a list held in a variable: its cotangent is a list too
                     self.accumulate(node.id, gast.Call(func=self.helper(runtime.as_parts, "as_parts"),
@@ -440,3 +451,10 @@ class Backward(Writer):
             for path, leaf in leaves(node):
                 if self.active_atom(leaf):
                     self.accumulate(leaf.id, part(name, path), origin)
+
+
+def _checks_cotangents(rule):
+    """Whether generated code checks the cotangents of ``rule``: a rule the user registered, not one of
+    autodiff_st's own (nor a custom_vjp's, which checks its own)."""
+    module = getattr(rule.vjp, "__module__", None) or ""
+    return not rule.checked and not module.startswith("autodiff_st.")

@@ -5,14 +5,23 @@ again) gets a new adjoint. The compiled module records the global names whose va
 (the ``np`` in ``np.sin``), and it is rebuilt if any of them has been rebound since (see
 ``pipeline.Compiled.still_valid``). Generated code objects are shared between closures of the same
 code; each closure is bound to its own cells.
+
+Each build is logged at DEBUG on the logger "autodiff_st": the function (qualified name, file and line),
+the mode, the differentiated positions, the argument kinds (which arguments are Python numbers), whether
+it was rebuilt because a global it read had been rebound, and the seconds the build took.
 """
 
+import logging
+import os
 import threading
+import time
 import weakref
 
 from ..runtime.calls import argument_kinds  # noqa: F401  (the other half of every cache key)
 from .pipeline import GENERATION, build
 from .specialize import for_kinds
+
+log = logging.getLogger("autodiff_st")
 
 _COMPILED = {}
 _BOUND = weakref.WeakKeyDictionary()
@@ -35,9 +44,25 @@ def compiled_adjoint(fn, positions, mode, kinds=None, roots=None):
     with _BUILDING:
         compiled = _COMPILED.get(key)  # another thread may have built it while this one waited
         if compiled is None or not compiled.still_valid(fn):
+            rebuilt = compiled is not None
+            started = time.perf_counter()
             compiled = build(fn, positions, mode, kinds) if roots is None else build(fn, positions, mode, kinds, roots)
             _COMPILED[key] = compiled
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("compiled %s (%s:%d) mode=%s positions=%s kinds=%s%s%s in %.4f s",
+                          getattr(fn, "__qualname__", getattr(fn, "__name__", "?")),
+                          os.path.basename(code.co_filename), code.co_firstlineno, mode, positions,
+                          _kinds_text(kinds), "" if roots is None else f" roots={roots}",
+                          " (rebuilt: a global it reads was rebound)" if rebuilt else "",
+                          time.perf_counter() - started)
     return compiled
+
+
+def _kinds_text(kinds):
+    """The argument kinds as text: "number" for a Python number, "array" otherwise; "any" for None."""
+    if kinds is None:
+        return "any"
+    return "(" + ", ".join("number" if k else "array" for k in kinds) + ")"
 
 
 def adjoint_functions(fn, positions, mode, kinds=None, roots=None):

@@ -45,6 +45,7 @@ class Rule:
     sequences: tuple = ()  # parameters that take a list or tuple of arrays; their cotangent is a list
     returns_tuple: bool = False  # the primitive returns a tuple; g and ans are then tuples too
     var_positional: str = None  # the rule's *args parameter, if any
+    checked: bool = False  # the rule checks its own cotangents (custom_vjp): generated code adds no check
 
     @property
     def name(self):

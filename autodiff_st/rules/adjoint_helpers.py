@@ -313,6 +313,7 @@ def owned_rule(g, ans, t):
 
 
 nondifferentiable(runtime.tangent_zeros, runtime.guarded_context, runtime.caught_in_try)
+nondifferentiable(runtime.check_rule_cotangent, runtime.check_custom_cotangents)
 
 
 # -- forward rules ---------------------------------------------------------------------------------------

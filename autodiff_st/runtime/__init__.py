@@ -26,6 +26,7 @@ from .linalg import *  # noqa: F401,F403
 from .norms import *  # noqa: F401,F403
 from .numeric import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
+from .rule_checks import *  # noqa: F401,F403
 from .shapes import *  # noqa: F401,F403
 from .sharing import *  # noqa: F401,F403
 from .trees import *  # noqa: F401,F403

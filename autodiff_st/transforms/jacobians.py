@@ -29,9 +29,11 @@ from ..runtime.batched import Batched
 from ..runtime.calls import argument_kinds, call_forward, call_jvp
 from ..runtime.trees import parts_of
 from ..runtime.weights import WeightGradients
-from .checks import (FIRST, as_tuple, check_input, check_positions, decorator, resolve_positions, resolve_weights,
-                     split_aux, target_of)
-from .grad import Grad, WeightsGrad
+from ..core.names import identifier_for
+from ..runtime.loader import small_function
+from .checks import (FIRST, as_tuple, check_input, check_positions, decorator, function_name, resolve_positions,
+                     resolve_weights, split_aux, target_of)
+from .grad import Grad, WeightsGrad, gradient_function
 from .jacobian_parts import (as_like, basis, check_jacobian_inputs, is_int, jacobian_dtype, nest, one_hot,
                              output_leaves, zero_like_output)
 from .pytrees import has_containers, is_tree_output, pytree_jacobian, retyped_jacobian, tree_output_jacobian
@@ -60,10 +62,11 @@ def _tangent_function(fn, positions, args):
     return lambda tangents, *a, **k: jvp_fn(tangents, *prefix, *a, **k)
 
 
-def _tangent_batch(fn, active, args, zero_tangents, slot, has_aux):
+def _tangent_batch(fn, active, args, zero_tangents, slot, has_aux, chunk_size=None):
     """The output tangents along every basis vector of input ``active[slot]``, each output leaf with a
-    leading axis over the basis: the generated tangent function run once, batched (see batching.py);
-    None where the function has a rule instead of generated code, or batching is not available."""
+    leading axis over the basis: the generated tangent function run batched (see batching.py), once, or
+    once per ``chunk_size`` basis vectors; None where the function has a rule instead of generated code,
+    or batching is not available."""
     x = args[active[slot]]
     size = int(np.size(x))
     if rules.lookup(fn) is not None or size == 0:
@@ -71,15 +74,28 @@ def _tangent_batch(fn, active, args, zero_tangents, slot, has_aux):
     target, prefix = target_of(fn)
     shifted = tuple(p + len(prefix) for p in active)
     (jvp_fn,) = adjoint_functions(target, shifted, "jvp", argument_kinds(prefix + tuple(args)))
-    tangents = list(zero_tangents)
-    tangents[slot] = Batched(basis(np.shape(x), np.asarray(x).dtype, 0, size))
-    _, out_dot = call_batched_any(jvp_fn, (tuple(tangents), *prefix, *args), {})
-    if has_aux:
-        out_dot = out_dot[0]
-    return materialize(out_dot, size)
+    step = size if chunk_size is None else chunk_size
+    chunks = []
+    for start in range(0, size, step):
+        stop = min(size, start + step)
+        tangents = list(zero_tangents)
+        tangents[slot] = Batched(basis(np.shape(x), np.asarray(x).dtype, start, stop))
+        _, out_dot = call_batched_any(jvp_fn, (tuple(tangents), *prefix, *args), {})
+        if has_aux:
+            out_dot = out_dot[0]
+        chunks.append(materialize(out_dot, stop - start))
+    if len(chunks) == 1:
+        return chunks[0]
+    if isinstance(chunks[0], tuple):  # a tuple output: each leaf's chunks joined along the basis axis
+        return tuple(_joined([c[k] for c in chunks]) for k in range(len(chunks[0])))
+    return _joined(chunks)
 
 
-def _check_tangent(t, x, position):
+def _joined(chunks):
+    return np.concatenate([np.asarray(c) for c in chunks], axis=0)
+
+
+def check_tangent(t, x, position):
     if trees.is_tree(x):  # an object of x's class (or a tuple) with one tangent per child
         kids, parts = trees.children(x), parts_of(t, x)
         if len(parts) != len(kids):
@@ -87,7 +103,7 @@ def _check_tangent(t, x, position):
                              f"{len(kids)} children; a tangent has its primal's structure.")
         for tk, xk in zip(parts, kids):
             if trees.holds_floats(xk):
-                _check_tangent(tk, xk, position)
+                check_tangent(tk, xk, position)
         return
     if np.shape(t) != np.shape(x):
         raise ValueError(f"the tangent of argument {position} has shape {np.shape(t)}, but the argument has shape "
@@ -98,7 +114,7 @@ def _check_tangent(t, x, position):
 def jvp(fn, inputs, tangents, has_aux=False):
     """Push ``tangents`` through ``fn`` at ``inputs``: returns ``(outputs, tangent_outputs)``, or
     ``(outputs, tangent_outputs, aux)`` with has_aux. ``inputs`` and ``tangents`` are tuples (a single
-    array is taken as a 1-tuple)."""
+    array is taken as a 1-tuple). ``fn`` may be a plain ``grad`` (Hessian-vector products) or ``jacrev``."""
     if not isinstance(inputs, (tuple, list)):
         inputs, tangents = (inputs,), (tangents,)
     inputs, tangents = tuple(inputs), tuple(tangents)
@@ -106,14 +122,78 @@ def jvp(fn, inputs, tangents, has_aux=False):
         raise ValueError(f"jvp got {len(inputs)} inputs and {len(tangents)} tangents; give one tangent per input.")
     for i, (x, t) in enumerate(zip(inputs, tangents)):
         check_input(x, i, fn)
-        _check_tangent(t, x, i)
-    positions = tuple(range(len(inputs)))
-    run = _tangent_function(fn, positions, inputs)
-    out, out_dot = run(tangents, *inputs)
-    if has_aux:
-        y, aux = split_aux(out, True, fn)
-        return y, _match_output(out_dot[0], y), aux
-    return out, _match_output(out_dot, out)
+        check_tangent(t, x, i)
+    run = tangent_runner(fn, inputs, has_aux)
+    y, y_dot, aux = run(tangents)
+    return (y, y_dot, aux) if has_aux else (y, y_dot)
+
+
+def tangent_runner(fn, inputs, has_aux=False):
+    """``run(tangents) -> (output, output_tangent, aux)`` for ``fn`` at the (checked) ``inputs``: the
+    generated tangent function resolved once, so that ``linearize`` reuses it for every tangent."""
+    if isinstance(fn, Transform):
+        if has_aux:
+            raise AutodiffError(f"jvp of a {type(fn).__name__.lower()} with has_aux=True: the inner transform "
+                                "returns no auxiliary outputs.", hint="Call jvp without has_aux.")
+        nested = _nested_jvp(fn, inputs)
+
+        def run_nested(tangents):
+            out, out_dot = nested(tangents)
+            return out, _match_output(out_dot, out), None
+        return run_nested
+    generated = _tangent_function(fn, tuple(range(len(inputs))), inputs)
+
+    def run(tangents):
+        out, out_dot = generated(tuple(tangents), *inputs)
+        if has_aux:
+            y, aux = split_aux(out, True, fn)
+            return y, _match_output(out_dot[0], y), aux
+        return out, _match_output(out_dot, out), None
+    return run
+
+
+def _nested_jvp(inner, inputs):
+    """``jvp`` of a plain ``grad`` or ``jacrev``: forward mode over generated code again.
+
+    For ``grad(f)`` (also ``grad(grad(f))``), the generated gradient function (``gradient_function``) is
+    differentiated in forward mode: ``jvp(grad(f), (x,), (v,))`` is the Hessian-vector product. For
+    ``jacrev(f)``, the tangent of ``J_p(x)`` along ``v`` is, by the symmetry of second derivatives, the
+    Jacobian with respect to ``x_p`` of ``J(x) v``: a plain ``jacrev`` of a small generated function that
+    calls ``f``'s generated tangent function."""
+    if type(inner) is Grad and inner.mode == "grad_only" and rules.lookup(inner.fn) is None:
+        function, prefix = gradient_function(inner, inputs)
+        shifted = tuple(range(len(prefix), len(prefix) + len(inputs)))
+        run = _tangent_function(function, shifted, prefix + inputs)
+        return lambda tangents: run(tuple(tangents), *prefix, *inputs)
+    if type(inner) is JacRev and not inner.has_aux and not inner.return_value and inner.weights is None \
+            and not isinstance(inner.fn, Transform) and rules.lookup(inner.fn) is None \
+            and inner.positions is not None and not has_containers(inputs, range(len(inputs))):
+        positions = check_positions(as_tuple(inner.positions), inputs, inner.fn)
+        check_jacobian_inputs(inner.fn, inputs, positions, False, False)
+        target, prefix = target_of(inner.fn)
+        every = tuple(range(len(prefix), len(prefix) + len(inputs)))
+        (tangent_fn,) = adjoint_functions(target, every, "jvp", argument_kinds(prefix + inputs))
+        count = len(prefix) + len(inputs)
+        name = identifier_for(getattr(target, "__name__", "f"))
+        params = ", ".join(f"arg{i}" for i in range(count))
+        tangent_params = ", ".join(f"tangent{i}" for i in range(len(inputs)))
+        source = (f"def jacobian_times_tangent_of_{name}({params}, {tangent_params}):\n"
+                  f"    out, out_tangent = {name}_jvp(({tangent_params},), {params})\n"
+                  f"    return out_tangent\n")
+        product = small_function(source, f"Jacobian times tangent of {name}", {f"{name}_jvp": tangent_fn})
+        shifted = tuple(p + len(prefix) for p in positions)
+        wrt = shifted[0] if isinstance(inner.positions, int) else shifted
+        jacobian_of_product = inner.plain_for(product, wrt)
+        return lambda tangents: (inner(*inputs), jacobian_of_product(*prefix, *inputs, *tangents))
+    raise AutodiffError(
+        f"jvp differentiates a plain grad (grad(f), grad(grad(f))) or a plain jacrev of a Python function "
+        f"again; this {describe_transform(inner)} is not supported.",
+        hint="Remove has_aux, return_value, value_and_grad or weights= from the inner transform, or use "
+             "jacfwd(grad(f)) / hessian(f).")
+
+
+def describe_transform(transform):
+    return f"{type(transform).__name__.lower()} of {function_name(transform.fn)}"
 
 
 def _match_output(t, y):
@@ -343,7 +423,7 @@ def _weight_form(jacobians, form):
 
 
 class JacFwd(Transform):
-    def __init__(self, fn, positions, has_aux, return_value, holomorphic):
+    def __init__(self, fn, positions, has_aux, return_value, holomorphic, chunk_size=None):
         super().__init__(fn)
         if positions is None:
             raise ValueError("jacfwd needs grad_position (or argnums): which inputs to differentiate.")
@@ -351,15 +431,17 @@ class JacFwd(Transform):
         self.has_aux = has_aux
         self.return_value = return_value
         self.holomorphic = holomorphic
+        self.chunk_size = chunk_size  # at most this many tangent columns pushed at once; None: all of an input
         if rules.lookup(fn) is None and not isinstance(fn, Transform):
             target_of(fn)
 
     def rebind(self, fn):
-        return JacFwd(fn, self.positions, self.has_aux, self.return_value, self.holomorphic)
+        return JacFwd(fn, self.positions, self.has_aux, self.return_value, self.holomorphic, self.chunk_size)
 
     def plain_for(self, fn, positions, return_value=False):
-        """A plain jacfwd of ``fn``: how second_order.py differentiates the pieces of an inner transform."""
-        return JacFwd(fn, positions, False, return_value, False)
+        """A plain jacfwd of ``fn`` with this one's chunk_size: how second_order.py differentiates the
+        pieces of an inner transform."""
+        return JacFwd(fn, positions, False, return_value, False, self.chunk_size)
 
     def __call__(self, *args):
         fn = self.fn
@@ -381,7 +463,9 @@ class JacFwd(Transform):
         for slot, p in enumerate(active):
             x = args[p]
             dtype = np.asarray(x).dtype
-            batch = _tangent_batch(fn, tuple(active), args, zero_tangents, slot, self.has_aux)
+            batch = None
+            if self.chunk_size != 1:  # chunk_size=1: one tangent column at a time, unbatched
+                batch = _tangent_batch(fn, tuple(active), args, zero_tangents, slot, self.has_aux, self.chunk_size)
             if batch is not None:  # one batched pass: the tangents carry a leading batch axis
                 batches[p] = list(batch) if tuple_out else [batch]
                 continue
@@ -451,6 +535,9 @@ def jacrev(fn, grad_position=FIRST, has_aux=False, *, argnums=None, weights=None
 
 
 @decorator
-def jacfwd(fn, grad_position=FIRST, has_aux=False, *, argnums=None, return_value=False, holomorphic=False):
-    """The Jacobian of ``fn`` by forward mode: one tangent pass per input element."""
-    return JacFwd(fn, resolve_positions(grad_position, argnums), has_aux, return_value, holomorphic)
+def jacfwd(fn, grad_position=FIRST, has_aux=False, *, argnums=None, return_value=False, holomorphic=False,
+           chunk_size=None):
+    """The Jacobian of ``fn`` by forward mode: the columns of the identity pushed through the generated
+    tangent function, batched, at most ``chunk_size`` columns at a time (None: all columns of an input
+    at once; 1: one unbatched pass per column)."""
+    return JacFwd(fn, resolve_positions(grad_position, argnums), has_aux, return_value, holomorphic, chunk_size)
