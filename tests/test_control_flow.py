@@ -724,11 +724,17 @@ def _copies(values):
     return tuple(v.copy() if isinstance(v, np.ndarray) else v for v in values)
 
 
-def test_subscript_write_into_a_parameter_is_refused():
-    """Writing into the caller's array: a caller that is itself differentiated would not follow it."""
-    with pytest.raises(ad.UnsupportedSyntaxError) as info:
-        ad.grad(cf.write_into_parameter)(normal(4))
-    _assert_refusal(info.value, cf.write_into_parameter, "x[i + 1] = x[i + 1] + x[i] * 0.5", "write", "`x`")
+def test_subscript_write_into_a_parameter_changes_the_callers_array_as_python_does():
+    """Writing into an argument of the transformed function writes into the caller's array, as Python
+    does; the derivative is that of the output with respect to the argument's value on entry."""
+    x = normal(4)
+    plain = x.copy()
+    expected = cf.write_into_parameter(plain)
+    given = x.copy()
+    value, grad = ad.value_and_grad(cf.write_into_parameter)(given)
+    assert value == pytest.approx(expected)
+    np.testing.assert_allclose(given, plain)
+    ad.testing.check_grads(cf.write_into_parameter, (x.copy(),), order=2)
 
 
 def test_subscript_write_into_a_subscript_is_refused():

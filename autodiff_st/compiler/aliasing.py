@@ -170,6 +170,9 @@ class AliasTracker:
             return True
         return False
 
+    def is_argument(self, version):
+        return self.provenance.get(version) == "param" and version in self.params
+
     def may_check_at_run_time(self, version):
         """Whether a write into ``version`` that the analysis cannot prove safe may be checked when it
         runs instead: it is not an argument itself (a write into one changes the caller's array, and a
@@ -302,7 +305,7 @@ class AliasTracker:
         may be unbound where the check runs, so a write that such a version might see is refused as
         before."""
         for check_op, index, array, reads_from, sharers, always in self.run_time_checks:
-            if getattr(check_op, "argument", False):
+            if getattr(check_op, "argument", False) is True:
                 first, *described = check_op.value.elts
                 empty = [gast.Tuple(elts=[], ctx=gast.Load()), gast.Tuple(elts=[], ctx=gast.Load())]
                 check_op.value.elts = [first] + empty + described + [gast.Constant(value=True, kind=None)]
@@ -329,6 +332,8 @@ class AliasTracker:
             # is searched for arrays.
             others = sorted(((certain & related) | self.params) - {array})
             first, *described = check_op.value.elts
+            if getattr(check_op, "argument", False) == "write":  # a write into an argument
+                described = described + [gast.Constant(value=True, kind=None)]
             check_op.value.elts = [first, gast.Tuple(elts=[gast.Name(id=o, ctx=gast.Load(), annotation=None,
                                                                       type_comment=None) for o in others],
                                                      ctx=gast.Load()),

@@ -364,10 +364,15 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         array = self.env[name]
         stored = self.named_atom(value, origin)
         index = self.index(target.slice, origin)
-        if not self.sharing.is_fresh_and_unshared(array) and self.sharing.may_check_at_run_time(array):
-            # Not proven to be an array only this name refers to: check that when the line runs.
+        argument = self.sharing.is_argument(array)
+        if not self.sharing.is_fresh_and_unshared(array) and (argument or self.sharing.may_check_at_run_time(array)):
+            # Not proven to be an array only this name refers to: check that when the line runs. A write
+            # into an argument changes the caller's array, as in Python: refused when it runs inside a
+            # call from differentiated code, whose derivative would not follow it.
             start = self.loop_start if self.depth > 0 else len(self.ops)
             check = self.run_time_check(array, name, f"write into `{name}`", origin)
+            if argument:
+                check.argument = "write"
             self.sharing.note_run_time_check(check, len(self.ops), array, start)
         elif not self.sharing.is_fresh_and_unshared(array):
             raise UnsupportedSyntaxError(

@@ -58,21 +58,20 @@ def check_unshared(array, others, names, written, write, argument=False):
     with one of ``others`` (the user's ``names``): a write into it would change them too, and the
     derivative would not see that. ``write`` says what the line does.
 
-    With ``argument``, ``array`` is an argument of the function, updated in place (``a *= b``), which the
-    normal form rewrites as a new array. That is Python's program when the function is the one the user
-    transformed (the caller is the user, who keeps the old array: docs/api.md says so), but not when a
-    differentiated caller passed the array and reads it again: refused there, for arrays."""
+    With ``argument``, ``array`` is an argument of the function, written into (``a[i] = v``, which changes
+    the caller's array as Python does) or updated (``a *= b``, which the normal form rewrites as a new
+    array). Either is Python's program, as far as the derivative goes, when the function is the one the
+    user transformed (the caller is the user), but not when a differentiated caller passed the array
+    and may read it again: refused there, for arrays."""
     if not isinstance(array, np.ndarray):
         return  # a number or a list: only an array can share memory with another name
-    if argument:
-        if getattr(_CALLS, "depth", 0) > 0:
-            frame = sys._getframe(1)
-            raise AliasingError(
-                f"autodiff_st cannot differentiate this {write}: `{written}` is an argument, and changing it in "
-                "place changes the array of the differentiated function that called this one, which its "
-                "derivative would not follow.", origin=origin_at(frame.f_code.co_filename, frame.f_lineno),
-                hint=f"Write `{written} = {written} ...` (a new array) instead of updating it in place.")
-        return
+    if argument and getattr(_CALLS, "depth", 0) > 0:
+        frame = sys._getframe(1)
+        raise AliasingError(
+            f"autodiff_st cannot differentiate this {write}: `{written}` is an argument, and changing it in "
+            "place changes the array of the differentiated function that called this one, which its "
+            "derivative would not follow.", origin=origin_at(frame.f_code.co_filename, frame.f_lineno),
+            hint=f"Make a new array first (`{written} = {written}.copy()`), or return the new values.")
     for other, name in zip(others, names):
         if other is not array and not _shares(array, other):
             continue
