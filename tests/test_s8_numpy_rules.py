@@ -198,11 +198,22 @@ def test_interp_refuses_a_differentiated_xp():
     assert "np.interp(np.array([0.3, 1.4]), xp" in str(info.value)
 
 
-@pytest.mark.parametrize("fn", [add_at_into_argument, add_at_into_shared])
-def test_add_at_refuses_an_array_it_does_not_own(fn):
-    with pytest.raises(ad.AutodiffError, match="np.add.at") as info:
-        ad.grad(fn, grad_position=1)(np.zeros(4), np.array([1.0, 2.0]))
+def test_add_at_refuses_an_array_it_does_not_own():
+    with pytest.raises(ad.AutodiffError) as info:
+        ad.grad(add_at_into_shared, grad_position=1)(np.zeros(4), np.array([1.0, 2.0]))
     assert "np.add.at(a, IDX[:2], v)" in str(info.value)
+
+
+def test_add_at_into_an_argument_changes_the_callers_array_as_python_does():
+    expected_array = np.zeros(4)
+    expected = add_at_into_argument(expected_array, np.array([1.0, 2.0]))
+    given = np.zeros(4)
+    value, grad = ad.value_and_grad(add_at_into_argument, grad_position=1)(given, np.array([1.0, 2.0]))
+    np.testing.assert_allclose(value, expected)
+    np.testing.assert_allclose(given, expected_array)
+    # (order 1: at order 2 the generated code reads a part of `a` before the write, and the run-time check
+    # refuses that write: a refusal, not a wrong value)
+    check_grads(add_at_into_argument, (np.zeros(4), np.array([1.0, 2.0])), order=1)
 
 
 def test_add_at_keeps_numpys_semantics_for_integer_arrays():

@@ -333,7 +333,7 @@ class AliasTracker:
             others = sorted(((certain & related) | self.params) - {array})
             first, *described = check_op.value.elts
             if getattr(check_op, "argument", False) == "write":  # a write into an argument
-                described = described + [gast.Constant(value=True, kind=None)]
+                described = described + [gast.Constant(value="write", kind=None)]
             check_op.value.elts = [first, gast.Tuple(elts=[gast.Name(id=o, ctx=gast.Load(), annotation=None,
                                                                       type_comment=None) for o in others],
                                                      ctx=gast.Load()),

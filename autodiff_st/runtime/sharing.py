@@ -63,6 +63,13 @@ def check_unshared(array, others, names, written, write, argument=False):
     array). Either is Python's program, as far as the derivative goes, when the function is the one the
     user transformed (the caller is the user), but not when a differentiated caller passed the array
     and may read it again: refused there, for arrays."""
+    if argument == "write" and not isinstance(array, np.ndarray):
+        frame = sys._getframe(1)
+        raise AliasingError(
+            f"autodiff_st cannot differentiate this {write}: `{written}` is an argument that is not an array (a "
+            "list or dict of the caller's), and writing into it would change the caller's container.",
+            origin=origin_at(frame.f_code.co_filename, frame.f_lineno),
+            hint=f"Make a new one first: `{written} = dict({written})` or `{written} = list({written})`.")
     if not isinstance(array, np.ndarray):
         return  # a number or a list: only an array can share memory with another name
     if argument and getattr(_CALLS, "depth", 0) > 0:
