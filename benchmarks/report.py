@@ -46,7 +46,8 @@ def summary_lines(results, labels=False):
     rows = []
     for r in results:
         target = "" if r.target is None else f"<= {r.target:g}"
-        rows.append([f"{r.key}: {r.label}" if labels else r.key, "hand" if r.reference.startswith("hand") else r.reference, target]
+        reference = "hand" if r.reference.startswith("hand") else r.reference
+        rows.append([f"{r.key}: {r.label}" if labels else r.key, reference, target]
                     + [cell(r.ratios.get(c)) for c in COLUMNS] + [r.verdict()])
     return head, rows
 

@@ -48,7 +48,9 @@ class Config:
         self.quick = quick
         self.rounds = rounds or (5 if quick else 100)
         self.sample = 0.5e-3 if quick else 3e-3
-        self.loop_rounds = rounds or (3 if quick else 15)  # the long loops (f, lstm, ode): 1 call per sample
+        self.loop_rounds = rounds or (3 if quick else 15)  # the long loops (f, lstm, ode)
+        # a sample long enough that the fast reference of a long loop runs many times per round
+        self.loop_sample = 5e-3 if quick else 50e-3
 
 
 # --------------------------------------------------------------------------------------------------
@@ -71,7 +73,8 @@ def checked(contenders, expected, notes):
         try:
             check_same(name, call(), expected)
         except Exception as e:
-            notes.append(f"{name}: left out ({type(e).__name__}: {str(e).strip().splitlines()[0][:120] if str(e).strip() else ''})")
+            first_line = str(e).strip().splitlines()[0][:120] if str(e).strip() else ""
+            notes.append(f"{name}: left out ({type(e).__name__}: {first_line})")
             continue
         out[name] = call
     return out
@@ -200,8 +203,8 @@ def bench_f(cfg, n):
     notes = ["no other library here: autograd and jax take seconds per call on this loop, as the issue's "
              "table says (-)"]
     return timed(f"f{n // 1000}k", f"s = s + x[i] * w, n = {n:,}, gradient w.r.t. x", 1.5, HAND,
-                 lambda: w.index_loop_hand(x, 0.5), {AD: lambda: grad(x, 0.5)}, notes, cfg.loop_rounds, 0.0,
-                 faults=False)
+                 lambda: w.index_loop_hand(x, 0.5), {AD: lambda: grad(x, 0.5)}, notes, cfg.loop_rounds,
+                 cfg.loop_sample, faults=False)
 
 
 def bench_loop(cfg, name):
@@ -219,8 +222,8 @@ def bench_loop(cfg, name):
     contenders = {AD: lambda: grad(*args), **checked(others, expected, notes)}
     notes.append("jax and torch.func are left out of the loops: they trace every step in Python "
                  "(jax.jit would unroll thousands of steps into one program)")
-    return timed(name, label, gb.TARGET, OBJECTIVE, lambda: fn(*args), contenders, notes, cfg.loop_rounds, 0.0,
-                 faults=False)
+    return timed(name, label, gb.TARGET, OBJECTIVE, lambda: fn(*args), contenders, notes, cfg.loop_rounds,
+                 cfg.loop_sample, faults=False)
 
 
 def bench_cell(cfg):
