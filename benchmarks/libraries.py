@@ -42,15 +42,25 @@ def _load(name):
     raise ValueError(name)
 
 
-LOADED = {name: _load(name) for name in (AUTOGRAD, JAX_EAGER, TORCH, TANGENT)}
+_LOADED = {}
+
+
+def loaded(name):
+    """(the module, or None; why not) for a library, imported the first time it is asked for: a run of
+    one workload imports only the libraries that workload compares with."""
+    key = JAX_EAGER if name == JAX_JIT else name
+    if key not in _LOADED:
+        _LOADED[key] = _load(key)
+    return _LOADED[key]
 
 
 def available(name):
-    return LOADED[JAX_EAGER if name == JAX_JIT else name][0] is not None
+    return loaded(name)[0] is not None
 
 
 def missing_notes():
-    return [note for _, note in LOADED.values() if note]
+    """Why each library that is not there is not: every library is imported to say so."""
+    return [loaded(name)[1] for name in (AUTOGRAD, JAX_EAGER, TORCH, TANGENT) if loaded(name)[1]]
 
 
 def with_numpy(fn, numpy_module):
@@ -67,13 +77,13 @@ def with_numpy(fn, numpy_module):
 
 
 def autograd_grad(fn, args, argnums):
-    autograd, anp = LOADED[AUTOGRAD][0]
+    autograd, anp = loaded(AUTOGRAD)[0]
     grad = autograd.grad(with_numpy(fn, anp), argnums)
     return lambda: grad(*args)
 
 
 def jax_grad(fn, args, argnums, jit):
-    jax, jnp = LOADED[JAX_EAGER][0]
+    jax, jnp = loaded(JAX_EAGER)[0]
     jargs = tuple(jax.device_put(a) if isinstance(a, np.ndarray) else a for a in args)
     grad = jax.grad(with_numpy(fn, jnp), argnums)
     if jit:
@@ -83,7 +93,7 @@ def jax_grad(fn, args, argnums, jit):
 
 
 def torch_grad(torch_fn, args, argnums):
-    torch = LOADED[TORCH][0]
+    torch = loaded(TORCH)[0]
     targs = tuple(torch.from_numpy(a) if isinstance(a, np.ndarray) else torch.tensor(a, dtype=torch.float64)
                   for a in args)
     grad = torch.func.grad(torch_fn, argnums)
@@ -91,7 +101,7 @@ def torch_grad(torch_fn, args, argnums):
 
 
 def tangent_grad(fn, args, argnums):
-    tangent = LOADED[TANGENT][0]
+    tangent = loaded(TANGENT)[0]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         # it prints warnings about integer temporaries (the loop counters) while it transforms
         grad = tangent.grad(fn, wrt=argnums if isinstance(argnums, tuple) else (argnums,), verbose=0)
@@ -128,18 +138,18 @@ def jacobian_contenders(np_fn, torch_fn, x, A):
     # Each callable gets its own name: a lambda reads its free variables when called, so a name reused
     # below would make one library call another's Jacobian.
     if available(AUTOGRAD):
-        autograd, anp = LOADED[AUTOGRAD][0]
+        autograd, anp = loaded(AUTOGRAD)[0]
         autograd_jac = autograd.jacobian(with_numpy(np_fn, anp), 0)
         out[AUTOGRAD] = lambda: autograd_jac(x, A)
     if available(JAX_EAGER):
-        jax, jnp = LOADED[JAX_EAGER][0]
+        jax, jnp = loaded(JAX_EAGER)[0]
         xj, Aj = jax.device_put(x), jax.device_put(A)
         jax_jac = jax.jacrev(with_numpy(np_fn, jnp), 0)
         jax_jitted = jax.jit(jax_jac)
         out[JAX_EAGER] = lambda: jax.block_until_ready(jax_jac(xj, Aj))
         out[JAX_JIT] = lambda: jax.block_until_ready(jax_jitted(xj, Aj))
     if available(TORCH):
-        torch = LOADED[TORCH][0]
+        torch = loaded(TORCH)[0]
         xt, At = torch.from_numpy(x), torch.from_numpy(A)
         torch_jac = torch.func.jacrev(torch_fn, 0)
         out[TORCH] = lambda: torch_jac(xt, At)

@@ -129,7 +129,7 @@ def gradient_workload(cfg, key, label, target, fn, args, argnums, hand, third_pa
     notes = list(notes)
     torch_fn = None
     if torch_key and libs.available(libs.TORCH):
-        torch_fn = w.torch_versions(libs.LOADED[libs.TORCH][0])[torch_key]
+        torch_fn = w.torch_versions(libs.loaded(libs.TORCH)[0])[torch_key]
     others, more = libs.gradient_contenders(third_party_fn or fn, args, argnums, torch_fn, which)
     notes += more
     contenders.update(checked({**{k: v for k, v in contenders.items() if k != AD}, **others}, expected, notes))
@@ -189,7 +189,7 @@ def bench_e(cfg):
     contenders = {AD: lambda: jac(x, A)}
     torch_fn = None
     if libs.available(libs.TORCH):
-        torch_fn = w.torch_versions(libs.LOADED[libs.TORCH][0])["jacrev"]
+        torch_fn = w.torch_versions(libs.loaded(libs.TORCH)[0])["jacrev"]
     others, notes = libs.jacobian_contenders(w.jacobian_layer, torch_fn, x, A)
     contenders = checked({**contenders, **others}, expected, notes)
     return timed("e", f"jacrev of tanh(A @ x), A {n}x{n}, against the batched hand VJP", 1.2, HAND,
@@ -448,8 +448,6 @@ def main(argv=None):
     keys, sections = selected(options.only)
     print(f"autodiff_st benchmarks: numpy {np.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
           f"{', QUICK run: numbers are rough' if cfg.quick else ''}")
-    for note in libs.missing_notes():
-        print(f"  ({note})")
     results, extras = [], []
     for key in keys:
         try:
@@ -469,6 +467,8 @@ def main(argv=None):
             print(f"\nERROR in section {section}:")
             traceback.print_exc(file=sys.stdout)
             extras.append(f"section {section}: ERROR (see the output of make bench)")
+    if not options.only:
+        extras += libs.missing_notes()
     print_summary(results, extras)
     write_docs = not options.no_docs and not options.only and not cfg.quick
     plot_path = options.plot or (os.path.join(ROOT, "docs", "bench.png") if write_docs else None)
