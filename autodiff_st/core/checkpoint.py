@@ -49,3 +49,17 @@ def loop_policy(checkpoint):
         return int(checkpoint)
     raise AutodiffError(f"checkpoint= expects None, \"auto\", \"sqrt\" or a positive int (segment length), "
                         f"got {checkpoint!r}.")
+
+
+def mode_with(mode, policy):
+    """A compilation mode (``"grad_only"``, ``"vjp"``, ...) with a loop checkpointing policy: the policy is
+    part of the mode, so that the compiled code is cached per policy."""
+    return mode if policy is None else f"{mode}:checkpoint={policy}"
+
+
+def split_mode(mode):
+    """``(mode, policy)`` from a mode written by ``mode_with``."""
+    base, _, policy = mode.partition(":checkpoint=")
+    if not policy:
+        return base, None
+    return base, (policy if policy == "sqrt" else int(policy))
