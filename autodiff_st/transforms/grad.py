@@ -65,7 +65,8 @@ def _inner_gradient_function(inner, args):
         target, prefix = target_of(inner.fn)
     positions = check_positions(as_tuple(inner.positions), args, inner.fn)
     shifted = tuple(p + len(prefix) for p in positions)
-    return adjoint_functions(target, shifted, "grad_only", argument_kinds(prefix + args))[0], prefix
+    mode = mode_with("grad_only", inner.checkpoint)
+    return adjoint_functions(target, shifted, mode, argument_kinds(prefix + args))[0], prefix
 
 
 _GRADIENT_FUNCTIONS = {}
