@@ -241,3 +241,31 @@ def test_checkpointing_a_long_loop_saves_memory():
     taped = peak(ad.grad(long_loop, 2), x, w, h)
     checked = peak(ad.grad(long_loop, 2, checkpoint="auto"), x, w, h)
     assert checked < 0.5 * taped, (checked, taped)
+
+
+def early_return(x, n):
+    for t in range(n):
+        x = np.sin(x) * 1.3 + 0.1
+        if np.sum(x) > 2.0:
+            return np.sum(x ** 2)
+    return np.sum(x)
+
+
+@pytest.mark.parametrize("policy", ["auto", 2])
+def test_loop_with_early_return(policy):
+    x = np.array([0.3, -0.2, 0.5])
+    for n in (0, 3, 50):
+        assert_gradients(early_return, (x, n), policy)
+
+
+def test_vjp_with_checkpointed_loops_runs_twice():
+    rng = np.random.default_rng(5)
+    x, w, h = rng.normal(size=(9, 3)), rng.normal(size=(3, 3)) * 0.5, rng.normal(size=3)
+    out, pullback = ad.vjp(rnn, x, w, h, checkpoint="auto")
+    assert out == rnn(x, w, h)
+    _, plain = ad.vjp(rnn, x, w, h)
+    for _ in range(2):  # the backward pass pops from a copy of the tape
+        for mine, theirs in zip(pullback(2.0), plain(2.0)):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ad.AutodiffError, match="weights="):
+        ad.grad(rnn, weights=[], checkpoint="auto")
