@@ -269,3 +269,29 @@ def test_vjp_with_checkpointed_loops_runs_twice():
             np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-14)
     with pytest.raises(ad.AutodiffError, match="weights="):
         ad.grad(rnn, weights=[], checkpoint="auto")
+
+
+def test_checkpointed_function_under_other_transforms():
+    def plain(w, h):
+        return np.tanh(w @ h)
+
+    marked = ad.checkpoint(plain)
+
+    def f(w, h):
+        return marked(w, marked(w, h))
+
+    def g(w, h):
+        return plain(w, plain(w, h))
+
+    def total(w, h):
+        return np.sum(f(w, h))
+
+    rng = np.random.default_rng(6)
+    w, h, hs = rng.normal(size=(3, 3)), rng.normal(size=3), rng.normal(size=(4, 3))
+    for transform in (ad.jacrev, ad.jacfwd):
+        np.testing.assert_allclose(transform(f, 1)(w, h), transform(g, 1)(w, h), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ad.vmap(f, (None, 0))(w, hs), np.stack([g(w, r) for r in hs]), rtol=1e-12)
+    np.testing.assert_allclose(ad.vmap(ad.grad(total, 1), (None, 0))(w, hs),
+                               np.stack([ad.grad(total, 1)(w, r) for r in hs]), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ad.grad(marked)(w, h), ad.grad(plain)(w, h), rtol=1e-14)  # at the top
+    np.testing.assert_allclose(ad.jacrev(marked, 1)(w, h), ad.jacrev(plain, 1)(w, h), rtol=1e-14)  # at the top

@@ -35,6 +35,8 @@ def underlying_function(fn):
     """The plain function behind ``fn``, and how many leading parameters are bound (``self``). A
     ``functools.partial`` is the generated function that calls it (``callables.partial_caller``); an
     object with a ``__call__`` method written in Python is that method, bound to the object."""
+    if type(fn) is Checkpointed:  # differentiated whole (a transform's own function): nothing to save
+        return underlying_function(fn.fn)
     if isinstance(fn, Cell):
         return type(fn).construct, 1
     if inspect.ismethod(fn):
@@ -47,6 +49,8 @@ def underlying_function(fn):
 
 
 def bound_prefix(fn):
+    if type(fn) is Checkpointed:
+        return bound_prefix(fn.fn)
     if isinstance(fn, Cell):
         return (fn,)
     if inspect.ismethod(fn):
