@@ -58,6 +58,26 @@ def hand_adjoint_h(x, w, h):
     return h_bar
 
 
+def sine_map(x, w):
+    for _ in range(200):
+        x = np.sin(x) * w
+    return np.sum(x)
+
+
+def sine_map_hand(x, w):
+    """The hand adjoint of sine_map with respect to x and w: keep each x, compute sin(x) again."""
+    xs = []
+    for _ in range(200):
+        xs.append(x)
+        x = np.sin(x) * w
+    x_bar, w_bar = np.ones_like(x), np.zeros_like(w)
+    for _ in range(200):
+        x = xs.pop()
+        w_bar += x_bar * np.sin(x)
+        x_bar = x_bar * w * np.cos(x)
+    return x_bar, w_bar
+
+
 def peak_bytes(fn, *args):
     """The peak of traced memory during one call, above what was allocated before it."""
     tracemalloc.start()
@@ -122,6 +142,15 @@ def measure_tape_economy(steps=200, size=1000, rounds=5):
         out[key] = {"autodiff_st_bytes": mine, "hand_bytes": theirs, "memory_ratio": mine / theirs,
                     "time_ratio": statistics.median(ratios), "time_ratio_min": min(ratios),
                     "time_ratio_max": max(ratios)}
+    rng = np.random.default_rng(0)
+    args = rng.normal(size=size), rng.uniform(0.5, 1.2, size=size)
+    grad = ad.grad(sine_map, (0, 1))
+    mine, theirs = peak_bytes(grad, *args), peak_bytes(sine_map_hand, *args)
+    _, times = _median_time([grad, sine_map_hand], args, rounds)
+    ratios = [a / b for a, b in zip(*times)]
+    out["sine"] = {"autodiff_st_bytes": mine, "hand_bytes": theirs, "memory_ratio": mine / theirs,
+                   "time_ratio": statistics.median(ratios), "time_ratio_min": min(ratios),
+                   "time_ratio_max": max(ratios)}
     return out
 
 
@@ -147,9 +176,10 @@ def plot(result, path):
 def main():
     economy = measure_tape_economy()
     print(f"tape economy, {economy['steps']} steps of h = np.tanh(w @ h + x[t]), h of {economy['size']} floats:")
-    for key in ("w", "h"):
+    for key in ("w", "h", "sine"):
         e = economy[key]
-        print(f"  gradient with respect to {key}: peak memory autodiff_st {e['autodiff_st_bytes'] / 2 ** 20:.2f} MiB, "
+        what = "x and w of x = np.sin(x) * w (200 steps)" if key == "sine" else key
+        print(f"  gradient with respect to {what}: peak memory autodiff_st {e['autodiff_st_bytes'] / 2 ** 20:.2f} MiB, "
               f"hand adjoint {e['hand_bytes'] / 2 ** 20:.2f} MiB, ratio {e['memory_ratio']:.3f}; time ratio "
               f"{e['time_ratio']:.2f} (min {e['time_ratio_min']:.2f}, max {e['time_ratio_max']:.2f})")
     result = measure_checkpoint()

@@ -28,7 +28,7 @@ from .checkpoint_loops import checkpoint_loops
 from .ir import If, Loop, Op, load, store
 from .ops import call_name, tag
 from .primal import Primal, Writer
-from .tape import choose_taped, own_copy, pop, push
+from .tape import choose_taped, own_copy, pop, push, recompute_cheap
 
 
 @dataclasses.dataclass
@@ -92,10 +92,12 @@ class Reverse(Writer):
                 grads.append(gast.Call(func=self.helper(runtime.zeros_like, "zeros_like"), args=[load(p)],
                                        keywords=[]))
         backward = self.keep_shapes_only(backward)
+        backward, recomputed = recompute_cheap(backward, facts)  # v = np.sin(a) again, rather than taped
         taped, backward, read = choose_taped(backward, intake + [gast.Tuple(elts=grads, ctx=gast.Load())],
-                                             liveness.may_be_overwritten)
+                                             liveness.may_be_overwritten - recomputed)
         self.primal.taped = taped
         self.restored = {getattr(n, "pop_of", None) for stmt in backward for n in gast.walk(stmt)} - {None}
+        self.restored |= recomputed
         restored = sorted(a for a in backward_writer.written_arrays if a in taped)
         # The backward pass writes old elements back into these arrays: work on copies, so that the
         # forward pass's arrays (the output, or residuals a vjp_fn reads again) stay as they were.
