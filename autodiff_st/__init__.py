@@ -19,6 +19,7 @@ from .core.errors import (AutodiffError, UnsupportedSyntaxError, MissingRuleErro
                           ChunkSizeError, UnsupportedCaseError, AliasingError)
 from .nn import Parameter
 from .core.trees import register_pytree
+from .core.checkpoint import Checkpointed as checkpoint
 from .transforms.vmap import vmap
 from . import nn, testing
 from .export import export
@@ -31,7 +32,7 @@ nondifferentiable(stop_gradient)
 
 __all__ = [
     "grad", "value_and_grad", "grad_and_value", "clear_cache", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian",
-    "vmap", "custom_vjp", "custom_jvp", "source", "stop_gradient", "register_vjp", "register_jvp", "nondifferentiable", "register_pytree", "export",
+    "vmap", "custom_vjp", "custom_jvp", "source", "stop_gradient", "register_vjp", "register_jvp", "nondifferentiable", "register_pytree", "export", "checkpoint",
     "Parameter", "nn", "testing", "AutodiffError", "UnsupportedSyntaxError", "MissingRuleError",
     "SourceUnavailableError", "NonDifferentiableError", "GradPositionError", "GradPositionTypeError",
     "InputTypeError", "CotangentError", "AuxError", "StaleSourceError", "OptionTypeError", "OptionValueError",

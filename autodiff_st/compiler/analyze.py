@@ -29,6 +29,7 @@ import gast
 from ..core import registry as rules
 from ..core.model import Cell
 from ..core.transform import Transform
+from ..core.checkpoint import Checkpointed
 from ..runtime.callables import call_unpacked
 from ..runtime.calls import is_callable_object, is_generated_call
 from .activity import find_activity, find_weight_roots
@@ -58,7 +59,7 @@ class Callee:
 
 
 def is_user_function(obj):
-    if isinstance(obj, (Cell, Transform, functools.partial)) or obj is call_unpacked or is_callable_object(obj):
+    if isinstance(obj, (Cell, Transform, functools.partial, Checkpointed)) or obj is call_unpacked or is_callable_object(obj):
         return True  # dispatched when the call runs (runtime/calls.py resolve_callee)
     if inspect.ismethod(obj):
         return is_user_function(obj.__func__)

@@ -14,6 +14,7 @@ import types
 
 import gast
 
+from ..core.checkpoint import split_mode
 from ..core.errors import AuxError
 from ..runtime.loader import compile_module, inner_code_objects, make_function
 from .analyze import analyze
@@ -92,6 +93,7 @@ def _builtin(name):
 
 def build(fn, positions, mode, kinds=None, roots=None):
     """Run the whole pipeline: parse, fence, normalize, reverse, optimize, emit, load."""
+    mode, checkpoint = split_mode(mode)  # a loop checkpointing policy rides on the mode (core/checkpoint.py)
     parsed = parse_function(fn)
     check_function(parsed.node)
     namer = Namer(identifiers_in(parsed.node))
@@ -121,7 +123,7 @@ def build(fn, positions, mode, kinds=None, roots=None):
         weight_params = [p for i, p in enumerate(params) if i not in positions and (i >= len(roots) or roots[i])]
     facts = analyze(parsed, body, active_params, namer, seed_only_first=mode.endswith("_aux"),
                     scalar_params=scalar_params, weight_params=weight_params, helpers=helpers)
-    reverse = Reverse(facts, namer, helpers, value_needed=(mode != "grad_only"))
+    reverse = Reverse(facts, namer, helpers, value_needed=(mode != "grad_only"), checkpoint=checkpoint)
     adjoint = reverse.run()
     grads_live = {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
     backward = drop_dead_assignments(adjoint.backward, grads_live)

@@ -15,6 +15,7 @@ line map. Nothing here imports the compiler: a run-time module that needs a call
 functions asks ``core.hooks``.
 """
 
+from .checkpoints import *  # noqa: F401,F403
 from .cotangents import *  # noqa: F401,F403
 from .containers import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403

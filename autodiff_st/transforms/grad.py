@@ -10,6 +10,7 @@ from typing import Any, Optional, Tuple, TypeVar, Union
 
 from ..compiler.cache import adjoint_functions, clear, compiled_adjoint
 from ..core import hooks, registry as rules
+from ..core.checkpoint import loop_policy, mode_with
 from ..core.display import Source
 from ..core.names import identifier_for
 from ..core.errors import AutodiffError, AuxError, OptionValueError
@@ -25,7 +26,7 @@ from .vjp import VJPFunction, WeightsVJPFunction
 _T = TypeVar("_T")
 
 
-def _value_and_grads(fn, positions, mode):
+def _value_and_grads(fn, positions, mode, checkpoint=None):
     """A function ``(*args) -> (out, *gradients)`` for the arguments at ``positions``.
 
     A function with a registered derivative rule (``np.sin``, or a user's rule) runs through the rule;
@@ -44,6 +45,7 @@ def _value_and_grads(fn, positions, mode):
         return through_rule
     target, prefix = target_of(fn)
     shifted = tuple(p + len(prefix) for p in positions)
+    mode = mode_with(mode, checkpoint)  # the loop checkpointing policy is compiled in
     by_kinds = {}  # argument kinds -> the compiled adjoint and its bound function, refreshed when stale
 
     def through_adjoint(*args, **kwargs):
@@ -67,7 +69,8 @@ def _inner_gradient_function(inner, args):
         target, prefix = target_of(inner.fn)
     positions = check_positions(as_tuple(inner.positions), args, inner.fn)
     shifted = tuple(p + len(prefix) for p in positions)
-    return adjoint_functions(target, shifted, "grad_only", argument_kinds(prefix + args))[0], prefix
+    mode = mode_with("grad_only", inner.checkpoint)
+    return adjoint_functions(target, shifted, mode, argument_kinds(prefix + args))[0], prefix
 
 
 _GRADIENT_FUNCTIONS = {}
@@ -123,8 +126,9 @@ def _through_inner_grad(inner, positions, mode):
 
 
 class Grad(Transform):
-    def __init__(self, fn, positions, has_aux, return_value, value_and_grad):
+    def __init__(self, fn, positions, has_aux, return_value, value_and_grad, checkpoint=None):
         super().__init__(fn)
+        self.checkpoint = loop_policy(checkpoint)
         self.positions = positions
         self.has_aux = has_aux
         self.return_value = return_value
@@ -139,7 +143,7 @@ class Grad(Transform):
         self._positions_for = {}  # number of positional arguments -> resolved positions
 
     def rebind(self, fn):
-        return Grad(fn, self.positions, self.has_aux, self.return_value, self.value_and_grad)
+        return Grad(fn, self.positions, self.has_aux, self.return_value, self.value_and_grad, self.checkpoint)
 
     def called_inside(self, args, kwargs):
         """A plain ``grad`` called inside a differentiated function (a gradient penalty) runs its generated
@@ -167,7 +171,7 @@ class Grad(Transform):
 
     def compiled(self, positions):
         """``(*args) -> (out, *gradients)`` for the arguments at ``positions``."""
-        return _value_and_grads(self.fn, positions, self.mode)
+        return _value_and_grads(self.fn, positions, self.mode, self.checkpoint)
 
     def __call__(self, *args, **kwargs):
         positions, run = self.prepared(args)
@@ -202,7 +206,7 @@ class Grad(Transform):
         kinds = None
         for run in self._by_positions.values():
             kinds = getattr(run, "last_kinds", None) or kinds
-        return compiled_adjoint(target, positions, self.mode, kinds).source
+        return compiled_adjoint(target, positions, mode_with(self.mode, self.checkpoint), kinds).source
 
 
 class WeightsGrad(Grad):
@@ -276,24 +280,27 @@ def _value_and_grads_with_weights(fn, positions, mode):
 @decorator
 def grad(fn: Optional[Function] = None, grad_position: Positions = FIRST, weights: Any = None,
          has_aux: bool = False, *, argnums: Positions = None, return_value: bool = False,
-         grad_vars: Any = None) -> Function:
+         grad_vars: Any = None, checkpoint: Union[None, str, int] = None) -> Function:
     """The gradient of ``fn`` with respect to the arguments at ``grad_position`` and the Parameters in
     ``weights``: ``(input_grads, weight_grads)`` when both are given.
 
-    A non-scalar output is summed first (its backward pass is seeded with ones). See docs/api.md.
+    A non-scalar output is summed first (its backward pass is seeded with ones). ``checkpoint`` is the loop
+    checkpointing policy: None, "auto" (or "sqrt") or a segment length (see docs/api.md).
     """
     positions = resolve_positions(grad_position, argnums)
     resolved = resolve_weights(weights, grad_vars)
     if positions is None and resolved is None:
         raise OptionValueError("grad needs something to differentiate: grad_position and weights are both None.")
     if resolved is not None:
+        _no_checkpoint_with_weights(checkpoint)
         return WeightsGrad(fn, positions, resolved, has_aux, return_value, value_and_grad=False)
-    return Grad(fn, positions, has_aux, return_value, value_and_grad=False)
+    return Grad(fn, positions, has_aux, return_value, value_and_grad=False, checkpoint=checkpoint)
 
 
 @decorator
 def value_and_grad(fn: Optional[Function] = None, grad_position: Positions = FIRST, weights: Any = None,
-                   has_aux: bool = False, *, argnums: Positions = None, grad_vars: Any = None) -> Function:
+                   has_aux: bool = False, *, argnums: Positions = None, grad_vars: Any = None,
+                   checkpoint: Union[None, str, int] = None) -> Function:
     """Like ``grad``, but returns ``(value, gradient)``; with has_aux, value is the whole output tuple."""
     positions = resolve_positions(grad_position, argnums)
     resolved = resolve_weights(weights, grad_vars)
@@ -301,8 +308,15 @@ def value_and_grad(fn: Optional[Function] = None, grad_position: Positions = FIR
         raise OptionValueError(
             "value_and_grad needs something to differentiate: grad_position and weights are both None.")
     if resolved is not None:
+        _no_checkpoint_with_weights(checkpoint)
         return WeightsGrad(fn, positions, resolved, has_aux, return_value=False, value_and_grad=True)
-    return Grad(fn, positions, has_aux, return_value=False, value_and_grad=True)
+    return Grad(fn, positions, has_aux, return_value=False, value_and_grad=True, checkpoint=checkpoint)
+
+
+def _no_checkpoint_with_weights(checkpoint):
+    if checkpoint is not None:
+        raise OptionValueError("checkpoint= with weights= is not supported: wrap the loop body's function in "
+                               "ad.checkpoint instead.")
 
 
 class GradAndValue(Grad):
@@ -310,7 +324,8 @@ class GradAndValue(Grad):
     where ``aux`` is what the function returned after the value (one output as itself, several as a tuple)."""
 
     def rebind(self, fn):
-        return GradAndValue(fn, self.positions, self.has_aux, self.return_value, self.value_and_grad)
+        return GradAndValue(fn, self.positions, self.has_aux, self.return_value, self.value_and_grad,
+                            self.checkpoint)
 
     def result(self, out, gradient):
         if not self.has_aux:
