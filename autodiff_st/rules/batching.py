@@ -449,6 +449,19 @@ def outer(a, b):
     return Batched(left * right)
 
 
+@batching_rule(np.cross)
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """np.cross acts on one axis and broadcasts the others: with negative axes (the default) the batch
+    axis is one more broadcast axis once the operands are lined up."""
+    axes = (axisa, axisb, axisc) if axis is None else (axis,)
+    if any(not isinstance(x, (int, np.integer)) or x >= 0 for x in axes):
+        return loop_call(np.cross, (a, b), dict(axisa=axisa, axisb=axisb, axisc=axisc, axis=axis),
+                         "np.cross with a non-negative axis")
+    if axis is None:
+        return elementwise(np.cross, a, b, axisa=axisa, axisb=axisb, axisc=axisc)
+    return elementwise(np.cross, a, b, axis=axis)
+
+
 def _stacked(fn):
     def rule(a, *args, **kwargs):
         if type(a) is not Batched or args or kwargs:
