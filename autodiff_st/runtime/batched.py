@@ -143,11 +143,26 @@ class Batched:
         return batching_rule_for(np.matmul)(other, self)
 
 
+def _aligned(value, other):
+    """Whether ``other`` lines up with the batched array ``value`` as it is: another batched array of the same
+    rank, or a plain number or array of no more logical axes (numpy aligns trailing axes)."""
+    kind = type(other)
+    if kind is Batched:
+        return other.value.ndim == value.ndim
+    if kind is float or kind is int:
+        return True
+    return kind is np.ndarray and other.ndim < value.ndim
+
+
 def _binary(op):
     def forward(self, other):
+        if _aligned(self.value, other):  # the common case, without lining up
+            return Batched(op(self.value, other.value if type(other) is Batched else other))
         return elementwise(op, self, other)
 
     def reflected(self, other):
+        if _aligned(self.value, other):
+            return Batched(op(other, self.value))
         return elementwise(op, other, self)
 
     return forward, reflected

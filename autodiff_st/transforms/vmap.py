@@ -47,6 +47,7 @@ class VMap:
         self.in_axes = in_axes
         self.out_axes = out_axes
         self.chunk_size = chunk_size
+        self._plans = {}  # vmap_jacobians: per argument kinds, how a transform runs batched
         self.last_fallbacks = []  # the per-element fallbacks the last call took: (what, where)
         functools.update_wrapper(self, fn, updated=())
 
@@ -90,7 +91,7 @@ class VMap:
         with batching_runtime.recording() as fallbacks:
             result = None
             if isinstance(self.fn, Transform):  # its generated code, batched (vmap_jacobians.py)
-                result = vmap_transform(self.fn, args, kwargs)
+                result = vmap_transform(self.fn, args, kwargs, self._plans)
                 if result is None:
                     why = why_not_batched(self.fn, args) or "keyword arguments, or an output it does not batch"
                     batching_runtime.report(f"{why}: the {type(self.fn).__name__.lower()} runs once per batch "

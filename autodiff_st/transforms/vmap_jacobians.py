@@ -29,7 +29,7 @@ from ..runtime.batched import Batched, batch_size, slice_of
 from ..runtime.calls import argument_kinds
 from .checks import as_tuple, check_positions, target_of
 from .grad import Grad, gradient_function
-from .jacobian_parts import basis, check_jacobian_inputs, jacobian_dtype, output_leaves
+from .jacobian_parts import check_jacobian_inputs, jacobian_dtype, output_leaves, repeated_basis
 from .jacobians import JacFwd, JacRev
 
 
@@ -57,23 +57,43 @@ def why_not_batched(transform, args=None):
     return None
 
 
-def vmap_transform(transform, args, kwargs):
+def vmap_transform(transform, args, kwargs, plans):
     """``transform`` run on the (moved, Batched) ``args`` by its generated code, batched; None where that
-    is not available (the caller then runs it once per element)."""
-    if kwargs or why_not_batched(transform, args) is not None:
+    is not available (the caller then runs it once per element). ``plans`` (a dict the caller keeps)
+    holds what one call learns about the next ones with the same argument kinds: the checked positions
+    and the generated functions."""
+    if kwargs:
         return None
+    key = (len(args), argument_kinds(args), tuple(type(a) is Batched for a in args))
+    plan = plans.get(key)
+    if plan is None:
+        plan = plans[key] = _plan(transform, args)
+    if plan is None:
+        return None
+    return plan(args)
+
+
+def _plan(transform, args):
+    """``run(args)`` for arguments of these kinds, or None where vmap runs the transform per element."""
+    if why_not_batched(transform, args) is not None:
+        return None
+    target, prefix = target_of(transform.fn)
     if type(transform) is Grad:
         function, prefix = gradient_function(transform, args)
-        return call_batched_any(function, (*prefix, *args), {})
+        return lambda args: call_batched_any(function, (*prefix, *args), {})
     example = slice_of(args, 0)
     positions = check_positions(as_tuple(transform.positions), example, transform.fn)
     allow_int = getattr(transform, "allow_int", False)
     active = check_jacobian_inputs(transform.fn, example, positions, allow_int, transform.holomorphic)
     if not active:
         return None
+    shifted = tuple(p + len(prefix) for p in active)
+    kinds = argument_kinds(prefix + tuple(args))
     if type(transform) is JacRev:
-        return _jacrev(transform, args, positions, active)
-    return _jacfwd(transform, args, positions, active)
+        forward, backward = adjoint_functions(target, shifted, "vjp", kinds)
+        return lambda args: _jacrev(transform, prefix, args, positions, active, forward, backward)
+    (tangent_fn,) = adjoint_functions(target, shifted, "jvp", kinds)
+    return lambda args: _jacfwd(transform, prefix, args, positions, active, tangent_fn)
 
 
 def _logical_shape(x):
@@ -82,7 +102,7 @@ def _logical_shape(x):
 
 def _repeat(tree, times):
     """``tree`` with every Batched leaf's rows each repeated ``times`` times (row ``b`` becomes rows
-    ``b * times`` to ``b * times + times - 1``); raises TypeError on an object it cannot look into."""
+    ``b * times`` to ``b * times + times - 1``)."""
     kind = type(tree)
     if kind is Batched:
         return Batched(np.repeat(tree.value, times, axis=0))
@@ -97,34 +117,18 @@ def _repeat(tree, times):
     return tree
 
 
-def _rows(shape, dtype, size):
-    """The rows of the identity on arrays of ``shape``, repeated for each of ``size`` batch elements:
-    an array of ``(size * m,) + shape``."""
-    m = int(np.prod(shape, dtype=np.int64))
-    eye = basis(shape, dtype, 0, m)
-    return np.broadcast_to(eye, (size,) + eye.shape).reshape((size * m,) + tuple(shape))
-
-
-def _nest(parts, positions, int_position):
-    return parts[0] if int_position else tuple(parts)
-
-
-def _jacrev(transform, args, positions, active):
-    fn = transform.fn
-    target, prefix = target_of(fn)
-    shifted = tuple(p + len(prefix) for p in active)
-    forward, backward = adjoint_functions(target, shifted, "vjp", argument_kinds(prefix + tuple(args)))
+def _jacrev(transform, prefix, args, positions, active, forward, backward):
     out, residuals = call_batched_any(forward, (*prefix, *args), {})
     size = batch_size(args)
+    if type(out) is not Batched and not isinstance(out, (np.ndarray, np.generic, float, int, complex)):
+        return None  # a tuple or another structure: per element
     y = slice_of(out, 0)
-    leaves, tuple_out = output_leaves(y, fn, transform.holomorphic)
-    if tuple_out:
-        return None
+    output_leaves(y, transform.fn, transform.holomorphic)
     y_shape = _logical_shape(out)
     m = int(np.prod(y_shape, dtype=np.int64))
     dtype = np.asarray(y).dtype if np.asarray(y).dtype.kind in "fc" else np.float64
     repeated = _repeat(residuals, m) if m != 1 else residuals
-    cotangent = Batched(_rows(y_shape, dtype, size))
+    cotangent = Batched(repeated_basis(y_shape, dtype, size))
     grads = call_batched_any(backward, (repeated, cotangent), {})
     parts = []
     for p in positions:
@@ -136,15 +140,12 @@ def _jacrev(transform, args, positions, active):
             parts.append(Batched(np.asarray(g.reshape(full), dtype=jdtype)))
         else:
             parts.append(Batched(np.zeros(full, dtype=jdtype)))
-    jac = _nest(parts, positions, isinstance(transform.positions, int))
+    jac = parts[0] if isinstance(transform.positions, int) else tuple(parts)
     return (jac, out) if transform.return_value else jac
 
 
-def _jacfwd(transform, args, positions, active):
+def _jacfwd(transform, prefix, args, positions, active, tangent_fn):
     fn = transform.fn
-    target, prefix = target_of(fn)
-    shifted = tuple(p + len(prefix) for p in active)
-    (tangent_fn,) = adjoint_functions(target, shifted, "jvp", argument_kinds(prefix + tuple(args)))
     size = batch_size(args)
     out = None
     parts = {}
@@ -155,7 +156,7 @@ def _jacfwd(transform, args, positions, active):
         dtype = np.asarray(slice_of(x, 0)).dtype
         repeated = _repeat(tuple(args), n) if n != 1 else tuple(args)
         zero = [np.zeros(_logical_shape(args[q]), dtype=np.asarray(slice_of(args[q], 0)).dtype) for q in active]
-        zero[slot] = Batched(_rows(x_shape, dtype, size))
+        zero[slot] = Batched(repeated_basis(x_shape, dtype, size))
         y, y_dot = call_batched_any(tangent_fn, (tuple(zero), *prefix, *repeated), {})
         if out is None:  # the value, once per element
             out = Batched(y.value[::n]) if type(y) is Batched else y
@@ -175,7 +176,7 @@ def _jacfwd(transform, args, positions, active):
             result.append(Batched(np.asarray(array, dtype=jdtype)))
         else:
             result.append(Batched(np.zeros((size,) + y_shape + tuple(_logical_shape(args[p])))))
-    jac = _nest(result, positions, isinstance(transform.positions, int))
+    jac = result[0] if isinstance(transform.positions, int) else tuple(result)
     return (jac, out) if transform.return_value else jac
 
 
