@@ -545,6 +545,8 @@ def _is_basic(index):
 def index_grad(v, x, index):
     """The gradient of ``x[index]``: ``v`` put into zeros shaped like ``x``'s logical value, with the batch
     on axis 0 (``x`` batched or not; only its shape and dtype are read)."""
+    if type(v) is not Batched and type(x) is not Batched and not is_batched(index):
+        return runtime.index_grad(v, x, index)  # from accumulate_index, with only the total batched
     if is_batched(index) or isinstance(x, (tuple, list, dict)):
         return hooks.compiler().call_batched(runtime.index_grad, (v, x, index), {})
     full = (slice(None),) + (index if isinstance(index, tuple) else (index,))
@@ -622,6 +624,12 @@ def matmul_grad_right(v, a, b):
     if logical_ndim(v) == 1:
         return Batched((np.swapaxes(aa, -1, -2) @ vv[:, :, None])[:, :, 0])
     return Batched(np.swapaxes(aa, -1, -2) @ vv)
+
+
+@batching_rule(runtime.calls.Residuals)
+def residuals(values, backward):
+    """What a call leaves for its backward pass: batched values are kept as they are."""
+    return runtime.calls.Residuals(values, backward)
 
 
 @batching_rule(runtime.accumulate_index)

@@ -33,6 +33,7 @@ import numpy as np
 from ..core import hooks
 from ..core.model import Cell
 from ..core.registry import batching_rule_for, display_name
+from .calls import Residuals
 from .loader import origin_at
 
 log = logging.getLogger("autodiff_st")
@@ -254,13 +255,21 @@ def slice_of(x, i):
             return x
         if isinstance(x, dict):
             return type(x)({k: slice_of(v, i) for k, v in x.items()})
-        items = [slice_of(v, i) for v in x]
-        if kind is list:
-            return items
-        if hasattr(x, "_fields"):  # a namedtuple
-            return kind(*items)
-        return kind(items)
+        return rebuilt(x, [slice_of(v, i) for v in x])
     return x
+
+
+def rebuilt(x, items):
+    """A tuple or list of ``x``'s type holding ``items``: a namedtuple field by field, a ``Residuals``
+    with its backward pass."""
+    kind = type(x)
+    if kind is list or kind is tuple:
+        return kind(items)
+    if hasattr(x, "_fields"):  # a namedtuple
+        return kind(*items)
+    if kind is Residuals:
+        return Residuals(items, x.backward)
+    return kind(items)
 
 
 def example_of(x):
@@ -299,12 +308,7 @@ def stack_results(results):
     if isinstance(first, (tuple, list)) and not isinstance(first, Batched):
         if any(len(r) != len(first) for r in results):
             raise NeedsLoop("a tuple or list whose length differs between batch elements")
-        items = [stack_results([r[k] for r in results]) for k in range(len(first))]
-        if type(first) is list:
-            return items
-        if hasattr(first, "_fields"):
-            return type(first)(*items)
-        return type(first)(items)
+        return rebuilt(first, [stack_results([r[k] for r in results]) for k in range(len(first))])
     if first is None or not all(isinstance(r, (np.ndarray, np.generic, int, float, complex, bool))
                                 for r in results):
         raise NeedsLoop(f"a {type(first).__name__} that differs between batch elements")

@@ -91,9 +91,13 @@ class VMap:
         with batching_runtime.recording() as fallbacks:
             result = None
             if isinstance(self.fn, Transform):  # its generated code, batched (vmap_jacobians.py)
-                result = vmap_transform(self.fn, args, kwargs, self._plans)
+                why = None
+                try:
+                    result = vmap_transform(self.fn, args, kwargs, self._plans)
+                except batching_runtime.NeedsLoop as exc:  # e.g. residuals that differ between elements
+                    why = exc.what
                 if result is None:
-                    why = why_not_batched(self.fn, args) or "keyword arguments, or an output it does not batch"
+                    why = why or why_not_batched(self.fn, args) or "keyword arguments, or an output it does not batch"
                     batching_runtime.report(f"{why}: the {type(self.fn).__name__.lower()} runs once per batch "
                                             "element", "vmap")
             if result is None:

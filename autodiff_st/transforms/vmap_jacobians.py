@@ -25,7 +25,7 @@ from ..compiler.batching import call_batched_any, compiled_batched, materialize
 from ..compiler.cache import adjoint_functions
 from ..core import registry as rules
 from ..core.transform import Transform
-from ..runtime.batched import Batched, batch_size, slice_of
+from ..runtime.batched import Batched, batch_size, rebuilt, slice_of
 from ..runtime.calls import argument_kinds
 from .checks import as_tuple, check_positions, target_of
 from .grad import Grad, gradient_function
@@ -108,8 +108,8 @@ def _repeat(tree, times):
         return Batched(np.repeat(tree.value, times, axis=0))
     if kind is tuple or kind is list:
         return kind(_repeat(t, times) for t in tree)
-    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
-        return kind(*(_repeat(t, times) for t in tree))
+    if isinstance(tree, (tuple, list)):  # a namedtuple, the Residuals of a call
+        return rebuilt(tree, [_repeat(t, times) for t in tree])
     if kind is dict:
         return {k: _repeat(v, times) for k, v in tree.items()}
     # anything else (a number, an array, a Shape record) was made unbatched: every batched value that
