@@ -389,20 +389,38 @@ def batched_backward(backward):
     has a batching rule; the rest runs once per row (see docs/vmap.md).
     """
 
+    cached = _BATCHED_BACKWARDS.get(backward)
+    if cached is not None:
+        return cached
+    direct = has_source(backward)  # a generated function: straight to its batched version
+
     def run(residuals, out_bar_batch):
         cotangent = _wrap_leaves(out_bar_batch)
         size = batch_size(cotangent)
         if size is None:
             raise ValueError("batched_backward needs a cotangent with a leading batch axis")
-        grads = call_batched_any(backward, (residuals, cotangent), {})
+        if direct:
+            grads = call_batched(backward, (residuals, cotangent), {})
+        else:
+            grads = call_batched_any(backward, (residuals, cotangent), {})
         return tuple(materialize(g, size) for g in grads)
 
     run.backward = backward
+    try:
+        _BATCHED_BACKWARDS[backward] = run
+    except TypeError:  # not weakly referable
+        pass
     return run
 
 
+_BATCHED_BACKWARDS = weakref.WeakKeyDictionary()  # backward -> its batched runner, reused across calls
+
+
 def call_batched_any(fn, args, kwargs):
-    """``fn(*args, **kwargs)`` with batched arguments, whatever ``fn`` is."""
+    """``fn(*args, **kwargs)`` with batched arguments, whatever ``fn`` is (a generated function goes
+    straight to its batched version)."""
+    if type(fn) is types.FunctionType and fn.__code__.co_filename.startswith("<autodiff_st"):
+        return call_batched(fn, args, kwargs)
     return batching_runtime.call(fn, *args, **kwargs)
 
 

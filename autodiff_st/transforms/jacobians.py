@@ -342,8 +342,9 @@ class JacRev(Transform):
         for k, leaf in enumerate(leaves):
             shape = np.shape(leaf)
             size = int(np.prod(shape, dtype=np.int64))
-            dtype = np.result_type(np.asarray(leaf).dtype, np.float64 if not self.holomorphic else np.complex128) \
-                if np.asarray(leaf).dtype.kind not in "fc" else np.asarray(leaf).dtype
+            dtype = np.asarray(leaf).dtype
+            if dtype.kind not in "fc":
+                dtype = np.result_type(dtype, np.float64 if not self.holomorphic else np.complex128)
             rows = [[] for _ in columns]
             if columns:
                 step = default_chunk_size(size, columns) if self.chunk_size is None else self.chunk_size
