@@ -1,5 +1,6 @@
-"""Jacobian benchmarks: ``jacrev`` of ``tanh(A @ x)`` side by side with a hand-written batched adjoint, and
-the peak memory of ``chunk_size``.
+"""Jacobian benchmarks: ``jacrev`` of ``tanh(A @ x)`` side by side with a hand-written batched adjoint,
+``vmap`` of ``jacrev``/``jacfwd`` of small functions against their vectorised objective (with the count of
+run-time batching dispatch calls), and the peak memory of ``chunk_size``.
 
     .venv/bin/python benchmarks/jacobians.py            # what `make bench` runs after benchmarks/run.py
     .venv/bin/python benchmarks/jacobians.py --quick    # a few rounds, to check that it runs
