@@ -312,6 +312,8 @@ def has_source(fn):
 
 
 def _pattern(args, kwargs):
+    if not kwargs:
+        return tuple(map(batching_runtime.is_batched, args)), ()
     return (tuple(map(batching_runtime.is_batched, args)),
             tuple(sorted((k, batching_runtime.is_batched(v)) for k, v in kwargs.items())))
 
@@ -331,7 +333,8 @@ def call_batched(fn, args, kwargs):
         report(f"{_qualname(fn)} cannot be batched ({type(exc).__name__}: {str(exc).splitlines()[0]}): "
                "it runs once per batch element", _definition_site(fn))
         return loop_call(fn, args, kwargs)
-    checkpoints = [(journal, journal.checkpoint()) for journal in batching_runtime.PER_THREAD.journals]
+    journals = batching_runtime.PER_THREAD.journals
+    checkpoints = [(journal, journal.checkpoint()) for journal in journals] if journals else ()
     try:
         return batched(*args, **kwargs)
     except NeedsLoop as exc:

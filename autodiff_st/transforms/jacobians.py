@@ -425,8 +425,8 @@ def _stack_rows(rows, shape, x, dtype):
     return np.asarray(stacked.reshape(shape + np.shape(x)), dtype=dtype)
 
 
-# How many elements one batched array of a Jacobian may hold by default: 2**21, 16 MiB in float64.
-CHUNK_ELEMENTS = 2 ** 21
+# How many elements one batched array of a Jacobian may hold by default: 2**20, 8 MiB in float64.
+CHUNK_ELEMENTS = 2 ** 20
 
 
 def default_chunk_size(rows, inputs):
@@ -434,7 +434,7 @@ def default_chunk_size(rows, inputs):
     unless ``rows`` times the larger of the output size and the total input size passes
     ``CHUNK_ELEMENTS``. Each cotangent and gradient array of the batched backward pass holds rows times
     its own size, so this bounds them (and the peak memory, up to the intermediates larger than both the
-    inputs and the output) by about 16 MiB each beyond the Jacobian itself. See docs/jacobians.md."""
+    inputs and the output) by about 8 MiB each beyond the Jacobian itself. See docs/jacobians.md."""
     width = max(rows, sum(int(np.size(x)) for x in inputs), 1)
     return max(1, min(max(rows, 1), CHUNK_ELEMENTS // width))
 
