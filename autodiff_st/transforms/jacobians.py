@@ -411,7 +411,8 @@ class JacRev(Transform):
         rows = "every row at once" if self.chunk_size is None else f"{self.chunk_size} rows at a time"
         return (f"# jacrev of {where_defined(target)}: the forward pass below runs once; the backward pass runs\n"
                 f"# batched, as the second module shows, on the rows of the identity ({rows}; by default at\n"
-                "# most jacobians.CHUNK_ELEMENTS elements per array); a scalar output runs the plain backward pass once.\n"
+                "# most jacobians.CHUNK_ELEMENTS elements per array); a scalar output runs the plain backward\n"
+                "# pass once.\n"
                 + text + "\n" + compiled_batched(backward).source)
 
 

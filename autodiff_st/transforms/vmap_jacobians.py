@@ -64,7 +64,8 @@ def vmap_transform(transform, args, kwargs, plans):
     and the generated functions."""
     if kwargs:
         return None
-    key = (len(args), argument_kinds(args), tuple(type(a) is Batched for a in args))
+    code = getattr(transform.fn, "__code__", None)  # a function whose code was replaced plans again
+    key = (len(args), argument_kinds(args), tuple(type(a) is Batched for a in args), code)
     plan = plans.get(key)
     if plan is None:
         plan = plans[key] = _plan(transform, args)
