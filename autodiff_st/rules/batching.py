@@ -626,6 +626,26 @@ def matmul_grad_right(v, a, b):
     return Batched(np.swapaxes(aa, -1, -2) @ vv)
 
 
+@batching_rule(runtime.dot_grad_left)
+def dot_grad_left(v, a, b):
+    """The gradient of ``np.dot(a, b)`` with respect to ``a``: ``v * b`` for two vectors, else as matmul's."""
+    if logical_ndim(a) == 1 and logical_ndim(b) == 1 and logical_ndim(v) == 0:
+        return elementwise(operator.mul, v, b)
+    if logical_ndim(a) == 2 and logical_ndim(b) in (1, 2):
+        return matmul_grad_left(v, a, b)
+    return hooks.compiler().call_batched(runtime.dot_grad_left, (v, a, b), {})
+
+
+@batching_rule(runtime.dot_grad_right)
+def dot_grad_right(v, a, b):
+    """The gradient of ``np.dot(a, b)`` with respect to ``b``: ``v * a`` for two vectors, else as matmul's."""
+    if logical_ndim(a) == 1 and logical_ndim(b) == 1 and logical_ndim(v) == 0:
+        return elementwise(operator.mul, v, a)
+    if logical_ndim(a) == 2 and logical_ndim(b) in (1, 2):
+        return matmul_grad_right(v, a, b)
+    return hooks.compiler().call_batched(runtime.dot_grad_right, (v, a, b), {})
+
+
 @batching_rule(runtime.calls.Residuals)
 def residuals(values, backward):
     """What a call leaves for its backward pass: batched values are kept as they are."""
