@@ -21,7 +21,8 @@ from ..runtime.loader import small_function
 from .checks import (FIRST, Function, Positions, as_tuple, check_positions, decorator, function_name, resolve_positions, split_aux,
                      target_of)
 from .grad import Grad, gradient_function
-from .jacobian_parts import as_like, check_jacobian_inputs, jacobian_dtype, one_hot, output_leaves, zero_like_output
+from .jacobian_parts import (as_like, check_jacobian_inputs, jacobian_dtype, one_hot, output_leaves, where_defined,
+                             zero_like_output)
 from .progress import check_progress, track, with_progress
 from .pytrees import has_containers, pytree_jacobian
 
@@ -232,7 +233,9 @@ class Hessian(Transform):
         target, prefix = target_of(self.fn)
         positions = tuple(p + len(prefix) for p in as_tuple(self.positions))
         (gradient_fn,) = adjoint_functions(target, positions, "grad")
-        return compiled_adjoint(gradient_fn, positions, "jvp").source
+        return (f"# hessian of {where_defined(target)}: the tangent function of its gradient, below, runs once per\n"
+                "# column of the Hessian (unbatched), pushing that column of the identity through.\n"
+                + compiled_adjoint(gradient_fn, positions, "jvp").source)
 
 
 @decorator
