@@ -18,7 +18,8 @@ import numpy as np
 
 from ..core.errors import BackendError
 
-__all__ = ["namespace_of", "is_foreign", "is_lazy", "backend_name", "refuse_lazy", "refuse_backend"]
+__all__ = ["namespace_of", "is_foreign", "is_lazy", "backend_name", "refuse_lazy", "refuse_backend",
+           "foreign_index_grad"]
 
 _NUMPY_TYPES = (np.ndarray, np.generic, float, int, bool, complex)
 
@@ -74,3 +75,20 @@ def refuse_backend(x, rule, missing):
     raise BackendError(
         f"autodiff_st: the derivative rule of {rule} needs {missing}, which {backend_name(x)} arrays do not "
         f"provide.", hint="Convert the value to numpy for this call (np.asarray) or use another formula.")
+
+
+def foreign_index_grad(v, x, index):
+    """The gradient of ``x[index]`` for an array ``x`` of another library: ``v`` written into zeros like
+    ``x`` in its namespace. A basic index (ints, slices, ``None``, ``...``) is a write, which dask, CuPy and
+    the array API all have; an integer-array or boolean index would need a scatter-add (``np.add.at``),
+    which is refused with ``BackendError`` naming the backend."""
+    index = index if isinstance(index, tuple) else (index,)
+    if not all(isinstance(i, (int, slice, type(None), type(Ellipsis), np.integer)) for i in index):
+        refuse_backend(x, "x[index] with an integer-array or boolean index", "a scatter-add (np.add.at)")
+    xp = namespace_of(x, v)
+    out = xp.zeros_like(x)
+    if any(i is None for i in index):  # a new axis has length 1 in v: write v without it
+        index = tuple(i for i in index if i is not None)
+        v = xp.reshape(v, tuple(out[index].shape))
+    out[index] = v
+    return out
