@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet torch==2.13.0 || echo "torch not installed: no torch.func comparison"
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/jacobians.py
+	$(BIN)/python benchmarks/dask_logistic.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

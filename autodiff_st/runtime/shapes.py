@@ -120,7 +120,7 @@ def _expand_foreign(v, x, x_shape, axis, keepdims):
 
 def reduced_count(x, axis=None):
     """How many elements a reduction over ``axis`` combines into each result."""
-    foreign = type(x) is not Shape and is_foreign(x)
+    foreign = type(x) is not Shape and type(x) is not np.ndarray and is_foreign(x)
     if axis is None:
         return x.size if isinstance(x, Shape) or foreign else np.size(x)
     x_shape = x.shape if isinstance(x, Shape) or foreign else np.shape(x)
