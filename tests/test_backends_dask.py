@@ -136,3 +136,20 @@ def test_integer_dask_input_is_refused():
     x = da.from_array(np.arange(6), chunks=3)
     with pytest.raises(ad.InputTypeError, match="int64"):
         ad.grad(lambda x: np.sum(x * 1.0))(x)
+
+
+def _sin_energy(x):
+    return np.sum(np.sin(x) ** 2)
+
+
+def test_second_order_grad_of_grad_is_lazy(client):
+    x = np.linspace(-1.0, 1.0, 6)
+    dx = da.from_array(x, chunks=3)
+    g2 = lazily(lambda: ad.grad(lambda x: np.sum(ad.grad(_sin_energy)(x)))(dx))
+    assert_lazy_and_equal(g2, ad.grad(lambda x: np.sum(ad.grad(_sin_energy)(x)))(x), client)
+
+
+def test_hessian_on_dask_is_refused():
+    dx = da.from_array(np.linspace(-1.0, 1.0, 6), chunks=3)
+    with pytest.raises(ad.BackendError, match=r"hessian .*dask\.array"):
+        ad.hessian(_sin_energy)(dx)

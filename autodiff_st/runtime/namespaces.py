@@ -24,6 +24,14 @@ __all__ = ["namespace_of", "is_foreign", "is_lazy", "backend_name", "refuse_lazy
 _NUMPY_TYPES = (np.ndarray, np.generic, float, int, bool, complex)
 
 
+def _is_library_array(x):
+    """Whether ``x`` is an array of an array library: its class has ``__array_namespace__`` (an instance that
+    only forwards attributes, as vmap's ``Batched`` does, is not one), or array-api-compat knows its type."""
+    return (hasattr(type(x), "__array_namespace__") or array_api_compat.is_dask_array(x)
+            or array_api_compat.is_cupy_array(x) or array_api_compat.is_torch_array(x)
+            or array_api_compat.is_jax_array(x))
+
+
 def namespace_of(*xs):
     """The array namespace of ``xs``: ``numpy`` when every one is a numpy array, a numpy scalar, a Python
     number or None; otherwise the array-api-compat namespace of the arrays among them (dask, CuPy,
@@ -31,7 +39,7 @@ def namespace_of(*xs):
     foreign = [x for x in xs if x is not None and not isinstance(x, _NUMPY_TYPES)]
     if not foreign:
         return np
-    arrays = [x for x in foreign if array_api_compat.is_array_api_obj(x)]
+    arrays = [x for x in foreign if _is_library_array(x)]
     if not arrays:
         return np
     return array_api_compat.array_namespace(*arrays)
@@ -41,14 +49,14 @@ def is_foreign(x):
     """Whether ``x`` is an array of a library other than numpy (dask, CuPy, array-api-strict, ...)."""
     if isinstance(x, _NUMPY_TYPES) or x is None:
         return False
-    return array_api_compat.is_array_api_obj(x) and not array_api_compat.is_numpy_array(x)
+    return _is_library_array(x) and not array_api_compat.is_numpy_array(x)
 
 
 def is_lazy(x):
     """Whether ``x`` is an array whose values are known only once computed (a dask array)."""
     if isinstance(x, _NUMPY_TYPES) or x is None:
         return False
-    return array_api_compat.is_lazy_array(x) if array_api_compat.is_array_api_obj(x) else False
+    return array_api_compat.is_lazy_array(x) if _is_library_array(x) else False
 
 
 def backend_name(x):
