@@ -23,6 +23,7 @@ from .guards import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
 from .joining import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
+from .namespaces import *  # noqa: F401,F403
 from .norms import *  # noqa: F401,F403
 from .numeric import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403

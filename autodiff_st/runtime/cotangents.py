@@ -111,7 +111,7 @@ def zeros_like(x):
         return Parts(zeros_like(e) for e in trees.children(x))
     if isinstance(x, (str, bytes)):
         return 0.0
-    if type(x) is not np.ndarray and is_foreign(x):
+    if not isinstance(x, np.ndarray) and is_foreign(x):
         return namespace_of(x).zeros_like(x)
     return np.zeros_like(x)
 
@@ -129,7 +129,7 @@ def ones_like(x):
         return Parts(ones_like(e) for e in x)
     if isinstance(x, dict):
         return DictParts({k: ones_like(v) for k, v in x.items()})
-    if type(x) is not np.ndarray and is_foreign(x):
+    if not isinstance(x, np.ndarray) and is_foreign(x):
         return namespace_of(x).ones_like(x)
     return np.ones_like(x)
 

@@ -32,7 +32,7 @@ def index_grad(v, x, index):
     """
     if isinstance(x, (tuple, list, dict)):
         return _container_index_grad(v, x, index)
-    if type(x) is not np.ndarray and is_foreign(x):
+    if not isinstance(x, np.ndarray) and is_foreign(x):
         return foreign_index_grad(v, x, index)
     out = np.zeros(np.shape(x), dtype=np.result_type(v, x) if np.iscomplexobj(v) else getattr(x, "dtype", float))
     if _basic_index(index):

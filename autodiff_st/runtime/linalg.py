@@ -37,7 +37,7 @@ def matmul_grad_left(v, a, b):
     a_nd, b_nd = getattr(a, "ndim", None), getattr(b, "ndim", None)
     if a_nd == 2 and b_nd == 2:
         return v @ b.T  # the common cases, without the general path's bookkeeping
-    if type(b) is not np.ndarray and (is_foreign(b) or is_foreign(v) or is_foreign(a)):
+    if not isinstance(b, np.ndarray) and (is_foreign(b) or is_foreign(v) or is_foreign(a)):
         return _foreign_grad_left(namespace_of(v, a, b), v, a, b)
     if a_nd == 2 and b_nd == 1:
         return np.outer(v, b)
@@ -56,7 +56,7 @@ def matmul_grad_right(v, a, b):
     a_nd, b_nd = getattr(a, "ndim", None), getattr(b, "ndim", None)
     if a_nd == 2 and b_nd in (1, 2):
         return a.T @ v
-    if type(a) is not np.ndarray and (is_foreign(a) or is_foreign(v) or is_foreign(b)):
+    if not isinstance(a, np.ndarray) and (is_foreign(a) or is_foreign(v) or is_foreign(b)):
         return _foreign_grad_right(namespace_of(v, a, b), v, a, b)
     a_nd, b_nd = np.ndim(a), np.ndim(b)
     if a_nd == 1:

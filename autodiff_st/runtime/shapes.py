@@ -76,7 +76,7 @@ def unbroadcast_to_shape(v, x_shape):
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(x_shape) if n == 1 and v_shape[lead + i] != 1
     )
-    if type(v) is not np.ndarray and is_foreign(v):
+    if not isinstance(v, np.ndarray) and is_foreign(v):
         xp = namespace_of(v)
         return xp.reshape(xp.sum(v, axis=axes, keepdims=True), x_shape) if axes else xp.reshape(v, x_shape)
     return np.reshape(np.sum(v, axis=axes, keepdims=True), x_shape) if axes else np.reshape(v, x_shape)
@@ -95,7 +95,7 @@ def expand_reduced(v, x, axis=None, keepdims=False):
     x_shape = getattr(x, "shape", None)
     if x_shape is None:
         x_shape = np.shape(x)
-    if type(x) is not Shape and type(x) is not np.ndarray and (is_foreign(x) or is_foreign(v)):
+    if not isinstance(x, Shape) and not isinstance(x, np.ndarray) and (is_foreign(x) or is_foreign(v)):
         return _expand_foreign(v, x, x_shape, axis, keepdims)
     if axis is None:
         # A full reduction: v holds one number. A filled array is faster than a broadcast view here.
@@ -120,7 +120,7 @@ def _expand_foreign(v, x, x_shape, axis, keepdims):
 
 def reduced_count(x, axis=None):
     """How many elements a reduction over ``axis`` combines into each result."""
-    foreign = type(x) is not Shape and type(x) is not np.ndarray and is_foreign(x)
+    foreign = not isinstance(x, Shape) and not isinstance(x, np.ndarray) and is_foreign(x)
     if axis is None:
         return x.size if isinstance(x, Shape) or foreign else np.size(x)
     x_shape = x.shape if isinstance(x, Shape) or foreign else np.shape(x)
