@@ -17,7 +17,7 @@ from ..core import trees
 from ..core.model import Parameter
 from ..core.transform import Transform
 from ..runtime.calls import bound_prefix, underlying_function
-from ..runtime.namespaces import is_foreign
+from ..runtime.namespaces import is_foreign, namespace_of
 from ..runtime.trees import parts_of
 from ..runtime.weights import as_weight_tuple
 
@@ -206,8 +206,11 @@ def match_input(g, x):
         return g
     if isinstance(x, np.generic):
         return x.dtype.type(g)
-    if is_foreign(x) and hasattr(g, "shape") and not isinstance(g, np.ndarray) and g.shape == x.shape:
-        return g if g.dtype == x.dtype else g.astype(x.dtype)
+    if is_foreign(x):  # an array of dask, CuPy, ...: the gradient in its namespace, shape and dtype
+        xp = namespace_of(x)
+        if not is_foreign(g) or g.shape != x.shape:
+            g = xp.zeros_like(x) + g  # a number (a zero gradient) or a broadcast value; keeps x's chunks
+        return g if g.dtype == x.dtype else xp.astype(g, x.dtype)
     return g
 
 
