@@ -16,7 +16,7 @@ from .transforms.second_order import hessian
 from .core.errors import (AutodiffError, UnsupportedSyntaxError, MissingRuleError, SourceUnavailableError,
                           NonDifferentiableError, GradPositionError, GradPositionTypeError, InputTypeError,
                           CotangentError, AuxError, StaleSourceError, OptionTypeError, OptionValueError,
-                          ChunkSizeError, UnsupportedCaseError, AliasingError)
+                          ChunkSizeError, UnsupportedCaseError, AliasingError, BackendError)
 from .nn import Parameter
 from .core.trees import register_pytree
 from .core.checkpoint import Checkpointed as checkpoint
@@ -36,5 +36,5 @@ __all__ = [
     "Parameter", "nn", "testing", "AutodiffError", "UnsupportedSyntaxError", "MissingRuleError",
     "SourceUnavailableError", "NonDifferentiableError", "GradPositionError", "GradPositionTypeError",
     "InputTypeError", "CotangentError", "AuxError", "StaleSourceError", "OptionTypeError", "OptionValueError",
-    "ChunkSizeError", "UnsupportedCaseError", "AliasingError",
+    "ChunkSizeError", "UnsupportedCaseError", "AliasingError", "BackendError",
 ]

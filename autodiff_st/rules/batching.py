@@ -198,7 +198,7 @@ def _shape_only(fn):
 
 for _fn in (np.shape, np.ndim, np.size, len, runtime.shape_of, runtime.zeros_like, runtime.ones_like,
             runtime.reduced_count, runtime.identity_like, np.zeros_like, np.ones_like, np.empty_like,
-            np.iscomplexobj, np.isrealobj, np.result_type):
+            np.iscomplexobj, np.isrealobj, np.result_type, runtime.is_foreign, runtime.is_lazy):
     batching_rule(_fn)(_shape_only(_fn))
 
 

@@ -32,6 +32,7 @@ from ..runtime.trees import parts_of
 from ..runtime.weights import WeightGradients
 from ..core.names import identifier_for
 from ..runtime.loader import small_function
+from .backend_jacobians import foreign_jacfwd, foreign_jacrev, foreign_position
 from .checks import (FIRST, Function, Positions, as_tuple, check_input, check_positions, decorator, function_name, resolve_positions,
                      resolve_weights, split_aux, target_of)
 from .grad import Grad, WeightsGrad, gradient_function
@@ -309,6 +310,9 @@ class JacRev(Transform):
     def __call__(self, *args):
         fn = self.fn
         positions = () if self.positions is None else check_positions(as_tuple(self.positions), args, fn)
+        foreign = foreign_position(args, positions)
+        if foreign is not None:  # dask, CuPy, array-api-strict: backend_jacobians.py
+            return foreign_jacrev(self, args, positions, foreign)
         if has_containers(args, positions):
             return pytree_jacobian(self, args, positions)
         active = check_jacobian_inputs(fn, args, positions, self.allow_int, self.holomorphic)
@@ -482,6 +486,9 @@ class JacFwd(Transform):
     def __call__(self, *args):
         fn = self.fn
         positions = check_positions(as_tuple(self.positions), args, fn)
+        foreign = foreign_position(args, positions)
+        if foreign is not None:  # dask, CuPy, array-api-strict: backend_jacobians.py
+            return foreign_jacfwd(self, args, positions, foreign)
         if has_containers(args, positions):
             return pytree_jacobian(self, args, positions)
         active = check_jacobian_inputs(fn, args, positions, False, self.holomorphic)

@@ -13,8 +13,9 @@ from typing import Optional
 import numpy as np
 
 from ..compiler.cache import adjoint_functions, compiled_adjoint
-from ..core.errors import AutodiffError
+from ..core.errors import AutodiffError, BackendError
 from ..core.transform import Transform
+from ..runtime.namespaces import backend_name, is_foreign
 from ..runtime.calls import argument_kinds
 from ..core.names import identifier_for
 from ..runtime.loader import small_function
@@ -189,6 +190,12 @@ class Hessian(Transform):
     def __call__(self, *args):
         fn = self.fn
         positions = check_positions(as_tuple(self.positions), args, fn)
+        for p in positions:
+            if is_foreign(args[p]):  # its loop of numpy basis vectors would compute a lazy array
+                raise BackendError(
+                    f"autodiff_st: hessian of a function called on {backend_name(args[p])} arrays is not supported.",
+                    hint="Pass numpy arrays: a Hessian has one row per input element, so it is small where hessian is "
+                         "the right tool.")
         if has_containers(args, positions):
             return pytree_jacobian(self, args, positions, hessian=True)
         active = check_jacobian_inputs(fn, args, positions, False, False)

@@ -10,13 +10,15 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..compiler.batching import compiled_batched, has_source, materialize
-from ..core.errors import OptionTypeError, OptionValueError
+from ..core import trees
+from ..core.errors import BackendError, OptionTypeError, OptionValueError
 from ..core.registry import batching_rule_for
 from ..core.tracebacks import user_facing
 from ..core.transform import Transform, check_options
 from ..runtime import batched as batching_runtime
 from ..runtime.batched import Batched
 from ..runtime.calls import underlying_function
+from ..runtime.namespaces import backend_name, is_foreign, is_lazy
 from .progress import check_progress, track, with_progress
 from .vmap_jacobians import batched_sources, vmap_transform, why_not_batched
 
@@ -71,6 +73,7 @@ class VMap:
                                        f"{len(args)} positional arguments")
         else:
             in_axes = (in_axes,) * len(args)
+        _refuse_foreign(args, kwargs)
         sizes = []
         moved = tuple(_move_in(a, ax, f"argument {i}", sizes) for i, (a, ax) in enumerate(zip(args, in_axes)))
         if not sizes:
@@ -173,6 +176,34 @@ def _move_in(x, axis, where, sizes):
         raise OptionValueError(f"vmap in_axes={axis} is out of range for {where}, which has {array.ndim} dimensions")
     sizes.append((where, array.shape[axis]))
     return Batched(np.moveaxis(array, axis, 0))
+
+
+def _refuse_foreign(args, kwargs):
+    """vmap runs numpy's batched code, and one call per batch element where an operation has no batching
+    rule: neither keeps another library's arrays (a lazy dask array would be computed element by element)."""
+    for leaf in _leaves((args, kwargs)):
+        if is_foreign(leaf):
+            lazy = " and its per-element fallback loop would compute a lazy array element by element" \
+                if is_lazy(leaf) else ""
+            raise BackendError(
+                f"autodiff_st: vmap of a function called on {backend_name(leaf)} arrays is not supported: vmap's "
+                f"batched code is numpy code{lazy}.",
+                hint=f"Batch the {backend_name(leaf)} computation yourself (the function usually accepts a leading "
+                     "batch axis already), or pass numpy arrays to vmap.")
+
+
+def _leaves(x):
+    if isinstance(x, (tuple, list)):
+        for item in x:
+            yield from _leaves(item)
+    elif isinstance(x, dict):
+        for item in x.values():
+            yield from _leaves(item)
+    elif trees.is_tree(x):
+        for item in trees.children(x):
+            yield from _leaves(item)
+    else:
+        yield x
 
 
 def _take(x, start, stop):
