@@ -62,6 +62,8 @@ class Compiled:
             plan = self._guard_plan = tuple(
                 (name, obj, freevars.index(name) if name in freevars else None)
                 for name, obj in self.guards if name not in self.user_locals)
+        if not plan:
+            return True
         globals_ = fn.__globals__
         for name, obj, cell in plan:
             if cell is not None:
@@ -70,7 +72,9 @@ class Compiled:
                 except ValueError:
                     return False
             else:
-                current = globals_[name] if name in globals_ else _builtin(name)
+                current = globals_.get(name, _UNBOUND)
+                if current is _UNBOUND:
+                    current = _builtin(name)
             if current is not obj:
                 return False
         return True
@@ -84,6 +88,9 @@ class Compiled:
                                      fn.__defaults__ if entry else None,
                                      fn.__kwdefaults__ if entry else None))
         return tuple(out)
+
+
+_UNBOUND = object()
 
 
 def _builtin(name):
