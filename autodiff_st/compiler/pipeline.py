@@ -46,6 +46,7 @@ class Compiled:
     param_names: tuple
     user_locals: frozenset
     _guard_plan: tuple = None
+    factory_name: str = None  # the function that binds the helpers, in ``source`` (for the disk cache)
     generation: int = dataclasses.field(default_factory=lambda: GENERATION[0])
 
     def still_valid(self, fn):
@@ -227,7 +228,7 @@ def _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, d
     helper_cells = {n: types.CellType(obj) for n, obj in bound.items()}
     guards = tuple(_guards(parsed, ops, user_locals)) + extra_guards
     return Compiled(source, filename, codes, tuple(f.name for f in functions), helper_cells, guards,
-                    tuple(params), frozenset(user_locals))
+                    tuple(params), frozenset(user_locals), factory_name=factory_name)
 
 
 def _tangent_functions(parsed, body, active_params, namer, helpers, scalar_params, args, comments):

@@ -8,6 +8,7 @@ gives that function to the Jacobians of a ``grad`` and to generated code that ca
 
 import numpy as np
 
+from ..compiler import disk_cache
 from ..compiler.cache import adjoint_functions, clear, compiled_adjoint
 from ..core import hooks, registry as rules
 from ..core.display import Source
@@ -381,6 +382,18 @@ def clear_cache():
     """Forget every compiled adjoint, as ``jax.clear_caches`` does: transforms made before compile again on
     their next call (after editing a rule, or to free memory)."""
     clear()
+
+
+def enable_disk_cache(path=None):
+    """Keep generated adjoints on disk, so that a new process reuses them instead of compiling again: in
+    ``path``, or the user's cache directory (see docs/api.md). Returns the directory. Refuses (with
+    PermissionError) a directory that is not the user's or that group or others may write."""
+    return disk_cache.enable(path)
+
+
+def disable_disk_cache():
+    """Stop reading and writing the disk cache in this process (its files stay)."""
+    disk_cache.disable()
 
 
 def source(fn_or_transform):
