@@ -19,7 +19,7 @@ import types
 import weakref
 
 from ..runtime.calls import argument_kinds  # noqa: F401  (the other half of every cache key)
-from . import disk_cache
+from .disk_cache import directory as disk_directory, key_for as disk_key_for, load as disk_load, store as disk_store
 from .pipeline import GENERATION, Compiled, build
 from .specialize import for_kinds
 
@@ -48,17 +48,17 @@ def compiled_adjoint(fn, positions, mode, kinds=None, roots=None):
         if compiled is None or not compiled.still_valid(fn):
             rebuilt = compiled is not None
             started = time.perf_counter()
-            disk_key = None if rebuilt or disk_cache.directory() is None else \
-                disk_cache.key_for(fn, positions, mode, kinds, roots)
+            disk_key = None if rebuilt or disk_directory() is None else \
+                disk_key_for(fn, positions, mode, kinds, roots)
             if disk_key is not None:
-                compiled = disk_cache.load(disk_key, fn, _from_disk)
+                compiled = disk_load(disk_key, fn, _from_disk)
                 if compiled is not None:
                     _COMPILED[key] = compiled
                     return compiled
             compiled = build(fn, positions, mode, kinds) if roots is None else build(fn, positions, mode, kinds, roots)
             _COMPILED[key] = compiled
             if disk_key is not None:
-                disk_cache.store(disk_key, fn, compiled, f"{mode} of {getattr(fn, '__name__', '?')}")
+                disk_store(disk_key, fn, compiled, f"{mode} of {getattr(fn, '__name__', '?')}")
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("compiled %s (%s:%d) mode=%s positions=%s kinds=%s%s%s in %.4f s",
                           getattr(fn, "__qualname__", getattr(fn, "__name__", "?")),

@@ -8,7 +8,7 @@ gives that function to the Jacobians of a ``grad`` and to generated code that ca
 
 import numpy as np
 
-from ..compiler import disk_cache
+from ..compiler.disk_cache import disable as disable_disk, enable as enable_disk
 from ..compiler.cache import adjoint_functions, clear, compiled_adjoint
 from ..core import hooks, registry as rules
 from ..core.display import Source
@@ -66,8 +66,8 @@ def _matched(g, x):
     kind = type(x)
     if kind is float:
         return float(g)
-    if kind is np.ndarray and type(g) is np.ndarray and g.dtype == x.dtype and g.shape == x.shape \
-            and g.flags.writeable:
+    if kind is np.ndarray and type(g) is np.ndarray and (g.dtype is x.dtype or g.dtype == x.dtype) \
+            and g.shape == x.shape and g.flags.writeable:
         return g
     return match_input(g, x)
 
@@ -388,12 +388,12 @@ def enable_disk_cache(path=None):
     """Keep generated adjoints on disk, so that a new process reuses them instead of compiling again: in
     ``path``, or the user's cache directory (see docs/api.md). Returns the directory. Refuses (with
     PermissionError) a directory that is not the user's or that group or others may write."""
-    return disk_cache.enable(path)
+    return enable_disk(path)
 
 
 def disable_disk_cache():
     """Stop reading and writing the disk cache in this process (its files stay)."""
-    disk_cache.disable()
+    disable_disk()
 
 
 def source(fn_or_transform):
