@@ -26,11 +26,14 @@ FUZZ_COUNT ?= 20000
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz_programs.py --start $(FUZZ_START) --count $(FUZZ_COUNT)
 
+# The workloads of issue 14 side by side with the other libraries (benchmarks/run.py); writes docs/bench.png
+# and the generated section of docs/performance.md. BENCH_ARGS=--quick for a fast check (writes no docs).
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/pip install --quiet autograd jax || echo "autograd/jax not installed: comparing with numpy only"
+	$(BIN)/pip install --quiet -e '.[test,bench]' || echo "bench extra not installed: comparing with what is there"
 	$(BIN)/pip install --quiet torch==2.13.0 || echo "torch not installed: no torch.func comparison"
-	$(BIN)/python benchmarks/run.py
-	$(BIN)/python benchmarks/jacobians.py
+	$(BIN)/pip install --quiet tangent-ad || echo "tangent-ad not installed: no tangent comparison"
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

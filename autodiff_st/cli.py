@@ -1,7 +1,8 @@
-"""The command line: ``python -m autodiff_st show|check MODULE:FUNCTION``.
+"""The command line: ``python -m autodiff_st show|export|check MODULE:FUNCTION``.
 
 ``show`` prints the generated source of a transform of the function (highlighted on a terminal when
-pygments is installed); ``check`` runs ``ad.testing.check_grads`` at a point given as JSON or as ``.npy``
+pygments is installed); ``export`` writes the grad or value_and_grad of the function as a module that
+runs without compiling anything (``ad.export``); ``check`` runs ``ad.testing.check_grads`` at a point given as JSON or as ``.npy``
 files. MODULE is an importable module name or a path to a ``.py`` file.
 
 Exit codes: 0 success; 1 a check found a derivative that disagrees with finite differences; 2 a usage
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .core.errors import AutodiffError
+from .export import export
 from .testing import check_grads
 from .transforms.grad import grad, source, value_and_grad
 from .transforms.jacobians import jacfwd, jacrev
@@ -114,6 +116,11 @@ def parser():
     show.add_argument("function", help="MODULE:FUNCTION, MODULE a module name or a path to a .py file")
     show.add_argument("--transform", choices=TRANSFORMS, default="grad")
     show.add_argument("--wrt", type=positions, default=0, help="argument positions, such as 0 or 0,1")
+    export_command = commands.add_parser("export", help="write the grad or value_and_grad of a function as a module")
+    export_command.add_argument("function", help="MODULE:FUNCTION")
+    export_command.add_argument("output", help="the .py file to write")
+    export_command.add_argument("--transform", choices=("grad", "value_and_grad"), default="grad")
+    export_command.add_argument("--wrt", type=positions, default=0, help="argument positions, such as 0 or 0,1")
     check = commands.add_parser("check", help="check the derivatives of a function against finite differences")
     check.add_argument("function", help="MODULE:FUNCTION")
     where = check.add_mutually_exclusive_group(required=True)
@@ -130,6 +137,10 @@ def main(argv=None):
         if options.command == "show":
             source_text = source(transform_of(fn, options.transform, options.wrt))
             sys.stdout.write(highlighted(source_text, sys.stdout))
+            return 0
+        if options.command == "export":
+            written = export(transform_of(fn, options.transform, options.wrt), options.output)
+            print(f"wrote {written}")
             return 0
         args = point_from(options)
         check_grads(fn, args, order=options.order)

@@ -14,7 +14,9 @@ import ast
 import datetime
 import inspect
 import types
+from os import PathLike
 from pathlib import Path
+from typing import Any, Union
 
 import autodiff_st.runtime as runtime
 from .compiler.cache import compiled_adjoint
@@ -46,7 +48,7 @@ def _factory(source):
     return factory.name, [a.arg for a in factory.args.args]
 
 
-def export(transform, path):
+def export(transform: Any, path: Union[str, "PathLike[str]"]) -> Path:
     """Write ``transform``'s generated code to ``path`` as a module that runs without compiling anything:
     ``from path_stem import <fn>_grad``. Returns the path written."""
     if not isinstance(transform, Grad) or isinstance(transform, WeightsGrad) or transform.has_aux \

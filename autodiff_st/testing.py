@@ -8,6 +8,8 @@ it also checks the value the generated code computes alongside it against the pl
 transform must never change what the function returns.
 """
 
+from typing import Any, Callable, Iterable, Sequence
+
 import numpy as np
 
 from .core import trees
@@ -125,7 +127,8 @@ def _step(x, direction, size):
     return x + np.asarray(direction) * size
 
 
-def check_grads(fn, args, order=2, modes=("rev", "fwd"), eps=1e-6, rtol=1e-5, atol=1e-7, seed=0):
+def check_grads(fn: Callable[..., Any], args: Sequence[Any], order: int = 2, modes: Iterable[str] = ("rev", "fwd"),
+                eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-7, seed: int = 0) -> None:
     """Raise AssertionError unless ``fn``'s derivatives at ``args`` match finite differences.
 
     Every float or float-array argument is differentiated; other arguments are passed through.

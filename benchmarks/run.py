@@ -1,196 +1,60 @@
-"""Benchmarks of autodiff_st against hand-written numpy adjoints, and against autograd and jax if installed.
+"""`make bench`: every workload of issue 14's table, side by side with autograd, JAX (eager and jit),
+torch.func and tangent-ad where they are installed, each against its target.
 
-    .venv/bin/python benchmarks/run.py            # the full run (make bench)
-    .venv/bin/python benchmarks/run.py --quick    # a few rounds, to check that it runs
+    .venv/bin/python benchmarks/run.py                  # the full run: prints, writes docs/bench.png and
+                                                        # the generated section of docs/performance.md
+    .venv/bin/python benchmarks/run.py --quick          # few rounds, small samples: checks that it runs
+    .venv/bin/python benchmarks/run.py --only c,lstm    # some workloads (keys or names, see --list)
 
-Speed is reported as the median, over many interleaved rounds, of each contender's time divided by the
-time of the hand-written numpy adjoint in the same round (see timing.py). Absolute times are printed
-only as context. Each target gets a PASS or MISS marker; the exit code is 0 regardless.
+Speed is the median, over interleaved rounds, of each contender's time divided by the reference's time in
+the same round (timing.py): the reference is a hand-written numpy adjoint, or for the GradBench-style loops
+(lstm, ode) the objective itself. The middle half (25th to 75th percentile) shows the spread. Each target
+gets PASS or MISS; the exit code is 0 regardless (a benchmark is not a test). Sections that other files
+provide (benchmarks/overhead.py, checkpoint.py, jacobians.py) run when those files exist.
 """
 
 import argparse
+import importlib
 import importlib.util
-import math
+import inspect
 import os
 import statistics
 import sys
 import tempfile
 import time
 import traceback
-import types
 
-import numpy as np
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, ROOT)
 
-import autodiff_st as ad
+import numpy as np  # noqa: E402
 
-from timing import interleaved, median_difference, minor_faults_per_call, ratio_summary, time_calls
+import autodiff_st as ad  # noqa: E402
+import gradbench_loops as gb  # noqa: E402
+import libraries as libs  # noqa: E402
+import workloads as w  # noqa: E402
+from report import AD, Result, markdown, plot, print_summary, update_performance_md  # noqa: E402
+from timing import interleaved, median_difference, minor_faults_per_call, ratio_summary, time_calls  # noqa: E402
 
-RATIO_TARGET = 1.3
-FIRST_TRANSFORM_TARGET_MS = 100.0
-HAND = "numpy, hand-written adjoint"
-AD = "autodiff_st ad.grad"
-
-
-# --------------------------------------------------------------------------------------------------
-# The functions differentiated: plain numpy, as a user would write them. autograd and jax run the very
-# same code objects, with the global `np` bound to autograd.numpy or jax.numpy (see `with_numpy`).
-
-def logistic_loss(w, X, y):
-    """Mean logistic loss; labels y are -1.0 or +1.0."""
-    z = X @ w
-    return np.mean(np.log1p(np.exp(-y * z)))
+HAND = "hand-written adjoint"
+OBJECTIVE = "objective"
+FIRST_TRANSFORM_TARGET_MS = 30.0
 
 
-def mlp_loss(W1, W2, b1, b2, x, onehot):
-    """784-256-10 MLP, tanh hidden layer, softmax cross-entropy with a stable log-sum-exp."""
-    h = np.tanh(x @ W1 + b1)
-    logits = h @ W2 + b2
-    mx = np.max(logits, axis=1, keepdims=True)
-    shifted = logits - mx
-    lse = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-    logp = shifted - lse
-    return -np.mean(np.sum(onehot * logp, axis=1))
-
-
-def tiny(x):
-    return x * x
-
-
-def scalar_loop(x):
-    """sum over i < 100 of sin(x i) x, for a Python float x: a loop of scalar operations, with math.sin."""
-    s = 0.0
-    for i in range(100):
-        s = s + math.sin(x * i) * x
-    return s
-
-
-def scalar_loop_np(x):
-    """The same loop with np.sin, for autograd and jax (math.sin cannot take their traced values)."""
-    s = 0.0
-    for i in range(100):
-        s = s + np.sin(x * i) * x
-    return s
-
-
-def rnn_loss(W, xs):
-    """A tanh recurrence over the rows of xs, from h = 0; the loss is the squared norm of the last h."""
-    h = np.zeros(W.shape[0])
-    for t in range(xs.shape[0]):
-        h = np.tanh(W @ h + xs[t])
-    return np.sum(h ** 2)
+class Config:
+    def __init__(self, quick, rounds=None):
+        self.quick = quick
+        self.rounds = rounds or (5 if quick else 100)
+        self.sample = 0.5e-3 if quick else 3e-3
+        self.loop_rounds = rounds or (3 if quick else 15)  # the long loops (f, lstm, ode)
+        # a sample long enough that the fast reference of a long loop runs many times per round
+        self.loop_sample = 5e-3 if quick else 50e-3
 
 
 # --------------------------------------------------------------------------------------------------
-# Hand-written adjoints, derived on paper.
-
-def logistic_grad_hand(w, X, y):
-    # L = mean_i log(1 + e_i), e_i = exp(-y_i z_i), z = X w
-    # dL/dz_i = -y_i e_i / (1 + e_i) / n;  dL/dw = X^T dL/dz
-    e = np.exp(-y * (X @ w))
-    return X.T @ (-y * e / (1.0 + e)) / X.shape[0]
-
-
-def mlp_grad_hand(W1, W2, b1, b2, x, onehot):
-    # softmax cross-entropy with one-hot rows: dL/dlogits = (softmax(logits) - onehot) / n.
-    # The max shift cancels out of the gradient.
-    h = np.tanh(x @ W1 + b1)
-    logits = h @ W2 + b2
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    dlogits = (e / e.sum(axis=1, keepdims=True) - onehot) / x.shape[0]
-    dW2 = h.T @ dlogits
-    dpre = (dlogits @ W2.T) * (1.0 - h * h)
-    dW1 = x.T @ dpre
-    return dW1, dW2
-
-
-def scalar_loop_grad_hand(x):
-    # d/dx sin(x i) x = sin(x i) + x i cos(x i)
-    g = 0.0
-    for i in range(100):
-        g += math.sin(x * i) + x * i * math.cos(x * i)
-    return g
-
-
-def rnn_grad_hand(W, xs):
-    # Forward, keeping every h (hs[t] is h after t steps); then backward:
-    # a_t = W h_{t-1} + x_t, h_t = tanh(a_t); da = dh (1 - h_t^2), dW += da h_{t-1}^T, dh_{t-1} = W^T da.
-    steps, n = xs.shape
-    hs = np.empty((steps + 1, n))
-    hs[0] = 0.0
-    h = hs[0]
-    for t in range(steps):
-        h = np.tanh(W @ h + xs[t])
-        hs[t + 1] = h
-    dh = 2.0 * h
-    dW = np.zeros_like(W)
-    for t in range(steps, 0, -1):
-        da = dh * (1.0 - hs[t] * hs[t])
-        dW += np.outer(da, hs[t - 1])
-        dh = W.T @ da
-    return dW
-
-
-# --------------------------------------------------------------------------------------------------
-# autograd and jax, when importable.
-
-def with_numpy(fn, numpy_module):
-    """The same code as ``fn``, with its global ``np`` bound to ``numpy_module``."""
-    return types.FunctionType(fn.__code__, dict(fn.__globals__, np=numpy_module), fn.__name__,
-                              fn.__defaults__, fn.__closure__)
-
-
-def load_autograd():
-    try:
-        import autograd
-        import autograd.numpy as anp
-    except Exception as e:  # ImportError, or a broken install
-        return None, f"autograd skipped: not importable ({type(e).__name__}: {e})"
-    return (autograd, anp), None
-
-
-def load_jax():
-    try:
-        import jax
-        jax.config.update("jax_enable_x64", True)  # float64, like the numpy contenders
-        import jax.numpy as jnp
-    except Exception as e:
-        return None, f"jax skipped: not importable ({type(e).__name__}: {e})"
-    return (jax, jnp), None
-
-
-AUTOGRAD, AUTOGRAD_SKIP = load_autograd()
-JAX, JAX_SKIP = load_jax()
-
-
-def third_party_contenders(fn, args, argnums):
-    """name -> zero-argument callable returning the gradient, for autograd and jax; and skip messages.
-
-    jax.grad and jax.jit trace ``fn`` in Python: a Python loop is unrolled, so jax.jit compiles all of
-    its iterations into one program.
-    """
-    contenders, skipped = {}, []
-    if AUTOGRAD:
-        autograd, anp = AUTOGRAD
-        # Each contender gets its own name: a lambda reads its free variables when called, so a name
-        # reused below would make "autograd" call jax's gradient.
-        autograd_grad = autograd.grad(with_numpy(fn, anp), argnums)
-        contenders["autograd"] = lambda: autograd_grad(*args)
-    else:
-        skipped.append(AUTOGRAD_SKIP)
-    if JAX:
-        jax, jnp = JAX
-        jargs = tuple(jax.device_put(a) for a in args)
-        jax_grad = jax.grad(with_numpy(fn, jnp), argnums)
-        jax_grad_jit = jax.jit(jax_grad)
-        contenders["jax.grad (no jit)"] = lambda: jax.block_until_ready(jax_grad(*jargs))
-        contenders["jax.jit(jax.grad)"] = lambda: jax.block_until_ready(jax_grad_jit(*jargs))
-    else:
-        skipped.append(JAX_SKIP)
-    return contenders, skipped
-
-
-# --------------------------------------------------------------------------------------------------
-# Reporting.
+# Checking and timing
 
 def check_same(name, got, expected):
     got = got if isinstance(got, tuple) else (got,)
@@ -198,82 +62,93 @@ def check_same(name, got, expected):
     assert len(got) == len(expected), f"{name}: {len(got)} gradients, expected {len(expected)}"
     for i, (g, e) in enumerate(zip(got, expected)):
         g, e = np.asarray(g), np.asarray(e)  # a gradient with respect to a Python float is a float
-        assert g.shape == e.shape and np.allclose(g, e), (
-            f"{name}: gradient {i} differs from the hand-written adjoint "
-            f"(max abs difference {np.max(np.abs(g - e)):.3g})")
+        assert g.shape == e.shape and np.allclose(g, e, rtol=1e-7, atol=1e-10), (
+            f"{name}: gradient {i} differs from the reference (max abs difference {np.max(np.abs(g - e)):.3g})")
+
+
+def checked(contenders, expected, notes):
+    """The contenders whose result matches ``expected``; a note for each that fails or does not match."""
+    out = {}
+    for name, call in contenders.items():
+        try:
+            check_same(name, call(), expected)
+        except Exception as e:
+            first_line = str(e).strip().splitlines()[0][:120] if str(e).strip() else ""
+            notes.append(f"{name}: left out ({type(e).__name__}: {first_line})")
+            continue
+        out[name] = call
+    return out
+
+
+def timed(key, label, target, reference_name, reference, contenders, notes, rounds, sample, faults=True):
+    """Time ``reference`` and ``contenders`` interleaved, print the workload's table, return its Result."""
+    everyone = {reference_name: reference, **contenders}
+    times = interleaved(everyone, rounds, sample)
+    summary = ratio_summary(times, reference_name)
+    ref = statistics.median(times[reference_name])
+    print(f"\n{key}: {label}")
+    print(f"  {'contender':<28} {'median ratio':>12}   {'middle half':>13}   {'time':>10}   "
+          f"{'page faults':>11}   target")
+    for name, (median, q1, q3) in summary.items():
+        spread = "" if name == reference_name else f"{q1:.2f} - {q3:.2f}"
+        target_text = f"<= {target:g}  {'PASS' if median <= target else 'MISS'}" if name == AD and target else ""
+        fault = minor_faults_per_call(everyone[name], 3) if faults else None
+        fault_text = "n/a" if fault is None else f"{fault:.0f}"
+        print(f"  {name:<28} {median:>11.2f}x   {spread:>13}   {_duration(statistics.median(times[name]))}   "
+              f"{fault_text:>11}   {target_text}")
+    print(f"  ratio = time / time of the {reference_name} in the same round, median over {rounds} rounds; "
+          f"the {reference_name} took {_duration(ref).strip()} per call.")
+    for note in notes:
+        print(f"  ({note})")
+    ratios = {name: r for name, r in summary.items() if name != reference_name}
+    return Result(key, label, target, reference_name, ratios, notes, rounds)
 
 
 def marker(ok):
     return "PASS" if ok else "MISS"
 
 
-def print_ratio_table(title, times, faults, target_name, skipped, target=RATIO_TARGET, speedups=()):
-    """``speedups`` holds (slower, faster, factor): a target that ``faster`` runs at least ``factor``
-    times as fast as ``slower``, judged on the median over rounds of their time ratio in the same round."""
-    summary = ratio_summary(times, HAND)
-    print(f"\n{title}")
-    print(f"  {'contender':<30} {'median ratio':>12}   {'middle half':>13}   {'page faults':>11}   target")
-    for name, (median, q1, q3) in summary.items():
-        target_text = ""
-        if name == target_name:
-            target_text = f"<= {target}  {marker(median <= target)}"
-        spread = "" if name == HAND else f"{q1:.2f} - {q3:.2f}"
-        fault_text = "n/a" if faults[name] is None else f"{faults[name]:.0f}"
-        print(f"  {name:<30} {median:>11.2f}x   {spread:>13}   {fault_text:>11}   {target_text}")
-    for slower, faster, factor in speedups:
-        median, q1, q3 = ratio_summary(times, faster)[slower]
-        print(f"  {faster} is {median:.1f}x as fast as {slower} (middle half {q1:.1f} - {q3:.1f})   "
-              f"target >= {factor:g}x  {marker(median >= factor)}")
-    for message in skipped:
-        print(f"  ({message})")
-    ref = statistics.median(times[HAND])
-    print(f"  ratio = time / time of the hand-written adjoint in the same round, median over "
-          f"{len(times[HAND])} rounds (middle half: 25th to 75th percentile).\n"
-          f"  page faults = minor page faults per call, counted after the timing. "
-          f"The hand-written adjoint took {ref * 1e6:.0f} us per call here.")
+def _duration(seconds):
+    if seconds >= 0.1:
+        return f"{seconds:>8.2f} s"
+    if seconds >= 1e-4:
+        return f"{seconds * 1e3:>7.2f} ms"
+    return f"{seconds * 1e6:>7.1f} us"
 
 
-def ratio_workload(title, fn, args, argnums, hand, rounds, sample_seconds, target=RATIO_TARGET,
-                   third_party_fn=None, extra=None, speedups=(), notes=()):
-    """Check that autodiff_st matches ``hand``, then time everyone, interleaved, and print the table.
-
-    ``third_party_fn`` is what autograd and jax differentiate, when it is not ``fn`` itself (``fn`` may call
-    ``math`` functions, which they cannot trace). ``extra`` maps more contender names to functions
-    differentiated by autodiff_st. ``speedups`` as in ``print_ratio_table``; ``notes`` are printed last.
-    """
+def gradient_workload(cfg, key, label, target, fn, args, argnums, hand, third_party_fn=None, torch_key=None,
+                      which=libs.ORDER, extra=None, notes=()):
+    """autodiff_st's ad.grad of ``fn`` and the other libraries' gradients, against ``hand``."""
     grad_fn = ad.grad(fn, grad_position=argnums)
     expected = hand(*args)
     check_same(AD, grad_fn(*args), expected)
-    contenders = {HAND: lambda: hand(*args), AD: lambda: grad_fn(*args)}
-    for name, other_fn in (extra or {}).items():
-        other_grad = ad.grad(other_fn, grad_position=argnums)
-        check_same(name, other_grad(*args), expected)
+    contenders = {AD: lambda: grad_fn(*args)}
+    for name, other in (extra or {}).items():
+        other_grad = ad.grad(other, grad_position=argnums)
         contenders[name] = lambda g=other_grad: g(*args)
-    others, skipped = third_party_contenders(third_party_fn or fn, args, argnums)
-    for name, call in others.items():
-        check_same(name, call(), expected)
-    contenders.update(others)
-    times = interleaved(contenders, rounds, sample_seconds)
-    faults = {name: minor_faults_per_call(call) for name, call in contenders.items()}
-    speedups = [s for s in speedups if s[0] in times and s[1] in times]
-    print_ratio_table(title, times, faults, AD, skipped, target, speedups)
-    for note in notes:
-        print(f"  {note}")
+    notes = list(notes)
+    torch_fn = None
+    if torch_key and libs.available(libs.TORCH):
+        torch_fn = w.torch_versions(libs.loaded(libs.TORCH)[0])[torch_key]
+    others, more = libs.gradient_contenders(third_party_fn or fn, args, argnums, torch_fn, which)
+    notes += more
+    contenders.update(checked({**{k: v for k, v in contenders.items() if k != AD}, **others}, expected, notes))
+    return timed(key, label, target, HAND, lambda: hand(*args), contenders, notes, cfg.rounds, cfg.sample)
 
 
 # --------------------------------------------------------------------------------------------------
-# The workloads: one function each.
+# The workloads of issue 14's table
 
-def bench_logistic(rounds, sample_seconds):
+def bench_a(cfg):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((1000, 100))
-    w = 0.1 * rng.standard_normal(100)
+    wt = 0.1 * rng.standard_normal(100)
     y = np.where(rng.random(1000) < 0.5, -1.0, 1.0)
-    ratio_workload("Workload 1: logistic regression loss, X 1000x100, gradient w.r.t. w",
-                   logistic_loss, (w, X, y), 0, logistic_grad_hand, rounds, sample_seconds)
+    return gradient_workload(cfg, "a", "logistic regression 1000x100, gradient w.r.t. w", 1.1,
+                             w.logistic_loss, (wt, X, y), 0, w.logistic_grad_hand, torch_key="logistic")
 
 
-def bench_mlp(rounds, sample_seconds):
+def bench_b(cfg):
     rng = np.random.default_rng(1)
     batch = 128
     x = rng.standard_normal((batch, 784))
@@ -281,117 +156,119 @@ def bench_mlp(rounds, sample_seconds):
     W1 = rng.standard_normal((784, 256)) / np.sqrt(784)
     W2 = rng.standard_normal((256, 10)) / np.sqrt(256)
     b1, b2 = 0.1 * rng.standard_normal(256), 0.1 * rng.standard_normal(10)
-    ratio_workload("Workload 2: MLP 784-256-10, tanh, softmax cross-entropy, batch 128, "
-                   "gradients w.r.t. W1 and W2",
-                   mlp_loss, (W1, W2, b1, b2, x, onehot), (0, 1), mlp_grad_hand, rounds, sample_seconds)
+    return gradient_workload(cfg, "b", "MLP 784-256-10, batch 128, gradients w.r.t. W1 and W2", 1.1,
+                             w.mlp_loss, (W1, W2, b1, b2, x, onehot), (0, 1), w.mlp_grad_hand, torch_key="mlp")
 
 
-SCALAR_LOOP_TARGET = 2.0
-SCALAR_LOOP_SPEEDUP_OVER_AUTOGRAD = 20.0
+def bench_c(cfg):
+    return gradient_workload(
+        cfg, "c", "scalar loop x100, s = s + sin(x * i) * x on a Python float", 0.3,
+        w.scalar_loop, (0.7,), 0, w.scalar_loop_grad_hand, third_party_fn=w.scalar_loop_np, torch_key="scalar",
+        extra={"autodiff_st, np.sin": w.scalar_loop_np},
+        notes=["autodiff_st and the hand adjoint run math.sin; the other libraries run the same loop with their "
+               "np.sin ('autodiff_st, np.sin' too); jax.jit unrolls the 100 iterations"])
 
 
-def bench_scalar_loop(rounds, sample_seconds):
-    ratio_workload("Workload 3: scalar loop, s = s + math.sin(x * i) * x for i in range(100), x a Python float, "
-                   "gradient w.r.t. x",
-                   scalar_loop, (0.7,), 0, scalar_loop_grad_hand, rounds, sample_seconds,
-                   target=SCALAR_LOOP_TARGET, third_party_fn=scalar_loop_np,
-                   extra={"autodiff_st ad.grad, np.sin": scalar_loop_np},
-                   speedups=[("autograd", AD, SCALAR_LOOP_SPEEDUP_OVER_AUTOGRAD)],
-                   notes=["autodiff_st ad.grad and the hand-written adjoint use math.sin and math.cos; autograd and "
-                          "jax run the same loop with",
-                          "their np.sin (autograd.numpy.sin, jax.numpy.sin on a Python float). "
-                          "'autodiff_st ad.grad, np.sin' differentiates that loop too:",
-                          "numpy functions on floats return np.float64 scalars, slower than math's floats.",
-                          "jax.jit unrolls the 100 iterations into one compiled program."])
-
-
-def bench_rnn(rounds, sample_seconds):
+def bench_d(cfg):
     rng = np.random.default_rng(4)
     steps, n = 50, 32
     W = rng.standard_normal((n, n)) / np.sqrt(n)
     xs = rng.standard_normal((steps, n))
-    ratio_workload(f"Workload 4: RNN-like recurrence h = tanh(W @ h + xs[t]), {steps} steps, h of size {n}, "
-                   "loss sum(h ** 2), gradient w.r.t. W",
-                   rnn_loss, (W, xs), 0, rnn_grad_hand, rounds, sample_seconds,
-                   notes=["jax.jit unrolls the 50 steps into one compiled program."])
+    return gradient_workload(cfg, "d", f"RNN h = tanh(W @ h + xs[t]), {steps} steps, h = {n}, gradient w.r.t. W",
+                             1.1, w.rnn_loss, (W, xs), 0, w.rnn_grad_hand, torch_key="rnn",
+                             notes=["jax.jit unrolls the 50 steps into one program"])
 
 
-class MLPCell(ad.nn.Cell):
-    """The MLP of workload 2 as a Cell: two ad.nn.Dense layers (weights stored (out, in), as MindSpore
-    does), tanh, softmax cross-entropy with a stable log-sum-exp."""
-
-    def __init__(self, rng):
-        self.hidden = ad.nn.Dense(784, 256, weight_init=rng.standard_normal((256, 784)) / np.sqrt(784),
-                                  bias_init=0.1 * rng.standard_normal(256), dtype=np.float64)
-        self.out = ad.nn.Dense(256, 10, weight_init=rng.standard_normal((10, 256)) / np.sqrt(256),
-                               bias_init=0.1 * rng.standard_normal(10), dtype=np.float64)
-
-    def construct(self, x, onehot):
-        h = np.tanh(self.hidden(x))
-        logits = self.out(h)
-        mx = np.max(logits, axis=1, keepdims=True)
-        shifted = logits - mx
-        lse = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-        logp = shifted - lse
-        return -np.mean(np.sum(onehot * logp, axis=1))
+def bench_e(cfg):
+    rng = np.random.default_rng(0)
+    n = 200
+    A = rng.standard_normal((n, n)) / np.sqrt(n)
+    x = rng.standard_normal(n)
+    expected = w.jacobian_hand(x, A)
+    jac = ad.jacrev(w.jacobian_layer)
+    contenders = {AD: lambda: jac(x, A)}
+    torch_fn = None
+    if libs.available(libs.TORCH):
+        torch_fn = w.torch_versions(libs.loaded(libs.TORCH)[0])["jacrev"]
+    others, notes = libs.jacobian_contenders(w.jacobian_layer, torch_fn, x, A)
+    contenders = checked({**contenders, **others}, expected, notes)
+    return timed("e", f"jacrev of tanh(A @ x), A {n}x{n}, against the batched hand VJP", 1.2, HAND,
+                 lambda: w.jacobian_hand(x, A), contenders, notes, cfg.rounds, cfg.sample)
 
 
-def mlp_cell_grads_hand(W1, b1, W2, b2, x, onehot):
-    """The loss of MLPCell and its gradients with respect to W1, b1, W2, b2 (weights stored (out, in))."""
-    h = np.tanh(x @ W1.T + b1)
-    logits = h @ W2.T + b2
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    s = e.sum(axis=1, keepdims=True)
-    loss = -np.mean(np.sum(onehot * (shifted - np.log(s)), axis=1))
-    dlogits = (e / s - onehot) / x.shape[0]
-    dpre = (dlogits @ W2) * (1.0 - h * h)
-    return loss, (dpre.T @ x, dpre.sum(axis=0), dlogits.T @ h, dlogits.sum(axis=0))
+def bench_f(cfg, n):
+    x = np.random.default_rng(0).normal(size=n)
+    grad = ad.grad(w.index_loop)
+    check_same(AD, grad(x, 0.5), w.index_loop_hand(x, 0.5))
+    notes = ["no other library here: autograd and jax take seconds per call on this loop, as the issue's "
+             "table says (-)"]
+    return timed(f"f{n // 1000}k", f"s = s + x[i] * w, n = {n:,}, gradient w.r.t. x", 1.5, HAND,
+                 lambda: w.index_loop_hand(x, 0.5), {AD: lambda: grad(x, 0.5)}, notes, cfg.loop_rounds,
+                 cfg.loop_sample, faults=False)
 
 
-def bench_mlp_cell_sgd(rounds, sample_seconds, learning_rate=1e-3):
-    """One SGD step of workload 2's MLP, written as a Cell and differentiated with weights=."""
+def bench_loop(cfg, name):
+    """A GradBench-style loop: gradient time / objective time."""
+    (layers, length, width), (n, steps) = gb.sizes(cfg.quick)
+    if name == "lstm":
+        fn, args, argnums = gb.lstm_objective, gb.lstm_inputs(layers, length, width), (0, 1)
+        label = f"GradBench-style LSTM, {layers} layers, {length} steps, width {width}: gradient / objective"
+    else:
+        fn, args, argnums = gb.ode_objective, (gb.ode_inputs(n), steps), 0
+        label = f"GradBench-style ODE, n = {n}, {steps} Runge-Kutta steps: gradient / objective"
+    grad = ad.grad(fn, grad_position=argnums)
+    expected = grad(*args)
+    others, notes = libs.gradient_contenders(fn, args, argnums, None, (libs.AUTOGRAD, libs.TANGENT))
+    contenders = {AD: lambda: grad(*args), **checked(others, expected, notes)}
+    notes.append("jax and torch.func are left out of the loops: they trace every step in Python "
+                 "(jax.jit would unroll thousands of steps into one program)")
+    return timed(name, label, gb.TARGET, OBJECTIVE, lambda: fn(*args), contenders, notes, cfg.loop_rounds,
+                 cfg.loop_sample, faults=False)
+
+
+def bench_cell(cfg):
+    """One SGD step of workload b's MLP written as a Cell (two nn.Dense), value and gradients w.r.t. its 4
+    Parameters, updated in place."""
     rng = np.random.default_rng(1)
     batch = 128
     x = rng.standard_normal((batch, 784))
     onehot = np.eye(10)[rng.integers(0, 10, batch)]
-    net = MLPCell(rng)
+    net = w.MLPCell(rng)
     weights = net.trainable_params()
-    hand_params = [np.array(w) for w in weights]  # the hand-written step updates its own copies
+    hand_params = [np.array(p) for p in weights]
     step_grads = ad.value_and_grad(net, grad_position=None, weights=weights)
     loss, grads = step_grads(x, onehot)
-    hand_loss, hand_grads = mlp_cell_grads_hand(*hand_params, x, onehot)
+    hand_loss, hand_grads = w.mlp_cell_grads_hand(*hand_params, x, onehot)
     assert np.isclose(loss, hand_loss)
     check_same(AD, grads, hand_grads)
 
     def ad_step():
         loss, grads = step_grads(x, onehot)
-        for w, g in zip(weights, grads):
-            w -= learning_rate * g
+        for p, g in zip(weights, grads):
+            p -= 1e-3 * g
         return loss
 
     def hand_step():
-        loss, grads = mlp_cell_grads_hand(*hand_params, x, onehot)
-        for w, g in zip(hand_params, grads):
-            w -= learning_rate * g
+        loss, grads = w.mlp_cell_grads_hand(*hand_params, x, onehot)
+        for p, g in zip(hand_params, grads):
+            p -= 1e-3 * g
         return loss
 
-    name = "autodiff_st, weights="
-    times = interleaved({HAND: hand_step, name: ad_step}, rounds, sample_seconds)
-    faults = {HAND: minor_faults_per_call(hand_step), name: minor_faults_per_call(ad_step)}
-    print_ratio_table("Workload 5: one SGD step of workload 2's MLP written as a Cell (two nn.Dense), "
-                      "value and gradients w.r.t. its 4 Parameters, updated in place",
-                      times, faults, name, [])
+    return timed("b-cell", "one SGD step of b's MLP as a Cell, weights=, updated in place", 1.1, HAND, hand_step,
+                 {AD: ad_step}, [], cfg.rounds, cfg.sample)
 
 
-def bench_call_overhead(rounds, sample_seconds):
+# --------------------------------------------------------------------------------------------------
+# Used when benchmarks/overhead.py is not there yet: what a cached call and a first transform cost.
+
+def legacy_call_overhead(rounds, sample_seconds):
     """What a call of a cached ad.grad(f) costs beyond calling f, for f(x) = x * x on a float."""
-    grad_tiny = ad.grad(tiny)
+    grad_tiny = ad.grad(w.tiny)
     assert grad_tiny(3.0) == 6.0
-    contenders = {"f(3.0)": lambda: tiny(3.0), "ad.grad(f)(3.0)": lambda: grad_tiny(3.0)}
+    contenders = {"f(3.0)": lambda: w.tiny(3.0), "ad.grad(f)(3.0)": lambda: grad_tiny(3.0)}
     try:  # internal API, for diagnosis only: the generated function without the api.Grad wrapper
         from autodiff_st.compiler.cache import adjoint_functions
-        fused = adjoint_functions(tiny, (0,), "grad")[0]
+        fused = adjoint_functions(w.tiny, (0,), "grad")[0]
         contenders["generated adjoint alone"] = lambda: fused(3.0)
     except Exception as e:
         print(f"  (generated adjoint alone: skipped, {type(e).__name__}: {e})")
@@ -433,7 +310,7 @@ def loss(x, y):
 '''
 
 
-def bench_first_transform(repeats):
+def legacy_first_transform(repeats):
     """Time of the first ad.grad call of a fresh 20-line function: parse, transform, compile, one run."""
     rng = np.random.default_rng(2)
     x, y = rng.standard_normal(50), rng.standard_normal(50)
@@ -466,31 +343,147 @@ def bench_first_transform(repeats):
 
 
 # --------------------------------------------------------------------------------------------------
+# Sections other files provide: run when the file exists, with a note when it does not.
+
+OPTIONAL = (
+    ("overhead", ("measure_call_overhead", "measure_first_transform")),
+    ("checkpoint", ("measure_checkpoint",)),
+    ("jacobians", ("main",)),
+)
+
+
+def optional_section(cfg, module_name, function_names, extras):
+    path = os.path.join(HERE, f"{module_name}.py")
+    if not os.path.exists(path):
+        note = f"benchmarks/{module_name}.py not found: {', '.join(function_names)} skipped"
+        print(f"\n({note})")
+        extras.append(note)
+        return False
+    module = importlib.import_module(module_name)
+    for name in function_names:
+        fn = getattr(module, name, None)
+        if fn is None:
+            note = f"benchmarks/{module_name}.py has no {name}(): skipped"
+            print(f"\n({note})")
+            extras.append(note)
+            continue
+        print(f"\n{module_name}.{name}()")
+        parameters = inspect.signature(fn).parameters
+        if name == "main":
+            value = fn(["--quick"] if cfg.quick else [])
+        else:
+            value = fn(quick=cfg.quick) if "quick" in parameters else fn()
+        for line in _described(value):
+            line = f"{module_name}.{name}: {line}"
+            print(f"  {line}")
+            extras.append(line)
+    return True
+
+
+def _described(value):
+    """Lines for what a measure_* function returned (it may also have printed its own report)."""
+    if value is None or isinstance(value, int) and not isinstance(value, bool):
+        return []
+    if isinstance(value, dict):
+        return [f"{k}: {_short(v)}" for k, v in value.items()]
+    if isinstance(value, (list, tuple)):
+        return [_short(v) for v in value]
+    return [_short(value)]
+
+
+def _short(v):
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_short(x)}" for k, x in v.items())
+    return str(v)
+
+
+# --------------------------------------------------------------------------------------------------
+
+WORKLOADS = {  # key: (aliases, run)
+    "a": (("logistic",), bench_a),
+    "b": (("mlp",), bench_b),
+    "c": (("scalar",), bench_c),
+    "d": (("rnn",), bench_d),
+    "e": (("jacrev",), bench_e),
+    "f10k": (("f", "index"), lambda cfg: bench_f(cfg, 10_000)),
+    "f40k": (("f", "index"), lambda cfg: bench_f(cfg, 40_000)),
+    "lstm": ((), lambda cfg: bench_loop(cfg, "lstm")),
+    "ode": ((), lambda cfg: bench_loop(cfg, "ode")),
+    "b-cell": (("cell",), bench_cell),
+}
+SECTIONS = ("overhead", "checkpoint", "jacobians")
+
+
+def selected(only):
+    if not only:
+        return list(WORKLOADS), list(SECTIONS)
+    wanted = {s.strip() for s in only.split(",") if s.strip()}
+    keys = [k for k, (aliases, _) in WORKLOADS.items() if k in wanted or wanted & set(aliases)]
+    sections = [s for s in SECTIONS if s in wanted]
+    unknown = wanted - set(keys) - set(sections) - {a for k in keys for a in WORKLOADS[k][0]}
+    if unknown:
+        raise SystemExit(f"unknown workloads {sorted(unknown)}; known: {', '.join(list(WORKLOADS) + list(SECTIONS))}")
+    return keys, sections
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few rounds: a smoke test, not a measurement")
+    parser.add_argument("--quick", action="store_true", help="few rounds, small samples: a smoke test")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds per workload")
+    parser.add_argument("--only", default="", help="comma-separated workload keys or names (see --list)")
+    parser.add_argument("--list", action="store_true", help="print the workload keys and exit")
+    parser.add_argument("--plot", default=None, help="where to write the PNG plot (default: docs/bench.png "
+                        "on a full run without --only)")
+    parser.add_argument("--no-docs", action="store_true", help="write neither the plot nor docs/performance.md")
     options = parser.parse_args(argv)
-    rounds = options.rounds or (8 if options.quick else 200)
-    sample_seconds = 0.5e-3 if options.quick else 3e-3
-    print(f"autodiff_st benchmarks: numpy {np.__version__}, Python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs{', QUICK run: numbers are rough' if options.quick else ''}")
-    sections = [
-        lambda: bench_logistic(rounds, sample_seconds),
-        lambda: bench_mlp(rounds, sample_seconds),
-        lambda: bench_scalar_loop(rounds, sample_seconds),
-        lambda: bench_rnn(rounds, sample_seconds),
-        lambda: bench_mlp_cell_sgd(rounds, sample_seconds),
-        lambda: bench_call_overhead(rounds, sample_seconds),
-        lambda: bench_first_transform(3 if options.quick else 15),
-    ]
+    if options.list:
+        for key, (aliases, _) in WORKLOADS.items():
+            print(f"{key:<8} {' '.join(aliases)}")
+        for s in SECTIONS:
+            print(f"{s:<8} (benchmarks/{s}.py)")
+        return 0
+    cfg = Config(options.quick, options.rounds)
+    keys, sections = selected(options.only)
+    print(f"autodiff_st benchmarks: numpy {np.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+          f"{', QUICK run: numbers are rough' if cfg.quick else ''}")
+    results, extras = [], []
+    for key in keys:
+        try:
+            results.append(WORKLOADS[key][1](cfg))
+        except Exception:  # report it and go on: one broken workload should not hide the others
+            print(f"\nERROR in workload {key}:")
+            traceback.print_exc(file=sys.stdout)
+            extras.append(f"workload {key}: ERROR (see the output of make bench)")
     for section in sections:
         try:
-            section()
-        except Exception:  # report it and go on: one broken section should not hide the others
-            print("\nERROR in a benchmark section:")
+            found = optional_section(cfg, section, dict(OPTIONAL)[section], extras)
+            if section == "overhead" and not found:
+                print("  (measured here instead, as before)")
+                legacy_call_overhead(cfg.rounds, cfg.sample)
+                legacy_first_transform(3 if cfg.quick else 15)
+        except Exception:
+            print(f"\nERROR in section {section}:")
             traceback.print_exc(file=sys.stdout)
+            extras.append(f"section {section}: ERROR (see the output of make bench)")
+    if not options.only:
+        extras += libs.missing_notes()
+    print_summary(results, extras)
+    write_docs = not options.no_docs and not options.only and not cfg.quick
+    plot_path = options.plot or (os.path.join(ROOT, "docs", "bench.png") if write_docs else None)
+    if plot_path and results and not options.no_docs:
+        try:
+            plot(results, plot_path)
+            print(f"\nplot written to {os.path.relpath(plot_path)}")
+        except ImportError as e:
+            print(f"\n(no plot: {e}; pip install matplotlib, or the bench extra)")
+            plot_path = None
+    if write_docs:
+        docs = os.path.join(ROOT, "docs", "performance.md")
+        name = os.path.relpath(plot_path, os.path.dirname(docs)) if plot_path else None
+        update_performance_md(docs, markdown(results, extras, "make bench", name))
+        print("docs/performance.md: generated section updated")
     return 0
 
 

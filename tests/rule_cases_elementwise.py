@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from autodiff_st import runtime
+from autodiff_st.rules import math_builtins
 from tests.rule_harness import ABOVE1, AWAY0, FLOAT, OPEN01, POS, R, UNIT, case
 
 CASES = [
@@ -42,6 +43,9 @@ CASES = [
     # that differentiate it again (divide) do not take the real part for a real input
     case(np.angle, AWAY0(3), order=1), case(np.angle, AWAY0(3), deg=True, order=1),
     # math on Python floats
+    # np.sin, np.cos, np.sqrt on a proven Python number call these (compiler/specialize.py)
+    case(math_builtins.sin_of_number, FLOAT(R())), case(math_builtins.cos_of_number, FLOAT(R())),
+    case(math_builtins.sqrt_of_number, FLOAT(POS())),
     case(math.asin, FLOAT(UNIT())), case(math.acos, FLOAT(UNIT())), case(math.atan, FLOAT(R())),
     case(math.atan2, FLOAT(R()), FLOAT(AWAY0())), case(math.atan2, FLOAT(AWAY0()), 2.0),
     case(math.sinh, FLOAT(R())), case(math.cosh, FLOAT(R())),

@@ -85,3 +85,36 @@ def test_usage_errors_exit_2(module):
     assert run("check", f"{module}:loss", "--point", "{not json").returncode == 2
     help_text = run("--help")
     assert help_text.returncode == 0 and "show" in help_text.stdout and "check" in help_text.stdout
+
+
+def test_export_writes_a_module_that_matches_the_transform(module, tmp_path):
+    out = tmp_path / "exported" / "loss_grads.py"
+    out.parent.mkdir()
+    done = run("export", f"{module}:loss", str(out), "--transform", "value_and_grad", "--wrt", "0,1")
+    assert done.returncode == 0, done.stderr
+    assert out.is_file()
+    # Import the written module in a fresh process, next to the user's module it imports from, and compare
+    # with finite differences of the user's function.
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        sys.path[:0] = [{str(out.parent)!r}, {str(module.parent)!r}]
+        from loss_grads import loss_value_and_grad
+        from demo_model import loss
+        x, w = np.array([0.1, 0.2, -0.3]), 0.5
+        value, (x_bar, w_bar) = loss_value_and_grad(x, w)
+        assert value == loss(x, w)
+        eps = 1e-6
+        fd_x = [(loss(x + eps * e, w) - loss(x - eps * e, w)) / (2 * eps) for e in np.eye(3)]
+        fd_w = (loss(x, w + eps) - loss(x, w - eps)) / (2 * eps)
+        assert np.allclose(x_bar, fd_x, atol=1e-8) and abs(w_bar - fd_w) < 1e-8, (x_bar, fd_x, w_bar, fd_w)
+        print("ok")
+    """)
+    checked = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0 and "ok" in checked.stdout, checked.stderr
+
+
+def test_export_of_a_transform_it_cannot_write_exits_2_or_3(module, tmp_path):
+    done = run("export", f"{module}:loss", str(tmp_path / "x.py"), "--transform", "hessian")
+    assert done.returncode == 2  # argparse: export writes grad and value_and_grad only
+    assert not (tmp_path / "x.py").exists()

@@ -39,6 +39,7 @@ import numpy as np
 from ..core import registry as rules
 from ..core.errors import UnsupportedSyntaxError
 from ..runtime.cotangents import restored_copy
+from ..runtime.sharing import ARGUMENT_UPDATE, ARGUMENT_WRITE
 from .ops import names_in
 
 # Functions and methods whose result may share memory with their first argument.
@@ -305,10 +306,10 @@ class AliasTracker:
         may be unbound where the check runs, so a write that such a version might see is refused as
         before."""
         for check_op, index, array, reads_from, sharers, always in self.run_time_checks:
-            if getattr(check_op, "argument", False) is True:
+            if getattr(check_op, "argument", None) == ARGUMENT_UPDATE:
                 first, *described = check_op.value.elts
                 empty = [gast.Tuple(elts=[], ctx=gast.Load()), gast.Tuple(elts=[], ctx=gast.Load())]
-                check_op.value.elts = [first] + empty + described + [gast.Constant(value=True, kind=None)]
+                check_op.value.elts = [first] + empty + described + [gast.Constant(value=ARGUMENT_UPDATE, kind=None)]
                 continue
             later = set()
             for op in ops[reads_from:]:
@@ -332,8 +333,8 @@ class AliasTracker:
             # is searched for arrays.
             others = sorted(((certain & related) | self.params) - {array})
             first, *described = check_op.value.elts
-            if getattr(check_op, "argument", False) == "write":  # a write into an argument
-                described = described + [gast.Constant(value="write", kind=None)]
+            if getattr(check_op, "argument", None) == ARGUMENT_WRITE:  # a write into an argument
+                described = described + [gast.Constant(value=ARGUMENT_WRITE, kind=None)]
             check_op.value.elts = [first, gast.Tuple(elts=[gast.Name(id=o, ctx=gast.Load(), annotation=None,
                                                                       type_comment=None) for o in others],
                                                      ctx=gast.Load()),
@@ -366,7 +367,7 @@ class AliasTracker:
 
     def check_aug_writes(self, ops):
         # (The check of an argument's own update only refuses it inside a call: the static check stays.)
-        checked = {index for op, index, _, _, _, _ in self.run_time_checks if not getattr(op, "argument", False)}
+        checked = {index for op, index, _, _, _, _ in self.run_time_checks if getattr(op, "argument", None) is None}
         for index, old, sharers, reads_from, provenance in self.aug_writes:
             if index in checked:
                 continue  # checked when it runs

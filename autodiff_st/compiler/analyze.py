@@ -38,6 +38,7 @@ from .kinds import Kinds
 from .liveness import Liveness
 from .ops import breaks, call_name, loop_bound, names_in, targets
 from .scope import resolve_path
+from .specialize import specialize_calls_on_numbers
 
 
 @dataclasses.dataclass
@@ -224,11 +225,13 @@ class Facts:
         return None
 
 
-def analyze(parsed, body, active_params, namer, *, seed_only_first=False, scalar_params=(), weight_params=None):
+def analyze(parsed, body, active_params, namer, *, seed_only_first=False, scalar_params=(), weight_params=None,
+            helpers=None):
     """The facts about ``body``, the normal form of ``parsed`` differentiated in ``active_params``.
 
     ``scalar_params`` names the parameters called with Python numbers; ``weight_params`` is None, or (with
-    ``weights=``) the parameters not differentiated that may hold Parameters.
+    ``weights=``) the parameters not differentiated that may hold Parameters. Given the ``helpers`` of the
+    generated code, calls whose arguments are proved Python numbers are specialized (specialize.py).
     """
     facts = Facts(parsed, body, active_params, seed_only_first)
     if weight_params is not None:
@@ -241,6 +244,8 @@ def analyze(parsed, body, active_params, namer, *, seed_only_first=False, scalar
                                                 facts.user_calls[id(op)])
     _lower_loop_headers(facts, namer)
     facts.kinds = Kinds(facts, scalar_params)
+    if helpers is not None:
+        specialize_calls_on_numbers(facts, helpers)
     facts.aliasing = Aliasing(facts)
     facts.liveness = Liveness(facts)
     return facts

@@ -131,22 +131,6 @@ def _check_expression(root):
             refuse("a dict display with computed keys or **", child, "Use constant keys.")
 
 
-# Builtins whose function argument may be a lambda written in the call (compiler/normalize_iteration.py
-# inlines it where the lowered loop calls it): map(lambda t: ..., xs), sorted(xs, key=lambda t: ...).
-_LAMBDA_TAKERS = {"map": "function", "filter": "function", "sorted": "key", "max": "key", "min": "key"}
-
-
-def _passed_lambdas(root):
-    """The lambdas written as the function of ``map``/``filter`` or the ``key=`` of ``sorted``/``max``/``min``."""
-    found = set()
-    for node in gast.walk(root):
-        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in _LAMBDA_TAKERS:
-            if _LAMBDA_TAKERS[node.func.id] == "function" and node.args:
-                found.add(id(node.args[0]))
-            found |= {id(k.value) for k in node.keywords if k.arg == "key"}
-    return found
-
-
 def _is_element(target):
     return isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
 

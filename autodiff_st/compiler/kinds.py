@@ -304,7 +304,12 @@ class Kinds:
         if type(fn) is np.ufunc:
             if len(args) != fn.nin or fn.nout != 1 or keywords:
                 return UNKNOWN_KIND
-            return _with_dtype(_broadcast([self._atom(a) for a in args]), None)
+            operands = [self._atom(a) for a in args]
+            if _NOTHING not in operands and all(k.kind == NUMBER for k in operands):
+                # np.sin(x) on a Python number is a numpy scalar (np.float64 subclasses float): one number
+                # of shape (), immutable, that broadcasts with nothing, which is all a number promises here.
+                return NUMBER_KIND
+            return _with_dtype(_broadcast(operands), None)
         if fn in FULL_REDUCTIONS:
             if first.kind == UNKNOWN:
                 return UNKNOWN_KIND

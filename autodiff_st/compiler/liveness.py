@@ -191,7 +191,8 @@ class Liveness:
                 elif isinstance(value, gast.UnaryOp) and not isinstance(value.op, gast.Not):
                     operands = [value.operand]
                 elif isinstance(value, gast.Call) and getattr(callee, "obj", None) is not None \
-                        and getattr(callee.obj, "__module__", None) == "math" and not value.keywords:
+                        and (getattr(callee.obj, "__module__", None) == "math"
+                             or getattr(callee.obj, "on_numbers", False)) and not value.keywords:
                     operands = list(value.args)
                 else:
                     continue

@@ -18,6 +18,7 @@ operations of a tape. Its parts are mixed into ``Normalizer`` or owned by it:
 import gast
 
 from ..core.errors import UnsupportedSyntaxError
+from ..runtime.sharing import ARGUMENT_UPDATE, ARGUMENT_WRITE
 from .aliasing_containers import ContainerAliasTracker
 from .ir import Op, is_atom, load, static_path_root
 from .normalize_collections import CollectionLowering
@@ -220,7 +221,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
             elif self.sharing.source(old) == "param" and old in self.params:
                 # `a *= b` on an argument: refused when it runs inside a call from differentiated code.
                 check = self.run_time_check(old, name, f"`{name} {_op_text(stmt.op)}= ...`", origin)
-                check.argument = True
+                check.argument = ARGUMENT_UPDATE
                 self.sharing.note_run_time_check(check, len(self.ops), old, start)
             self.sharing.note_aug_write(len(self.ops), old, start)
             self.assign_to(name, gast.BinOp(left=load(old), op=stmt.op, right=right), origin)
@@ -372,7 +373,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
             start = self.loop_start if self.depth > 0 else len(self.ops)
             check = self.run_time_check(array, name, f"write into `{name}`", origin)
             if argument:
-                check.argument = "write"
+                check.argument = ARGUMENT_WRITE
             self.sharing.note_run_time_check(check, len(self.ops), array, start)
         elif not self.sharing.is_fresh_and_unshared(array):
             raise UnsupportedSyntaxError(

@@ -109,13 +109,23 @@ def _compile_file(filename, text, flags, rewritten_by_pytest):
     return compile(tree, filename, "exec", dont_inherit=True)
 
 
-def _codes_in(filename, text, flags, rewritten_by_pytest=False):
-    key = (filename, text, flags, rewritten_by_pytest)
+def _compile_statements(filename, text, flags):
+    """The code of each top-level statement of ``text`` compiled on its own, as IPython and Jupyter run a
+    cell: statement by statement. (On Python 3.11 a function compiled alone can differ in its bytecode
+    from the same function compiled within the whole cell.)"""
+    tree = ast.parse(text, filename=filename)
+    return [compile(ast.Module(body=[node], type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
+            for node in tree.body]
+
+
+def _codes_in(filename, text, flags, rewritten_by_pytest=False, per_statement=False):
+    key = (filename, text, flags, rewritten_by_pytest, per_statement)
     found = _FILE_CODES.get(key)
     if found is None:
         found = {}
         try:
-            pending = [_compile_file(filename, text, flags, rewritten_by_pytest)]
+            pending = (_compile_statements(filename, text, flags) if per_statement
+                       else [_compile_file(filename, text, flags, rewritten_by_pytest)])
         except (SyntaxError, ValueError):
             pending = []
         while pending:
@@ -138,7 +148,10 @@ def check_current(fn):
     rewritten = ("@pytest_ar" in fn.__globals__ and fn.__globals__.get("__file__") == code.co_filename
                  and "_pytest.assertion.rewrite" in sys.modules)
     candidates = _codes_in(code.co_filename, text, code.co_flags & _FUTURE_FLAGS, rewritten)
-    if code not in candidates.get((code.co_name, code.co_firstlineno), ()):
+    where = (code.co_name, code.co_firstlineno)
+    if code not in candidates.get(where, ()) and not rewritten:  # a notebook cell, run statement by statement
+        candidates = _codes_in(code.co_filename, text, code.co_flags & _FUTURE_FLAGS, per_statement=True)
+    if code not in candidates.get(where, ()):
         raise StaleSourceError(
             f"the source of {getattr(fn, '__qualname__', code.co_name)} in {code.co_filename} no longer matches "
             "the code Python runs: the file was changed after it was imported (or an import hook rewrote "

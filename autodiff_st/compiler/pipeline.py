@@ -128,7 +128,7 @@ def build(fn, positions, mode, kinds=None, roots=None):
     if roots is not None:  # weights=: arguments not differentiated that may hold Parameters
         weight_params = [p for i, p in enumerate(params) if i not in positions and (i >= len(roots) or roots[i])]
     facts = analyze(parsed, body, active_params, namer, seed_only_first=mode.endswith("_aux"),
-                    scalar_params=scalar_params, weight_params=weight_params)
+                    scalar_params=scalar_params, weight_params=weight_params, helpers=helpers)
     reverse = Reverse(facts, namer, helpers, value_needed=(mode != "grad_only"))
     adjoint = reverse.run()
     grads_live = {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
@@ -233,7 +233,8 @@ def _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, d
 
 def _tangent_functions(parsed, body, active_params, namer, helpers, scalar_params, args, comments):
     """Forward mode: one function ``<name>_jvp(tangents, *args)`` returning ``(out, out_tangent)``."""
-    tangent = Tangent(analyze(parsed, body, active_params, namer, scalar_params=scalar_params), namer, helpers)
+    tangent = Tangent(analyze(parsed, body, active_params, namer, scalar_params=scalar_params,
+                               helpers=helpers), namer, helpers)
     statements, returned, out_tangent = tangent.run()
     tangents_param = namer.fresh("tangents")
     result = gast.Return(value=gast.Tuple(elts=[returned, out_tangent], ctx=gast.Load()))
@@ -280,8 +281,8 @@ def _guards(parsed, ops, user_locals):
     seen = set()
     for op in ops:
         for node in gast.walk(op.value):
-            if isinstance(node, gast.Call):
-                root = static_path_root(node.func)
+            if isinstance(node, gast.Call):  # a call specialized on numbers keeps the guard of the user's name
+                root = static_path_root(getattr(node.func, "specialized_from", node.func))
                 if root is not None and root not in user_locals and root not in seen:
                     seen.add(root)
                     obj = resolve_name(root, parsed)

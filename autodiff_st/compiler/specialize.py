@@ -18,12 +18,17 @@ The specialized source (rewritten.py) keeps the user's lines and points at them.
 """
 
 import ast
+import dataclasses
 import inspect
 import keyword
 import textwrap
 import weakref
 
+import gast
+
+from ..core import registry as rules
 from ..core.errors import SourceUnavailableError, UnsupportedSyntaxError
+from ..rules.math_builtins import NUMBER_FORMS
 from .rewritten import body_lines, build_function, origin_at_line
 
 _VARIADIC = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
@@ -140,3 +145,37 @@ def _specialize(fn, count, keywords):
         f" and the keywords {', '.join(keywords)}" if keywords else "")
     return build_function(name, filename, header_origin, ", ".join(params), prefix, body, indent, described,
                           fn.__globals__, cells, fn.__defaults__ if keep_defaults else None, fn.__kwdefaults__)
+
+
+# --------------------------------------------------------------------------------------------------
+# Calls specialized on the kinds of their arguments
+# --------------------------------------------------------------------------------------------------
+
+def specialize_calls_on_numbers(facts, helpers):
+    """``np.sin(t)``, where the analysis proved ``t`` a Python number, calls ``sin_of_number(t)`` instead
+    (rules/math_builtins.py): math's function, with numpy's value and a Python float result. Run by
+    ``analyze`` once the kinds are known and before liveness, which may then recompute the call in the
+    backward pass instead of taping it. The call's guard stays on the user's name (``np``): the
+    ``Name`` put in its place records what it replaced, in ``specialized_from``."""
+    for op in facts.body_ops:
+        callee = facts.callees.get(id(op))
+        if callee is None or callee.kind != "rule" or op.kind != "assign":
+            continue
+        try:
+            form = NUMBER_FORMS.get(callee.obj)
+        except TypeError:  # an unhashable callable
+            continue
+        call = op.value
+        if form is None or call.keywords or len(call.args) != 1 or not _is_number(call.args[0], facts.kinds):
+            continue
+        name = gast.Name(id=helpers.name_for(form, form.__name__), ctx=gast.Load(), annotation=None,
+                         type_comment=None)
+        name.specialized_from = call.func
+        call.func = name
+        facts.callees[id(op)] = dataclasses.replace(callee, obj=form, rule=rules.lookup(form))
+
+
+def _is_number(node, kinds):
+    if isinstance(node, gast.Constant):
+        return type(node.value) in (int, float)
+    return isinstance(node, gast.Name) and kinds.is_number(node.id)

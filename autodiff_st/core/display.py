@@ -23,7 +23,8 @@ class Source(str):
 
     def _repr_html_(self):
         if highlight is not None:
-            return highlight(str(self), PythonLexer(), HtmlFormatter(noclasses=True, nowrap=False))
+            return highlight(str(self), PythonLexer(), HtmlFormatter(noclasses=True, nowrap=False,
+                                                                  prestyles="font-family: monospace"))
         return f"<pre><code>{html.escape(str(self))}</code></pre>"
 
     def _repr_pretty_(self, printer, cycle):

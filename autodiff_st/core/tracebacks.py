@@ -14,9 +14,12 @@ import linecache
 import os
 import sys
 import types
+from typing import Any, Callable, TypeVar, cast
 
 from .hooks import origin_at
 from .errors import AutodiffError
+
+_F = TypeVar("_F", bound=Callable[..., Any])  # a decorator that keeps the signature it wraps
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _GENERATED = "<autodiff_st "
@@ -78,7 +81,7 @@ def user_traceback(tb):
     return rebuilt
 
 
-def user_facing(call):
+def user_facing(call: _F) -> _F:
     """Wrap a transform's entry point: the user's exception from generated code leaves it with a
     traceback that points at the user's lines."""
 
@@ -94,4 +97,4 @@ def user_facing(call):
                 raise
             raise exc.with_traceback(tb)
 
-    return entry
+    return cast(_F, entry)

@@ -14,6 +14,60 @@ from ..runtime import broadcast_like, polygamma, prod_others, tangent_zeros, unb
 from ..core.registry import vjp_rule, nondifferentiable, diagonal, linear, jvp_rule
 
 
+# -- numpy functions on Python numbers -----------------------------------------------------------------
+# Where the compiler knows that the argument of np.sin, np.cos or np.sqrt is a Python number, it calls
+# these instead (compiler/specialize.py): the math function, about five times faster than a numpy ufunc on
+# a scalar, with a Python float result. They give numpy's value to the last bit (tests/test_specialize_kinds.py
+# checks this on a sample); where math refuses an argument numpy takes (sin of inf, the square root of a
+# negative number) they call numpy, so the result and its warning are numpy's.
+
+def sin_of_number(x):
+    """``np.sin(x)`` for a Python number ``x``, as a Python float."""
+    try:
+        return math.sin(x)
+    except (ValueError, OverflowError):
+        return np.sin(x)
+
+
+def cos_of_number(x):
+    """``np.cos(x)`` for a Python number ``x``, as a Python float."""
+    try:
+        return math.cos(x)
+    except (ValueError, OverflowError):
+        return np.cos(x)
+
+
+def sqrt_of_number(x):
+    """``np.sqrt(x)`` for a Python number ``x``, as a Python float."""
+    try:
+        return math.sqrt(x)
+    except (ValueError, OverflowError):
+        return np.sqrt(x)
+
+
+NUMBER_FORMS = {np.sin: sin_of_number, np.cos: cos_of_number, np.sqrt: sqrt_of_number}
+for _form in NUMBER_FORMS.values():
+    _form.on_numbers = True  # cheap on numbers: the backward pass may recompute it (liveness.py)
+
+
+@vjp_rule(sin_of_number)
+def sin_on_number(g, ans, x):
+    return g * cos_of_number(x)
+
+
+@vjp_rule(cos_of_number)
+def cos_on_number(g, ans, x):
+    return -g * sin_of_number(x)
+
+
+@vjp_rule(sqrt_of_number)
+def sqrt_on_number(g, ans, x):
+    return g / (2 * ans)
+
+
+diagonal(sin_of_number, cos_of_number, sqrt_of_number)
+
+
 @vjp_rule(math.sin)
 def sin(g, ans, x):
     return g * math.cos(x)

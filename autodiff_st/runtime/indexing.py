@@ -18,9 +18,27 @@ __all__ = [
 ]
 
 
+# The types of the parts of a basic index: each names positions at most once, so ``out[index] = v`` and
+# ``acc[index] += v`` put every element of ``v`` in its place (an integer-array index may repeat a position,
+# and then only ``np.add.at`` adds up every read).
+_BASIC_PARTS = frozenset((int, bool, slice, type(None), type(Ellipsis), np.intp, np.int64, np.int32))
+# dtype kinds that add into a float or integer cotangent in place as they would out of place
+_REAL_KINDS = frozenset("fiub")
+
+
 def _basic_index(index):
-    return all(isinstance(i, (int, slice, type(None), type(Ellipsis))) or (isinstance(i, np.integer))
-               for i in index)
+    for i in index:
+        if type(i) not in _BASIC_PARTS and not isinstance(i, (int, slice, type(None), type(Ellipsis), np.integer)):
+            return False
+    return True
+
+
+def _real(v):
+    """Whether ``v`` is a real (not complex) number or array: then ``index_grad`` keeps ``x``'s dtype."""
+    if type(v) is float or type(v) is int:
+        return True
+    dtype = getattr(v, "dtype", None)
+    return dtype is not None and dtype.kind in _REAL_KINDS
 
 
 def index_grad(v, x, index):
@@ -29,9 +47,12 @@ def index_grad(v, x, index):
     Repeated positions in an integer-array index add up, as each one read the same element. For a
     tuple, list or dict ``x``, the cotangent is the same structure with ``v`` at ``index``.
     """
-    if isinstance(x, (tuple, list, dict)):
+    if type(x) is np.ndarray and _real(v):  # the common case, without the general checks below
+        out = np.zeros(x.shape, x.dtype)
+    elif isinstance(x, (tuple, list, dict)):
         return _container_index_grad(v, x, index)
-    out = np.zeros(np.shape(x), dtype=np.result_type(v, x) if np.iscomplexobj(v) else getattr(x, "dtype", float))
+    else:
+        out = np.zeros(np.shape(x), dtype=np.result_type(v, x) if np.iscomplexobj(v) else getattr(x, "dtype", float))
     if _basic_index(index):
         out[index] = v
     else:
@@ -45,16 +66,36 @@ def accumulate_index(acc, v, x, index):
 
     Where ``acc`` is an array that owns its memory and that nothing but the generated statement refers
     to (its reference count shows that: the name it is rebound to, and this call), ``v`` is added into it
-    in place, at the cost of the indexed elements alone; a loop reading ``x[i]`` then costs O(1) per
-    read instead of a full array. Otherwise (shared, a view, another dtype, a container, a batched
-    value) it makes a new array, exactly as ``acc + index_grad(...)`` would.
+    in place, at the cost of the indexed elements alone: a slice add for a basic index (integers, slices,
+    ``None``, ``...``, in any number of dimensions), ``np.add.at`` for an integer-array or boolean index,
+    so that repeated positions add up. A loop reading ``x[i]``, ``x[a:b]`` or ``W[:, j]`` then costs the
+    size of the read instead of a full array per read. Otherwise (shared, a view, read-only, another
+    dtype, a complex ``v`` into a real cotangent, a container, a batched value) it makes a new array,
+    exactly as ``acc + index_grad(...)`` would. The result is the same either way.
     """
+    if (type(acc) is np.ndarray and acc.base is None and sys.getrefcount(acc) <= _SOLE_REFERENCES
+            and type(x) is np.ndarray and acc.shape == x.shape and _real(v)
+            and (acc.dtype is x.dtype or np.promote_types(acc.dtype, x.dtype) == acc.dtype)):
+        if _basic_index(index):
+            try:
+                acc[index] += v
+                return acc
+            except ValueError:  # a read-only acc (numpy checks before it writes anything), or v that does not fit
+                pass
+        elif acc.flags.writeable:  # np.add.at writes into a read-only array without a word
+            np.add.at(acc, index, v)
+            return acc
+    return _accumulate_index_general(acc, v, x, index)
+
+
+def _accumulate_index_general(acc, v, x, index):
+    """``accumulate_index`` where the fast path's conditions do not all hold: in place into a copy of
+    ``acc`` of the result's dtype, or the plain sum."""
     if isinstance(x, (tuple, list, dict)) or type(acc) is not np.ndarray or acc.shape != np.shape(x):
         return acc + index_grad(v, x, index)
     dtype = np.result_type(acc, np.result_type(v, x) if np.iscomplexobj(v) else getattr(x, "dtype", float))
-    if not (acc.dtype == dtype and acc.base is None and acc.flags.writeable
-            and sys.getrefcount(acc) <= _SOLE_REFERENCES):
-        acc = acc.astype(dtype, copy=True)
+    # A new array, never ``acc`` itself: the fast path already declined to update it in place.
+    acc = acc.astype(dtype, copy=True)
     if _basic_index(index):
         acc[index] += v
     else:

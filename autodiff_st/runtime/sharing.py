@@ -18,7 +18,12 @@ import numpy as np
 from ..core.errors import AliasingError
 from .loader import origin_at
 
-__all__ = ["check_unshared"]
+__all__ = ["ARGUMENT_UPDATE", "ARGUMENT_WRITE", "check_unshared"]
+
+# What ``check_unshared`` is told about an argument of the function: it is updated in place (``a *= b``),
+# or written into (``a[i] = v``).
+ARGUMENT_UPDATE = "update"
+ARGUMENT_WRITE = "write"
 
 # How many calls into the user's functions, made by generated code, enclose the code running now, per thread.
 _CALLS = threading.local()
@@ -53,17 +58,17 @@ def _shares(array, other):
     return False
 
 
-def check_unshared(array, others, names, written, write, argument=False):
+def check_unshared(array, others, names, written, write, argument=None):
     """Raise an ``AliasingError`` at the user's line if ``array`` (the user's ``written``) shares memory
     with one of ``others`` (the user's ``names``): a write into it would change them too, and the
     derivative would not see that. ``write`` says what the line does.
 
-    With ``argument``, ``array`` is an argument of the function, written into (``a[i] = v``, which changes
-    the caller's array as Python does) or updated (``a *= b``, which the normal form rewrites as a new
-    array). Either is Python's program, as far as the derivative goes, when the function is the one the
+    With ``argument``, ``array`` is an argument of the function, written into (``ARGUMENT_WRITE``:
+    ``a[i] = v``, which changes the caller's array as Python does) or updated (``ARGUMENT_UPDATE``:
+    ``a *= b``, which the normal form rewrites as a new array). Either is Python's program, as far as the derivative goes, when the function is the one the
     user transformed (the caller is the user), but not when a differentiated caller passed the array
     and may read it again: refused there, for arrays."""
-    if argument == "write" and not isinstance(array, np.ndarray):
+    if argument == ARGUMENT_WRITE and not isinstance(array, np.ndarray):
         frame = sys._getframe(1)
         raise AliasingError(
             f"autodiff_st cannot differentiate this {write}: `{written}` is an argument that is not an array (a "
@@ -72,7 +77,7 @@ def check_unshared(array, others, names, written, write, argument=False):
             hint=f"Make a new one first: `{written} = dict({written})` or `{written} = list({written})`.")
     if not isinstance(array, np.ndarray):
         return  # a number or a list: only an array can share memory with another name
-    if argument and getattr(_CALLS, "depth", 0) > 0:
+    if argument is not None and getattr(_CALLS, "depth", 0) > 0:
         frame = sys._getframe(1)
         raise AliasingError(
             f"autodiff_st cannot differentiate this {write}: `{written}` is an argument, and changing it in "

@@ -7,6 +7,7 @@ auxiliary outputs split off, and the decorator forms ``t(fn)``, ``@t`` and ``@t(
 
 import functools
 import inspect
+from typing import Any, Callable, List, Optional, Tuple, TypeVar, Union, cast
 
 import numpy as np
 
@@ -29,6 +30,11 @@ class _Default(int):
 
 
 FIRST = _Default(0)
+
+# The types of the public signatures (docs/api.md): which arguments to differentiate, and a user function.
+Positions = Optional[Union[int, Tuple[int, ...], List[int]]]
+Function = Callable[..., Any]
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def resolve_positions(grad_position, argnums):
@@ -214,7 +220,7 @@ def target_of(fn):
     return target, bound_prefix(fn)
 
 
-def decorator(make):
+def decorator(make: _F) -> _F:
     """Let a transform be used as ``t(fn, ...)``, ``@t`` or ``@t(options)``."""
 
     @functools.wraps(make)
@@ -223,4 +229,4 @@ def decorator(make):
             return lambda f: make(f, *args, **kwargs)
         return make(fn, *args, **kwargs)
 
-    return transform
+    return cast(_F, transform)

@@ -27,6 +27,7 @@ named ``g``, ``ans`` or ``t``.
 import functools
 import inspect
 import re
+from typing import Any, Callable, Optional, Sequence
 
 from ..core import registry
 from ..core.errors import OptionTypeError, OptionValueError
@@ -177,7 +178,7 @@ class CustomJVP(_Custom):
 
 
 def _decorator(cls):
-    def make(fn=None, *, nondiff_argnums=()):
+    def make(fn: Optional[Callable[..., Any]] = None, *, nondiff_argnums: Sequence[int] = ()) -> Any:
         if fn is None:
             return lambda f: cls(f, nondiff_argnums)
         return cls(fn, nondiff_argnums)

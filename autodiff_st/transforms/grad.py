@@ -6,6 +6,8 @@ a plain ``grad`` differentiates the inner one's generated gradient function, and
 gives that function to the Jacobians of a ``grad`` and to generated code that calls a ``grad``.
 """
 
+from typing import Any, Optional, Tuple, TypeVar, Union
+
 import numpy as np
 
 from ..compiler.disk_cache import disable as disable_disk, enable as enable_disk
@@ -19,9 +21,11 @@ from ..runtime import ones_like
 from ..runtime.calls import argument_kinds, call_forward
 from ..runtime.loader import small_function
 from ..runtime.weights import WeightGradients, argument_roots
-from .checks import (FIRST, as_tuple, check_input, check_positions, decorator, function_name, match_input,
+from .checks import (FIRST, Function, Positions, as_tuple, check_input, check_positions, decorator, function_name, match_input,
                      resolve_positions, resolve_weights, target_of)
 from .vjp import VJPFunction, WeightsVJPFunction
+
+_T = TypeVar("_T")
 
 
 def _value_and_grads(fn, positions, mode):
@@ -326,8 +330,9 @@ def _value_and_grads_with_weights(fn, positions, mode):
 
 
 @decorator
-def grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argnums=None, return_value=False,
-         grad_vars=None):
+def grad(fn: Optional[Function] = None, grad_position: Positions = FIRST, weights: Any = None,
+         has_aux: bool = False, *, argnums: Positions = None, return_value: bool = False,
+         grad_vars: Any = None) -> Function:
     """The gradient of ``fn`` with respect to the arguments at ``grad_position`` and the Parameters in
     ``weights``: ``(input_grads, weight_grads)`` when both are given.
 
@@ -343,7 +348,8 @@ def grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argnums=None, 
 
 
 @decorator
-def value_and_grad(fn, grad_position=FIRST, weights=None, has_aux=False, *, argnums=None, grad_vars=None):
+def value_and_grad(fn: Optional[Function] = None, grad_position: Positions = FIRST, weights: Any = None,
+                   has_aux: bool = False, *, argnums: Positions = None, grad_vars: Any = None) -> Function:
     """Like ``grad``, but returns ``(value, gradient)``; with has_aux, value is the whole output tuple."""
     positions = resolve_positions(grad_position, argnums)
     resolved = resolve_weights(weights, grad_vars)
@@ -371,32 +377,33 @@ class GradAndValue(Grad):
 
 
 @decorator
-def grad_and_value(fn, argnums=0, has_aux=False):
+def grad_and_value(fn: Optional[Function] = None, argnums: Union[int, Tuple[int, ...]] = 0,
+                   has_aux: bool = False) -> Function:
     """The gradient and the value of ``fn`` in one call, as torch.func names it: ``(gradient, value)``, or
     ``(gradient, (value, aux))`` with ``has_aux``. ``argnums`` is an int or a tuple of ints."""
     positions = resolve_positions(FIRST, argnums)
     return GradAndValue(fn, positions, has_aux, return_value=False, value_and_grad=True)
 
 
-def clear_cache():
+def clear_cache() -> None:
     """Forget every compiled adjoint, as ``jax.clear_caches`` does: transforms made before compile again on
     their next call (after editing a rule, or to free memory)."""
     clear()
 
 
-def enable_disk_cache(path=None):
+def enable_disk_cache(path: Optional[str] = None) -> str:
     """Keep generated adjoints on disk, so that a new process reuses them instead of compiling again: in
     ``path``, or the user's cache directory (see docs/api.md). Returns the directory. Refuses (with
     PermissionError) a directory that is not the user's or that group or others may write."""
     return enable_disk(path)
 
 
-def disable_disk_cache():
+def disable_disk_cache() -> None:
     """Stop reading and writing the disk cache in this process (its files stay)."""
     disable_disk()
 
 
-def source(fn_or_transform):
+def source(fn_or_transform: Function) -> Source:
     """The generated Python source behind a transform (or, for a plain function, its vjp adjoint): a
     ``str`` that a notebook shows as highlighted code."""
     return Source(_source_text(fn_or_transform))
@@ -416,6 +423,6 @@ def _source_text(fn_or_transform):
 hooks.install_source(source)
 
 
-def stop_gradient(x):
+def stop_gradient(x: _T) -> _T:
     """Return ``x`` unchanged, as a constant: no gradient flows back through it."""
     return x

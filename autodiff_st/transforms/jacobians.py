@@ -15,6 +15,7 @@ collector, batched like the plain one: the collector then totals one cotangent p
 """
 
 import logging
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -31,11 +32,12 @@ from ..runtime.trees import parts_of
 from ..runtime.weights import WeightGradients
 from ..core.names import identifier_for
 from ..runtime.loader import small_function
-from .checks import (FIRST, as_tuple, check_input, check_positions, decorator, function_name, resolve_positions,
+from .checks import (FIRST, Function, Positions, as_tuple, check_input, check_positions, decorator, function_name, resolve_positions,
                      resolve_weights, split_aux, target_of)
 from .grad import Grad, WeightsGrad, gradient_function
 from .jacobian_parts import (as_like, basis, check_jacobian_inputs, is_int, jacobian_dtype, nest, one_hot,
                              output_leaves, zero_like_output)
+from .progress import check_progress, track, with_progress
 from .pytrees import has_containers, is_tree_output, pytree_jacobian, retyped_jacobian, tree_output_jacobian
 from .second_order import jacobian_of_gradient, jacobian_of_jacfwd, jacobian_of_jacrev, source_of_nested
 from .vjp import forward_with_weights
@@ -76,7 +78,7 @@ def _tangent_batch(fn, active, args, zero_tangents, slot, has_aux, chunk_size=No
     (jvp_fn,) = adjoint_functions(target, shifted, "jvp", argument_kinds(prefix + tuple(args)))
     step = size if chunk_size is None else chunk_size
     chunks = []
-    for start in range(0, size, step):
+    for start in track(range(0, size, step)):
         stop = min(size, start + step)
         tangents = list(zero_tangents)
         tangents[slot] = Batched(basis(np.shape(x), np.asarray(x).dtype, start, stop))
@@ -111,7 +113,7 @@ def check_tangent(t, x, position):
 
 
 @user_facing
-def jvp(fn, inputs, tangents, has_aux=False):
+def jvp(fn: Function, inputs: Any, tangents: Any, has_aux: bool = False) -> Tuple[Any, ...]:
     """Push ``tangents`` through ``fn`` at ``inputs``: returns ``(outputs, tangent_outputs)``, or
     ``(outputs, tangent_outputs, aux)`` with has_aux. ``inputs`` and ``tangents`` are tuples (a single
     array is taken as a 1-tuple). ``fn`` may be a plain ``grad`` (Hessian-vector products) or ``jacrev``."""
@@ -217,8 +219,10 @@ def _match_output(t, y):
     return t
 
 
+@with_progress
 class JacRev(Transform):
-    def __init__(self, fn, positions, has_aux, return_value, chunk_size, holomorphic, allow_int, weights=None):
+    def __init__(self, fn, positions, has_aux, return_value, chunk_size, holomorphic, allow_int, weights=None,
+                 progress=False):
         super().__init__(fn)
         if positions is None and weights is None:
             raise ValueError("jacrev needs something to differentiate: grad_position (or argnums) and weights "
@@ -233,13 +237,14 @@ class JacRev(Transform):
         self.holomorphic = holomorphic
         self.allow_int = allow_int
         self.weights = weights  # None, or (the Parameters, the form of their Jacobians) from as_weight_tuple
+        self.progress = progress  # progress.py: count the passes of each call
         self.last_source = None  # with weights: the generated module the last call ran
         if rules.lookup(fn) is None and not isinstance(fn, Transform):
             target_of(fn)  # fail early on a function without source
 
     def rebind(self, fn):
         return JacRev(fn, self.positions, self.has_aux, self.return_value, self.chunk_size, self.holomorphic,
-                      self.allow_int, self.weights)
+                      self.allow_int, self.weights, self.progress)
 
     def plain_for(self, fn, positions, return_value=False):
         """A plain jacrev of ``fn`` with this one's chunk_size: how second_order.py differentiates the
@@ -348,14 +353,14 @@ class JacRev(Transform):
             if columns:
                 step = max(size, 1) if self.chunk_size is None else self.chunk_size  # an empty output has no rows
                 if batched is not None and self.chunk_size != 1:
-                    for start in range(0, size, step):
+                    for start in track(range(0, size, step)):
                         stop = min(size, start + step)
                         cotangent = self._cotangent_batch(leaves, tuple_out, k, shape, dtype, start, stop)
                         grads = batched(cotangent)
                         for c, (x, g) in enumerate(zip(columns, grads)):
                             rows[c].append(np.reshape(g, (stop - start,) + np.shape(x)))
                 else:
-                    for index in range(size):
+                    for index in track(range(size)):
                         e = one_hot(shape, dtype, index)
                         v = self._cotangent_single(leaves, tuple_out, k, e, leaf)
                         grads = backward(v)
@@ -422,8 +427,9 @@ def _weight_form(jacobians, form):
     return dict(zip(form, jacobians))
 
 
+@with_progress
 class JacFwd(Transform):
-    def __init__(self, fn, positions, has_aux, return_value, holomorphic, chunk_size=None):
+    def __init__(self, fn, positions, has_aux, return_value, holomorphic, chunk_size=None, progress=False):
         super().__init__(fn)
         if positions is None:
             raise ValueError("jacfwd needs grad_position (or argnums): which inputs to differentiate.")
@@ -432,11 +438,13 @@ class JacFwd(Transform):
         self.return_value = return_value
         self.holomorphic = holomorphic
         self.chunk_size = chunk_size  # at most this many tangent columns pushed at once; None: all of an input
+        self.progress = progress  # progress.py: count the passes of each call
         if rules.lookup(fn) is None and not isinstance(fn, Transform):
             target_of(fn)
 
     def rebind(self, fn):
-        return JacFwd(fn, self.positions, self.has_aux, self.return_value, self.holomorphic, self.chunk_size)
+        return JacFwd(fn, self.positions, self.has_aux, self.return_value, self.holomorphic, self.chunk_size,
+                      self.progress)
 
     def plain_for(self, fn, positions, return_value=False):
         """A plain jacfwd of ``fn`` with this one's chunk_size: how second_order.py differentiates the
@@ -469,7 +477,7 @@ class JacFwd(Transform):
             if batch is not None:  # one batched pass: the tangents carry a leading batch axis
                 batches[p] = list(batch) if tuple_out else [batch]
                 continue
-            for j in range(int(np.size(x))):
+            for j in track(range(int(np.size(x)))):
                 tangents = list(zero_tangents)
                 tangents[slot] = as_like(one_hot(np.shape(x), dtype, j), x)
                 _, out_dot = run(tuple(tangents), *args)
@@ -525,19 +533,23 @@ def nested_jacobian(outer, args, active):
 
 
 @decorator
-def jacrev(fn, grad_position=FIRST, has_aux=False, *, argnums=None, weights=None, grad_vars=None,
-           return_value=False, chunk_size=None, holomorphic=False, allow_int=False):
+def jacrev(fn: Optional[Function] = None, grad_position: Positions = FIRST, has_aux: bool = False, *,
+           argnums: Positions = None, weights: Any = None, grad_vars: Any = None, return_value: bool = False,
+           chunk_size: Optional[int] = None, holomorphic: bool = False, allow_int: bool = False,
+           progress: bool = False) -> Function:
     """The Jacobian of ``fn`` by reverse mode, with respect to the arguments at ``grad_position`` and the
     Parameters in ``weights`` (alias ``grad_vars``): ``(input_jacs, weight_jacs)`` when both are given.
-    See the module docstring and docs/api.md."""
+    ``progress=True`` shows a bar over its passes (progress.py). See the module docstring and docs/api.md."""
     return JacRev(fn, resolve_positions(grad_position, argnums), has_aux, return_value, chunk_size, holomorphic,
-                  allow_int, resolve_weights(weights, grad_vars))
+                  allow_int, resolve_weights(weights, grad_vars), check_progress("jacrev", progress))
 
 
 @decorator
-def jacfwd(fn, grad_position=FIRST, has_aux=False, *, argnums=None, return_value=False, holomorphic=False,
-           chunk_size=None):
+def jacfwd(fn: Optional[Function] = None, grad_position: Positions = FIRST, has_aux: bool = False, *,
+           argnums: Positions = None, return_value: bool = False, holomorphic: bool = False,
+           chunk_size: Optional[int] = None, progress: bool = False) -> Function:
     """The Jacobian of ``fn`` by forward mode: the columns of the identity pushed through the generated
     tangent function, batched, at most ``chunk_size`` columns at a time (None: all columns of an input
-    at once; 1: one unbatched pass per column)."""
-    return JacFwd(fn, resolve_positions(grad_position, argnums), has_aux, return_value, holomorphic, chunk_size)
+    at once; 1: one unbatched pass per column). ``progress=True`` shows a bar over its passes (progress.py)."""
+    return JacFwd(fn, resolve_positions(grad_position, argnums), has_aux, return_value, holomorphic, chunk_size,
+                  check_progress("jacfwd", progress))

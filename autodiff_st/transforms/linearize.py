@@ -9,6 +9,8 @@ not one multiplication by a stored linear map (JAX stores the linearized program
 that of one jvp, and nothing depends on the tangents' values.
 """
 
+from typing import Any, Callable, Tuple
+
 from ..core.errors import AutodiffError
 from .checks import check_input, function_name
 from .jacobian_parts import zero_like_output
@@ -35,7 +37,7 @@ class Linearized:
         return f"<linearized {function_name(self.fn)} at {len(self.primals)} primal(s)>"
 
 
-def linearize(fn, *primals, has_aux=False):
+def linearize(fn: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Tuple[Any, ...]:
     """``(fn(*primals), f_jvp)``, or ``(fn(*primals), f_jvp, aux)`` with has_aux, where ``f_jvp(*tangents)``
     gives the tangent of the output along ``tangents`` at ``primals``. See the module docstring."""
     if not primals:

@@ -8,6 +8,8 @@ any user function. ``jacobians.nested_jacobian`` chooses the route; the outer tr
 builds the outer Jacobian of that small function.
 """
 
+from typing import Optional
+
 import numpy as np
 
 from ..compiler.cache import adjoint_functions, compiled_adjoint
@@ -16,10 +18,11 @@ from ..core.transform import Transform
 from ..runtime.calls import argument_kinds
 from ..core.names import identifier_for
 from ..runtime.loader import small_function
-from .checks import (FIRST, as_tuple, check_positions, decorator, function_name, resolve_positions, split_aux,
+from .checks import (FIRST, Function, Positions, as_tuple, check_positions, decorator, function_name, resolve_positions, split_aux,
                      target_of)
 from .grad import Grad, gradient_function
 from .jacobian_parts import as_like, check_jacobian_inputs, jacobian_dtype, one_hot, output_leaves, zero_like_output
+from .progress import check_progress, track, with_progress
 from .pytrees import has_containers, pytree_jacobian
 
 
@@ -80,7 +83,7 @@ def jacobian_of_jacrev(outer, args, active):
         size = int(np.prod(shape, dtype=np.int64))
         dtype = np.asarray(leaf).dtype if np.asarray(leaf).dtype.kind == "f" else np.float64
         rows = []
-        for r in range(size):
+        for r in track(range(size)):
             e = as_like(one_hot(shape, dtype, r), leaf)
             v = tuple(e if j == k else zero_like_output(other) for j, other in enumerate(y_leaves)) if tuple_y else e
             rows.append(row_jacobian(*prefix, *args, v))
@@ -122,7 +125,7 @@ def jacobian_of_jacfwd(outer, args, active):
         x = args[p]
         dtype = np.asarray(x).dtype
         columns[p] = [column_jacobian(*prefix, *args, as_like(one_hot(np.shape(x), dtype, j), x))
-                      for j in range(int(np.size(x)))]
+                      for j in track(range(int(np.size(x))))]
 
     def block(k, p, q):
         if p not in inner_active or q not in active or not columns[p]:
@@ -165,20 +168,22 @@ def _row_function(forward, backward, count, name):
                                {f"{name}_forward": forward, f"{name}_backward": backward})
 
 
+@with_progress
 class Hessian(Transform):
     """Forward mode over the generated gradient function: ``jacfwd(grad(f))``, by transforming the
     generated code of the gradient again."""
 
-    def __init__(self, fn, positions, has_aux):
+    def __init__(self, fn, positions, has_aux, progress=False):
         super().__init__(fn)
         if positions is None:
             raise ValueError("hessian needs grad_position (or argnums).")
         self.positions = positions
         self.has_aux = has_aux
+        self.progress = progress  # progress.py: count the passes of each call
         target_of(fn)
 
     def rebind(self, fn):
-        return Hessian(fn, self.positions, self.has_aux)
+        return Hessian(fn, self.positions, self.has_aux, self.progress)
 
     def __call__(self, *args):
         fn = self.fn
@@ -197,7 +202,7 @@ class Hessian(Transform):
         columns = {p: [] for p in active}  # columns[q][j]: the gradients' tangents along basis vector j of q
         for slot, q in enumerate(active):
             x = args[q]
-            for j in range(int(np.size(x))):
+            for j in track(range(int(np.size(x)))):
                 tangents = list(zero_tangents)
                 tangents[slot] = as_like(one_hot(np.shape(x), np.asarray(x).dtype, j), x)
                 (value, *_), (_, *grad_dots) = tangent_fn(tuple(tangents), *prefix, *args)
@@ -231,6 +236,8 @@ class Hessian(Transform):
 
 
 @decorator
-def hessian(fn, grad_position=FIRST, has_aux=False, *, argnums=None):
-    """The Hessian of a scalar ``fn``: forward mode over its generated gradient."""
-    return Hessian(fn, resolve_positions(grad_position, argnums), has_aux)
+def hessian(fn: Optional[Function] = None, grad_position: Positions = FIRST, has_aux: bool = False, *,
+            argnums: Positions = None, progress: bool = False) -> Function:
+    """The Hessian of a scalar ``fn``: forward mode over its generated gradient, one pass per column
+    (``progress=True`` shows a bar over them, progress.py)."""
+    return Hessian(fn, resolve_positions(grad_position, argnums), has_aux, check_progress("hessian", progress))

@@ -6,6 +6,8 @@ backward pass also reports the Parameters it reads to a ``WeightGradients`` coll
 ``weights=`` runs them too.
 """
 
+from typing import Any, Callable, Tuple
+
 import numpy as np
 
 from ..compiler.cache import adjoint_functions, compiled_adjoint
@@ -81,7 +83,8 @@ class WeightsVJPFunction:
 
 
 @user_facing
-def vjp(fn, *inputs, weights=None, has_aux=False, grad_vars=None):
+def vjp(fn: Callable[..., Any], *inputs: Any, weights: Any = None, has_aux: bool = False,
+        grad_vars: Any = None) -> Tuple[Any, ...]:
     """Run ``fn(*inputs)`` and return ``(outputs, vjp_fn)``, or ``(outputs, vjp_fn, aux)`` with has_aux.
     With ``weights``, ``vjp_fn(v)`` returns ``(input_grads, weight_grads)``."""
     check_options("vjp", has_aux=has_aux)

@@ -5,6 +5,7 @@ every operation has a batching rule, and one call per batch element where it has
 """
 
 import functools
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from ..core.transform import check_options
 from ..runtime import batched as batching_runtime
 from ..runtime.batched import Batched
 from ..runtime.calls import underlying_function
+from .progress import check_progress, track, with_progress
 
 
 def _check_axis_spec(spec, what):
@@ -33,10 +35,11 @@ def _check_axis_spec(spec, what):
                           f"{type(spec).__name__}.")
 
 
+@with_progress
 class VMap:
     """The function returned by ``vmap``."""
 
-    def __init__(self, fn, in_axes=0, out_axes=0, chunk_size=None):
+    def __init__(self, fn, in_axes=0, out_axes=0, chunk_size=None, progress=False):
         if not callable(fn):
             raise OptionTypeError(f"vmap expects a function, got {type(fn).__name__}")
         _check_axis_spec(in_axes, "in_axes")
@@ -46,12 +49,13 @@ class VMap:
         self.in_axes = in_axes
         self.out_axes = out_axes
         self.chunk_size = chunk_size
+        self.progress = progress  # progress.py: count the chunks of each call
         functools.update_wrapper(self, fn, updated=())
 
     def __get__(self, obj, objtype=None):
         if obj is None:
             return self
-        return VMap(self.fn.__get__(obj, objtype), self.in_axes, self.out_axes, self.chunk_size)
+        return VMap(self.fn.__get__(obj, objtype), self.in_axes, self.out_axes, self.chunk_size, self.progress)
 
     @user_facing
     def __call__(self, *args, **kwargs):
@@ -78,7 +82,7 @@ class VMap:
         if step >= size:
             return self._finish(self._run(moved, kwargs), size)
         chunks = []
-        for start in range(0, size, step):
+        for start in track(range(0, size, step)):
             part = tuple(_take(a, start, start + step) for a in moved)
             n = min(step, size - start)
             chunks.append(self._finish(self._run(part, kwargs), n))
@@ -188,12 +192,14 @@ def _concatenate(chunks, axis, first):
     return np.concatenate(chunks, axis=axis)
 
 
-def vmap(fn, in_axes=0, out_axes=0, chunk_size=None):
+def vmap(fn: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, chunk_size: Optional[int] = None,
+         progress: bool = False) -> Callable[..., Any]:
     """Map ``fn`` over axis ``in_axes`` of its arguments; the results carry the mapped axis at ``out_axes``.
 
     ``in_axes`` is an int, None (not mapped), or a tuple with one entry per positional argument; a tuple,
     list or dict argument maps each leaf over the same axis (or over a matching structure of axes).
     ``out_axes`` is an int or a tuple per output. ``chunk_size=k`` runs k batch elements at a time.
-    Keyword arguments are passed through unmapped. See docs/vmap.md.
+    Keyword arguments are passed through unmapped. ``progress=True`` shows a bar over the chunks
+    (progress.py). See docs/vmap.md.
     """
-    return VMap(fn, in_axes, out_axes, chunk_size)
+    return VMap(fn, in_axes, out_axes, chunk_size, check_progress("vmap", progress))
