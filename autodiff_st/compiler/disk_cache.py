@@ -126,8 +126,10 @@ def _user_rules():
 
 
 def key_for(fn, positions, mode, kinds, roots):
-    """The hash naming ``fn``'s entry, or None for a function without a readable file."""
+    """The hash naming ``fn``'s entry, or None for a function without a readable file (or generated)."""
     code = fn.__code__
+    if code.co_filename.startswith("<"):  # generated code (numbered per process) or a console: not stored
+        return None
     lines = linecache.getlines(code.co_filename)
     if not lines:
         return None
