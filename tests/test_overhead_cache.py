@@ -18,7 +18,7 @@ import autodiff_st as ad
 from autodiff_st.compiler import disk_cache
 from autodiff_st.compiler.templates import copy_tree, template_of
 from autodiff_st.core import registry
-from autodiff_st.core.errors import InputTypeError
+from autodiff_st.core.errors import InputTypeError, StaleSourceError
 from autodiff_st.testing import check_grads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -245,5 +245,31 @@ def test_refuses_shared_directories(tmp_path):
             ad.enable_disk_cache(str(link))
         created = ad.enable_disk_cache(str(tmp_path / "new" / "cache"))
         assert stat.S_IMODE(os.stat(created).st_mode) == 0o700
+    finally:
+        ad.disable_disk_cache()
+
+
+def _exec_file(path, text):
+    path.write_text(text)
+    namespace = {"np": np}
+    exec(compile(text, str(path), "exec"), namespace)
+    return namespace["f"]
+
+
+def test_redefined_function_in_the_same_file_is_not_confused(tmp_path):
+    """A file rewritten in one process: the older function must not load the newer one's entry."""
+    ad.enable_disk_cache(str(tmp_path / "cache"))
+    try:
+        path = tmp_path / "cell.py"
+        first = _exec_file(path, "def f(x):\n    return x * x\n")
+        assert ad.grad(first)(3.0) == pytest.approx(6.0)
+        second = _exec_file(path, "def f(x):\n    return np.sin(x) * x * x\n")
+        assert ad.grad(second)(3.0) == pytest.approx(np.cos(3.0) * 9.0 + np.sin(3.0) * 6.0)
+        ad.clear_cache()  # only the disk cache is left
+        assert ad.grad(second)(3.0) == pytest.approx(np.cos(3.0) * 9.0 + np.sin(3.0) * 6.0)
+        # The older function's code no longer matches its file: its key differs from the newer one's, so it
+        # is compiled again, and refused as stale, never given the newer function's adjoint.
+        with pytest.raises(StaleSourceError):
+            ad.grad(first)(3.0)
     finally:
         ad.disable_disk_cache()

@@ -12,7 +12,7 @@ warning on the "autodiff_st" logger). Entries are written 0600, atomically.
 An entry is the generated module's source and what is needed to bind it again: the names of its
 generated functions, its line map, the helpers it is given (by module and qualified name) and the
 guards it was compiled under. Its file name is a hash of everything the generated code depends on: the
-text of the user's file, the function's place in it, positions, mode, argument kinds, the library (its
+text of the user's file, the function's place in it and its bytecode, positions, mode, argument kinds, the library (its
 version and the size and time of each of its files), Python's and numpy's versions, and the rules users
 registered. An entry is never trusted: it must carry that key and a SHA-256 of its own content, every
 helper must import to an object of the recorded name, and every guard name must still resolve to the
@@ -125,6 +125,17 @@ def _user_rules():
     return parts
 
 
+def _code_digest(code):
+    """A hash of the function's own bytecode, names and constants (nested code objects by their own hash):
+    a function defined from an older text of a file that has since changed gets another key."""
+    digest = hashlib.sha256(code.co_code)
+    for names in (code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars):
+        digest.update(repr(names).encode())
+    for const in code.co_consts:
+        digest.update((_code_digest(const) if isinstance(const, types.CodeType) else repr(const)).encode())
+    return digest.hexdigest()
+
+
 def key_for(fn, positions, mode, kinds, roots):
     """The hash naming ``fn``'s entry, or None for a function without a readable file (or generated)."""
     code = fn.__code__
@@ -135,8 +146,8 @@ def key_for(fn, positions, mode, kinds, roots):
         return None
     parts = [str(_FORMAT), _library_fingerprint(), code.co_filename, str(code.co_firstlineno),
              code.co_qualname if hasattr(code, "co_qualname") else code.co_name,
-             hashlib.sha256("".join(lines).encode()).hexdigest(), repr(positions), mode, repr(kinds),
-             repr(roots)] + _user_rules()
+             hashlib.sha256("".join(lines).encode()).hexdigest(), _code_digest(code), repr(positions), mode,
+             repr(kinds), repr(roots)] + _user_rules()
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
