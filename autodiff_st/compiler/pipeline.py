@@ -47,6 +47,7 @@ class Compiled:
     param_names: tuple
     user_locals: frozenset
     _guard_plan: tuple = None
+    factory_name: str = None  # the function that binds the helpers, in ``source`` (for the disk cache)
     generation: int = dataclasses.field(default_factory=lambda: GENERATION[0])
 
     def still_valid(self, fn):
@@ -63,6 +64,8 @@ class Compiled:
             plan = self._guard_plan = tuple(
                 (name, obj, freevars.index(name) if name in freevars else None)
                 for name, obj in self.guards if name not in self.user_locals)
+        if not plan:
+            return True
         globals_ = fn.__globals__
         for name, obj, cell in plan:
             if cell is not None:
@@ -71,7 +74,9 @@ class Compiled:
                 except ValueError:
                     return False
             else:
-                current = globals_[name] if name in globals_ else _builtin(name)
+                current = globals_.get(name, _UNBOUND)
+                if current is _UNBOUND:
+                    current = _builtin(name)
             if current is not obj:
                 return False
         return True
@@ -85,6 +90,9 @@ class Compiled:
                                      fn.__defaults__ if entry else None,
                                      fn.__kwdefaults__ if entry else None))
         return tuple(out)
+
+
+_UNBOUND = object()
 
 
 def _builtin(name):
@@ -222,7 +230,7 @@ def _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, d
     helper_cells = {n: types.CellType(obj) for n, obj in bound.items()}
     guards = tuple(_guards(parsed, ops, user_locals)) + extra_guards
     return Compiled(source, filename, codes, tuple(f.name for f in functions), helper_cells, guards,
-                    tuple(params), frozenset(user_locals))
+                    tuple(params), frozenset(user_locals), factory_name=factory_name)
 
 
 def _tangent_functions(parsed, body, active_params, namer, helpers, scalar_params, args, comments):

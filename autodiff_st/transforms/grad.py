@@ -8,13 +8,16 @@ gives that function to the Jacobians of a ``grad`` and to generated code that ca
 
 from typing import Any, Optional, Tuple, TypeVar, Union
 
+import numpy as np
+
+from ..compiler.disk_cache import disable as disable_disk, enable as enable_disk
 from ..compiler.cache import adjoint_functions, clear, compiled_adjoint
 from ..core import hooks, registry as rules
 from ..core.checkpoint import loop_policy, mode_with
 from ..core.display import Source
 from ..core.names import identifier_for
 from ..core.errors import AutodiffError, AuxError, OptionValueError
-from ..core.transform import Transform
+from ..core.transform import Transform, traceback_for_user
 from ..runtime import ones_like
 from ..runtime.calls import argument_kinds, call_forward
 from ..runtime.loader import small_function
@@ -55,9 +58,24 @@ def _value_and_grads(fn, positions, mode, checkpoint=None):
         if entry is None or not entry[0].still_valid(target):
             fused = adjoint_functions(target, shifted, mode, kinds)[0]
             entry = by_kinds[kinds] = (compiled_adjoint(target, shifted, mode, kinds), fused)
+        # What this call ran, for Grad's fast path: reused while the kinds match and the module is valid.
+        through_adjoint.last = (prefix, kinds, entry[0], entry[1], target)
         return entry[1](*prefix, *args, **kwargs)
     through_adjoint.last_kinds = None
+    through_adjoint.last = None
     return through_adjoint
+
+
+def _matched(g, x):
+    """``match_input(g, x)``, with its two commonest cases first: a float input, and an array input whose
+    gradient already has its type, dtype and shape."""
+    kind = type(x)
+    if kind is float:
+        return float(g)
+    if kind is np.ndarray and type(g) is np.ndarray and (g.dtype is x.dtype or g.dtype == x.dtype) \
+            and g.shape == x.shape and g.flags.writeable:
+        return g
+    return match_input(g, x)
 
 
 def _inner_gradient_function(inner, args):
@@ -141,6 +159,9 @@ class Grad(Transform):
             target_of(fn)  # fail early on a function without source
         self._by_positions = {}
         self._positions_for = {}  # number of positional arguments -> resolved positions
+        self._last = None  # what the last call ran, for the fast path (see __call__)
+        self._single = isinstance(positions, int)
+        self._gradient_only = type(self).result is Grad.result and not (has_aux or return_value or value_and_grad)
 
     def rebind(self, fn):
         return Grad(fn, self.positions, self.has_aux, self.return_value, self.value_and_grad, self.checkpoint)
@@ -173,11 +194,46 @@ class Grad(Transform):
         """``(*args) -> (out, *gradients)`` for the arguments at ``positions``."""
         return _value_and_grads(self.fn, positions, self.mode, self.checkpoint)
 
+    boundary_inside = True  # __call__ rewrites the user's tracebacks itself (see Transform.__init_subclass__)
+
     def __call__(self, *args, **kwargs):
+        try:
+            # The fast path: as many arguments and the same argument kinds as the last call, and the module
+            # that call ran still valid (no global it read rebound, no clear_cache since). The full path's
+            # checks all run, in their cheapest form; anything else takes the full path.
+            last = self._last
+            if last is not None and len(args) == last[0]:
+                _, positions, prefix, kinds, compiled, fused, target = last
+                if argument_kinds(prefix + args if prefix else args) == kinds and compiled.still_valid(target):
+                    if self._single:
+                        x = args[positions[0]]
+                        if type(x) is not float and not (type(x) is np.ndarray and x.dtype.kind == "f"):
+                            check_input(x, positions[0], self.fn)
+                        out, g = fused(*prefix, *args, **kwargs) if prefix or kwargs else fused(*args)
+                        gradient = float(g) if type(x) is float else _matched(g, x)
+                    else:
+                        for p in positions:
+                            x = args[p]
+                            if type(x) is not float and not (type(x) is np.ndarray and x.dtype.kind == "f"):
+                                check_input(x, p, self.fn)
+                        out, *grads = fused(*prefix, *args, **kwargs)
+                        gradient = tuple([_matched(g, args[p]) for g, p in zip(grads, positions)])
+                    return gradient if self._gradient_only else self.result(out, gradient)
+            return self._full_call(args, kwargs)
+        except Exception as exc:
+            tb = traceback_for_user(exc)
+            if tb is None:
+                raise
+            raise exc.with_traceback(tb)  # noqa: B904 (the same exception, its traceback at the user's lines)
+
+    def _full_call(self, args, kwargs):
         positions, run = self.prepared(args)
         out, *grads = run(*args, **kwargs)
         grads = [match_input(g, args[p]) for g, p in zip(grads, positions)]
-        gradient = grads[0] if isinstance(self.positions, int) else tuple(grads)
+        gradient = grads[0] if self._single else tuple(grads)
+        last = getattr(run, "last", None)
+        if last is not None:
+            self._last = (len(args), positions) + last
         return self.result(out, gradient)
 
     def result(self, out, gradient):
@@ -348,6 +404,18 @@ def clear_cache() -> None:
     """Forget every compiled adjoint, as ``jax.clear_caches`` does: transforms made before compile again on
     their next call (after editing a rule, or to free memory)."""
     clear()
+
+
+def enable_disk_cache(path: Optional[str] = None) -> str:
+    """Keep generated adjoints on disk, so that a new process reuses them instead of compiling again: in
+    ``path``, or the user's cache directory (see docs/api.md). Returns the directory. Refuses (with
+    PermissionError) a directory that is not the user's or that group or others may write."""
+    return enable_disk(path)
+
+
+def disable_disk_cache() -> None:
+    """Stop reading and writing the disk cache in this process (its files stay)."""
+    disable_disk()
 
 
 def source(fn_or_transform: Function) -> Source:

@@ -33,6 +33,9 @@ def _structure(x):
 
 
 def _check_cotangent(v, outputs):
+    kind = type(outputs)  # the common cases first: a float for a float, an array of the output's shape
+    if type(v) is kind and (kind is float or kind is np.ndarray and v.shape == outputs.shape):
+        return
     expected, given = _structure(outputs), None
     try:
         given = _structure(v)
