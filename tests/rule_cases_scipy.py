@@ -159,3 +159,13 @@ if special is not None:
         case(linalg.solve_banded, BANDED(2, 1, 4), R(4, 2), path="PRIMITIVE((2, 1), a0, a1)"),
         case(linalg.solve_banded, BANDED(0, 2, 4), R(4), path="PRIMITIVE((0, 2), a0, a1)"),
     ]
+
+if special is not None:
+    from scipy import stats as _scipy_stats
+
+    CASES += [
+        # multivariate_normal.entropy in cov (symmetric positive definite; only its lower triangle is read);
+        # the mean is passed and has no effect
+        case(_scipy_stats.multivariate_normal.entropy, R(3), SPD(3)),
+        case(_scipy_stats.multivariate_normal.entropy, None, SPD(2)),
+    ]
