@@ -310,7 +310,8 @@ class Tangent(Writer):
 def _without_offset(call, bound, rule, origin):
     """The tangent of a linear reduction given ``initial=`` (``np.sum(x, initial=c)`` is ``c`` plus a linear
     function of ``x``): the same call without it."""
-    if "initial" not in bound:
+    given = bound.get("initial")
+    if given is None or isinstance(given, gast.Constant) and given.value is None:
         return call
     kept = [k for k in call.keywords if k.arg != "initial"]
     if len(kept) == len(call.keywords):

@@ -77,6 +77,10 @@ class FoldConstants(gast.NodeTransformer):
                      or isinstance(node.left.value, bool) and isinstance(node.comparators[0].value, bool)):
             same = node.left.value is node.comparators[0].value
             return gast.Constant(value=same if isinstance(node.ops[0], gast.Is) else not same, kind=None)
+        if len(node.ops) == 1 and isinstance(node.ops[0], (gast.Eq, gast.NotEq)) and _number(node.left) \
+                and _number(node.comparators[0]):  # 2 == 0: a rule's test of a constant exponent
+            equal = node.left.value == node.comparators[0].value
+            return gast.Constant(value=equal if isinstance(node.ops[0], gast.Eq) else not equal, kind=None)
         return node
 
     def visit_BoolOp(self, node):
