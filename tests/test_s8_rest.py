@@ -204,3 +204,43 @@ def test_mvn_entropy_in_use():
         return stats.multivariate_normal.entropy(mean, (cov + cov.T) / 2)
     check_construct(f, (cov, X[0]))
     np.testing.assert_array_equal(ad.grad(f, argnums=1)(cov, X[0]), np.zeros(4))
+
+
+# -- refusals that remain, each at its line ------------------------------------------------------------------
+
+def local_class(x):
+    class Affine:
+        def __call__(self, v):
+            return 2.0 * v
+    return np.sum(Affine()(x) ** 2)
+
+
+def nested_element_write(x):
+    rows = [[x[0, 0], x[0, 1]], [x[1, 0], 0.0]]
+    rows[0][1] = x[0, 0] * x[1, 0]
+    return rows[0][0] + rows[0][1] * rows[1][0]
+
+
+def nonlocal_assignment(x):
+    total = 0.0
+
+    def add(v):
+        nonlocal total
+        total = total + v
+    add(np.sum(x ** 2))
+    return total
+
+
+def no_rule_eig(x):
+    w, v = np.linalg.eig(x[:, :3])
+    return np.sum(np.abs(w))
+
+
+@pytest.mark.parametrize("fn, needle, error", [
+    (local_class, "class Affine", UnsupportedSyntaxError),
+    (nested_element_write, "rows[0][1] = ", UnsupportedSyntaxError),
+    (nonlocal_assignment, "nonlocal total", UnsupportedSyntaxError),
+    (no_rule_eig, "np.linalg.eig", AutodiffError),
+])
+def test_remaining_refusals_quote_the_line(fn, needle, error):
+    assert_refused(ad.grad, fn, (X,), needle, error=error)
