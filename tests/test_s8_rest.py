@@ -244,3 +244,14 @@ def no_rule_eig(x):
 ])
 def test_remaining_refusals_quote_the_line(fn, needle, error):
     assert_refused(ad.grad, fn, (X,), needle, error=error)
+
+
+def vectorize_int_first(x):
+    return np.sum(np.vectorize(lambda t: 1 if t > 0 else t * 2.5)(x))
+
+
+def test_vectorize_whose_first_result_is_an_int_is_refused():
+    # numpy makes an int array from an int first result (truncating the rest): no derivative to follow
+    from autodiff_st.core.errors import UnsupportedCaseError
+    with pytest.raises(UnsupportedCaseError, match="first element"):
+        ad.grad(vectorize_int_first)(X)
