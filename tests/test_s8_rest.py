@@ -255,3 +255,67 @@ def test_vectorize_whose_first_result_is_an_int_is_refused():
     from autodiff_st.core.errors import UnsupportedCaseError
     with pytest.raises(UnsupportedCaseError, match="first element"):
         ad.grad(vectorize_int_first)(X)
+
+
+# -- numpy functions the step asked for that already had rules -------------------------------------------------
+
+def real_if_close(x):
+    return np.real_if_close(x ** 2) * x
+
+
+def rollaxis(x):
+    return np.rollaxis(np.stack([x, x ** 2]), 2, 0) * 1.5
+
+
+def row_stack(x):
+    with np.errstate(all="ignore"):
+        stack = getattr(np, "row_stack", np.vstack)  # removed from newer numpy; vstack is the same
+        return stack([x[0], x[1] ** 2])
+
+
+@pytest.mark.parametrize("fn", [real_if_close, rollaxis, row_stack])
+def test_numpy_shape_functions(fn):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        check_construct(fn, (X,))
+
+
+# -- a return inside a with block (was a silently wrong None value and zero gradient) -------------------------
+
+def return_in_with(x):
+    with np.errstate(all="ignore"):
+        return np.sum(np.sin(x) * x)
+
+
+def return_in_nested_with(x):
+    with np.errstate(all="ignore"):
+        with np.errstate(divide="ignore"):
+            y = x * 2
+            return np.sum(np.log(y ** 2))
+
+
+def return_in_with_in_loop(x):
+    for i in range(3):
+        with np.errstate(all="ignore"):
+            if np.sum(x) > i:
+                return np.sum(np.sin(x) * (i + 1))
+    return np.sum(x)
+
+
+def tuple_return_in_with(x):
+    with np.errstate(all="ignore"):
+        return np.sum(x ** 2), x[0]
+
+
+@pytest.mark.parametrize("fn", [return_in_with, return_in_nested_with, return_in_with_in_loop])
+def test_return_inside_with(fn):
+    check_construct(fn, (X,))
+    check_construct(fn, (-X,))
+
+
+def test_tuple_return_inside_with():
+    (value, aux), g = ad.value_and_grad(tuple_return_in_with, has_aux=True)(X)
+    assert value == np.sum(X ** 2)
+    np.testing.assert_array_equal(aux, X[0])
+    np.testing.assert_allclose(g, 2 * X)
