@@ -161,11 +161,9 @@ if special is not None:
     ]
 
 if special is not None:
-    from scipy import stats as _scipy_stats
-
     CASES += [
         # multivariate_normal.entropy in cov (symmetric positive definite; only its lower triangle is read);
         # the mean is passed and has no effect
-        case(_scipy_stats.multivariate_normal.entropy, R(3), SPD(3)),
-        case(_scipy_stats.multivariate_normal.entropy, None, SPD(2)),
+        case(_stats("multivariate_normal", "entropy"), R(3), SPD(3)),
+        case(_stats("multivariate_normal", "entropy"), None, SPD(2)),
     ]
