@@ -32,6 +32,7 @@ from ..core.transform import Transform
 from ..core.checkpoint import Checkpointed
 from ..runtime.callables import call_unpacked
 from ..runtime.calls import is_callable_object, is_generated_call
+from ..runtime.vectorized import THROUGH_SOURCE
 from .activity import find_activity, find_weight_roots
 from .aliasing import Aliasing
 from .ir import Op, load, static_path_root, walk_loops, walk_ops
@@ -65,6 +66,8 @@ def is_user_function(obj):
         return is_user_function(obj.__func__)
     if not inspect.isfunction(obj):
         return False
+    if obj in THROUGH_SOURCE:  # np.vectorize and apply_along_axis as loops: differentiated like the user's code
+        return True
     module = getattr(obj, "__module__", "") or ""
     return not (module == "numpy" or module.startswith("numpy.") or module.startswith("autodiff_st."))
 
