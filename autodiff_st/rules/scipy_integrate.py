@@ -30,7 +30,8 @@ import numpy as np
 from scipy import integrate
 
 from ..core.errors import UnsupportedCaseError
-from ..core.registry import jvp_rule, vjp_rule
+from ..core.registry import batching_rule, jvp_rule, vjp_rule
+from ..runtime.batched import loop_call
 from ..runtime.calls import call_jvp, call_vjp_backward, call_vjp_forward
 
 
@@ -171,3 +172,15 @@ def odeint_jvp_args(t, ans, func, y0, times, args=(), Dfun=None, col_deriv=0, fu
                     mxordn=12, mxords=5, printmessg=0, tfirst=False):
     return odeint_tangent(ans, func, y0, times, args, None, None, t, tfirst, full_output,
                           _options(rtol, atol, mxstep, hmax))
+
+
+# Batched (jacfwd, jacrev, vmap): one solve per batch element. The helpers hand the user's right-hand side
+# to scipy's solver, which needs plain arrays.
+@batching_rule(odeint_cotangents)
+def odeint_cotangents_batched(*args, **kwargs):
+    return loop_call(odeint_cotangents, args, kwargs)
+
+
+@batching_rule(odeint_tangent)
+def odeint_tangent_batched(*args, **kwargs):
+    return loop_call(odeint_tangent, args, kwargs)
