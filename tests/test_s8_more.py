@@ -108,3 +108,20 @@ def test_odeint_rhs_reading_a_differentiated_value_is_refused():
     error = assert_refused(lambda f: ad.grad(f, argnums=1), closure_loss, (V0, 1.2), "integrate.odeint(rhs",
                            error=UnsupportedSyntaxError)
     assert "pass the value it reads as an argument" in str(error)
+
+
+# -- a class defined inside the differentiated function: refused, naming the class and what to write ----------
+
+def local_namespace(x):
+    class Physics:
+        @staticmethod
+        def energy(v):
+            return np.sum(v ** 2)
+    return Physics.energy(x)
+
+
+def test_local_class_is_refused_by_name():
+    error = assert_refused(ad.grad, local_namespace, (V0,), "class Physics", error=UnsupportedSyntaxError)
+    message = str(error)
+    assert "class `Physics`" in message and "Define `Physics` at module level" in message
+    assert "nested functions" in message

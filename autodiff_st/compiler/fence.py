@@ -47,6 +47,12 @@ def check_function(node):
 
 
 def _check_statement(stmt):
+    if isinstance(stmt, gast.ClassDef):
+        # a class made anew at every call: its methods would be new functions each time, compiled again
+        refuse(f"the definition of class `{stmt.name}` inside the differentiated function", stmt,
+               f"Define `{stmt.name}` at module level and use it here: its methods, properties, super() calls "
+               "and dataclass or NamedTuple fields are differentiated there. For a class used only as a "
+               "namespace of helpers, write the helpers as nested functions instead.")
     for kind, (what, hint) in _REFUSED.items():
         if isinstance(stmt, kind):
             refuse(what, stmt, hint)
