@@ -125,3 +125,26 @@ def test_local_class_is_refused_by_name():
     message = str(error)
     assert "class `Physics`" in message and "Define `Physics` at module level" in message
     assert "nested functions" in message
+
+
+def mixed_rhs(y, t, k, n, mode):
+    return -k * y ** n if mode == "power" else -k * y
+
+
+def mixed_args_loss(y0, k):
+    ys = integrate.odeint(mixed_rhs, y0, np.linspace(0.0, 1.0, 3), args=(k, 2, "power"), **TIGHT)
+    return np.sum(ys)
+
+
+def scalar_start_loss(y0, k):
+    return np.sum(integrate.odeint(lambda y, t, w: -w * y, y0, np.linspace(0.0, 1.0, 3), args=(w_of(k),), **TIGHT))
+
+
+def w_of(k):
+    return k * k
+
+
+@pytest.mark.parametrize("fn, args", [(mixed_args_loss, (np.array([0.5, 0.7]), 1.3)), (scalar_start_loss, (0.5, 1.3))],
+                         ids=["int-and-str-args", "scalar-start-lambda"])
+def test_odeint_args_that_carry_no_derivative_and_a_scalar_start(fn, args):
+    ad.testing.check_grads(fn, args, order=1)
