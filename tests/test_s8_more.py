@@ -148,3 +148,37 @@ def w_of(k):
                          ids=["int-and-str-args", "scalar-start-lambda"])
 def test_odeint_args_that_carry_no_derivative_and_a_scalar_start(fn, args):
     ad.testing.check_grads(fn, args, order=1)
+
+
+# -- a write into an element of an element: refused, with two ways to write it that are differentiated --------
+
+def nested_write(x):
+    rows = [[x[0, 0], x[0, 1]], [x[1, 0], 0.0]]
+    rows[0][1] = x[0, 0] * x[1, 0]
+    return rows[0][0] + rows[0][1] * rows[1][0]
+
+
+def array_write(x):
+    rows = np.array([[x[0, 0], x[0, 1]], [x[1, 0], 0.0]])
+    rows[0, 1] = x[0, 0] * x[1, 0]
+    return rows[0, 0] + rows[0, 1] * rows[1, 0]
+
+
+def row_write(x):
+    rows = [[x[0, 0], x[0, 1]], [x[1, 0], 0.0]]
+    rows[0] = [rows[0][0], x[0, 0] * x[1, 0]]
+    return rows[0][0] + rows[0][1] * rows[1][0]
+
+
+X2 = np.array([[0.7, -1.3], [0.4, 1.1]])
+
+
+def test_nested_element_write_is_refused_with_what_to_write():
+    message = str(assert_refused(ad.grad, nested_write, (X2,), "rows[0][1] =", error=UnsupportedSyntaxError))
+    assert "shared" in message and "np.array(rows)" in message
+
+
+@pytest.mark.parametrize("fn", [array_write, row_write])
+def test_what_the_nested_write_refusal_suggests_is_differentiated(fn):
+    check_construct(fn, (X2,))
+    assert fn(X2) == pytest.approx(nested_write(X2), rel=1e-15)  # the same value as the refused spelling
