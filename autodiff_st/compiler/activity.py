@@ -128,7 +128,8 @@ def _primitive_is_active(primitive, origin):
         return True
     if rules.is_nondifferentiable(primitive):
         return False
-    raise MissingRuleError(f"no derivative rule for {rules.display_name(primitive)}.", origin=origin)
+    refusal = getattr(primitive, "missing_rule_reason", None)  # a helper that says why it has none
+    raise MissingRuleError(refusal or f"no derivative rule for {rules.display_name(primitive)}.", origin=origin)
 
 
 def _call_is_active(facts, callee, call, origin):

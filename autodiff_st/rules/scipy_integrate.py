@@ -176,6 +176,11 @@ def odeint_jvp_args(t, ans, func, y0, times, args=(), Dfun=None, col_deriv=0, fu
 
 # Batched (jacfwd, jacrev, vmap): one solve per batch element. The helpers hand the user's right-hand side
 # to scipy's solver, which needs plain arrays.
+odeint_cotangents.missing_rule_reason = (
+    "autodiff_st differentiates scipy.integrate.odeint once: its second derivative (of the adjoint solve "
+    "odeint's rule runs) is not implemented.")
+
+
 @batching_rule(odeint_cotangents)
 def odeint_cotangents_batched(*args, **kwargs):
     return loop_call(odeint_cotangents, args, kwargs)
