@@ -128,8 +128,7 @@ def _primitive_is_active(primitive, origin):
         return True
     if rules.is_nondifferentiable(primitive):
         return False
-    refusal = getattr(primitive, "missing_rule_reason", None)  # a helper that says why it has none
-    raise MissingRuleError(refusal or f"no derivative rule for {rules.display_name(primitive)}.", origin=origin)
+    raise MissingRuleError(f"no derivative rule for {rules.display_name(primitive)}.", origin=origin)
 
 
 def _call_is_active(facts, callee, call, origin):
@@ -153,6 +152,9 @@ def _call_is_active(facts, callee, call, origin):
             "keeps that value as a constant.", origin=origin,
             hint="Call it here, or pass the value it reads as an argument (`helper(f, x, w)` with "
                  "`def f(v, w): ...`).")
+    reason = getattr(callee.obj, "missing_rule_reason", None)  # a library helper that says why it has none
+    if reason is not None:
+        raise MissingRuleError(reason, origin=origin)
     what = f"the method .{call.func.attr}()" if callee.kind == "unknown_method" else \
         (rules.display_name(callee.obj) if callee.obj is not None else call_text(call))
     raise MissingRuleError(
