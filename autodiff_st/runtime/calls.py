@@ -337,4 +337,4 @@ _NUMBER_TYPES = frozenset({float, int, bool, np.float64})
 
 def argument_kinds(args):
     """Which arguments are Python numbers: generated code is specialized on this (see compiler.analyze)."""
-    return tuple(map(_NUMBER_TYPES.__contains__, map(type, args)))
+    return tuple([type(a) in _NUMBER_TYPES for a in args])
