@@ -24,7 +24,7 @@ from ..core.names import identifier_for
 from ..core.model import Cell
 from ..core.transform import Transform
 from .callables import call_unpacked, partial_caller, spreader
-from .sharing import user_call
+from .sharing import USER_CALLS, user_call
 from .cotangents import tangent_zeros, zeros_like
 from .rule_checks import check_rule_cotangent
 from .loader import small_function
@@ -144,8 +144,12 @@ def call_vjp_forward(fn, active, *args, **kwargs):
             # A plain function seen before (see _PLAIN_CALLEES): straight to its compiled adjoint, which
             # adjoint_functions still checks against the globals it was compiled with.
             forward, backward = hooks.compiler().adjoint_functions(fn, params, "vjp", argument_kinds(args))
-            with user_call():
+            depth = getattr(USER_CALLS, "depth", 0)  # as user_call() does, inline
+            USER_CALLS.depth = depth + 1
+            try:
                 out, residuals = forward(*args)
+            finally:
+                USER_CALLS.depth = depth
             return out, Residuals(residuals, backward)
     if fn is call_vjp_forward or fn is call_vjp_backward or fn is call_jvp:
         # Differentiating generated code again: the call's value is wrap(callee(*callee_args)), with a
