@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet torch==2.13.0 || echo "torch not installed: no torch.func comparison"
 	$(BIN)/pip install --quiet tangent-ad || echo "tangent-ad not installed: no tangent comparison"
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/dask_logistic.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

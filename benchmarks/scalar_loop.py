@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 
 import autodiff_st as ad  # noqa: E402
-import run  # noqa: E402
+import workloads as run  # noqa: E402
 from timing import interleaved, ratio_summary  # noqa: E402
 
 

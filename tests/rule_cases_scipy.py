@@ -140,3 +140,30 @@ if special is not None:
         case(signal.convolve, R(4, 5), R(2, 3)), case(signal.convolve, R(4, 5), R(3, 2), mode="same"),
         case(signal.convolve, R(4, 5), R(2, 3), mode="valid"), case(signal.convolve, R(6), R(3), method="fft"),
     ]
+
+
+def BANDED(lower, upper, n):
+    """A banded matrix in solve_banded's storage (one diagonal a row), diagonally dominant: the main diagonal
+    (row ``upper``) near 3, the others small. The corners outside the matrix are random; they are not read."""
+    def make(rng, s):
+        ab = rng.standard_normal(s) * 0.3
+        ab[upper] += 3.0
+        return ab
+    return Domain("BANDED", (lower + upper + 1, n), make)
+
+
+if special is not None:
+    CASES += [
+        # solve_banded in ab and b: b a vector or a matrix, widths (1, 1), (2, 1) and (0, 2)
+        case(linalg.solve_banded, BANDED(1, 1, 5), R(5), path="PRIMITIVE((1, 1), a0, a1)"),
+        case(linalg.solve_banded, BANDED(2, 1, 4), R(4, 2), path="PRIMITIVE((2, 1), a0, a1)"),
+        case(linalg.solve_banded, BANDED(0, 2, 4), R(4), path="PRIMITIVE((0, 2), a0, a1)"),
+    ]
+
+if special is not None:
+    CASES += [
+        # multivariate_normal.entropy in cov (symmetric positive definite; only its lower triangle is read);
+        # the mean is passed and has no effect
+        case(_stats("multivariate_normal", "entropy"), R(3), SPD(3)),
+        case(_stats("multivariate_normal", "entropy"), None, SPD(2)),
+    ]

@@ -398,6 +398,7 @@ def rule_jvp(primitive, args, kwargs, tangents):
                 continue
             tangent = filled(name, tangents[name]) if name in tangents else runtime.tangent_zeros(value)
             new_args, new_kwargs = _replace(new_args, new_kwargs, rule, name, tangent)
+        new_kwargs.pop("initial", None)  # a linear reduction's initial= is a constant offset (compiler/forward.py)
         terms.append(primitive(*new_args, **new_kwargs))
     elif forward.kind == "multilinear":
         for name, tangent in tangents.items():

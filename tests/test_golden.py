@@ -30,6 +30,8 @@ CASES = {
     "logistic_loss_jvp": lambda: ad.jacfwd(g.logistic_loss),
     "rnn_jvp": lambda: ad.jacfwd(g.rnn, grad_position=(0, 1, 2)),
     "prefix_products_jvp": lambda: ad.jacfwd(g.prefix_products),
+    "sigmoid_jacrev": lambda: ad.jacrev(g.sigmoid),
+    "logistic_loss_hessian": lambda: ad.hessian(g.logistic_loss),
     "piecewise_grad": lambda: ad.grad(g.piecewise, grad_position=(0, 1)),
     "newton_sqrt_grad": lambda: ad.grad(g.newton_sqrt),
     "first_large_grad": lambda: ad.grad(g.first_large),

@@ -37,7 +37,7 @@ def test_number_forms_give_numpys_value_to_the_last_bit(fn):
     form = NUMBER_FORMS[fn]
     different = [x for x in map(float, sample) if form(x) != fn(x)]
     assert not different, f"{form.__name__} differs from {fn.__name__} at {different[:5]}"
-    assert type(form(0.5)) is float
+    assert type(form(0.5)) is type(fn(0.5))  # np.float64, as numpy returns
 
 
 def test_number_forms_outside_maths_domain_give_numpys_result():
@@ -47,6 +47,19 @@ def test_number_forms_outside_maths_domain_give_numpys_result():
         assert math.isnan(NUMBER_FORMS[np.sqrt](-1.0))
         value, grad = ad.value_and_grad(lambda x: np.sqrt(x * 1.0))(-1.0)
     assert math.isnan(value) and math.isnan(grad)
+
+
+def test_number_forms_divide_by_zero_and_overflow_as_numpy_does():
+    # The code after np.sqrt(0.0) divides by its result (the derivative, or the user's own 1 / y): numpy
+    # gives inf with a warning, where Python floats would raise ZeroDivisionError.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert ad.grad(lambda x: np.sqrt(x))(0.0) == math.inf
+        value, grad = ad.value_and_grad(lambda x: 1.0 / np.sin(x))(0.0)
+        assert value == math.inf and math.isinf(grad)
+        assert ad.value_and_grad(lambda x: np.cos(x) ** 2000.0)(0.0)[0] == 1.0
+        assert ad.value_and_grad(lambda x: (np.sin(x) * 1e300) ** 2)(1.0)[0] == math.inf
+    assert ad.value_and_grad(lambda x: np.sin(x).shape)(0.5)[0] == ()
 
 
 def test_float_code_has_no_shape_bookkeeping_and_calls_math():

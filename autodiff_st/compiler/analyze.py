@@ -29,8 +29,10 @@ import gast
 from ..core import registry as rules
 from ..core.model import Cell
 from ..core.transform import Transform
+from ..core.checkpoint import Checkpointed
 from ..runtime.callables import call_unpacked
 from ..runtime.calls import is_callable_object, is_generated_call
+from ..runtime.vectorized import THROUGH_SOURCE
 from .activity import find_activity, find_weight_roots
 from .aliasing import Aliasing
 from .ir import Op, load, static_path_root, walk_loops, walk_ops
@@ -58,12 +60,14 @@ class Callee:
 
 
 def is_user_function(obj):
-    if isinstance(obj, (Cell, Transform, functools.partial)) or obj is call_unpacked or is_callable_object(obj):
+    if isinstance(obj, (Cell, Transform, functools.partial, Checkpointed)) or obj is call_unpacked or is_callable_object(obj):
         return True  # dispatched when the call runs (runtime/calls.py resolve_callee)
     if inspect.ismethod(obj):
         return is_user_function(obj.__func__)
     if not inspect.isfunction(obj):
         return False
+    if obj in THROUGH_SOURCE:  # np.vectorize and apply_along_axis as loops: differentiated like the user's code
+        return True
     module = getattr(obj, "__module__", "") or ""
     return not (module == "numpy" or module.startswith("numpy.") or module.startswith("autodiff_st."))
 

@@ -200,6 +200,7 @@ class Backward(Writer):
                                                                                 "reversed_range"),
                                                                args=[ran], keywords=[]),
                                                 body=body, orelse=[], type_comment=None), loop.origin))
+            self.statements[-1].loop_of = id(loop)  # for loop checkpointing (checkpoint_loops.py)
             if id(loop) in liveness.reentered:  # the range of the outer iteration before
                 self.statements.append(tag(pop(self.ranges, facts.range_values[id(loop)]), loop.origin))
         elif body:
@@ -207,6 +208,7 @@ class Backward(Writer):
             self.statements.append(tag(gast.For(target=store(step),
                                                 iter=self.call_builtin("range", [load(loop.count)]),
                                                 body=body, orelse=[], type_comment=None), loop.origin))
+            self.statements[-1].loop_of = id(loop)
 
     # -- ops --------------------------------------------------------------------------------------------
 

@@ -15,10 +15,12 @@ import logging
 import os
 import threading
 import time
+import types
 import weakref
 
 from ..runtime.calls import argument_kinds  # noqa: F401  (the other half of every cache key)
-from .pipeline import GENERATION, build
+from .disk_cache import directory as disk_directory, key_for as disk_key_for, load as disk_load, store as disk_store
+from .pipeline import GENERATION, Compiled, build
 from .specialize import for_kinds
 
 log = logging.getLogger("autodiff_st")
@@ -46,8 +48,17 @@ def compiled_adjoint(fn, positions, mode, kinds=None, roots=None):
         if compiled is None or not compiled.still_valid(fn):
             rebuilt = compiled is not None
             started = time.perf_counter()
+            disk_key = None if rebuilt or disk_directory() is None else \
+                disk_key_for(fn, positions, mode, kinds, roots)
+            if disk_key is not None:
+                compiled = disk_load(disk_key, fn, _from_disk)
+                if compiled is not None:
+                    _COMPILED[key] = compiled
+                    return compiled
             compiled = build(fn, positions, mode, kinds) if roots is None else build(fn, positions, mode, kinds, roots)
             _COMPILED[key] = compiled
+            if disk_key is not None:
+                disk_store(disk_key, fn, compiled, f"{mode} of {getattr(fn, '__name__', '?')}")
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("compiled %s (%s:%d) mode=%s positions=%s kinds=%s%s%s in %.4f s",
                           getattr(fn, "__qualname__", getattr(fn, "__name__", "?")),
@@ -56,6 +67,13 @@ def compiled_adjoint(fn, positions, mode, kinds=None, roots=None):
                           " (rebuilt: a global it reads was rebound)" if rebuilt else "",
                           time.perf_counter() - started)
     return compiled
+
+
+def _from_disk(payload, filename, codes, helpers, guards):
+    """A compiled module from a checked disk cache entry (see disk_cache.load)."""
+    return Compiled(payload["source"], filename, codes, tuple(payload["names"]),
+                    {name: types.CellType(obj) for name, obj in helpers.items()}, guards, tuple(payload["params"]),
+                    frozenset(payload["user_locals"]), factory_name=payload["factory"])
 
 
 def _kinds_text(kinds):

@@ -237,7 +237,7 @@ class Tangent(Writer):
                         memo[id(leaf)] = self.tangent_of(leaf)
                 else:
                     memo[id(node)] = self.tangent_of(node)
-            terms.append(copy.deepcopy(original, memo))
+            terms.append(_without_offset(copy.deepcopy(original, memo), bound, rule, origin))
         elif forward.kind == "multilinear":
             for name in wanted:
                 node = bound[name]
@@ -305,6 +305,20 @@ class Tangent(Writer):
                 out.append(gast.Assign(targets=[gast.Tuple(elts=[store(t) for t in names], ctx=gast.Store())],
                                        value=load(source), type_comment=None))
         return out
+
+
+def _without_offset(call, bound, rule, origin):
+    """The tangent of a linear reduction given ``initial=`` (``np.sum(x, initial=c)`` is ``c`` plus a linear
+    function of ``x``): the same call without it."""
+    given = bound.get("initial")
+    if given is None or isinstance(given, gast.Constant) and given.value is None:
+        return call
+    kept = [k for k in call.keywords if k.arg != "initial"]
+    if len(kept) == len(call.keywords):
+        raise UnsupportedSyntaxError(f"autodiff_st takes the tangent of {rule.name} with `initial` passed by keyword "
+                                     "only.", origin=origin, hint="Write initial=... .")
+    call.keywords = kept
+    return call
 
 
 def _helper_name(obj):

@@ -216,9 +216,10 @@ def _walk_own(node):
 
 
 def has_nested_return(fn_node):
-    """Whether a ``return`` appears inside a loop or a branch (not only as the last statement)."""
+    """Whether a ``return`` appears inside a loop, a branch or a ``with`` block (not only as the last
+    statement): a ``with`` body is a guarded branch of the normal form (normalize_guards.py)."""
     for stmt in fn_node.body:
-        if isinstance(stmt, (gast.If, gast.For, gast.While)) and _has_return([stmt]):
+        if isinstance(stmt, (gast.If, gast.For, gast.While, gast.With)) and _has_return([stmt]):
             return True
     return False
 
@@ -229,9 +230,18 @@ def returned_tuple_arity(fn_node):
     returns None); otherwise None."""
     returns = [n for s in fn_node.body for n in _walk_own(s) if isinstance(n, gast.Return)]
     lengths = {len(r.value.elts) if isinstance(r.value, gast.Tuple) else None for r in returns}
-    if len(lengths) != 1 or None in lengths or not fn_node.body or not isinstance(fn_node.body[-1], gast.Return):
+    if len(lengths) != 1 or None in lengths or not _ends_with_return(fn_node.body):
         return None
     return lengths.pop()
+
+
+def _ends_with_return(body):
+    """Whether ``body`` ends with a ``return``, or with a ``with`` block whose body does (every ``with``
+    runs its body)."""
+    if not body:
+        return False
+    last = body[-1]
+    return isinstance(last, gast.Return) or isinstance(last, gast.With) and _ends_with_return(last.body)
 
 
 def _has_return(stmts):

@@ -27,15 +27,19 @@ import inspect
 import linecache
 
 import gast
+import numpy as np
 
 from ..core.errors import UnsupportedSyntaxError
 from ..runtime.callables import call_unpacked, make_closure, sorted_order
+from ..runtime.vectorized import apply_along_axis_call, vectorized_call_1, vectorized_call_2, vectorized_call_3
 from .ir import load
+from .ops import call_text
 from .parsing import origin_of
 from .rewritten import body_lines, build_function
 from .scope import helper_name
 
 _LIFTED = {}  # (enclosing code, file, line, column) -> (lifted function, captured names)
+_VECTORIZED = (vectorized_call_1, vectorized_call_2, vectorized_call_3)  # by number of arguments
 _CONSUMERS = (list, sum)  # calls that consume a map at once: list(map(f, xs)) is a list comprehension
 
 
@@ -51,6 +55,9 @@ class FunctionLowering:
         of lifted functions given the values they capture, ``map`` and ``sorted`` as comprehensions."""
         if has_unpacking(call):
             return self.unpacked_call(call, origin)
+        vectorized = self.vectorized_call(call, origin)
+        if vectorized is not None:
+            return vectorized
         func = call.func
         if isinstance(func, gast.Lambda):  # (lambda t: ...)(x)
             name = self.namer.fresh("lambda_")
@@ -74,6 +81,54 @@ class FunctionLowering:
                 return gast.Call(func=call.func, args=[self.map_as_comprehension(call.args[0], origin)],
                                  keywords=call.keywords)
         return call
+
+    def vectorized_call(self, call, origin):
+        """``np.vectorize(f)(a, b)`` (or a call of a ``@np.vectorize`` function) as
+        ``vectorized_call_2(f, a, b)``, and ``np.apply_along_axis(f, axis, arr)`` as
+        ``apply_along_axis_call(f, axis, arr)``: loops over ``f`` (runtime/vectorized.py) that are
+        differentiated through ``f``. None for any other call."""
+        func = call.func
+        pyfunc, what = None, None
+        if isinstance(func, gast.Call):
+            maker = self.resolve_static(func.func)
+            if maker is np.frompyfunc:
+                raise UnsupportedSyntaxError(
+                    "autodiff_st cannot differentiate a call of np.frompyfunc(...): its results are arrays of "
+                    "Python objects.", origin=origin,
+                    hint="Use np.vectorize(f)(x), which autodiff_st differentiates through f, or call f in a loop.")
+            if maker is np.vectorize:
+                if len(func.args) != 1 or func.keywords or has_unpacking(func):
+                    raise UnsupportedSyntaxError(
+                        "autodiff_st differentiates np.vectorize(f) of a function alone, without otypes, "
+                        "excluded, signature or other options.", origin=origin,
+                        hint="Write np.vectorize(f)(x), or apply f in a loop.")
+                pyfunc, what = func.args[0], "np.vectorize(f)"
+        elif isinstance(func, (gast.Name, gast.Attribute)):
+            obj = self.resolve_static(func)
+            if isinstance(obj, np.vectorize):
+                if obj.otypes or obj.excluded or obj.signature is not None or obj.cache:
+                    raise UnsupportedSyntaxError(
+                        f"autodiff_st differentiates a np.vectorize function without otypes, excluded, signature "
+                        f"or cache; `{call_text(call)}` has some.", origin=origin,
+                        hint="Use np.vectorize(f) with no options, or apply f in a loop.")
+                pyfunc, what = helper_name(obj.pyfunc, getattr(obj.pyfunc, "__name__", "pyfunc")), "np.vectorize"
+            elif obj is np.apply_along_axis:
+                if len(call.args) != 3 or call.keywords or has_unpacking(call):
+                    raise UnsupportedSyntaxError(
+                        "autodiff_st differentiates np.apply_along_axis(f, axis, arr) with these three arguments "
+                        "only.", origin=origin,
+                        hint="Pass extra arguments through a lambda: np.apply_along_axis(lambda r: f(r, w), axis, "
+                             "arr).")
+                return gast.Call(func=helper_name(apply_along_axis_call, "apply_along_axis_call"),
+                                 args=list(call.args), keywords=[])
+        if pyfunc is None:
+            return None
+        if not 1 <= len(call.args) <= len(_VECTORIZED) or call.keywords or has_unpacking(call):
+            raise UnsupportedSyntaxError(
+                f"autodiff_st differentiates a call of {what} with one to {len(_VECTORIZED)} positional "
+                "arguments.", origin=origin, hint="Call the function on each element in a loop.")
+        helper = _VECTORIZED[len(call.args) - 1]
+        return gast.Call(func=helper_name(helper, helper.__name__), args=[pyfunc] + list(call.args), keywords=[])
 
     def unpacked_call(self, call, origin):
         """``f(a, *xs, k=v, **d)`` as ``call_unpacked(f, "psd", a, xs, d, k=v)``."""

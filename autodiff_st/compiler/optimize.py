@@ -67,6 +67,37 @@ class FoldConstants(gast.NodeTransformer):
             return node.left
         return node
 
+    def visit_Compare(self, node):
+        """``True is True``, ``None is None``: what a rule's test of an optional argument becomes when the
+        call leaves it at its default."""
+        self.generic_visit(node)
+        if len(node.ops) == 1 and isinstance(node.ops[0], (gast.Is, gast.IsNot)) \
+                and isinstance(node.left, gast.Constant) and isinstance(node.comparators[0], gast.Constant) \
+                and (node.left.value is None or node.comparators[0].value is None
+                     or isinstance(node.left.value, bool) and isinstance(node.comparators[0].value, bool)):
+            same = node.left.value is node.comparators[0].value
+            return gast.Constant(value=same if isinstance(node.ops[0], gast.Is) else not same, kind=None)
+        if len(node.ops) == 1 and isinstance(node.ops[0], (gast.Eq, gast.NotEq)) and _number(node.left) \
+                and _number(node.comparators[0]):  # 2 == 0: a rule's test of a constant exponent
+            equal = node.left.value == node.comparators[0].value
+            return gast.Constant(value=equal if isinstance(node.ops[0], gast.Eq) else not equal, kind=None)
+        return node
+
+    def visit_BoolOp(self, node):
+        """``True and False`` and the like, once their operands are folded."""
+        self.generic_visit(node)
+        if all(isinstance(v, gast.Constant) and isinstance(v.value, bool) for v in node.values):
+            values = [v.value for v in node.values]
+            return gast.Constant(value=all(values) if isinstance(node.op, gast.And) else any(values), kind=None)
+        return node
+
+    def visit_IfExp(self, node):
+        """``a if True else b`` is ``a``: a rule's branch on an argument left at its default."""
+        self.generic_visit(node)
+        if isinstance(node.test, gast.Constant) and isinstance(node.test.value, bool):
+            return node.body if node.test.value else node.orelse
+        return node
+
 
 def fold_constants(node):
     return FoldConstants().visit(node)

@@ -160,6 +160,14 @@ def check_current(fn):
             hint="Reload the module (importlib.reload) or restart, so that the code and its source agree.")
 
 
+def lambda_as_def(fn):
+    """The lambda ``fn`` as a gast ``def lambda_lineN(...): return <body>``, with its line numbers counted
+    from the first line of its source, and that first line."""
+    lines, first = _read_source(fn)
+    tree = _parse_lambda_source(textwrap.dedent("".join(lines)).strip(), fn)
+    return _find_lambda(tree, fn), first
+
+
 def _find_lambda(tree, fn):
     code = fn.__code__
     argnames = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]

@@ -14,6 +14,7 @@ import types
 
 import gast
 
+from ..core.checkpoint import split_mode
 from ..core.errors import AuxError
 from ..runtime.loader import compile_module, inner_code_objects, make_function
 from .analyze import analyze
@@ -46,6 +47,7 @@ class Compiled:
     param_names: tuple
     user_locals: frozenset
     _guard_plan: tuple = None
+    factory_name: str = None  # the function that binds the helpers, in ``source`` (for the disk cache)
     generation: int = dataclasses.field(default_factory=lambda: GENERATION[0])
 
     def still_valid(self, fn):
@@ -62,6 +64,8 @@ class Compiled:
             plan = self._guard_plan = tuple(
                 (name, obj, freevars.index(name) if name in freevars else None)
                 for name, obj in self.guards if name not in self.user_locals)
+        if not plan:
+            return True
         globals_ = fn.__globals__
         for name, obj, cell in plan:
             if cell is not None:
@@ -70,7 +74,9 @@ class Compiled:
                 except ValueError:
                     return False
             else:
-                current = globals_[name] if name in globals_ else _builtin(name)
+                current = globals_.get(name, _UNBOUND)
+                if current is _UNBOUND:
+                    current = _builtin(name)
             if current is not obj:
                 return False
         return True
@@ -86,12 +92,16 @@ class Compiled:
         return tuple(out)
 
 
+_UNBOUND = object()
+
+
 def _builtin(name):
     return getattr(builtins, name, None)
 
 
 def build(fn, positions, mode, kinds=None, roots=None):
     """Run the whole pipeline: parse, fence, normalize, reverse, optimize, emit, load."""
+    mode, checkpoint = split_mode(mode)  # a loop checkpointing policy rides on the mode (core/checkpoint.py)
     parsed = parse_function(fn)
     check_function(parsed.node)
     namer = Namer(identifiers_in(parsed.node))
@@ -121,7 +131,7 @@ def build(fn, positions, mode, kinds=None, roots=None):
         weight_params = [p for i, p in enumerate(params) if i not in positions and (i >= len(roots) or roots[i])]
     facts = analyze(parsed, body, active_params, namer, seed_only_first=mode.endswith("_aux"),
                     scalar_params=scalar_params, weight_params=weight_params, helpers=helpers)
-    reverse = Reverse(facts, namer, helpers, value_needed=(mode != "grad_only"))
+    reverse = Reverse(facts, namer, helpers, value_needed=(mode != "grad_only"), checkpoint=checkpoint)
     adjoint = reverse.run()
     grads_live = {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
     backward = drop_dead_assignments(adjoint.backward, grads_live)
@@ -220,7 +230,7 @@ def _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, d
     helper_cells = {n: types.CellType(obj) for n, obj in bound.items()}
     guards = tuple(_guards(parsed, ops, user_locals)) + extra_guards
     return Compiled(source, filename, codes, tuple(f.name for f in functions), helper_cells, guards,
-                    tuple(params), frozenset(user_locals))
+                    tuple(params), frozenset(user_locals), factory_name=factory_name)
 
 
 def _tangent_functions(parsed, body, active_params, namer, helpers, scalar_params, args, comments):

@@ -97,7 +97,8 @@ class Primal(Writer):
         body = [increment]
         if loop.kind == "while":
             body += self.block(loop.body)
-            return [tag(gast.While(test=gast.Constant(value=True, kind=None), body=body, orelse=[]), loop.origin)]
+            return [_loop_of(tag(gast.While(test=gast.Constant(value=True, kind=None), body=body, orelse=[]),
+                                 loop.origin), loop)]
         prologue = self.loop_prologue(loop) if self.loop_prologue else []
         header = facts.header_ops[id(loop)]
         mine = {name: next_name for (loop_id, name), next_name in facts.next_names.items() if loop_id == id(loop)}
@@ -117,8 +118,9 @@ class Primal(Writer):
             if not breaks(loop.body):
                 body = []  # it runs the whole range: the backward pass needs no count
             body += self.block(loop.body)
-            return saved + [before, tag(gast.For(target=store(loop.targets[0]), iter=load(values), body=prologue + body,
-                                         orelse=[], type_comment=None), loop.origin)]
+            return saved + [before, _loop_of(tag(gast.For(target=store(loop.targets[0]), iter=load(values),
+                                                          body=prologue + body, orelse=[], type_comment=None),
+                                                 loop.origin), loop)]
         if loop.range_args:
             iterable = self.call_builtin("range", loop.range_args)
             names = [iterated(loop.targets[0])]
@@ -185,6 +187,12 @@ class Primal(Writer):
         stmt = tag(gast.Assign(targets=[target], value=value, type_comment=None), origin)
         stmt.pure = self.facts.is_pure(op)  # no effect but its result: may be dropped if nothing reads it
         return [stmt]
+
+
+def _loop_of(stmt, loop):
+    """Mark the statement of ``loop``, so that loop checkpointing (checkpoint_loops.py) finds it."""
+    stmt.loop_of = id(loop)
+    return stmt
 
 
 def drop_unbroadcast(node, helpers):

@@ -24,10 +24,11 @@ from ..core.errors import UnsupportedSyntaxError
 from ..runtime.calls import call_vjp_forward
 from ..runtime.weights import call_vjp_forward_weights
 from .backward import Backward
+from .checkpoint_loops import checkpoint_loops
 from .ir import If, Loop, Op, load, store
 from .ops import call_name, tag
 from .primal import Primal, Writer
-from .tape import choose_taped, own_copy, pop, push
+from .tape import choose_taped, own_copy, pop, push, recompute_cheap
 
 
 @dataclasses.dataclass
@@ -47,8 +48,9 @@ class Reverse(Writer):
     """The reverse transform of one function: ``run()`` gives its ``Adjoint``. Afterwards ``restores``
     says which names the backward pass puts old values back into, and ``tape`` names the tape."""
 
-    def __init__(self, facts, namer, helpers, value_needed=True):
+    def __init__(self, facts, namer, helpers, value_needed=True, checkpoint=None):
         super().__init__(facts, namer, helpers)
+        self.checkpoint = checkpoint  # the loop checkpointing policy (checkpoint_loops.py), or None
         self.value_needed = value_needed  # False for ad.grad: the function's value is not returned
         self.tape = namer.fresh("tape")
         self.body = facts.body
@@ -90,10 +92,12 @@ class Reverse(Writer):
                 grads.append(gast.Call(func=self.helper(runtime.zeros_like, "zeros_like"), args=[load(p)],
                                        keywords=[]))
         backward = self.keep_shapes_only(backward)
+        backward, recomputed = recompute_cheap(backward, facts)  # v = np.sin(a) again, rather than taped
         taped, backward, read = choose_taped(backward, intake + [gast.Tuple(elts=grads, ctx=gast.Load())],
-                                             liveness.may_be_overwritten)
+                                             liveness.may_be_overwritten - recomputed)
         self.primal.taped = taped
         self.restored = {getattr(n, "pop_of", None) for stmt in backward for n in gast.walk(stmt)} - {None}
+        self.restored |= recomputed
         restored = sorted(a for a in backward_writer.written_arrays if a in taped)
         # The backward pass writes old elements back into these arrays: work on copies, so that the
         # forward pass's arrays (the output, or residuals a vjp_fn reads again) stay as they were.
@@ -108,6 +112,8 @@ class Reverse(Writer):
                                                 args=[], keywords=[]), type_comment=None), facts.parsed.node.origin)
                     for a in restored] + backward
         forward = self.primal.block(self.body)
+        forward, backward, snapshots = checkpoint_loops(self, forward, backward, self.checkpoint)
+        self.restored |= snapshots
         preamble = []
         maybe_unbound = liveness.may_be_overwritten | liveness.ranges_not_always_bound
         unbound = sorted((maybe_unbound & read) - set(facts.params) - liveness.bound_before_nesting,

@@ -29,6 +29,7 @@ import gast
 from ..core import registry as rules
 from ..core.errors import SourceUnavailableError, UnsupportedSyntaxError
 from ..rules.math_builtins import NUMBER_FORMS
+from .parsing import lambda_as_def
 from .rewritten import body_lines, build_function, origin_at_line
 
 _VARIADIC = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
@@ -82,10 +83,24 @@ def _parse(fn):
     return node, first, shift
 
 
+def _parse_lambda(fn):
+    """A lambda as a def of its one expression: ``def lambda_lineN(*args): return <body>``, and the body
+    as one line of text at the lambda's line (the lambda may sit inside a longer statement)."""
+    lam, first = lambda_as_def(fn)
+    node = gast.gast_to_ast(lam)
+    lineno = first + node.body[0].lineno - 1
+    return node, first, [("return " + ast.unparse(node.body[0].value), lineno)]
+
+
 def _specialize(fn, count, keywords):
     code = fn.__code__
-    name = code.co_name
-    node, first, shift = _parse(fn)
+    lambda_body = None
+    if code.co_name == "<lambda>":
+        node, first, lambda_body = _parse_lambda(fn)
+        shift = 0
+    else:
+        node, first, shift = _parse(fn)
+    name = node.name
     filename = code.co_filename
     header_origin = origin_at_line(filename, first + node.lineno - 1, name)
     args = node.args
@@ -139,7 +154,10 @@ def _specialize(fn, count, keywords):
         prefix.append(f"{args.kwarg.arg} = {{{', '.join(f'{k!r}: {k}' for k in extra_keywords)}}}")
     if args.vararg is not None:
         prefix.append(f"{args.vararg.arg} = ({''.join(n + ', ' for n in star_names)})")
-    body, indent = body_lines(filename, node, first, shift)
+    if lambda_body is not None:
+        body, indent = lambda_body, None
+    else:
+        body, indent = body_lines(filename, node, first, shift)
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
     described = f"{name} called with {count} positional argument(s)" + (
         f" and the keywords {', '.join(keywords)}" if keywords else "")

@@ -6,7 +6,7 @@ and helpers it refers to (``np``, ``unbroadcast``) are bound in the generated mo
 cannot collide with the user's.
 """
 
-import copy
+import ast
 import inspect
 import textwrap
 
@@ -71,9 +71,14 @@ def constant_node(value):
     return node
 
 
+_SIGNATURES = {}  # rule function -> its signature (inspect.signature is slow, and rules do not change)
+
+
 def bind_arguments(rule, args, keywords, origin):
     """Map the call's atoms onto the rule's parameter names, filling defaults."""
-    sig = inspect.signature(rule.vjp)
+    sig = _SIGNATURES.get(rule.vjp)
+    if sig is None:
+        sig = _SIGNATURES[rule.vjp] = inspect.signature(rule.vjp)
     bound = {}
     if rule.var_positional is not None:
         fixed = rule.params.index(rule.var_positional)
@@ -116,17 +121,78 @@ def bind_arguments(rule, args, keywords, origin):
     return bound
 
 
-class _Substitute(gast.NodeTransformer):
-    def __init__(self, mapping):
-        self.mapping = mapping
-
-    def visit_Name(self, node):
-        if node.id in self.mapping:
-            replacement = self.mapping[node.id]
-            if isinstance(replacement, str):
-                return gast.Name(id=replacement, ctx=node.ctx, annotation=None, type_comment=None)
-            return copy.deepcopy(replacement)
+def copy_tree(node):
+    """A deep copy of a gast tree (a node, a list of nodes, or a leaf value), as ``copy.deepcopy`` makes it
+    but several times faster: every node and list is new, with all its attributes (fields, positions and
+    any the compiler set), and leaf values (names, constants, the objects the compiler attached) are
+    shared, as they are never changed in place."""
+    kind = type(node)
+    if kind is list:
+        return [copy_tree(item) for item in node]
+    if not isinstance(node, ast.AST):
         return node
+    new = kind.__new__(kind)
+    attributes = new.__dict__
+    for key, value in node.__dict__.items():
+        attributes[key] = copy_tree(value) if type(value) is list or isinstance(value, ast.AST) else value
+    return new
+
+
+def _instantiate(node, mapping):
+    """A copy of the template tree ``node`` with each name in ``mapping`` replaced: by a new name (a str)
+    or by a copy of a node (an atom at the call site). One pass, in place of a deep copy followed by a
+    ``NodeTransformer``; the result is the same tree."""
+    kind = type(node)
+    if kind is list:
+        return [_instantiate(item, mapping) for item in node]
+    if not isinstance(node, ast.AST):
+        return node
+    if kind is gast.Name and node.id in mapping:
+        replacement = mapping[node.id]
+        if isinstance(replacement, str):
+            return gast.Name(id=replacement, ctx=copy_tree(node.ctx), annotation=None, type_comment=None)
+        return copy_tree(replacement)
+    new = kind.__new__(kind)
+    attributes = new.__dict__
+    for key, value in node.__dict__.items():
+        attributes[key] = _instantiate(value, mapping) if type(value) is list or isinstance(value, ast.AST) \
+            else value
+    return new
+
+
+class _Plan:
+    """What instantiating a template needs that does not depend on the call: the names of its two leading
+    parameters, all its parameters, and the names its body stores and loads, in the order a walk of the
+    body meets them (the order fresh names are made in)."""
+
+    def __init__(self, template):
+        self.first, self.second = (a.id for a in template.args.args[:2])
+        params = {a.id for a in template.args.args + template.args.kwonlyargs}
+        if template.args.vararg is not None:
+            params.add(template.args.vararg.id)
+        if template.args.kwarg is not None:
+            params.add(template.args.kwarg.id)
+        self.params = params
+        stores, loads = [], []
+        for stmt in template.body:
+            for node in gast.walk(stmt):
+                if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and node.id not in stores:
+                    stores.append(node.id)
+        for stmt in template.body:
+            for node in gast.walk(stmt):
+                if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id not in loads:
+                    loads.append(node.id)
+        self.stores, self.loads = stores, loads
+
+
+_PLANS = {}
+
+
+def _plan_of(rule_fn, template):
+    plan = _PLANS.get(rule_fn)
+    if plan is None or plan[0] is not template:
+        plan = _PLANS[rule_fn] = (template, _Plan(template))
+    return plan[1]
 
 
 def inline_vjp(rule, bound, g, ans, wanted, namer, helpers):
@@ -142,25 +208,16 @@ def inline_vjp(rule, bound, g, ans, wanted, namer, helpers):
     template = template_of(rule.vjp)
     if template is None:
         return _call_rule(rule, bound, g, ans, wanted, namer, helpers)
-    first, second = (a.id for a in template.args.args[:2])  # g and ans; a forward rule names its tangent t
-    mapping = {first: g, second: ans}
+    plan = _plan_of(rule.vjp, template)  # g and ans first; a forward rule names its tangent t
+    mapping = {plan.first: g, plan.second: ans}
     mapping.update(bound)
-    body = copy.deepcopy(template.body)
-    params = {a.id for a in template.args.args + template.args.kwonlyargs}
-    if template.args.vararg is not None:
-        params.add(template.args.vararg.id)
-    if template.args.kwarg is not None:
-        params.add(template.args.kwarg.id)
-    for stmt in body:  # the rule's own locals, comprehension variables included, get fresh names
-        for node in gast.walk(stmt):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and node.id not in mapping:
-                mapping[node.id] = namer.fresh(node.id)
-    for stmt in body:
-        for node in gast.walk(stmt):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id not in mapping \
-                    and node.id not in params:
-                mapping[node.id] = helpers.name_for(_rule_global(rule.vjp, node.id), node.id)
-    body = [fold_constants(_Substitute(mapping).visit(stmt)) for stmt in body]
+    for name in plan.stores:  # the rule's own locals, comprehension variables included, get fresh names
+        if name not in mapping:
+            mapping[name] = namer.fresh(name)
+    for name in plan.loads:
+        if name not in mapping and name not in plan.params:
+            mapping[name] = helpers.name_for(_rule_global(rule.vjp, name), name)
+    body = [fold_constants(_instantiate(stmt, mapping)) for stmt in template.body]
     result = body[-1].value
     if len(rule.diff) == 1:
         exprs = {rule.diff[0]: result}
@@ -183,7 +240,7 @@ def _rule_global(rule_fn, name):
 def _call_rule(rule, bound, g, ans, wanted, namer, helpers):
     """For a rule without readable source: call it, and pick out the cotangents needed."""
     rule_name = helpers.name_for(rule.vjp, rule.vjp.__name__)
-    positional = [copy.deepcopy(g), copy.deepcopy(ans)]
+    positional = [copy_tree(g), copy_tree(ans)]
     keywords = []
     for k, v in bound.items():
         if k == rule.var_positional:

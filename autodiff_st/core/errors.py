@@ -87,3 +87,9 @@ class ChunkSizeError(OptionValueError, TypeError):
 class UnsupportedCaseError(MissingRuleError, NotImplementedError):
     """A derivative rule's refusal, when the generated code runs, of a case it does not differentiate (an
     option or a shape it has no derivative for), rather than a wrong derivative."""
+
+
+class BackendError(UnsupportedCaseError):
+    """What an array library other than numpy cannot do for a transform, named with the backend and the
+    construct: a Python ``float`` of a lazy dask array, vmap's per-element loop over one, a rule that needs a
+    function the library lacks."""

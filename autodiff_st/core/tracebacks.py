@@ -17,7 +17,8 @@ import types
 from typing import Any, Callable, TypeVar, cast
 
 from .hooks import origin_at
-from .errors import AutodiffError
+from .errors import AutodiffError, BackendError
+from .trees import is_library_array
 
 _F = TypeVar("_F", bound=Callable[..., Any])  # a decorator that keeps the signature it wraps
 
@@ -92,9 +93,55 @@ def user_facing(call: _F) -> _F:
         except AutodiffError:
             raise
         except Exception as exc:
+            refusal = backend_failure(exc, args, kwargs)
             tb = user_traceback(exc.__traceback__)
+            if refusal is not None:
+                raise refusal.with_traceback(tb) from exc
             if tb is None:
                 raise
             raise exc.with_traceback(tb)
 
     return cast(_F, entry)
+
+
+_LIBRARY_ROOTS = frozenset({"dask", "distributed", "cupy", "cupyx", "array_api_strict", "array_api_compat", "torch",
+                            "jax", "jaxlib"})
+
+
+def _library_of(values):
+    for value in values:
+        if isinstance(value, (tuple, list)):
+            found = _library_of(value)
+        elif isinstance(value, dict):
+            found = _library_of(value.values())
+        else:
+            found = type(value).__module__.split(".")[0] if is_library_array(value) else None
+        if found:
+            return found
+    return None
+
+
+def backend_failure(exc, args, kwargs):
+    """The ``BackendError`` that stands for ``exc`` when a transform was called on another library's arrays
+    and that library raised it (or lacks an attribute the code asked of its array): what numpy's dispatch
+    carried there, the library cannot do. None otherwise: the user's own exceptions pass unchanged."""
+    library = _library_of(tuple(args) + tuple(kwargs.values()))
+    if library is None:
+        return None
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
+    if module.split(".")[0] in _LIBRARY_ROOTS:
+        construct = f"{module}.{tb.tb_frame.f_code.co_name}"
+    elif isinstance(exc, AttributeError) and is_library_array(getattr(exc, "obj", None)):
+        construct = f"the array attribute {exc.name!r}"
+    elif isinstance(exc, TypeError) and "returned NotImplemented from __array_ufunc__" in str(exc):
+        construct = "a numpy ufunc method (reduce, accumulate, at) it does not implement"
+    else:
+        return None
+    return BackendError(
+        f"autodiff_st: {library} cannot run what this function or its derivative asks of it ({construct}): "
+        f"{type(exc).__name__}: {exc}",
+        hint=f"The traceback shows the line; see docs/backends.md for what {library} supports. Rechunk the "
+             "array, or pass numpy arrays for this function.")

@@ -106,7 +106,20 @@ def holds_floats(x):
         return any(holds_floats(e) for e in x.values())
     if is_tree(x):
         return any(holds_floats(e) for e in children(x))
+    if is_library_array(x):  # an array of dask, CuPy, array-api-strict, ...: by its dtype's name
+        return str(x.dtype).rsplit(".", 1)[-1].startswith(("float", "complex"))
     return False
+
+
+_LIBRARY_MODULES = ("dask.", "cupy.", "torch", "jax")
+
+
+def is_library_array(x):
+    """Whether ``x`` is an array of an array library other than numpy (dask, CuPy, array-api-strict, ...),
+    told by its class alone (runtime/namespaces.py asks array-api-compat where it matters)."""
+    kind = type(x)
+    return hasattr(x, "dtype") and (hasattr(kind, "__array_namespace__")
+                                    or kind.__module__.startswith(_LIBRARY_MODULES))
 
 
 def _type_name(x):

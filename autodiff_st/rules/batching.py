@@ -198,7 +198,7 @@ def _shape_only(fn):
 
 for _fn in (np.shape, np.ndim, np.size, len, runtime.shape_of, runtime.zeros_like, runtime.ones_like,
             runtime.reduced_count, runtime.identity_like, np.zeros_like, np.ones_like, np.empty_like,
-            np.iscomplexobj, np.isrealobj, np.result_type):
+            np.iscomplexobj, np.isrealobj, np.result_type, runtime.is_foreign, runtime.is_lazy):
     batching_rule(_fn)(_shape_only(_fn))
 
 
@@ -449,6 +449,19 @@ def outer(a, b):
     return Batched(left * right)
 
 
+@batching_rule(np.cross)
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """np.cross acts on one axis and broadcasts the others: with negative axes (the default) the batch
+    axis is one more broadcast axis once the operands are lined up."""
+    axes = (axisa, axisb, axisc) if axis is None else (axis,)
+    if any(not isinstance(x, (int, np.integer)) or x >= 0 for x in axes):
+        return loop_call(np.cross, (a, b), dict(axisa=axisa, axisb=axisb, axisc=axisc, axis=axis),
+                         "np.cross with a non-negative axis")
+    if axis is None:
+        return elementwise(np.cross, a, b, axisa=axisa, axisb=axisb, axisc=axisc)
+    return elementwise(np.cross, a, b, axis=axis)
+
+
 def _stacked(fn):
     def rule(a, *args, **kwargs):
         if type(a) is not Batched or args or kwargs:
@@ -514,6 +527,8 @@ def batched_setitem(x, index, value):
     full = (slice(None),) + (index if isinstance(index, tuple) else (index,))
     if not _advanced_together(full[1:]):
         raise NeedsLoop("a write with separated integer-array indices")
+    if not x.value.flags.writeable:  # a shared read-only array (a cached basis, a broadcast view)
+        x = Batched(x.value.copy())
     if type(value) is Batched:
         region = x.value[full]
         x.value[full] = lift(value, region.ndim - 1)
@@ -522,19 +537,119 @@ def batched_setitem(x, index, value):
     return x
 
 
+def _is_basic(index):
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in index)
+
+
 @batching_rule(runtime.index_grad)
 def index_grad(v, x, index):
-    """The gradient of ``x[index]``: ``v`` (batched) added into zeros shaped like ``x`` (unbatched)."""
-    if type(v) is not Batched or is_batched(x) or is_batched(index) or isinstance(x, (tuple, list, dict)):
+    """The gradient of ``x[index]``: ``v`` put into zeros shaped like ``x``'s logical value, with the batch
+    on axis 0 (``x`` batched or not; only its shape and dtype are read)."""
+    if type(v) is not Batched and type(x) is not Batched and not is_batched(index):
+        return runtime.index_grad(v, x, index)  # from accumulate_index, with only the total batched
+    if is_batched(index) or isinstance(x, (tuple, list, dict)):
         return hooks.compiler().call_batched(runtime.index_grad, (v, x, index), {})
     full = (slice(None),) + (index if isinstance(index, tuple) else (index,))
     if not _advanced_together(full[1:]):
         return hooks.compiler().call_batched(runtime.index_grad, (v, x, index), {})
-    dtype = np.result_type(v.value, x) if np.iscomplexobj(v.value) else getattr(x, "dtype", float)
-    out = np.zeros(v.value.shape[:1] + np.shape(x), dtype=dtype)
+    value = v.value if type(v) is Batched else np.asarray(v)
+    x_dtype = x.value.dtype if type(x) is Batched else getattr(x, "dtype", float)
+    dtype = np.result_type(value, x_dtype) if np.iscomplexobj(value) else x_dtype
+    size = batch_size((v, x))
+    out = np.zeros((size,) + tuple(x.shape if type(x) is Batched else np.shape(x)), dtype=dtype)
     region = out[full]
-    np.add.at(out, full, lift(v, region.ndim - 1))
+    update = lift(v, region.ndim - 1) if type(v) is Batched else value
+    if _is_basic(full):  # each element written once
+        out[full] = update
+    else:
+        np.add.at(out, full, update)
     return Batched(out)
+
+
+def _unbroadcast_batched(v, x_shape):
+    """The batched ``unbroadcast_to_shape``: the logical axes of ``v`` summed down to ``x_shape``."""
+    if type(v) is not Batched:
+        return runtime.unbroadcast_to_shape(v, x_shape)
+    value = v.value
+    v_shape = value.shape[1:]
+    if v_shape == tuple(x_shape):
+        return v
+    lead = len(v_shape) - len(x_shape)
+    axes = tuple(range(1, lead + 1)) + tuple(
+        1 + lead + i for i, n in enumerate(x_shape) if n == 1 and v_shape[lead + i] != 1)
+    summed = np.sum(value, axis=axes, keepdims=True) if axes else value
+    return Batched(np.reshape(summed, value.shape[:1] + tuple(x_shape)))
+
+
+@batching_rule(runtime.unbroadcast)
+def unbroadcast(v, x):
+    """``unbroadcast(v, x)`` reads the shape of ``x`` alone: its logical shape when it is batched."""
+    if is_batched(x) and type(x) is not Batched:
+        return hooks.compiler().call_batched(runtime.unbroadcast, (v, x), {})
+    return _unbroadcast_batched(v, tuple(getattr(x, "shape", ())))
+
+
+@batching_rule(runtime.unbroadcast_to_shape)
+def unbroadcast_to_shape(v, x_shape):
+    if is_batched(x_shape):
+        return hooks.compiler().call_batched(runtime.unbroadcast_to_shape, (v, x_shape), {})
+    return _unbroadcast_batched(v, tuple(x_shape))
+
+
+def _matrix_or_vector(x):
+    return logical_ndim(x) in (1, 2) and (type(x) is Batched or isinstance(x, np.ndarray))
+
+
+@batching_rule(runtime.matmul_grad_left)
+def matmul_grad_left(v, a, b):
+    """The gradient of ``a @ b`` with respect to a matrix ``a``, for a vector or matrix ``b``."""
+    if logical_ndim(a) != 2 or not _matrix_or_vector(b) or not _matrix_or_vector(v):
+        return hooks.compiler().call_batched(runtime.matmul_grad_left, (v, a, b), {})
+    size = batch_size((v, a, b))
+    vv, bb = as_batch_array(v, size), as_batch_array(b, size)
+    if logical_ndim(b) == 1:  # np.outer(v, b) per element
+        return Batched(vv[:, :, None] * bb[:, None, :])
+    return Batched(vv @ np.swapaxes(bb, -1, -2))
+
+
+@batching_rule(runtime.matmul_grad_right)
+def matmul_grad_right(v, a, b):
+    """The gradient of ``a @ b`` with respect to a vector or matrix ``b``, for a matrix ``a``."""
+    if logical_ndim(a) != 2 or not _matrix_or_vector(b) or not _matrix_or_vector(v):
+        return hooks.compiler().call_batched(runtime.matmul_grad_right, (v, a, b), {})
+    if type(a) is not Batched and type(v) is Batched:  # a.T @ v per element, as one product
+        return Batched(v.value @ a if logical_ndim(v) == 1 else np.swapaxes(a, -1, -2) @ v.value)
+    size = batch_size((v, a, b))
+    aa, vv = as_batch_array(a, size), as_batch_array(v, size)
+    if logical_ndim(v) == 1:
+        return Batched((np.swapaxes(aa, -1, -2) @ vv[:, :, None])[:, :, 0])
+    return Batched(np.swapaxes(aa, -1, -2) @ vv)
+
+
+@batching_rule(runtime.dot_grad_left)
+def dot_grad_left(v, a, b):
+    """The gradient of ``np.dot(a, b)`` with respect to ``a``: ``v * b`` for two vectors, else as matmul's."""
+    if logical_ndim(a) == 1 and logical_ndim(b) == 1 and logical_ndim(v) == 0:
+        return elementwise(operator.mul, v, b)
+    if logical_ndim(a) == 2 and logical_ndim(b) in (1, 2):
+        return matmul_grad_left(v, a, b)
+    return hooks.compiler().call_batched(runtime.dot_grad_left, (v, a, b), {})
+
+
+@batching_rule(runtime.dot_grad_right)
+def dot_grad_right(v, a, b):
+    """The gradient of ``np.dot(a, b)`` with respect to ``b``: ``v * a`` for two vectors, else as matmul's."""
+    if logical_ndim(a) == 1 and logical_ndim(b) == 1 and logical_ndim(v) == 0:
+        return elementwise(operator.mul, v, a)
+    if logical_ndim(a) == 2 and logical_ndim(b) in (1, 2):
+        return matmul_grad_right(v, a, b)
+    return hooks.compiler().call_batched(runtime.dot_grad_right, (v, a, b), {})
+
+
+@batching_rule(runtime.calls.Residuals)
+def residuals(values, backward):
+    """What a call leaves for its backward pass: batched values are kept as they are."""
+    return runtime.calls.Residuals(values, backward)
 
 
 @batching_rule(runtime.accumulate_index)

@@ -5,5 +5,7 @@ elements themselves are differentiated through the comprehension that picks them
 
 from ..core.registry import nondifferentiable
 from ..runtime.callables import sorted_order
+from ..runtime.vectorized import is_inexact, lane_last_order, lane_result_order
 
 nondifferentiable(sorted_order)
+nondifferentiable(lane_last_order, lane_result_order, is_inexact)  # axis orders; a type test, from the arguments' numbers of axes

@@ -16,33 +16,45 @@ from ..core.registry import vjp_rule, nondifferentiable, diagonal, linear, jvp_r
 
 # -- numpy functions on Python numbers -----------------------------------------------------------------
 # Where the compiler knows that the argument of np.sin, np.cos or np.sqrt is a Python number, it calls
-# these instead (compiler/specialize.py): the math function, about five times faster than a numpy ufunc on
-# a scalar, with a Python float result. They give numpy's value to the last bit (tests/test_specialize_kinds.py
+# these instead (compiler/specialize.py): the math function, several times faster than a numpy ufunc on
+# a scalar, its result made the np.float64 numpy returns. They give numpy's value to the last bit (tests/test_specialize_kinds.py
 # checks this on a sample); where math refuses an argument numpy takes (sin of inf, the square root of a
 # negative number) they call numpy, so the result and its warning are numpy's.
 
+# numpy's result on a Python float is an np.float64, and stays one: the code after it divides by zero or
+# overflows as numpy does (inf or nan, with a warning), never raising as Python floats do, and reads
+# `.shape` or `.dtype` as on any numpy scalar.
+_float64 = np.float64
+
+
 def sin_of_number(x):
-    """``np.sin(x)`` for a Python number ``x``, as a Python float."""
-    try:
-        return math.sin(x)
-    except (ValueError, OverflowError):
-        return np.sin(x)
+    """``np.sin(x)`` for a Python number ``x``: the same ``np.float64``, computed by ``math.sin`` for a float."""
+    if type(x) is float:
+        try:
+            return _float64(math.sin(x))
+        except (ValueError, OverflowError):
+            pass
+    return np.sin(x)
 
 
 def cos_of_number(x):
-    """``np.cos(x)`` for a Python number ``x``, as a Python float."""
-    try:
-        return math.cos(x)
-    except (ValueError, OverflowError):
-        return np.cos(x)
+    """``np.cos(x)`` for a Python number ``x``: the same ``np.float64``, computed by ``math.cos`` for a float."""
+    if type(x) is float:
+        try:
+            return _float64(math.cos(x))
+        except (ValueError, OverflowError):
+            pass
+    return np.cos(x)
 
 
 def sqrt_of_number(x):
-    """``np.sqrt(x)`` for a Python number ``x``, as a Python float."""
-    try:
-        return math.sqrt(x)
-    except (ValueError, OverflowError):
-        return np.sqrt(x)
+    """``np.sqrt(x)`` for a Python number ``x``: the same ``np.float64``, computed by ``math.sqrt`` for a float."""
+    if type(x) is float:
+        try:
+            return _float64(math.sqrt(x))
+        except (ValueError, OverflowError):
+            pass
+    return np.sqrt(x)
 
 
 NUMBER_FORMS = {np.sin: sin_of_number, np.cos: cos_of_number, np.sqrt: sqrt_of_number}
@@ -173,7 +185,8 @@ def sqrt(g, ans, x):
 @vjp_rule(math.pow)
 def math_pow(g, ans, x, y):
     # As for x ** y: where x == 0 the log x term is taken as 0, as JAX does.
-    return g * y * x ** (y - 1), g * ans * np.log(np.where(x == 0, 1, x))
+    # as for x ** y: the derivative in x is taken as 0 at 0 ** 0
+    return g * y * (x if (y == 0) is False else x + ((x == 0) & (y == 0))) ** (y - 1), g * ans * np.log(np.where(x == 0, 1, x))
 
 
 @vjp_rule(math.hypot)

@@ -10,23 +10,31 @@ from ..core.registry import vjp_rule, nondifferentiable, method, NONDIFF_METHODS
 
 
 @vjp_rule(np.sum)
-def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    return expand_reduced(g, a, axis, keepdims)
+def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
+    # initial adds a constant; where= leaves elements out, and their gradient is zero.
+    return (expand_reduced(g, a, axis, keepdims) if where is True
+            else expand_reduced(g, a, axis, keepdims) * where)
 
 
 @vjp_rule(np.mean)
-def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    return expand_reduced(g / reduced_count(a, axis), a, axis, keepdims)
+def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, where=True):
+    # With where=, the mean of the elements selected, of which there are count_selected per lane.
+    return (expand_reduced(g / reduced_count(a, axis), a, axis, keepdims) if where is True
+            else expand_reduced(g, a, axis, keepdims) * where / count_selected(a, axis, where))
 
 
 @vjp_rule(np.max, np.amax)
-def max(g, ans, a, axis=None, out=None, keepdims=False):
-    return expand_reduced(g, a, axis, keepdims) * extremum_mask(a, ans, axis, keepdims)
+def max(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
+    # Where initial is the max, no element attains it (or one that equals it takes the gradient, one
+    # valid subgradient at that kink); elements left out by where= never do.
+    return expand_reduced(g, a, axis, keepdims) * (extremum_mask(a, ans, axis, keepdims) if where is True and initial is None
+                                                   else selected_extremum_mask(a, ans, axis, keepdims, where))
 
 
 @vjp_rule(np.min, np.amin)
-def min(g, ans, a, axis=None, out=None, keepdims=False):
-    return expand_reduced(g, a, axis, keepdims) * extremum_mask(a, ans, axis, keepdims)
+def min(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
+    return expand_reduced(g, a, axis, keepdims) * (extremum_mask(a, ans, axis, keepdims) if where is True and initial is None
+                                                   else selected_extremum_mask(a, ans, axis, keepdims, where))
 
 
 @vjp_rule(np.var)
@@ -45,11 +53,28 @@ def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 
 @vjp_rule(np.prod)
-def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
     # The derivative by each element is the product of the others, computed without dividing by it,
-    # so zeros in a are handled exactly.
-    return expand_reduced(g, a, axis, keepdims) * prod_others(a, axis)
+    # so zeros in a are handled exactly. initial multiplies every product; elements left out by where=
+    # count as ones and have gradient zero.
+    others = prod_others(a, axis) if where is True else prod_others(np.where(where, a, 1), axis) * where
+    return expand_reduced(g if initial is None else g * initial, a, axis, keepdims) * others
 
+
+def count_selected(a, axis, where):
+    """The number of elements ``where`` selects in each lane of the reduction of ``a`` over ``axis``."""
+    count = np.sum(np.broadcast_to(where, np.shape(a)), axis=axis, keepdims=True)
+    return count.astype(np.result_type(np.asarray(a).dtype, np.float32))  # counts in a's float type
+
+
+def selected_extremum_mask(a, ans, axis, keepdims, where):
+    """``extremum_mask`` among the elements ``where`` selects: the others never attain the extremum."""
+    hit = (np.asarray(a) == expand_reduced(ans, a, axis, keepdims)) & where
+    hit = hit.astype(np.asarray(a).dtype)
+    return hit / np.maximum(np.sum(hit, axis=axis, keepdims=True), 1)
+
+
+nondifferentiable(count_selected, selected_extremum_mask)
 
 for _name, _fn in [("sum", np.sum), ("mean", np.mean), ("max", np.max), ("min", np.min),
                    ("var", np.var), ("std", np.std), ("prod", np.prod)]:
@@ -187,9 +212,10 @@ diagonal(np.ndarray.clip)
 
 
 @jvp_rule(np.max, np.amax, np.min, np.amin)
-def max_jvp(t, ans, a, axis=None, out=None, keepdims=False):
+def max_jvp(t, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
     # Ties share the tangent, as they share the gradient.
-    return np.sum(t * extremum_mask(a, ans, axis, keepdims), axis=axis, keepdims=keepdims)
+    return np.sum(t * (extremum_mask(a, ans, axis, keepdims) if where is True and initial is None
+                       else selected_extremum_mask(a, ans, axis, keepdims, where)), axis=axis, keepdims=keepdims)
 
 
 @jvp_rule(np.var)
@@ -207,8 +233,10 @@ def std_jvp(t, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 
 @jvp_rule(np.prod)
-def prod_jvp(t, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    return np.sum(t * prod_others(a, axis), axis=axis, keepdims=keepdims)
+def prod_jvp(t, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
+    others = prod_others(a, axis) if where is True else prod_others(np.where(where, a, 1), axis) * where
+    tangent = np.sum(t * others, axis=axis, keepdims=keepdims)
+    return tangent if initial is None else tangent * initial
 
 
 @jvp_rule(np.average, wrt="a")

@@ -33,6 +33,7 @@ import numpy as np
 from ..core import hooks
 from ..core.model import Cell
 from ..core.registry import batching_rule_for, display_name
+from .calls import Residuals
 from .loader import origin_at
 
 log = logging.getLogger("autodiff_st")
@@ -143,11 +144,26 @@ class Batched:
         return batching_rule_for(np.matmul)(other, self)
 
 
+def _aligned(value, other):
+    """Whether ``other`` lines up with the batched array ``value`` as it is: another batched array of the same
+    rank, or a plain number or array of no more logical axes (numpy aligns trailing axes)."""
+    kind = type(other)
+    if kind is Batched:
+        return other.value.ndim == value.ndim
+    if kind is float or kind is int:
+        return True
+    return kind is np.ndarray and other.ndim < value.ndim
+
+
 def _binary(op):
     def forward(self, other):
+        if _aligned(self.value, other):  # the common case, without lining up
+            return Batched(op(self.value, other.value if type(other) is Batched else other))
         return elementwise(op, self, other)
 
     def reflected(self, other):
+        if _aligned(self.value, other):
+            return Batched(op(other, self.value))
         return elementwise(op, other, self)
 
     return forward, reflected
@@ -239,13 +255,21 @@ def slice_of(x, i):
             return x
         if isinstance(x, dict):
             return type(x)({k: slice_of(v, i) for k, v in x.items()})
-        items = [slice_of(v, i) for v in x]
-        if kind is list:
-            return items
-        if hasattr(x, "_fields"):  # a namedtuple
-            return kind(*items)
-        return kind(items)
+        return rebuilt(x, [slice_of(v, i) for v in x])
     return x
+
+
+def rebuilt(x, items):
+    """A tuple or list of ``x``'s type holding ``items``: a namedtuple field by field, a ``Residuals``
+    with its backward pass."""
+    kind = type(x)
+    if kind is list or kind is tuple:
+        return kind(items)
+    if hasattr(x, "_fields"):  # a namedtuple
+        return kind(*items)
+    if kind is Residuals:
+        return Residuals(items, x.backward)
+    return kind(items)
 
 
 def example_of(x):
@@ -284,12 +308,7 @@ def stack_results(results):
     if isinstance(first, (tuple, list)) and not isinstance(first, Batched):
         if any(len(r) != len(first) for r in results):
             raise NeedsLoop("a tuple or list whose length differs between batch elements")
-        items = [stack_results([r[k] for r in results]) for k in range(len(first))]
-        if type(first) is list:
-            return items
-        if hasattr(first, "_fields"):
-            return type(first)(*items)
-        return type(first)(items)
+        return rebuilt(first, [stack_results([r[k] for r in results]) for k in range(len(first))])
     if first is None or not all(isinstance(r, (np.ndarray, np.generic, int, float, complex, bool))
                                 for r in results):
         raise NeedsLoop(f"a {type(first).__name__} that differs between batch elements")

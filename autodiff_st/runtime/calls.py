@@ -19,6 +19,7 @@ import types
 import numpy as np
 
 from ..core import hooks, registry
+from ..core.checkpoint import Checkpointed
 from ..core.errors import AutodiffError, SourceUnavailableError
 from ..core.names import identifier_for
 from ..core.model import Cell
@@ -34,6 +35,8 @@ def underlying_function(fn):
     """The plain function behind ``fn``, and how many leading parameters are bound (``self``). A
     ``functools.partial`` is the generated function that calls it (``callables.partial_caller``); an
     object with a ``__call__`` method written in Python is that method, bound to the object."""
+    if type(fn) is Checkpointed:  # differentiated whole (a transform's own function): nothing to save
+        return underlying_function(fn.fn)
     if isinstance(fn, Cell):
         return type(fn).construct, 1
     if inspect.ismethod(fn):
@@ -46,6 +49,8 @@ def underlying_function(fn):
 
 
 def bound_prefix(fn):
+    if type(fn) is Checkpointed:
+        return bound_prefix(fn.fn)
     if isinstance(fn, Cell):
         return (fn,)
     if inspect.ismethod(fn):
@@ -101,6 +106,8 @@ def resolve_callee(fn, args, kwargs):
     the leading arguments bound to it (``self``). A primitive with a rule, or one without a derivative,
     is wrapped in a small generated function that calls it, so that every call is differentiated the same
     way, again and again for higher derivatives."""
+    if type(fn) is Checkpointed:  # forward mode and batching: nothing to recompute
+        return resolve_callee(fn.fn, args, kwargs)
     if registry.lookup(fn) is not None or registry.is_nondifferentiable(fn):
         return primitive_caller(fn, len(args), tuple(kwargs)), 0, ()
     if fn is call_unpacked:  # f(*xs, **d): every element passed on its own
@@ -157,6 +164,10 @@ def call_vjp_forward(fn, active, *args, **kwargs):
         callee, callee_args, wrap, place = _value_form(fn, args, kwargs)
         out, residuals = call_vjp_forward(callee, tuple(map(place, active)), *callee_args, **kwargs)
         return wrap(out), residuals
+    if type(fn) is Checkpointed:  # keep the arguments only; recompute in the backward pass
+        forward, backward = checkpoint_functions(fn.fn, active, len(args), tuple(kwargs))
+        out, residuals = forward(*args, **kwargs)
+        return out, Residuals(residuals, backward)
     target, offset, prefix = resolve_callee(fn, args, kwargs)
     params = parameter_positions(target, offset, active)
     if target is fn and not kwargs and type(fn) is types.FunctionType and not fn.__code__.co_flags & _VARIADIC:
@@ -198,6 +209,9 @@ def _value_form(helper, args, kwargs):
             forward, backward = hooks.compiler().adjoint_functions(inner, params, "vjp", argument_kinds(inner_args))
             return (forward, inner_args, lambda v: (inner_wrap(v[0]), Residuals(v[1], backward)),
                     lambda a: inner_place(_shift(a, -2)))
+        if type(fn) is Checkpointed:
+            forward, backward = checkpoint_functions(fn.fn, inner_active, len(rest), tuple(kwargs))
+            return forward, tuple(rest), lambda v: (v[0], Residuals(v[1], backward)), lambda a: _shift(a, -2)
         target, offset, prefix = resolve_callee(fn, rest, kwargs)
         params = parameter_positions(target, offset, inner_active)
         forward, backward = hooks.compiler().adjoint_functions(target, params, "vjp",
@@ -235,6 +249,48 @@ def _generated(backward):
             "autodiff_st cannot differentiate again a call made while differentiating with weights=: "
             "second derivatives with respect to Parameters are not supported.")
     return backward
+
+
+_CHECKPOINTS = {}
+_CHECKPOINT_NAMES = frozenset({"checkpointed", "call_vjp_forward", "call_vjp_backward", "residuals", "g",
+                               "out", "inner"})
+
+
+def checkpoint_functions(fn, active, count, keywords):
+    """The forward and backward functions of a call of ``ad.checkpoint(fn)`` with ``count`` positional
+    arguments, these keywords, differentiated at ``active``. The forward pass calls ``fn`` plainly and keeps
+    its arguments as the residuals; the backward pass runs ``fn``'s generated forward pass on them again,
+    then its backward pass. Both are small generated functions, so generated code that calls them can be
+    differentiated again (a second derivative recomputes as well)."""
+    key = (fn, active, count, keywords)
+    found = _CHECKPOINTS.get(key)
+    if found is None:
+        name = identifier_for(getattr(fn, "__name__", "function"), "function")
+        if not all(isinstance(k, str) and str.isidentifier(k) and not keyword.iskeyword(k) for k in keywords):
+            raise AutodiffError(f"cannot differentiate a call of ad.checkpoint({registry.display_name(fn)}) "
+                                "with keyword arguments whose names are not identifiers.")
+        keywords = tuple(str.__str__(k) for k in keywords)  # plain text: a str subclass runs no code here
+        if set(keywords) & _CHECKPOINT_NAMES:
+            raise AutodiffError(f"cannot differentiate a call of ad.checkpoint({registry.display_name(fn)}) "
+                                f"with a keyword argument named one of {sorted(_CHECKPOINT_NAMES)}.")
+        names = [f"arg{i}" for i in range(count)] + list(keywords)
+        params = names[:count] + (["*"] + list(keywords) if keywords else [])
+        passed = ", ".join(names[:count] + [f"{k}={k}" for k in keywords])
+        kept = "(" + "".join(n + ", " for n in names) + ")"
+        namespace = {"checkpointed": fn, "call_vjp_forward": call_vjp_forward,
+                     "call_vjp_backward": call_vjp_backward}
+        forward = small_function(
+            f"def checkpoint_{name}_forward({', '.join(params)}):\n"
+            f"    return checkpointed({passed}), {kept}\n",
+            f"checkpointed forward pass of {registry.display_name(fn)}", dict(namespace))
+        backward = small_function(
+            f"def checkpoint_{name}_backward(residuals, g):\n"
+            f"    {kept} = residuals\n"
+            f"    out, inner = call_vjp_forward(checkpointed, {active!r}, {passed})\n"
+            f"    return call_vjp_backward(inner, g)\n",
+            f"checkpointed backward pass of {registry.display_name(fn)}", dict(namespace))
+        found = _CHECKPOINTS[key] = (forward, backward)
+    return found
 
 
 _PRIMITIVE_CALLERS = {}

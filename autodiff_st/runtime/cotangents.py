@@ -9,6 +9,7 @@ how a backward pass walks the iterations of a loop.
 import numpy as np
 
 from ..core import trees
+from .namespaces import is_foreign, namespace_of
 from .shapes import Shape
 
 __all__ = [
@@ -68,6 +69,9 @@ def unpacked_cotangent(value, *cotangents):
     for a tuple or a list."""
     if isinstance(value, np.ndarray):  # each cotangent has the shape of its row
         return np.stack(cotangents) if cotangents else np.zeros(value.shape)
+    if is_foreign(value):
+        xp = namespace_of(value)
+        return xp.stack(cotangents) if cotangents else xp.zeros_like(value)
     return Parts(cotangents)
 
 
@@ -81,7 +85,7 @@ def as_parts(cotangents):
     """A list of cotangents returned by a rule (as for np.concatenate's arrays), as ``Parts``; an array
     stays one (the cotangent of an array whose rows a rule took as a sequence, as ``tuple(x)``), and the
     cotangent of a dict (``DictParts``) stays as it is."""
-    if isinstance(cotangents, (Parts, dict, np.ndarray)):
+    if isinstance(cotangents, (Parts, dict, np.ndarray)) or is_foreign(cotangents):
         return cotangents
     return Parts(cotangents)
 
@@ -109,6 +113,8 @@ def zeros_like(x):
         return Parts(zeros_like(e) for e in trees.children(x))
     if isinstance(x, (str, bytes)):
         return 0.0
+    if not isinstance(x, np.ndarray) and is_foreign(x):
+        return namespace_of(x).zeros_like(x)
     return np.zeros_like(x)
 
 
@@ -125,6 +131,8 @@ def ones_like(x):
         return Parts(ones_like(e) for e in x)
     if isinstance(x, dict):
         return DictParts({k: ones_like(v) for k, v in x.items()})
+    if not isinstance(x, np.ndarray) and is_foreign(x):
+        return namespace_of(x).ones_like(x)
     return np.ones_like(x)
 
 
@@ -148,6 +156,10 @@ def tangent_zeros(x):
         return {k: tangent_zeros(v) for k, v in x.items()}
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=x.dtype if x.dtype.kind in "fc" else float)
+    if is_foreign(x):
+        xp = namespace_of(x)
+        return xp.zeros_like(x) if xp.isdtype(x.dtype, ("real floating", "complex floating")) \
+            else xp.zeros(x.shape, dtype=xp.float64)
     if isinstance(x, range):  # a loop's iteration range, sliced by the backward pass: zeros, as for an int array
         return np.zeros(len(x))
     if isinstance(x, complex):
@@ -162,9 +174,14 @@ def tangent_zeros(x):
 def broadcast_like(t, result):
     """``t`` broadcast to the shape of ``result``: a tangent term of an elementwise operation whose
     differentiated operand was broadcast against a larger one."""
-    result_shape = np.shape(result)
-    if np.shape(t) == result_shape:
+    result_shape = getattr(result, "shape", None)
+    if result_shape is None:
+        result_shape = np.shape(result)
+    if getattr(t, "shape", ()) == result_shape:
         return t
+    if is_foreign(t) or is_foreign(result):
+        xp = namespace_of(t, result)
+        return xp.broadcast_to(xp.asarray(t), result_shape)
     return np.broadcast_to(t, result_shape)
 
 
@@ -172,6 +189,9 @@ def owned(t):
     """A tangent the generated code may write elements into: a copy of an array, anything else as is."""
     if isinstance(t, np.ndarray):
         return t.copy()
+    if is_foreign(t):
+        xp = namespace_of(t)
+        return xp.asarray(t, copy=True)
     return np.array(t, dtype=float)
 
 
@@ -180,7 +200,9 @@ def restored_copy(x):
     into; None, the placeholder of a name that was not bound yet, stays None. Always a new object, so
     the backward pass never writes into the forward pass's array. A number (a tangent of zeros, say) is
     immutable and stays as it is."""
-    return x.copy() if isinstance(x, (np.ndarray, list, dict)) else x
+    if isinstance(x, (np.ndarray, list, dict)):
+        return x.copy()
+    return namespace_of(x).asarray(x, copy=True) if is_foreign(x) else x
 
 
 def add_tangents(*terms):

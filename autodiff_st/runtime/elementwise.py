@@ -5,6 +5,8 @@ need and numpy lacks (scipy need not be installed).
 
 import numpy as np
 
+from .namespaces import is_foreign, namespace_of
+
 __all__ = ["astype", "cast_like", "real_like", "inside_bounds", "polygamma"]
 
 
@@ -18,6 +20,8 @@ def cast_like(v, x):
     dtype = getattr(x, "dtype", None)
     if dtype is None:
         return v
+    if is_foreign(v):  # dask, CuPy, ...: cast in its own namespace, lazily
+        return v if v.dtype == dtype else namespace_of(v).astype(v, dtype)
     return np.asarray(v).astype(dtype, copy=False)
 
 

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 
 from .cotangents import DictParts, Parts, zeros_like
+from .namespaces import foreign_index_grad, is_foreign
 from .shapes import unbroadcast
 
 __all__ = [
@@ -51,6 +52,8 @@ def index_grad(v, x, index):
         out = np.zeros(x.shape, x.dtype)
     elif isinstance(x, (tuple, list, dict)):
         return _container_index_grad(v, x, index)
+    elif not isinstance(x, np.ndarray) and is_foreign(x):
+        return foreign_index_grad(v, x, index)
     else:
         out = np.zeros(np.shape(x), dtype=np.result_type(v, x) if np.iscomplexobj(v) else getattr(x, "dtype", float))
     if _basic_index(index):

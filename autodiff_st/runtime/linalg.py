@@ -8,6 +8,7 @@ leading axes), so a rule can call it on whatever the forward pass saw.
 import numpy as np
 
 from ..core.errors import UnsupportedCaseError
+from .namespaces import is_foreign, namespace_of
 from .shapes import require, unbroadcast
 
 __all__ = [
@@ -36,6 +37,8 @@ def matmul_grad_left(v, a, b):
     a_nd, b_nd = getattr(a, "ndim", None), getattr(b, "ndim", None)
     if a_nd == 2 and b_nd == 2:
         return v @ b.T  # the common cases, without the general path's bookkeeping
+    if not isinstance(b, np.ndarray) and (is_foreign(b) or is_foreign(v) or is_foreign(a)):
+        return _foreign_grad_left(namespace_of(v, a, b), v, a, b)
     if a_nd == 2 and b_nd == 1:
         return np.outer(v, b)
     a_nd, b_nd = np.ndim(a), np.ndim(b)
@@ -53,6 +56,8 @@ def matmul_grad_right(v, a, b):
     a_nd, b_nd = getattr(a, "ndim", None), getattr(b, "ndim", None)
     if a_nd == 2 and b_nd in (1, 2):
         return a.T @ v
+    if not isinstance(a, np.ndarray) and (is_foreign(a) or is_foreign(v) or is_foreign(b)):
+        return _foreign_grad_right(namespace_of(v, a, b), v, a, b)
     a_nd, b_nd = np.ndim(a), np.ndim(b)
     if a_nd == 1:
         if b_nd == 1:
@@ -61,6 +66,26 @@ def matmul_grad_right(v, a, b):
     if b_nd == 1:
         return unbroadcast(np.matmul(np.swapaxes(a, -1, -2), np.expand_dims(v, -1))[..., 0], b)
     return unbroadcast(np.matmul(np.swapaxes(a, -1, -2), v), b)
+
+
+def _foreign_grad_left(xp, v, a, b):
+    """``matmul_grad_left`` in the namespace ``xp`` of another library's arrays (array API functions only)."""
+    if b.ndim == 1:
+        return v * b if a.ndim == 1 else unbroadcast(xp.expand_dims(v, axis=-1) * b, a)
+    b_t = xp.matrix_transpose(b)
+    if a.ndim == 1:
+        return unbroadcast(xp.matmul(xp.expand_dims(v, axis=-2), b_t)[..., 0, :], a)
+    return unbroadcast(xp.matmul(v, b_t), a)
+
+
+def _foreign_grad_right(xp, v, a, b):
+    """``matmul_grad_right`` in the namespace ``xp`` of another library's arrays."""
+    if a.ndim == 1:
+        return v * a if b.ndim == 1 else unbroadcast(xp.expand_dims(a, axis=-1) * xp.expand_dims(v, axis=-2), b)
+    a_t = xp.matrix_transpose(a)
+    if b.ndim == 1:
+        return unbroadcast(xp.matmul(a_t, xp.expand_dims(v, axis=-1))[..., 0], b)
+    return unbroadcast(xp.matmul(a_t, v), b)
 
 
 def check_dot_operands(a, b):

@@ -5,6 +5,7 @@ that stop a cumulative product.
 
 import numpy as np
 
+from .namespaces import is_foreign
 from .shapes import expand_reduced, normalize_axis, require, unbroadcast_to_shape
 
 __all__ = [
@@ -19,7 +20,8 @@ def extremum_mask(x, ans, axis=None, keepdims=False):
 
     Ties share the gradient equally, as in JAX and autograd.
     """
-    x = np.asarray(x)
+    if not is_foreign(x):  # an array of dask, CuPy, ... stays one
+        x = np.asarray(x)
     hit = (x == expand_reduced(ans, x, axis, keepdims)).astype(x.dtype)
     return hit / np.sum(hit, axis=axis, keepdims=True)
 
@@ -43,7 +45,8 @@ def prod_others(a, axis=None):
 
     Uses products to the left and to the right rather than ``prod / a``, so zeros are exact.
     """
-    a = np.asarray(a)
+    if not is_foreign(a):
+        a = np.asarray(a)
     axes = normalize_axis(axis, a.ndim)
     kept = [i for i in range(a.ndim) if i not in axes]
     moved = np.transpose(a, kept + list(axes))
@@ -52,7 +55,7 @@ def prod_others(a, axis=None):
     left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     others = (left * right).reshape(moved.shape)
-    return np.transpose(others, np.argsort(kept + list(axes)))
+    return np.transpose(others, tuple(np.argsort(kept + list(axes)).tolist()))
 
 
 def prod_others_vjp(v, a, axis=None):

@@ -11,6 +11,7 @@ import operator
 import numpy as np
 
 from ..core.errors import UnsupportedCaseError
+from .namespaces import is_foreign, namespace_of
 
 __all__ = [
     "Shape", "shape_of", "unbroadcast", "unbroadcast_to_shape", "normalize_axis", "expand_reduced",
@@ -54,6 +55,8 @@ def shape_of(x):
         return Shape(((), None, True))
     if isinstance(x, (tuple, list, dict)) or not hasattr(x, "shape"):
         return x  # a container (a cotangent of a tuple or a pytree object): the helpers read it as it is
+    if is_foreign(x):
+        return x  # an array of dask, CuPy, ...: kept, so zeros and expansions are made in its namespace
     return Shape((np.shape(x), getattr(x, "dtype", None), False))
 
 
@@ -73,6 +76,9 @@ def unbroadcast_to_shape(v, x_shape):
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(x_shape) if n == 1 and v_shape[lead + i] != 1
     )
+    if not isinstance(v, np.ndarray) and is_foreign(v):
+        xp = namespace_of(v)
+        return xp.reshape(xp.sum(v, axis=axes, keepdims=True), x_shape) if axes else xp.reshape(v, x_shape)
     return np.reshape(np.sum(v, axis=axes, keepdims=True), x_shape) if axes else np.reshape(v, x_shape)
 
 
@@ -89,6 +95,8 @@ def expand_reduced(v, x, axis=None, keepdims=False):
     x_shape = getattr(x, "shape", None)
     if x_shape is None:
         x_shape = np.shape(x)
+    if not isinstance(x, Shape) and not isinstance(x, np.ndarray) and (is_foreign(x) or is_foreign(v)):
+        return _expand_foreign(v, x, x_shape, axis, keepdims)
     if axis is None:
         # A full reduction: v holds one number. A filled array is faster than a broadcast view here.
         return np.full(x_shape, v, dtype=getattr(v, "dtype", None) or getattr(x, "dtype", None))
@@ -98,11 +106,24 @@ def expand_reduced(v, x, axis=None, keepdims=False):
     return np.broadcast_to(v, x_shape)
 
 
+def _expand_foreign(v, x, x_shape, axis, keepdims):
+    """``expand_reduced`` in the namespace of ``x`` (or of ``v``): zeros like ``x`` plus ``v``, so a dask
+    result keeps ``x``'s chunks and a CuPy one its device."""
+    xp = namespace_of(x, v)
+    if axis is not None and not keepdims and x_shape:
+        reduced = normalize_axis(axis, len(x_shape))
+        v = xp.reshape(v, tuple(1 if i in reduced else n for i, n in enumerate(x_shape)))
+    if is_foreign(x):
+        return xp.zeros_like(x) + v
+    return xp.broadcast_to(v, x_shape)
+
+
 def reduced_count(x, axis=None):
     """How many elements a reduction over ``axis`` combines into each result."""
+    foreign = not isinstance(x, Shape) and not isinstance(x, np.ndarray) and is_foreign(x)
     if axis is None:
-        return x.size if isinstance(x, Shape) else np.size(x)
-    x_shape = x.shape if isinstance(x, Shape) else np.shape(x)
+        return x.size if isinstance(x, Shape) or foreign else np.size(x)
+    x_shape = x.shape if isinstance(x, Shape) or foreign else np.shape(x)
     count = 1
     for i in normalize_axis(axis, len(x_shape)):
         count *= x_shape[i]

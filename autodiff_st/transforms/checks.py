@@ -18,6 +18,7 @@ from ..core import trees
 from ..core.model import Parameter
 from ..core.transform import Transform
 from ..runtime.calls import bound_prefix, underlying_function
+from ..runtime.namespaces import is_foreign, namespace_of
 from ..runtime.trees import parts_of
 from ..runtime.weights import as_weight_tuple
 
@@ -117,6 +118,9 @@ def check_input(x, position, fn, allow_complex=False):
         return
     if isinstance(x, np.ndarray) and kind is not np.ndarray:
         check_array_subclass(x, position, fn)
+    elif is_foreign(x):  # an array of dask, CuPy, array-api-strict, ...: its dtype decides (docs/backends.md)
+        check_foreign_input(x, position, fn, allow_complex)
+        return
     if isinstance(x, bool) or isinstance(x, (int, np.integer)) or (
             isinstance(x, np.ndarray) and x.dtype.kind in "iub"):
         raise InputTypeError(
@@ -135,6 +139,22 @@ def check_input(x, position, fn, allow_complex=False):
         f"argument {position} of {function_name(fn)} is a {type(x).__name__}, which cannot be differentiated.",
         hint="Differentiated arguments are Python floats, numpy float arrays, or tuples, lists, dicts, "
              "dataclasses and NamedTuples of them (other classes: ad.register_pytree).")
+
+
+def check_foreign_input(x, position, fn, allow_complex):
+    """An array of another library is differentiated when its dtype is a real (or, where allowed, complex)
+    floating type, as a numpy array is."""
+    kind = np.dtype(str(x.dtype)).kind if str(x.dtype) in _NUMPY_DTYPE_NAMES else "?"
+    if kind == "f" or (kind == "c" and allow_complex):
+        return
+    raise InputTypeError(
+        f"argument {position} of {function_name(fn)} is a {type(x).__module__}.{type(x).__qualname__} of dtype "
+        f"{x.dtype}, which cannot be differentiated.",
+        hint="Differentiated arrays hold floats: convert it with astype(float64) first.")
+
+
+_NUMPY_DTYPE_NAMES = frozenset(("float16", "float32", "float64", "complex64", "complex128", "int8", "int16",
+                                "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool"))
 
 
 # What a subclass may not change for its values to be differentiated as plain arrays: the compiler
@@ -192,6 +212,11 @@ def match_input(g, x):
         return g
     if isinstance(x, np.generic):
         return x.dtype.type(g)
+    if is_foreign(x):  # an array of dask, CuPy, ...: the gradient in its namespace, shape and dtype
+        xp = namespace_of(x)
+        if not is_foreign(g) or g.shape != x.shape:
+            g = xp.zeros_like(x) + g  # a number (a zero gradient) or a broadcast value; keeps x's chunks
+        return g if g.dtype == x.dtype else xp.astype(g, x.dtype)
     return g
 
 

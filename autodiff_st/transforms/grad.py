@@ -8,12 +8,16 @@ gives that function to the Jacobians of a ``grad`` and to generated code that ca
 
 from typing import Any, Optional, Tuple, TypeVar, Union
 
+import numpy as np
+
+from ..compiler.disk_cache import disable as disable_disk, enable as enable_disk
 from ..compiler.cache import adjoint_functions, clear, compiled_adjoint
 from ..core import hooks, registry as rules
+from ..core.checkpoint import loop_policy, mode_with
 from ..core.display import Source
 from ..core.names import identifier_for
 from ..core.errors import AutodiffError, AuxError, OptionValueError
-from ..core.transform import Transform
+from ..core.transform import Transform, traceback_for_user
 from ..runtime import ones_like
 from ..runtime.calls import argument_kinds, call_forward
 from ..runtime.loader import small_function
@@ -25,7 +29,7 @@ from .vjp import VJPFunction, WeightsVJPFunction
 _T = TypeVar("_T")
 
 
-def _value_and_grads(fn, positions, mode):
+def _value_and_grads(fn, positions, mode, checkpoint=None):
     """A function ``(*args) -> (out, *gradients)`` for the arguments at ``positions``.
 
     A function with a registered derivative rule (``np.sin``, or a user's rule) runs through the rule;
@@ -44,6 +48,7 @@ def _value_and_grads(fn, positions, mode):
         return through_rule
     target, prefix = target_of(fn)
     shifted = tuple(p + len(prefix) for p in positions)
+    mode = mode_with(mode, checkpoint)  # the loop checkpointing policy is compiled in
     by_kinds = {}  # argument kinds -> the compiled adjoint and its bound function, refreshed when stale
 
     def through_adjoint(*args, **kwargs):
@@ -53,9 +58,24 @@ def _value_and_grads(fn, positions, mode):
         if entry is None or not entry[0].still_valid(target):
             fused = adjoint_functions(target, shifted, mode, kinds)[0]
             entry = by_kinds[kinds] = (compiled_adjoint(target, shifted, mode, kinds), fused)
+        # What this call ran, for Grad's fast path: reused while the kinds match and the module is valid.
+        through_adjoint.last = (prefix, kinds, entry[0], entry[1], target)
         return entry[1](*prefix, *args, **kwargs)
     through_adjoint.last_kinds = None
+    through_adjoint.last = None
     return through_adjoint
+
+
+def _matched(g, x):
+    """``match_input(g, x)``, with its two commonest cases first: a float input, and an array input whose
+    gradient already has its type, dtype and shape."""
+    kind = type(x)
+    if kind is float:
+        return float(g)
+    if kind is np.ndarray and type(g) is np.ndarray and (g.dtype is x.dtype or g.dtype == x.dtype) \
+            and g.shape == x.shape and g.flags.writeable:
+        return g
+    return match_input(g, x)
 
 
 def _inner_gradient_function(inner, args):
@@ -67,7 +87,8 @@ def _inner_gradient_function(inner, args):
         target, prefix = target_of(inner.fn)
     positions = check_positions(as_tuple(inner.positions), args, inner.fn)
     shifted = tuple(p + len(prefix) for p in positions)
-    return adjoint_functions(target, shifted, "grad_only", argument_kinds(prefix + args))[0], prefix
+    mode = mode_with("grad_only", inner.checkpoint)
+    return adjoint_functions(target, shifted, mode, argument_kinds(prefix + args))[0], prefix
 
 
 _GRADIENT_FUNCTIONS = {}
@@ -123,8 +144,9 @@ def _through_inner_grad(inner, positions, mode):
 
 
 class Grad(Transform):
-    def __init__(self, fn, positions, has_aux, return_value, value_and_grad):
+    def __init__(self, fn, positions, has_aux, return_value, value_and_grad, checkpoint=None):
         super().__init__(fn)
+        self.checkpoint = loop_policy(checkpoint)
         self.positions = positions
         self.has_aux = has_aux
         self.return_value = return_value
@@ -137,9 +159,12 @@ class Grad(Transform):
             target_of(fn)  # fail early on a function without source
         self._by_positions = {}
         self._positions_for = {}  # number of positional arguments -> resolved positions
+        self._last = None  # what the last call ran, for the fast path (see __call__)
+        self._single = isinstance(positions, int)
+        self._gradient_only = type(self).result is Grad.result and not (has_aux or return_value or value_and_grad)
 
     def rebind(self, fn):
-        return Grad(fn, self.positions, self.has_aux, self.return_value, self.value_and_grad)
+        return Grad(fn, self.positions, self.has_aux, self.return_value, self.value_and_grad, self.checkpoint)
 
     def called_inside(self, args, kwargs):
         """A plain ``grad`` called inside a differentiated function (a gradient penalty) runs its generated
@@ -167,13 +192,48 @@ class Grad(Transform):
 
     def compiled(self, positions):
         """``(*args) -> (out, *gradients)`` for the arguments at ``positions``."""
-        return _value_and_grads(self.fn, positions, self.mode)
+        return _value_and_grads(self.fn, positions, self.mode, self.checkpoint)
+
+    boundary_inside = True  # __call__ rewrites the user's tracebacks itself (see Transform.__init_subclass__)
 
     def __call__(self, *args, **kwargs):
+        try:
+            # The fast path: as many arguments and the same argument kinds as the last call, and the module
+            # that call ran still valid (no global it read rebound, no clear_cache since). The full path's
+            # checks all run, in their cheapest form; anything else takes the full path.
+            last = self._last
+            if last is not None and len(args) == last[0]:
+                _, positions, prefix, kinds, compiled, fused, target = last
+                if argument_kinds(prefix + args if prefix else args) == kinds and compiled.still_valid(target):
+                    if self._single:
+                        x = args[positions[0]]
+                        if type(x) is not float and not (type(x) is np.ndarray and x.dtype.kind == "f"):
+                            check_input(x, positions[0], self.fn)
+                        out, g = fused(*prefix, *args, **kwargs) if prefix or kwargs else fused(*args)
+                        gradient = float(g) if type(x) is float else _matched(g, x)
+                    else:
+                        for p in positions:
+                            x = args[p]
+                            if type(x) is not float and not (type(x) is np.ndarray and x.dtype.kind == "f"):
+                                check_input(x, p, self.fn)
+                        out, *grads = fused(*prefix, *args, **kwargs)
+                        gradient = tuple([_matched(g, args[p]) for g, p in zip(grads, positions)])
+                    return gradient if self._gradient_only else self.result(out, gradient)
+            return self._full_call(args, kwargs)
+        except Exception as exc:
+            tb = traceback_for_user(exc)
+            if tb is None:
+                raise
+            raise exc.with_traceback(tb)  # noqa: B904 (the same exception, its traceback at the user's lines)
+
+    def _full_call(self, args, kwargs):
         positions, run = self.prepared(args)
         out, *grads = run(*args, **kwargs)
         grads = [match_input(g, args[p]) for g, p in zip(grads, positions)]
-        gradient = grads[0] if isinstance(self.positions, int) else tuple(grads)
+        gradient = grads[0] if self._single else tuple(grads)
+        last = getattr(run, "last", None)
+        if last is not None:
+            self._last = (len(args), positions) + last
         return self.result(out, gradient)
 
     def result(self, out, gradient):
@@ -202,7 +262,7 @@ class Grad(Transform):
         kinds = None
         for run in self._by_positions.values():
             kinds = getattr(run, "last_kinds", None) or kinds
-        return compiled_adjoint(target, positions, self.mode, kinds).source
+        return compiled_adjoint(target, positions, mode_with(self.mode, self.checkpoint), kinds).source
 
 
 class WeightsGrad(Grad):
@@ -276,24 +336,27 @@ def _value_and_grads_with_weights(fn, positions, mode):
 @decorator
 def grad(fn: Optional[Function] = None, grad_position: Positions = FIRST, weights: Any = None,
          has_aux: bool = False, *, argnums: Positions = None, return_value: bool = False,
-         grad_vars: Any = None) -> Function:
+         grad_vars: Any = None, checkpoint: Union[None, str, int] = None) -> Function:
     """The gradient of ``fn`` with respect to the arguments at ``grad_position`` and the Parameters in
     ``weights``: ``(input_grads, weight_grads)`` when both are given.
 
-    A non-scalar output is summed first (its backward pass is seeded with ones). See docs/api.md.
+    A non-scalar output is summed first (its backward pass is seeded with ones). ``checkpoint`` is the loop
+    checkpointing policy: None, "auto" (or "sqrt") or a segment length (see docs/api.md).
     """
     positions = resolve_positions(grad_position, argnums)
     resolved = resolve_weights(weights, grad_vars)
     if positions is None and resolved is None:
         raise OptionValueError("grad needs something to differentiate: grad_position and weights are both None.")
     if resolved is not None:
+        _no_checkpoint_with_weights(checkpoint)
         return WeightsGrad(fn, positions, resolved, has_aux, return_value, value_and_grad=False)
-    return Grad(fn, positions, has_aux, return_value, value_and_grad=False)
+    return Grad(fn, positions, has_aux, return_value, value_and_grad=False, checkpoint=checkpoint)
 
 
 @decorator
 def value_and_grad(fn: Optional[Function] = None, grad_position: Positions = FIRST, weights: Any = None,
-                   has_aux: bool = False, *, argnums: Positions = None, grad_vars: Any = None) -> Function:
+                   has_aux: bool = False, *, argnums: Positions = None, grad_vars: Any = None,
+                   checkpoint: Union[None, str, int] = None) -> Function:
     """Like ``grad``, but returns ``(value, gradient)``; with has_aux, value is the whole output tuple."""
     positions = resolve_positions(grad_position, argnums)
     resolved = resolve_weights(weights, grad_vars)
@@ -301,8 +364,15 @@ def value_and_grad(fn: Optional[Function] = None, grad_position: Positions = FIR
         raise OptionValueError(
             "value_and_grad needs something to differentiate: grad_position and weights are both None.")
     if resolved is not None:
+        _no_checkpoint_with_weights(checkpoint)
         return WeightsGrad(fn, positions, resolved, has_aux, return_value=False, value_and_grad=True)
-    return Grad(fn, positions, has_aux, return_value=False, value_and_grad=True)
+    return Grad(fn, positions, has_aux, return_value=False, value_and_grad=True, checkpoint=checkpoint)
+
+
+def _no_checkpoint_with_weights(checkpoint):
+    if checkpoint is not None:
+        raise OptionValueError("checkpoint= with weights= is not supported: wrap the loop body's function in "
+                               "ad.checkpoint instead.")
 
 
 class GradAndValue(Grad):
@@ -310,7 +380,8 @@ class GradAndValue(Grad):
     where ``aux`` is what the function returned after the value (one output as itself, several as a tuple)."""
 
     def rebind(self, fn):
-        return GradAndValue(fn, self.positions, self.has_aux, self.return_value, self.value_and_grad)
+        return GradAndValue(fn, self.positions, self.has_aux, self.return_value, self.value_and_grad,
+                            self.checkpoint)
 
     def result(self, out, gradient):
         if not self.has_aux:
@@ -333,6 +404,18 @@ def clear_cache() -> None:
     """Forget every compiled adjoint, as ``jax.clear_caches`` does: transforms made before compile again on
     their next call (after editing a rule, or to free memory)."""
     clear()
+
+
+def enable_disk_cache(path: Optional[str] = None) -> str:
+    """Keep generated adjoints on disk, so that a new process reuses them instead of compiling again: in
+    ``path``, or the user's cache directory (see docs/api.md). Returns the directory. Refuses (with
+    PermissionError) a directory that is not the user's or that group or others may write."""
+    return enable_disk(path)
+
+
+def disable_disk_cache() -> None:
+    """Stop reading and writing the disk cache in this process (its files stay)."""
+    disable_disk()
 
 
 def source(fn_or_transform: Function) -> Source:

@@ -7,6 +7,8 @@ inside, ``jac[out_index][in_index]``; an int position drops the input level and 
 the output level.
 """
 
+import os
+
 import numpy as np
 
 from ..core.errors import InputTypeError
@@ -69,12 +71,45 @@ def nest(blocks, tuple_out, int_position):
     return tuple(rows) if tuple_out else rows[0]
 
 
+_BASES = {}  # (shape, dtype, start, stop) -> read-only rows of the identity, reused across calls
+_BASES_KEPT = 16  # at most this many ...
+_BASIS_BYTES_KEPT = 8 * 2 ** 20  # ... of at most this size each; a larger basis is made for each call
+
+
 def basis(shape, dtype, start, stop):
-    """Rows ``start`` to ``stop`` of the identity on arrays of ``shape``, with a leading batch axis."""
-    size = int(np.prod(shape, dtype=np.int64))
-    rows = np.zeros((stop - start, size), dtype=dtype)
-    rows[np.arange(stop - start), np.arange(start, stop)] = 1
-    return rows.reshape((stop - start,) + tuple(shape))
+    """Rows ``start`` to ``stop`` of the identity on arrays of ``shape``, with a leading batch axis: a
+    read-only array, made once per (shape, dtype, rows) and reused by later calls."""
+    dtype = np.dtype(dtype)
+    key = (tuple(shape), dtype, start, stop)
+    rows = _BASES.get(key)
+    if rows is None:
+        size = int(np.prod(shape, dtype=np.int64))
+        rows = np.zeros((stop - start, size), dtype=dtype)
+        rows[np.arange(stop - start), np.arange(start, stop)] = 1
+        rows = rows.reshape((stop - start,) + tuple(shape))
+        rows.flags.writeable = False
+        if rows.nbytes <= _BASIS_BYTES_KEPT:
+            if len(_BASES) >= _BASES_KEPT:
+                _BASES.pop(next(iter(_BASES)), None)
+            _BASES[key] = rows
+    return rows
+
+
+def repeated_basis(shape, dtype, times):
+    """Every row of the identity on arrays of ``shape``, the whole block repeated ``times`` times:
+    ``(times * size,) + shape``, read-only, cached like ``basis``."""
+    dtype = np.dtype(dtype)
+    key = (tuple(shape), dtype, "repeated", times)
+    rows = _BASES.get(key)
+    if rows is None:
+        eye = basis(shape, dtype, 0, int(np.prod(shape, dtype=np.int64)))
+        rows = np.broadcast_to(eye, (times,) + eye.shape).reshape((-1,) + tuple(shape))
+        rows.flags.writeable = False
+        if rows.nbytes <= _BASIS_BYTES_KEPT:
+            if len(_BASES) >= _BASES_KEPT:
+                _BASES.pop(next(iter(_BASES)), None)
+            _BASES[key] = rows
+    return rows
 
 
 def one_hot(shape, dtype, index):
@@ -95,3 +130,12 @@ def zero_like_output(y):
     if isinstance(y, float):
         return 0.0
     return np.zeros(np.shape(y), dtype=np.asarray(y).dtype)
+
+
+def where_defined(target):
+    """``name (file.py:line)`` of a Python function, for the first line of a Jacobian's source."""
+    code = getattr(target, "__code__", None)
+    name = getattr(target, "__name__", "the function")
+    if code is None:
+        return name
+    return f"{name} ({os.path.basename(code.co_filename)}:{code.co_firstlineno})"

@@ -19,7 +19,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from ..compiler.batching import batched_backward, call_batched_any, materialize
+from ..compiler.batching import batched_backward, call_batched_any, compiled_batched, materialize
 from ..compiler.cache import adjoint_functions, compiled_adjoint
 from ..core import registry as rules
 from ..core import trees
@@ -32,11 +32,12 @@ from ..runtime.trees import parts_of
 from ..runtime.weights import WeightGradients
 from ..core.names import identifier_for
 from ..runtime.loader import small_function
+from .backend_jacobians import foreign_jacfwd, foreign_jacrev, foreign_position
 from .checks import (FIRST, Function, Positions, as_tuple, check_input, check_positions, decorator, function_name, resolve_positions,
                      resolve_weights, split_aux, target_of)
 from .grad import Grad, WeightsGrad, gradient_function
 from .jacobian_parts import (as_like, basis, check_jacobian_inputs, is_int, jacobian_dtype, nest, one_hot,
-                             output_leaves, zero_like_output)
+                             output_leaves, where_defined, zero_like_output)
 from .progress import check_progress, track, with_progress
 from .pytrees import has_containers, is_tree_output, pytree_jacobian, retyped_jacobian, tree_output_jacobian
 from .second_order import jacobian_of_gradient, jacobian_of_jacfwd, jacobian_of_jacrev, source_of_nested
@@ -64,7 +65,7 @@ def _tangent_function(fn, positions, args):
     return lambda tangents, *a, **k: jvp_fn(tangents, *prefix, *a, **k)
 
 
-def _tangent_batch(fn, active, args, zero_tangents, slot, has_aux, chunk_size=None):
+def _tangent_batch(fn, active, args, zero_tangents, slot, has_aux, chunk_size=None, outputs=()):
     """The output tangents along every basis vector of input ``active[slot]``, each output leaf with a
     leading axis over the basis: the generated tangent function run batched (see batching.py), once, or
     once per ``chunk_size`` basis vectors; None where the function has a rule instead of generated code,
@@ -76,7 +77,7 @@ def _tangent_batch(fn, active, args, zero_tangents, slot, has_aux, chunk_size=No
     target, prefix = target_of(fn)
     shifted = tuple(p + len(prefix) for p in active)
     (jvp_fn,) = adjoint_functions(target, shifted, "jvp", argument_kinds(prefix + tuple(args)))
-    step = size if chunk_size is None else chunk_size
+    step = default_chunk_size(size, [x, *outputs]) if chunk_size is None else chunk_size
     chunks = []
     for start in track(range(0, size, step)):
         stop = min(size, start + step)
@@ -309,6 +310,9 @@ class JacRev(Transform):
     def __call__(self, *args):
         fn = self.fn
         positions = () if self.positions is None else check_positions(as_tuple(self.positions), args, fn)
+        foreign = foreign_position(args, positions)
+        if foreign is not None:  # dask, CuPy, array-api-strict: backend_jacobians.py
+            return foreign_jacrev(self, args, positions, foreign)
         if has_containers(args, positions):
             return pytree_jacobian(self, args, positions)
         active = check_jacobian_inputs(fn, args, positions, self.allow_int, self.holomorphic)
@@ -347,12 +351,13 @@ class JacRev(Transform):
         for k, leaf in enumerate(leaves):
             shape = np.shape(leaf)
             size = int(np.prod(shape, dtype=np.int64))
-            dtype = np.result_type(np.asarray(leaf).dtype, np.float64 if not self.holomorphic else np.complex128) \
-                if np.asarray(leaf).dtype.kind not in "fc" else np.asarray(leaf).dtype
+            dtype = np.asarray(leaf).dtype
+            if dtype.kind not in "fc":
+                dtype = np.result_type(dtype, np.float64 if not self.holomorphic else np.complex128)
             rows = [[] for _ in columns]
             if columns:
-                step = max(size, 1) if self.chunk_size is None else self.chunk_size  # an empty output has no rows
-                if batched is not None and self.chunk_size != 1:
+                step = default_chunk_size(size, columns) if self.chunk_size is None else self.chunk_size
+                if batched is not None and self.chunk_size != 1 and size > 1:  # one row: the plain pass
                     for start in track(range(0, size, step)):
                         stop = min(size, start + step)
                         cotangent = self._cotangent_batch(leaves, tuple_out, k, shape, dtype, start, stop)
@@ -407,14 +412,41 @@ class JacRev(Transform):
             return compiled_adjoint(target, positions, mode, None, ()).source
         target, prefix = target_of(self.fn)
         positions = tuple(p + len(prefix) for p in as_tuple(self.positions))
-        return compiled_adjoint(target, positions, mode).source
+        text = compiled_adjoint(target, positions, mode).source
+        if self.chunk_size == 1:
+            return (f"# jacrev of {where_defined(target)} with chunk_size=1: the forward pass below runs once, "
+                    "then the backward pass once per row of the Jacobian.\n" + text)
+        _, backward = adjoint_functions(target, positions, mode)
+        rows = "every row at once" if self.chunk_size is None else f"{self.chunk_size} rows at a time"
+        return (f"# jacrev of {where_defined(target)}: the forward pass below runs once; the backward pass runs\n"
+                f"# batched, as the second module shows, on the rows of the identity ({rows}; by default at\n"
+                "# most jacobians.CHUNK_ELEMENTS elements per array); a scalar output runs the plain backward\n"
+                "# pass once.\n"
+                + text + "\n" + compiled_batched(backward).source)
 
 
 def _stack_rows(rows, shape, x, dtype):
     """The Jacobian of an output of ``shape`` with respect to ``x``, from its rows (arrays with the rows
-    on axis 0, in order)."""
-    stacked = np.concatenate(rows, axis=0) if rows else np.zeros((0,) + np.shape(x))
+    on axis 0, in order): the batched pass's own array where one pass made every row (no copy)."""
+    if len(rows) == 1:
+        stacked = rows[0]
+    else:
+        stacked = np.concatenate(rows, axis=0) if rows else np.zeros((0,) + np.shape(x))
     return np.asarray(stacked.reshape(shape + np.shape(x)), dtype=dtype)
+
+
+# How many elements one batched array of a Jacobian may hold by default: 2**20, 8 MiB in float64.
+CHUNK_ELEMENTS = 2 ** 20
+
+
+def default_chunk_size(rows, inputs):
+    """The rows of a Jacobian that one batched pass computes when ``chunk_size`` is None: all of them,
+    unless ``rows`` times the larger of the output size and the total input size passes
+    ``CHUNK_ELEMENTS``. Each cotangent and gradient array of the batched backward pass holds rows times
+    its own size, so this bounds them (and the peak memory, up to the intermediates larger than both the
+    inputs and the output) by about 8 MiB each beyond the Jacobian itself. See docs/jacobians.md."""
+    width = max(rows, sum(int(np.size(x)) for x in inputs), 1)
+    return max(1, min(max(rows, 1), CHUNK_ELEMENTS // width))
 
 
 def _weight_form(jacobians, form):
@@ -454,6 +486,9 @@ class JacFwd(Transform):
     def __call__(self, *args):
         fn = self.fn
         positions = check_positions(as_tuple(self.positions), args, fn)
+        foreign = foreign_position(args, positions)
+        if foreign is not None:  # dask, CuPy, array-api-strict: backend_jacobians.py
+            return foreign_jacfwd(self, args, positions, foreign)
         if has_containers(args, positions):
             return pytree_jacobian(self, args, positions)
         active = check_jacobian_inputs(fn, args, positions, False, self.holomorphic)
@@ -472,8 +507,9 @@ class JacFwd(Transform):
             x = args[p]
             dtype = np.asarray(x).dtype
             batch = None
-            if self.chunk_size != 1:  # chunk_size=1: one tangent column at a time, unbatched
-                batch = _tangent_batch(fn, tuple(active), args, zero_tangents, slot, self.has_aux, self.chunk_size)
+            if self.chunk_size != 1 and np.size(x) > 1:  # chunk_size=1, or a scalar: plain tangent code
+                batch = _tangent_batch(fn, tuple(active), args, zero_tangents, slot, self.has_aux, self.chunk_size,
+                                       leaves)
             if batch is not None:  # one batched pass: the tangents carry a leading batch axis
                 batches[p] = list(batch) if tuple_out else [batch]
                 continue
@@ -510,7 +546,15 @@ class JacFwd(Transform):
             return source_of_nested(self, "jvp")
         target, prefix = target_of(self.fn)
         positions = tuple(p + len(prefix) for p in as_tuple(self.positions))
-        return compiled_adjoint(target, positions, "jvp").source
+        text = compiled_adjoint(target, positions, "jvp").source
+        if self.chunk_size == 1:
+            return (f"# jacfwd of {where_defined(target)} with chunk_size=1: the tangent function below runs once "
+                    "per column of the Jacobian.\n" + text)
+        (tangent_fn,) = adjoint_functions(target, positions, "jvp")
+        columns = "every column at once" if self.chunk_size is None else f"{self.chunk_size} columns at a time"
+        return (f"# jacfwd of {where_defined(target)}: the tangent function runs batched, as the second module\n"
+                f"# shows, on the columns of the identity for each input ({columns}); for a scalar input the\n"
+                "# plain tangent function below runs once.\n" + text + "\n" + compiled_batched(tangent_fn).source)
 
 
 def nested_jacobian(outer, args, active):

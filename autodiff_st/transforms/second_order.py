@@ -13,15 +13,17 @@ from typing import Optional
 import numpy as np
 
 from ..compiler.cache import adjoint_functions, compiled_adjoint
-from ..core.errors import AutodiffError
+from ..core.errors import AutodiffError, BackendError
 from ..core.transform import Transform
+from ..runtime.namespaces import backend_name, is_foreign
 from ..runtime.calls import argument_kinds
 from ..core.names import identifier_for
 from ..runtime.loader import small_function
 from .checks import (FIRST, Function, Positions, as_tuple, check_positions, decorator, function_name, resolve_positions, split_aux,
                      target_of)
 from .grad import Grad, gradient_function
-from .jacobian_parts import as_like, check_jacobian_inputs, jacobian_dtype, one_hot, output_leaves, zero_like_output
+from .jacobian_parts import (as_like, check_jacobian_inputs, jacobian_dtype, one_hot, output_leaves, where_defined,
+                             zero_like_output)
 from .progress import check_progress, track, with_progress
 from .pytrees import has_containers, pytree_jacobian
 
@@ -188,6 +190,12 @@ class Hessian(Transform):
     def __call__(self, *args):
         fn = self.fn
         positions = check_positions(as_tuple(self.positions), args, fn)
+        for p in positions:
+            if is_foreign(args[p]):  # its loop of numpy basis vectors would compute a lazy array
+                raise BackendError(
+                    f"autodiff_st: hessian of a function called on {backend_name(args[p])} arrays is not supported.",
+                    hint="Pass numpy arrays: a Hessian has one row per input element, so it is small where hessian is "
+                         "the right tool.")
         if has_containers(args, positions):
             return pytree_jacobian(self, args, positions, hessian=True)
         active = check_jacobian_inputs(fn, args, positions, False, False)
@@ -232,7 +240,9 @@ class Hessian(Transform):
         target, prefix = target_of(self.fn)
         positions = tuple(p + len(prefix) for p in as_tuple(self.positions))
         (gradient_fn,) = adjoint_functions(target, positions, "grad")
-        return compiled_adjoint(gradient_fn, positions, "jvp").source
+        return (f"# hessian of {where_defined(target)}: the tangent function of its gradient, below, runs once per\n"
+                "# column of the Hessian (unbatched), pushing that column of the identity through.\n"
+                + compiled_adjoint(gradient_fn, positions, "jvp").source)
 
 
 @decorator

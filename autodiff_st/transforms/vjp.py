@@ -6,14 +6,15 @@ backward pass also reports the Parameters it reads to a ``WeightGradients`` coll
 ``weights=`` runs them too.
 """
 
-from typing import Any, Callable, Tuple
+from typing import Any, Callable, Tuple, Union
 
 import numpy as np
 
 from ..compiler.cache import adjoint_functions, compiled_adjoint
 from ..core import registry as rules
 from ..core import trees
-from ..core.errors import CotangentError
+from ..core.checkpoint import loop_policy, mode_with
+from ..core.errors import CotangentError, OptionValueError
 from ..core.tracebacks import user_facing
 from ..core.transform import check_options
 from ..runtime.calls import argument_kinds, call_forward
@@ -32,6 +33,9 @@ def _structure(x):
 
 
 def _check_cotangent(v, outputs):
+    kind = type(outputs)  # the common cases first: a float for a float, an array of the output's shape
+    if type(v) is kind and (kind is float or kind is np.ndarray and v.shape == outputs.shape):
+        return
     expected, given = _structure(outputs), None
     try:
         given = _structure(v)
@@ -81,15 +85,20 @@ class WeightsVJPFunction:
 
 @user_facing
 def vjp(fn: Callable[..., Any], *inputs: Any, weights: Any = None, has_aux: bool = False,
-        grad_vars: Any = None) -> Tuple[Any, ...]:
+        grad_vars: Any = None, checkpoint: Union[None, str, int] = None) -> Tuple[Any, ...]:
     """Run ``fn(*inputs)`` and return ``(outputs, vjp_fn)``, or ``(outputs, vjp_fn, aux)`` with has_aux.
-    With ``weights``, ``vjp_fn(v)`` returns ``(input_grads, weight_grads)``."""
+    With ``weights``, ``vjp_fn(v)`` returns ``(input_grads, weight_grads)``. ``checkpoint`` is the loop
+    checkpointing policy, as for ``grad``."""
     check_options("vjp", has_aux=has_aux)
+    policy = loop_policy(checkpoint)
     resolved = resolve_weights(weights, grad_vars)
     for i, x in enumerate(inputs):
         check_input(x, i, fn)
     mode = "vjp_aux" if has_aux else "vjp"
     if resolved is not None:
+        if policy is not None:
+            raise OptionValueError("checkpoint= with weights= is not supported: wrap the loop body's function in "
+                                   "ad.checkpoint instead.")
         out, backward, source_text = vjp_with_weights(fn, tuple(range(len(inputs))), resolved[0], inputs, mode)
         form = resolved[1]
 
@@ -108,6 +117,7 @@ def vjp(fn: Callable[..., Any], *inputs: Any, weights: Any = None, has_aux: bool
         offset = len(prefix)
         positions = tuple(range(offset, offset + len(inputs)))
         kinds = argument_kinds(prefix + inputs)
+        mode = mode_with(mode, policy)
         forward, backward = adjoint_functions(target, positions, mode, kinds)
         out, residuals = forward(*prefix, *inputs)
         source_text = compiled_adjoint(target, positions, mode, kinds).source

@@ -10,14 +10,17 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..compiler.batching import compiled_batched, has_source, materialize
-from ..core.errors import OptionTypeError, OptionValueError
+from ..core import trees
+from ..core.errors import BackendError, OptionTypeError, OptionValueError
 from ..core.registry import batching_rule_for
 from ..core.tracebacks import user_facing
-from ..core.transform import check_options
+from ..core.transform import Transform, check_options
 from ..runtime import batched as batching_runtime
 from ..runtime.batched import Batched
 from ..runtime.calls import underlying_function
+from ..runtime.namespaces import backend_name, is_foreign, is_lazy
 from .progress import check_progress, track, with_progress
+from .vmap_jacobians import batched_sources, vmap_transform, why_not_batched
 
 
 def _check_axis_spec(spec, what):
@@ -50,6 +53,8 @@ class VMap:
         self.out_axes = out_axes
         self.chunk_size = chunk_size
         self.progress = progress  # progress.py: count the chunks of each call
+        self._plans = {}  # vmap_jacobians: per argument kinds, how a transform runs batched
+        self.last_fallbacks = []  # the per-element fallbacks the last call took: (what, where)
         functools.update_wrapper(self, fn, updated=())
 
     def __get__(self, obj, objtype=None):
@@ -68,6 +73,7 @@ class VMap:
                                        f"{len(args)} positional arguments")
         else:
             in_axes = (in_axes,) * len(args)
+        _refuse_foreign(args, kwargs)
         sizes = []
         moved = tuple(_move_in(a, ax, f"argument {i}", sizes) for i, (a, ax) in enumerate(zip(args, in_axes)))
         if not sizes:
@@ -89,13 +95,41 @@ class VMap:
         return _concatenate(chunks, self.out_axes, chunks[0])
 
     def _run(self, args, kwargs):
-        return batching_runtime.call(self.fn, *args, **kwargs)
+        with batching_runtime.recording() as fallbacks:
+            result = None
+            if isinstance(self.fn, Transform):  # its generated code, batched (vmap_jacobians.py)
+                why = None
+                try:
+                    result = vmap_transform(self.fn, args, kwargs, self._plans)
+                except batching_runtime.NeedsLoop as exc:  # e.g. residuals that differ between elements
+                    why = exc.what
+                if result is None:
+                    why = why or why_not_batched(self.fn, args) or "keyword arguments, or an output it does not batch"
+                    batching_runtime.report(f"{why}: the {type(self.fn).__name__.lower()} runs once per batch "
+                                            "element", "vmap")
+            if result is None:
+                result = batching_runtime.call(self.fn, *args, **kwargs)
+        self.last_fallbacks = list(dict.fromkeys(fallbacks))
+        return result
 
     def _finish(self, out, size):
         return _move_out(out, self.out_axes, size, "output")
 
     def generated_source(self):
-        """The batched source of the mapped function (for ``ad.source``)."""
+        """The batched source of the mapped function (for ``ad.source``), with a comment line for each
+        per-element fallback the last call took."""
+        notes = "".join(f"# vmap fell back to one call per batch element: {what} (at {where}).\n"
+                        for what, where in self.last_fallbacks)
+        return notes + self._batched_source()
+
+    def _batched_source(self):
+        if isinstance(self.fn, Transform):
+            why = why_not_batched(self.fn)
+            if why is not None:
+                return (f"# vmap runs this {type(self.fn).__name__.lower()} once per batch element ({why}); "
+                        "its generated code:\n" + self.fn.generated_source())
+            return "\n".join(f"# vmap of {type(self.fn).__name__.lower()}: {title}\n{source}"
+                             for title, source in batched_sources(self.fn))
         target, _ = underlying_function(self.fn)
         if isinstance(target, VMap):
             return target.generated_source()
@@ -142,6 +176,34 @@ def _move_in(x, axis, where, sizes):
         raise OptionValueError(f"vmap in_axes={axis} is out of range for {where}, which has {array.ndim} dimensions")
     sizes.append((where, array.shape[axis]))
     return Batched(np.moveaxis(array, axis, 0))
+
+
+def _refuse_foreign(args, kwargs):
+    """vmap runs numpy's batched code, and one call per batch element where an operation has no batching
+    rule: neither keeps another library's arrays (a lazy dask array would be computed element by element)."""
+    for leaf in _leaves((args, kwargs)):
+        if is_foreign(leaf):
+            lazy = " and its per-element fallback loop would compute a lazy array element by element" \
+                if is_lazy(leaf) else ""
+            raise BackendError(
+                f"autodiff_st: vmap of a function called on {backend_name(leaf)} arrays is not supported: vmap's "
+                f"batched code is numpy code{lazy}.",
+                hint=f"Batch the {backend_name(leaf)} computation yourself (the function usually accepts a leading "
+                     "batch axis already), or pass numpy arrays to vmap.")
+
+
+def _leaves(x):
+    if isinstance(x, (tuple, list)):
+        for item in x:
+            yield from _leaves(item)
+    elif isinstance(x, dict):
+        for item in x.values():
+            yield from _leaves(item)
+    elif trees.is_tree(x):
+        for item in trees.children(x):
+            yield from _leaves(item)
+    else:
+        yield x
 
 
 def _take(x, start, stop):
