@@ -27,6 +27,7 @@ FAMILIES = {
     "scipy_stats": "scipy.stats (registered when scipy is installed)",
     "scipy_linalg": "scipy.linalg (registered when scipy is installed)",
     "scipy_signal": "scipy.signal (registered when scipy is installed)",
+    "scipy_integrate": "scipy.integrate (registered when scipy is installed; first order only)",
     "adjoint_helpers": "Runtime helpers of generated adjoints (so they can be differentiated again)",
 }
 

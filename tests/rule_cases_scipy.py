@@ -12,6 +12,7 @@ from tests.rule_harness import FLOAT, OPEN01, POS, R, SPD, UNIT, Domain, case
 
 try:
     import scipy.special as special
+    from scipy import integrate
 except ImportError:  # scipy is optional; without it its rules are not registered
     special = None
 
@@ -139,6 +140,15 @@ if special is not None:
         case(signal.convolve, R(6), R(3), mode="valid"), case(signal.convolve, R(3), R(6), mode="valid"),
         case(signal.convolve, R(4, 5), R(2, 3)), case(signal.convolve, R(4, 5), R(3, 2), mode="same"),
         case(signal.convolve, R(4, 5), R(2, 3), mode="valid"), case(signal.convolve, R(6), R(3), method="fft"),
+        # odeint with right-hand sides from tests/ode_examples.py: any start and parameters, times increasing 0.1 apart
+        # (moved by less than 0.01); order 1: second derivatives are refused (see rules/scipy_integrate.py);
+        # float64 only, as odeint computes in float64
+        case(integrate.odeint, R(3), R(3), UNIT(4), order=1, float32=False,
+             path="PRIMITIVE(decay, a0, "
+                  "np.linspace(0.1, 0.4, 4) + 0.01 * a2, (a1,), rtol=1e-12, atol=1e-12)"),
+        case(integrate.odeint, R(2), FLOAT(R()), order=1, float32=False,
+             path="PRIMITIVE(oscillator, a0, "
+                  "np.linspace(0.0, 1.0, 3), args=(a1,), tfirst=True, rtol=1e-12, atol=1e-12)"),
     ]
 
 

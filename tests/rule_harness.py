@@ -101,7 +101,8 @@ def case(primitive, *args, order=2, float32=True, unpack=0, path=None, **kwargs)
 def build_module(cases, directory):
     """Write one wrapper per case into a module under ``directory`` and import it."""
     lines = ["import math", "", "import numpy as np", "", "from autodiff_st import runtime",
-             "from tests.tree_examples import NODE, PAIR, PAIR_VALUES, Node, Pair, Point", ""]
+             "from tests.tree_examples import NODE, PAIR, PAIR_VALUES, Node, Pair, Point",
+             "from tests.ode_examples import decay, oscillator", ""]
     for i, c in enumerate(cases):
         params, call_args = [], []
         for j, a in enumerate(c.args):
@@ -201,10 +202,11 @@ def primitive_call(c, values):
     if c.path is None:
         args = [names[f"a{j}"] if isinstance(a, Domain) else a for j, a in enumerate(c.args)]
         return c.primitive, args, dict(c.kwargs)
-    from tests import tree_examples
+    from tests import ode_examples, tree_examples
 
     namespace = {"np": np, "runtime": runtime, "math": math, "sum": builtins.sum, "PRIMITIVE": c.primitive,
                  **{k: getattr(tree_examples, k) for k in ("NODE", "PAIR", "PAIR_VALUES", "Node", "Pair", "Point")},
+                 "decay": ode_examples.decay, "oscillator": ode_examples.oscillator,
                  **names}
 
     def ev(node):

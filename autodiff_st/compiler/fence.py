@@ -47,6 +47,12 @@ def check_function(node):
 
 
 def _check_statement(stmt):
+    if isinstance(stmt, gast.ClassDef):
+        # a class made anew at every call: its methods would be new functions each time, compiled again
+        refuse(f"the definition of class `{stmt.name}` inside the differentiated function", stmt,
+               f"Define `{stmt.name}` at module level and use it here: its methods, properties, super() calls "
+               "and dataclass or NamedTuple fields are differentiated there. For a class used only as a "
+               "namespace of helpers, write the helpers as nested functions instead.")
     for kind, (what, hint) in _REFUSED.items():
         if isinstance(stmt, kind):
             refuse(what, stmt, hint)
@@ -150,8 +156,11 @@ def _check_target(target):
     if isinstance(target, (gast.Tuple, gast.List)) and _names_only(target):
         return
     if isinstance(target, gast.Subscript):
-        refuse("assignment into an element of something other than a named array", target,
-               "Give the array a name first: `y = ...; y[i] = v`.")
+        refuse("assignment into an element of something other than a named array (a write into an element "
+               "of an element, as `rows[0][1] = v`, whose inner list may be shared with other rows, as in "
+               "`[[0.0] * 3] * 3`)", target,
+               "Build an array and write into it by index (`a = np.array(rows); a[0, 1] = v`), or replace the "
+               "whole row (`rows[0] = [rows[0][0], v]`).")
     if isinstance(target, gast.Attribute):
         refuse("assignment to an attribute (`obj.attr = ...`)", target,
                "Mutating objects inside a differentiated function is not tracked; return the new value.")

@@ -90,11 +90,8 @@ def user_facing(call: _F) -> _F:
     def entry(*args, **kwargs):
         try:
             return call(*args, **kwargs)
-        except AutodiffError:
-            raise
         except Exception as exc:
-            refusal = backend_failure(exc, args, kwargs)
-            tb = user_traceback(exc.__traceback__)
+            refusal, tb = for_user(exc, args, kwargs)
             if refusal is not None:
                 raise refusal.with_traceback(tb) from exc
             if tb is None:
@@ -102,6 +99,17 @@ def user_facing(call: _F) -> _F:
             raise exc.with_traceback(tb)
 
     return cast(_F, entry)
+
+
+def for_user(exc, args, kwargs):
+    """What leaves a transform called on ``args`` and ``kwargs`` when ``exc`` is raised inside it:
+    ``(refusal, traceback)``. ``refusal`` is the ``BackendError`` standing for an exception another array
+    library raised (``backend_failure``), or None; ``traceback`` is the one pointed at the user's lines,
+    or None to re-raise ``exc`` as it is (the library's own errors, and errors that passed through no
+    generated code). A transform whose ``__call__`` is its own boundary calls this itself."""
+    if isinstance(exc, AutodiffError):
+        return None, None
+    return backend_failure(exc, args, kwargs), user_traceback(exc.__traceback__)
 
 
 _LIBRARY_ROOTS = frozenset({"dask", "distributed", "cupy", "cupyx", "array_api_strict", "array_api_compat", "torch",

@@ -7,7 +7,7 @@ import numpy as np
 from . import hooks
 from .display import describe, transform_html
 from .errors import AutodiffError, ChunkSizeError, OptionTypeError
-from .tracebacks import user_facing, user_traceback
+from .tracebacks import user_facing
 
 _FLAGS = ("has_aux", "return_value", "holomorphic", "allow_int", "value_and_grad")
 
@@ -40,7 +40,7 @@ class Transform:
         traceback through generated code is pointed back at the user's lines."""
         super().__init_subclass__(**kwargs)
         # A class whose __call__ is its own boundary (``boundary_inside = True``, as Grad's, which saves
-        # a frame on its fast path) rewrites tracebacks itself with ``traceback_for_user``.
+        # a frame on its fast path) rewrites tracebacks itself with ``tracebacks.for_user``.
         if "__call__" in cls.__dict__ and not cls.__dict__.get("boundary_inside", False):
             cls.__call__ = user_facing(cls.__dict__["__call__"])
         if "__init__" in cls.__dict__:
@@ -80,13 +80,6 @@ class Transform:
 
     def described_inside(self):
         return f"a {type(self).__name__.lower()}"
-
-
-def traceback_for_user(exc):
-    """The traceback ``exc`` should leave a transform with, pointed at the user's lines (see
-    ``tracebacks.user_facing``), or None to re-raise it as it is (the library's own errors, and errors
-    that passed through no generated code): for a transform that is its own boundary."""
-    return None if isinstance(exc, AutodiffError) else user_traceback(exc.__traceback__)
 
 
 def _checking_options(init):

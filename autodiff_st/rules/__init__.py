@@ -24,4 +24,4 @@ except ImportError:
     pass
 else:
     from . import scipy_special, scipy_special_more, scipy_stats, scipy_linalg, scipy_signal  # noqa: F401
-    from . import scipy_banded, scipy_stats_more  # noqa: F401
+    from . import scipy_banded, scipy_stats_more, scipy_integrate  # noqa: F401

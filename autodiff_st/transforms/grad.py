@@ -17,7 +17,8 @@ from ..core.checkpoint import loop_policy, mode_with
 from ..core.display import Source
 from ..core.names import identifier_for
 from ..core.errors import AutodiffError, AuxError, OptionValueError
-from ..core.transform import Transform, traceback_for_user
+from ..core.tracebacks import for_user
+from ..core.transform import Transform
 from ..runtime import ones_like
 from ..runtime.calls import argument_kinds, call_forward
 from ..runtime.loader import small_function
@@ -221,7 +222,9 @@ class Grad(Transform):
                     return gradient if self._gradient_only else self.result(out, gradient)
             return self._full_call(args, kwargs)
         except Exception as exc:
-            tb = traceback_for_user(exc)
+            refusal, tb = for_user(exc, args, kwargs)
+            if refusal is not None:
+                raise refusal.with_traceback(tb) from exc
             if tb is None:
                 raise
             raise exc.with_traceback(tb)  # noqa: B904 (the same exception, its traceback at the user's lines)
