@@ -5,14 +5,16 @@ process, interleaved (docs/performance.md, "Calls into helpers in loops"):
     .venv/bin/python benchmarks/call_path.py            # full sizes, 9 rounds
     .venv/bin/python benchmarks/call_path.py --quick    # small sizes, 15 rounds
 
-"Before" loads a copy of gradbench_loops.py (its functions are other functions, compiled apart)
-and compiles its gradients with the np.split / np.take forms of split_like and unstack, and calls them
-with the call path's memo of plain helpers emptied, so every call takes the general path. Each round
-times the objective and the gradient of each and prints the medians of gradient / objective with the
-25th and 75th percentiles, and the median per round of after / before.
+"Before" loads a copy of gradbench_loops.py (its functions are other functions, compiled apart),
+compiles its gradients with the np.split / np.take forms of split_like and unstack, and calls them with
+the call path's memo of plain helpers emptied (every call takes the general path) and with the
+generator-based user_call context manager. Each round times the objective and the gradient of each;
+printed are the medians of gradient / objective with the 25th and 75th percentiles, and the median per
+round of after / before.
 """
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -29,7 +31,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import autodiff_st as ad  # noqa: E402
 import autodiff_st.rules.shape as shape_rules  # noqa: E402
 from autodiff_st import runtime  # noqa: E402
-from autodiff_st.runtime import calls, joining  # noqa: E402
+from autodiff_st.runtime import calls, joining, sharing  # noqa: E402
 
 
 def load_copy(name, folder):
@@ -52,6 +54,16 @@ def np_split_like(v, arrays, axis=0):
 def np_take_unstack(v, count, axis=0):
     """unstack as it was: through np.take."""
     return [np.take(v, i, axis=axis) for i in range(count)]
+
+
+@contextlib.contextmanager
+def generator_user_call():
+    """runtime.sharing.user_call as it was: a generator-based context manager."""
+    sharing._CALLS.depth = getattr(sharing._CALLS, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        sharing._CALLS.depth -= 1
 
 
 class _NeverSeen(dict):
@@ -84,12 +96,12 @@ def contenders(module, fast, quick):
     def run(grad, *args):
         if fast:
             return grad(*args)
-        memo = calls._PLAIN_CALLEES
-        calls._PLAIN_CALLEES = _NeverSeen()
+        memo, user_call = calls._PLAIN_CALLEES, calls.user_call
+        calls._PLAIN_CALLEES, calls.user_call = _NeverSeen(), generator_user_call
         try:
             return grad(*args)
         finally:
-            calls._PLAIN_CALLEES = memo
+            calls._PLAIN_CALLEES, calls.user_call = memo, user_call
 
     return {"lstm": (lambda: module.lstm_objective(main, extra, state, sequence),
                      lambda: run(lstm_grad, main, extra, state, sequence)),

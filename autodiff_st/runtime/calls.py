@@ -25,7 +25,7 @@ from ..core.names import identifier_for
 from ..core.model import Cell
 from ..core.transform import Transform
 from .callables import call_unpacked, partial_caller, spreader
-from .sharing import USER_CALLS, user_call
+from .sharing import user_call
 from .cotangents import tangent_zeros, zeros_like
 from .rule_checks import check_rule_cotangent
 from .loader import small_function
@@ -151,12 +151,8 @@ def call_vjp_forward(fn, active, *args, **kwargs):
             # A plain function seen before (see _PLAIN_CALLEES): straight to its compiled adjoint, which
             # adjoint_functions still checks against the globals it was compiled with.
             forward, backward = hooks.compiler().adjoint_functions(fn, params, "vjp", argument_kinds(args))
-            depth = getattr(USER_CALLS, "depth", 0)  # as user_call() does, inline
-            USER_CALLS.depth = depth + 1
-            try:
+            with user_call():
                 out, residuals = forward(*args)
-            finally:
-                USER_CALLS.depth = depth
             return out, Residuals(residuals, backward)
     if fn is call_vjp_forward or fn is call_vjp_backward or fn is call_jvp:
         # Differentiating generated code again: the call's value is wrap(callee(*callee_args)), with a
@@ -170,8 +166,8 @@ def call_vjp_forward(fn, active, *args, **kwargs):
         return out, Residuals(residuals, backward)
     target, offset, prefix = resolve_callee(fn, args, kwargs)
     params = parameter_positions(target, offset, active)
-    if target is fn and not kwargs and type(fn) is types.FunctionType and not fn.__code__.co_flags & _VARIADIC:
-        _PLAIN_CALLEES[fn.__code__, active] = params
+    if target is fn and not kwargs and type(fn) is types.FunctionType:
+        _remember_plain(fn, active, params)
     forward, backward = hooks.compiler().adjoint_functions(target, params, "vjp", argument_kinds(prefix + args))
     with user_call():
         out, residuals = forward(*prefix, *args, **kwargs)
@@ -184,6 +180,14 @@ def call_vjp_forward(fn, active, *args, **kwargs):
 # rule may be registered for one function object and not another of the same code), and
 # adjoint_functions still checks the compiled adjoint against the globals and closure it read.
 _PLAIN_CALLEES = {}
+
+
+def _remember_plain(fn, active, params):
+    """Note ``fn``'s code in ``_PLAIN_CALLEES``, unless it takes ``*args`` or ``**kwargs``. (A function of
+    its own: vmap of a gradient batches call_vjp_forward from its source, where nothing may store into a
+    global.)"""
+    if not fn.__code__.co_flags & _VARIADIC:
+        _PLAIN_CALLEES[fn.__code__, active] = params
 
 
 def call_vjp_backward(residuals, g):

@@ -24,10 +24,8 @@ __all__ = ["ARGUMENT_UPDATE", "ARGUMENT_WRITE", "check_unshared"]
 ARGUMENT_UPDATE = "update"
 ARGUMENT_WRITE = "write"
 
-# How many calls into the user's functions, made by generated code, enclose the code running now, per thread
-# (``USER_CALLS.depth``, absent for none). ``user_call`` counts one; runtime/calls.py counts inline on its
-# fast path.
-USER_CALLS = _CALLS = threading.local()
+# How many calls into the user's functions, made by generated code, enclose the code running now, per thread.
+_CALLS = threading.local()
 
 
 class _UserCall:
