@@ -145,6 +145,15 @@ def call_vjp_forward(fn, active, *args, **kwargs):
     ``call_vjp_backward`` returns their cotangents in that order. ``fn`` is looked up at run time, so a
     function passed as an argument, a method, or a function redefined since the caller was compiled all
     get the right adjoint."""
+    if not kwargs and type(fn) is types.FunctionType:
+        params = _PLAIN_CALLEES.get((fn.__code__, active))
+        if params is not None and registry.lookup(fn) is None and not registry.is_nondifferentiable(fn):
+            # A plain function seen before (see _PLAIN_CALLEES): straight to its compiled adjoint, which
+            # adjoint_functions still checks against the globals it was compiled with.
+            forward, backward = hooks.compiler().adjoint_functions(fn, params, "vjp", argument_kinds(args))
+            with user_call():
+                out, residuals = forward(*args)
+            return out, Residuals(residuals, backward)
     if fn is call_vjp_forward or fn is call_vjp_backward or fn is call_jvp:
         # Differentiating generated code again: the call's value is wrap(callee(*callee_args)), with a
         # generated callee, differentiated like any other function.
@@ -157,10 +166,28 @@ def call_vjp_forward(fn, active, *args, **kwargs):
         return out, Residuals(residuals, backward)
     target, offset, prefix = resolve_callee(fn, args, kwargs)
     params = parameter_positions(target, offset, active)
+    if target is fn and not kwargs and type(fn) is types.FunctionType:
+        _remember_plain(fn, active, params)
     forward, backward = hooks.compiler().adjoint_functions(target, params, "vjp", argument_kinds(prefix + args))
     with user_call():
         out, residuals = forward(*prefix, *args, **kwargs)
     return out, Residuals(residuals, backward)
+
+
+# (code, active) -> parameter positions, for the plain functions (no *args or **kwargs, no rule, called
+# without keywords) that resolve_callee found to be their own callee: a later call of a function with
+# that code skips resolve_callee and parameter_positions. The rule tables are still read on each call (a
+# rule may be registered for one function object and not another of the same code), and
+# adjoint_functions still checks the compiled adjoint against the globals and closure it read.
+_PLAIN_CALLEES = {}
+
+
+def _remember_plain(fn, active, params):
+    """Note ``fn``'s code in ``_PLAIN_CALLEES``, unless it takes ``*args`` or ``**kwargs``. (A function of
+    its own: vmap of a gradient batches call_vjp_forward from its source, where nothing may store into a
+    global.)"""
+    if not fn.__code__.co_flags & _VARIADIC:
+        _PLAIN_CALLEES[fn.__code__, active] = params
 
 
 def call_vjp_backward(residuals, g):
@@ -374,4 +401,4 @@ _NUMBER_TYPES = frozenset({float, int, bool, np.float64})
 
 def argument_kinds(args):
     """Which arguments are Python numbers: generated code is specialized on this (see compiler.analyze)."""
-    return tuple(map(_NUMBER_TYPES.__contains__, map(type, args)))
+    return tuple([type(a) in _NUMBER_TYPES for a in args])

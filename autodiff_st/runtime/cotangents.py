@@ -37,6 +37,8 @@ class Parts(tuple):
         return self.__add__(other)
 
     def __getitem__(self, index):
+        if type(index) is int:  # the common case: one element, as for ``hidden_bar = out_bar[0]``
+            return tuple.__getitem__(self, index)
         item = tuple.__getitem__(self, index)
         return Parts(item) if isinstance(index, slice) else item
 

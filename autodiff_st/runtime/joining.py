@@ -15,13 +15,30 @@ c_join = np.c_.__getitem__
 
 
 def split_like(v, arrays, axis=0):
-    """Split ``v`` along ``axis`` into pieces shaped like ``arrays``: the gradient of concatenate."""
+    """Split ``v`` along ``axis`` into pieces shaped like ``arrays``: the gradient of concatenate.
+
+    For an array ``v`` and an integer axis, the pieces are basic slices of ``v`` (views, as np.split
+    makes them) cut at the running sum of the arrays' lengths along ``axis``; anything else goes through
+    np.split."""
+    if type(v) is np.ndarray and type(axis) is int and -v.ndim <= axis < v.ndim:
+        lead = (slice(None),) * (axis % v.ndim)
+        pieces = []
+        start = 0
+        for a in arrays:
+            stop = start + (a.shape if type(a) is np.ndarray else np.shape(a))[axis]
+            pieces.append(v[lead + (slice(start, stop),)])
+            start = stop
+        return pieces
     sizes = [np.shape(a)[axis] for a in arrays]
     return np.split(v, np.cumsum(sizes[:-1]), axis=axis)
 
 
 def unstack(v, count, axis=0):
-    """The ``count`` slices of ``v`` along ``axis``: the gradient of stack."""
+    """The ``count`` slices of ``v`` along ``axis``: the gradient of stack. Along the first axis of an
+    array they are the rows of ``v`` itself: views, as np.split makes for concatenate (nothing writes into
+    a cotangent that does not own its memory: see accumulate_index)."""
+    if type(v) is np.ndarray and axis == 0 and type(axis) is int and v.ndim and v.shape[0] == count:
+        return list(v)
     return [np.take(v, i, axis=axis) for i in range(count)]
 
 

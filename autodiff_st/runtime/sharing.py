@@ -9,7 +9,6 @@ for a matrix; ``b = a`` where ``a`` may be a Python float), the generated forwar
 comparison of memory bounds), and an exact ``np.shares_memory`` only where the bounds overlap.
 """
 
-import contextlib
 import sys
 import threading
 
@@ -29,15 +28,27 @@ ARGUMENT_WRITE = "write"
 _CALLS = threading.local()
 
 
-@contextlib.contextmanager
+class _UserCall:
+    """The context of ``user_call``: a plain class, as it is entered on every call into a helper from a
+    loop, where a generator-based context manager costs several times more."""
+
+    __slots__ = ()
+
+    def __enter__(self):
+        _CALLS.depth = getattr(_CALLS, "depth", 0) + 1
+
+    def __exit__(self, *exc):
+        _CALLS.depth -= 1
+        return False
+
+
+_USER_CALL = _UserCall()
+
+
 def user_call():
     """Marks the run of a generated function for a call the differentiated code makes into the user's own
     function (runtime/calls.py): there, an argument is the caller's array."""
-    _CALLS.depth = getattr(_CALLS, "depth", 0) + 1
-    try:
-        yield
-    finally:
-        _CALLS.depth -= 1
+    return _USER_CALL
 
 # The most work np.shares_memory may do before the answer counts as "shared" (refusing is safe).
 _MAX_WORK = 100_000
