@@ -17,6 +17,7 @@ from ..core.checkpoint import loop_policy, mode_with
 from ..core.display import Source
 from ..core.names import identifier_for
 from ..core.errors import AutodiffError, AuxError, OptionValueError
+from ..core.tracebacks import backend_failure
 from ..core.transform import Transform, traceback_for_user
 from ..runtime import ones_like
 from ..runtime.calls import argument_kinds, call_forward
@@ -222,6 +223,10 @@ class Grad(Transform):
             return self._full_call(args, kwargs)
         except Exception as exc:
             tb = traceback_for_user(exc)
+            # another library's error (dask, CuPy, ...) is a BackendError, as at every transform's boundary
+            refusal = None if isinstance(exc, AutodiffError) else backend_failure(exc, args, kwargs)
+            if refusal is not None:
+                raise refusal.with_traceback(tb) from exc
             if tb is None:
                 raise
             raise exc.with_traceback(tb)  # noqa: B904 (the same exception, its traceback at the user's lines)
