@@ -6,6 +6,8 @@ A case is, on dask:
 
 - *lazy* when the gradient is a dask array built without computing anything and equals numpy's to 1e-12;
 - *eager* when it is equal but something was computed on the way (a value the rule reads on the driver);
+- *plain eager* when it is equal and the user's own function computes something on those arrays too (a
+  branch on a value, a scipy function that converts its argument): the gradient cannot be lazier;
 
 and on array-api-strict:
 
@@ -120,6 +122,18 @@ def _first_line(error):
     return (str(error).splitlines() or [""])[0][:120]
 
 
+def _plain_is_lazy(fn, bargs, backend):
+    """Whether the user's own function runs on these arrays without computing anything."""
+    try:
+        with backend.guard():
+            fn(*bargs)
+    except Computed:
+        return False
+    except Exception:  # noqa: BLE001
+        return True
+    return True
+
+
 def classify(fn, args, backend=None):
     """The class of ``ad.grad(fn)`` with respect to every float array argument, on ``backend`` (dask by
     default), and a short reason."""
@@ -156,7 +170,9 @@ def classify(fn, args, backend=None):
         return "wrong", ""
     native = all(backend.native(g) for g in _leaves(got))
     if backend.name == "dask":
-        return ("lazy" if native and not computed else "eager"), ""
+        if native and not computed:
+            return "lazy", ""
+        return ("eager" if _plain_is_lazy(fn, bargs, backend) else "plain eager"), ""
     return ("native" if native else "converted"), ""
 
 
@@ -197,7 +213,7 @@ def main(argv):
         cases = rule_cases(CASES, tempfile.mkdtemp())
     counts, details = sweep(cases, backend)
     print(backend.name, dict(counts))
-    shown = ("wrong", "crash", "plain fails", "refused", "eager", "converted") if "--verbose" in argv else (
+    shown = ("wrong", "crash", "plain fails", "refused", "eager", "plain eager", "converted") if "--verbose" in argv else (
         "wrong", "crash", "plain fails")
     for kind in shown:
         for line in details[kind]:

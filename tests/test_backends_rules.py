@@ -57,6 +57,8 @@ def test_both_catalogues_on_dask():
     assert set(refused) == set(CATALOGUE_REFUSALS), sorted(set(refused) ^ set(CATALOGUE_REFUSALS))
     for name, why in refused.items():
         assert CATALOGUE_REFUSALS[name] in why, (name, why)
+    # what is computed on the way, the user's own function computes too (a branch on a value)
+    assert not details["eager"], details["eager"]
     assert counts["lazy"] >= 160, counts
 
 
