@@ -116,15 +116,15 @@ _LIBRARY_ROOTS = frozenset({"dask", "distributed", "cupy", "cupyx", "array_api_s
                             "jax", "jaxlib"})
 
 
-def _library_of(values):
+def _library_array(values):
     for value in values:
         if isinstance(value, (tuple, list)):
-            found = _library_of(value)
+            found = _library_array(value)
         elif isinstance(value, dict):
-            found = _library_of(value.values())
+            found = _library_array(value.values())
         else:
-            found = type(value).__module__.split(".")[0] if is_library_array(value) else None
-        if found:
+            found = value if is_library_array(value) else None
+        if found is not None:
             return found
     return None
 
@@ -133,9 +133,11 @@ def backend_failure(exc, args, kwargs):
     """The ``BackendError`` that stands for ``exc`` when a transform was called on another library's arrays
     and that library raised it (or lacks an attribute the code asked of its array): what numpy's dispatch
     carried there, the library cannot do. None otherwise: the user's own exceptions pass unchanged."""
-    library = _library_of(tuple(args) + tuple(kwargs.values()))
-    if library is None:
+    array = _library_array(tuple(args) + tuple(kwargs.values()))
+    if array is None:
         return None
+    library = type(array).__module__.split(".")[0]
+    method = f"{type(array).__name__}."
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
@@ -144,6 +146,9 @@ def backend_failure(exc, args, kwargs):
         construct = f"{module}.{tb.tb_frame.f_code.co_name}"
     elif isinstance(exc, AttributeError) and is_library_array(getattr(exc, "obj", None)):
         construct = f"the array attribute {exc.name!r}"
+    elif isinstance(exc, TypeError) and str(exc).startswith(method) and "(" in str(exc):
+        # the array's own method called with arguments it does not take (dask's x.cumprod() needs an axis)
+        construct = f"the array method {str(exc).split('(')[0]}"
     elif isinstance(exc, TypeError) and "returned NotImplemented from __array_ufunc__" in str(exc):
         construct = "a numpy ufunc method (reduce, accumulate, at) it does not implement"
     else:

@@ -10,12 +10,13 @@ from ..core.registry import vjp_rule, nondifferentiable, method, attribute, line
 
 @vjp_rule(np.reshape)
 def reshape(g, ans, a, shape=None, order="C", **kwargs):
-    return np.reshape(g, np.shape(a), order=order)
+    # order passed only when it is not the default: dask's reshape takes no order
+    return np.reshape(g, np.shape(a)) if order == "C" else np.reshape(g, np.shape(a), order=order)
 
 
 @vjp_rule(np.ravel)
 def ravel(g, ans, a, order="C"):
-    return np.reshape(g, np.shape(a), order=order)
+    return np.reshape(g, np.shape(a)) if order == "C" else np.reshape(g, np.shape(a), order=order)
 
 
 @vjp_rule(np.transpose)

@@ -38,6 +38,10 @@ def real_like(v, x):
 
 def inside_bounds(a, low, high):
     """Where ``low <= a <= high``, either bound possibly None: where np.clip passes its input through."""
+    if is_foreign(a):  # dask, CuPy, ...: no in-place update of a numpy array by one of theirs
+        inside = namespace_of(a).ones(tuple(a.shape), dtype=bool)
+        inside = inside & (a >= low) if low is not None else inside
+        return inside & (a <= high) if high is not None else inside
     inside = np.ones(np.shape(a), dtype=bool)
     if low is not None:
         inside &= a >= low

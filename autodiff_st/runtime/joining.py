@@ -4,6 +4,7 @@ the pieces its inputs were, or sums the copies that were made of them.
 
 import numpy as np
 
+from .namespaces import is_foreign
 from .shapes import require
 
 __all__ = ["split_like", "unstack", "hstack_axis", "hsplit_axis", "unjoin", "join_like", "untile", "unpad", "pad_like",
@@ -30,7 +31,16 @@ def split_like(v, arrays, axis=0):
             start = stop
         return pieces
     sizes = [np.shape(a)[axis] for a in arrays]
+    if is_foreign(v):
+        return _foreign_split(v, sizes, axis)
     return np.split(v, np.cumsum(sizes[:-1]), axis=axis)
+
+
+def _foreign_split(v, sizes, axis):
+    """np.split of an array of another library by slicing it, in its own namespace (dask stays lazy)."""
+    axis = axis % v.ndim
+    ends = np.cumsum(sizes).tolist()
+    return [v[(slice(None),) * axis + (slice(end - size, end),)] for size, end in zip(sizes, ends)]
 
 
 def unstack(v, count, axis=0):
@@ -71,7 +81,7 @@ def unjoin(v, arrays, axis=0, promote="none"):
     shapes = [np.shape(a) for a in arrays]
     joined = [_joined_shape(s, promote) for s in shapes]
     sizes = [s[axis] for s in joined]
-    pieces = np.split(v, np.cumsum(sizes[:-1]), axis=axis)
+    pieces = _foreign_split(v, sizes, axis) if is_foreign(v) else np.split(v, np.cumsum(sizes[:-1]), axis=axis)
     return [np.reshape(p, s) for p, s in zip(pieces, shapes)]
 
 

@@ -8,7 +8,7 @@ leading axes), so a rule can call it on whatever the forward pass saw.
 import numpy as np
 
 from ..core.errors import UnsupportedCaseError
-from .namespaces import is_foreign, namespace_of
+from .namespaces import as_array, is_foreign, namespace_of
 from .shapes import require, unbroadcast
 
 __all__ = [
@@ -23,8 +23,8 @@ __all__ = [
 
 def identity_like(x):
     """The identity matrix of size ``x.shape[-1]``, in the dtype of ``x``."""
-    x = np.asarray(x)
-    return np.eye(x.shape[-1], dtype=x.dtype if x.dtype.kind in "fc" else None)
+    x = as_array(x)
+    return namespace_of(x).eye(x.shape[-1], dtype=x.dtype if x.dtype.kind in "fc" else None)
 
 
 def swap_if(x, flag):
@@ -127,7 +127,7 @@ def multi_dot_grads(v, arrays):
     """The cotangent of each of ``arrays`` in ``np.linalg.multi_dot(arrays)``: the product of the
     others' transposes around ``v``."""
     shapes = [np.shape(x) for x in arrays]
-    mats = [np.asarray(x) for x in arrays]
+    mats = [as_array(x) for x in arrays]
     if mats[0].ndim == 1:
         mats[0] = mats[0][None, :]
     if mats[-1].ndim == 1:

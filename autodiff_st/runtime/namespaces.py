@@ -18,7 +18,7 @@ import numpy as np
 
 from ..core.errors import BackendError
 
-__all__ = ["namespace_of", "is_foreign", "is_lazy", "backend_name", "refuse_lazy", "refuse_backend",
+__all__ = ["namespace_of", "as_array", "is_foreign", "is_lazy", "backend_name", "refuse_lazy", "refuse_backend",
            "foreign_index_grad"]
 
 _NUMPY_TYPES = (np.ndarray, np.generic, float, int, bool, complex)
@@ -50,6 +50,12 @@ def is_foreign(x):
     if isinstance(x, _NUMPY_TYPES) or x is None:
         return False
     return _is_library_array(x) and not array_api_compat.is_numpy_array(x)
+
+
+def as_array(x):
+    """``x`` as an array: an array of another library as it is (so a dask array stays lazy and is not
+    computed on the driver), anything else through ``np.asarray``."""
+    return x if is_foreign(x) else np.asarray(x)
 
 
 def is_lazy(x):

@@ -6,6 +6,7 @@ differentiate it again, for second derivatives through a norm.
 
 import numpy as np
 
+from .namespaces import as_array
 from .shapes import require
 
 __all__ = ["norm_axes", "norm_direction", "norm_direction_vjp_x", "norm_direction_vjp_norm", "norm_direction_jvp_norm"]
@@ -60,11 +61,11 @@ def norm_direction(x, norm, ord=None, axis=None, keepdims=False, kind="norm"):
     norm has a kink (1 and inf norms, the largest singular value), ties share the derivative equally,
     or one of them takes it; at x = 0 the derivative is taken as 0.
     """
-    x = np.asarray(x)
+    x = as_array(x)
     layout = _norm_layout(x, ord, axis, kind)
     kind_, axes = layout
     dtype = x.dtype if x.dtype.kind == "f" else float
-    n = _expand_norm(np.asarray(norm), x, axes, keepdims)
+    n = _expand_norm(as_array(norm), x, axes, keepdims)
     p = _norm_p(layout, ord)
     ax = np.abs(x)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -99,7 +100,7 @@ def norm_direction(x, norm, ord=None, axis=None, keepdims=False, kind="norm"):
 
 
 def _norm_curvature_parts(x, norm, ord, axis, keepdims, kind):
-    x = np.asarray(x)
+    x = as_array(x)
     layout = _norm_layout(x, ord, axis, kind)
     p = _norm_p(layout, ord)
     if p is None and layout[0] == "matrix" and ord in ("nuc", 2, -2):
@@ -113,7 +114,7 @@ def norm_direction_vjp_x(v, x, norm, ord=None, axis=None, keepdims=False, kind="
     x, (kind_, axes), p = _norm_curvature_parts(x, norm, ord, axis, keepdims, kind)
     if p is None:
         return np.zeros_like(v)
-    n = _expand_norm(np.asarray(norm), x, axes, keepdims)
+    n = _expand_norm(as_array(norm), x, axes, keepdims)
     with np.errstate(divide="ignore", invalid="ignore"):
         d = v / n if p == 2 else v * (p - 1) * np.abs(x) ** (p - 2) / n ** (p - 1)
         return np.where(n == 0, 0, d).astype(np.result_type(v))
@@ -123,7 +124,7 @@ def norm_direction_vjp_norm(v, x, norm, ord=None, axis=None, keepdims=False, kin
     """The transpose of the derivative of ``norm_direction`` by ``norm``, applied to ``v``: for a p-norm,
     (1 - p) sum(v sign(x) |x|^(p-1)) / norm^p; zero for the piecewise linear norms."""
     x, (kind_, axes), p = _norm_curvature_parts(x, norm, ord, axis, keepdims, kind)
-    norm = np.asarray(norm)
+    norm = as_array(norm)
     if p is None:
         return np.zeros_like(norm, dtype=np.result_type(v))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -139,8 +140,8 @@ def norm_direction_jvp_norm(t, x, norm, ord=None, axis=None, keepdims=False, kin
     dtype = np.result_type(t, x)
     if p is None:
         return np.zeros(np.shape(x), dtype=dtype)
-    n = _expand_norm(np.asarray(norm), x, axes, keepdims)
+    n = _expand_norm(as_array(norm), x, axes, keepdims)
     with np.errstate(divide="ignore", invalid="ignore"):
-        d = (1 - p) * norm_direction(x, norm, ord, axis, keepdims, kind) * _expand_norm(np.asarray(t), x, axes,
+        d = (1 - p) * norm_direction(x, norm, ord, axis, keepdims, kind) * _expand_norm(as_array(t), x, axes,
                                                                                             keepdims) / n
         return np.where(n == 0, 0, d).astype(dtype)

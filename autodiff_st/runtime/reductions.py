@@ -5,7 +5,7 @@ that stop a cumulative product.
 
 import numpy as np
 
-from .namespaces import is_foreign
+from .namespaces import as_array, is_foreign
 from .shapes import expand_reduced, normalize_axis, require, unbroadcast_to_shape
 
 __all__ = [
@@ -28,7 +28,7 @@ def extremum_mask(x, ans, axis=None, keepdims=False):
 
 def _moved_lanes(x, axis):
     """``x`` with the axes ``axis`` moved last and merged into one; and a function undoing that."""
-    x = np.asarray(x)
+    x = as_array(x)
     axes = normalize_axis(axis, x.ndim)
     kept = [i for i in range(x.ndim) if i not in axes]
     moved = np.transpose(x, kept + list(axes))
@@ -161,7 +161,7 @@ def cumulative_axis(axis):
 
 
 def _first_zero(x, axis):
-    x = np.asarray(x)
+    x = as_array(x)
     zero = x == 0
     n = x.shape[axis]
     first = np.where(np.any(zero, axis=axis, keepdims=True), np.argmax(zero, axis=axis, keepdims=True), n)
