@@ -59,37 +59,139 @@ class Comments:
             out.append(stmt)
         return out
 
-    def render(self, text, function_origin):
-        """The printed module ``text`` with its markers turned into comments, and its line map: each line
-        numbered from 1 to the origin of the nearest comment above it in its generated function, and each
-        generated function's ``def`` line to ``function_origin``, the user's function."""
+    def render(self, tree, function_origin):
+        """The printed module ``tree`` (an ``ast`` module) with its markers turned into comments, and its
+        line map: each line numbered from 1 to the origin of the nearest comment above it in its generated
+        function, and each generated function's ``def`` line to ``function_origin``, the user's function."""
+        text, positions = _print_placed(tree)
+        if positions is None or not positions.complete(tree):  # this Python's printer is not the one _PlacingPrinter knows: parse the text
+            tree = ast.parse(text)
+            positions = _Positions()
         lines = [_unparenthesize_target(line) for line in text.splitlines()]
         line_map = {}
-        for function in ast.parse(text).body[0].body:
+        for function in tree.body[0].body:
             if isinstance(function, ast.FunctionDef):
                 if function_origin is not None:
-                    line_map[function.lineno] = function_origin
-                self._map_block(function.body, None, lines, line_map)
+                    line_map[positions.of(function)[0]] = function_origin
+                self._map_block(function.body, None, lines, line_map, positions)
         return "\n".join(lines) + "\n", line_map
 
-    def _map_block(self, statements, current, lines, line_map):
+    def _map_block(self, statements, current, lines, line_map, positions):
         """Map the lines of ``statements`` to ``current`` or the comments among them; returns the origin
         in force after them, as a reader going down the text would see it."""
         for stmt in statements:
             entry = self._entry(stmt)
             if entry is not None:
                 text, current = self.entries[entry]
-                lines[stmt.lineno - 1] = f"{' ' * stmt.col_offset}# {text}"
+                lineno, _, col_offset = positions.of(stmt)
+                lines[lineno - 1] = f"{' ' * col_offset}# {text}"
             if current is not None:
-                line_map.update(dict.fromkeys(range(stmt.lineno, stmt.end_lineno + 1), current))
+                lineno, end_lineno, _ = positions.of(stmt)
+                line_map.update(dict.fromkeys(range(lineno, end_lineno + 1), current))
             for block in _blocks(stmt):
-                current = self._map_block(block, current, lines, line_map)
+                current = self._map_block(block, current, lines, line_map, positions)
         return current
 
     def _entry(self, stmt):
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             return self._index.get(stmt.value.value)
         return None
+
+
+class _Positions:
+    """The lines of statements as ``ast.parse`` numbers them: (first line, last line, column)."""
+
+    def __init__(self, table=None):
+        self.table = table
+
+    def complete(self, tree):
+        return all(id(node) in self.table for node in ast.walk(tree) if isinstance(node, ast.stmt))
+
+    def of(self, stmt):
+        if self.table is None:
+            return stmt.lineno, stmt.end_lineno, stmt.col_offset
+        return self.table[id(stmt)]
+
+
+_Printer = getattr(ast, "_Unparser", None)
+
+
+def _print_placed(tree):
+    """``ast.unparse(tree)`` and the lines each statement of ``tree`` takes in that text, found while
+    printing (parsing the text again to number its lines costs as much as everything else in printing).
+    The positions are None where this Python's printer is not the one ``_PlacingPrinter`` extends."""
+    if _Printer is None:
+        return ast.unparse(tree), None
+    printer = _PlacingPrinter()
+    try:
+        text = printer.visit(tree)
+    except (AttributeError, TypeError):
+        return ast.unparse(tree), None
+    if printer.pending or printer.elifs:
+        return text, None
+    return text, _Positions(printer.table)
+
+
+class _PlacingPrinter(_Printer or object):
+    """``ast.unparse``'s printer, noting where each statement starts (its first ``fill``, the call that
+    begins a line) and ends (the line the printer is on once the statement is done); an ``if`` in
+    ``orelse`` that prints as ``elif`` starts at its ``elif`` line and ends with the ``if`` it belongs to."""
+
+    def __init__(self):
+        super().__init__()
+        self.table = {}  # id(statement) -> [first line, last line, column]
+        self.pending = []  # statements begun whose first line is not printed yet
+        self.elifs = []  # per ``if`` being printed, the ``if`` statements it prints as ``elif``, in order
+        self._counted = 0
+        self._newlines = 0
+        self._docstring = None
+
+    def _line(self):
+        source = self._source
+        for piece in source[self._counted:]:
+            self._newlines += piece.count("\n")
+        self._counted = len(source)
+        return self._newlines + 1
+
+    def fill(self, text=""):
+        super().fill(text)
+        if self.pending:
+            line = self._line()
+            for stmt in self.pending:
+                self.table[id(stmt)] = [line, line, 4 * self._indent]
+            self.pending.clear()
+        elif text == "elif " and self.elifs and self.elifs[-1]:
+            self.table[id(self.elifs[-1].pop(0))] = [self._line(), None, 4 * self._indent]
+
+    def traverse(self, node):
+        if isinstance(node, ast.stmt):
+            self.pending.append(node)
+            super().traverse(node)
+            self.table[id(node)][1] = self._line()
+        else:
+            super().traverse(node)
+
+    def _write_docstring_and_traverse_body(self, node):
+        self._docstring = node.body[0] if node.body else None
+        super()._write_docstring_and_traverse_body(node)
+
+    def _write_docstring(self, node):  # a body's first statement, when it is a string (a comment marker too)
+        statement, self._docstring = self._docstring, None
+        self.pending.append(statement)
+        super()._write_docstring(node)
+        self.table[id(statement)][1] = self._line()
+
+    def visit_If(self, node):
+        chain, link = [], node
+        while link.orelse and len(link.orelse) == 1 and isinstance(link.orelse[0], ast.If):
+            link = link.orelse[0]
+            chain.append(link)
+        self.elifs.append(list(chain))
+        super().visit_If(node)
+        self.elifs.pop()
+        end = self._line()
+        for link in chain:
+            self.table[id(link)][1] = end
 
 
 def _blocks(stmt):
@@ -192,8 +294,7 @@ def module_source(header, factory_name, factory_params, inner_functions, comment
     module = restore_guards(module)
     module = _SignedConstants().visit(module)
     gast.fix_missing_locations(module)
-    text = ast.unparse(gast.gast_to_ast(module))
-    body, body_map = comments.render(text, function_origin)
+    body, body_map = comments.render(gast.gast_to_ast(module), function_origin)
     above = header.count("\n") + 1  # the header and the blank line after it
     return header + "\n" + body, {lineno + above: origin for lineno, origin in body_map.items()}
 
