@@ -121,12 +121,12 @@ def _print_placed(tree):
     printing (parsing the text again to number its lines costs as much as everything else in printing).
     The positions are None where this Python's printer is not the one ``_PlacingPrinter`` extends."""
     if _Printer is None:
-        return ast.unparse(tree), None
+        return ast.unparse(ast.fix_missing_locations(tree)), None
     printer = _PlacingPrinter()
     try:
         text = printer.visit(tree)
     except (AttributeError, TypeError):
-        return ast.unparse(tree), None
+        return ast.unparse(ast.fix_missing_locations(tree)), None
     if printer.pending or printer.elifs:
         return text, None
     return text, _Positions(printer.table)
@@ -170,6 +170,12 @@ class _PlacingPrinter(_Printer or object):
             self.table[id(node)][1] = self._line()
         else:
             super().traverse(node)
+
+    def get_type_comment(self, node):  # the generated module has no ``# type: ignore``, nor line numbers
+        if self._type_ignores:
+            return super().get_type_comment(node)
+        comment = getattr(node, "type_comment", None)
+        return None if comment is None else f" # type: {comment}"
 
     def _write_docstring_and_traverse_body(self, node):
         self._docstring = node.body[0] if node.body else None
@@ -224,44 +230,88 @@ def _unparenthesize_target(line):
 
 def restore_guards(tree):
     """``tree`` with the ``if`` statements that stand for ``with`` blocks and ``try`` statements printed as
-    such (once the passes that know only ``if`` are done)."""
-    return _Guards().visit(tree)
+    such (once the passes that know only ``if`` are done). Only statements are visited: a guard is one."""
+    _restore_nested(tree)
+    return tree
 
 
-class _Guards(gast.NodeTransformer):
-    """The ``if`` statements that stand for a ``with`` block or a ``try`` statement (``guard``, see
-    ``ir.If`` and ``Primal.guard``) printed as what they are."""
-
-    def visit_If(self, node):
-        self.generic_visit(node)
-        guard = getattr(node, "guard", None)
-        if guard is None or guard[0] == "final":
-            return node
-        body = [s for s in node.body if not isinstance(s, gast.Pass)] or [gast.Pass()]
-        if guard[0] == "with":
-            return gast.copy_location(gast.With(items=[gast.withitem(context_expr=node.test, optional_vars=None)],
-                                                body=body, type_comment=None), node)
-        if guard[0] == "try":
-            guard[1].type = node.test
-            return gast.copy_location(gast.Try(body=body, handlers=[guard[1]], orelse=[], finalbody=[]), node)
-        finals = [i for i, s in enumerate(body) if getattr(s, "guard", (None,))[0] == "final"]
-        if not finals:  # the finally clause did nothing the generated code keeps
-            return body
-        last = finals[-1]
-        final = [s for s in body[last].body if not isinstance(s, gast.Pass)] + body[last + 1:]
-        return gast.copy_location(gast.Try(body=body[:last] or [gast.Pass()], handlers=[], orelse=[],
-                                           finalbody=final or [gast.Pass()]), node)
+def _restore_nested(node):
+    """Restore the guards in the statement lists of ``node`` (its bodies, and its handlers' bodies)."""
+    for field in node._fields:
+        value = getattr(node, field, None)
+        if not isinstance(value, list) or not value:
+            continue
+        if isinstance(value[0], gast.stmt):
+            setattr(node, field, _restore_block(value))
+        else:
+            for item in value:
+                if isinstance(item, (gast.excepthandler, gast.match_case)):
+                    _restore_nested(item)
 
 
-class _SignedConstants(gast.NodeTransformer):
-    """Write a negative number as a negation, so that the printer puts parentheses where Python needs
-    them: ``(-2.0) ** 2``, not ``-2.0 ** 2``, which is ``-(2.0 ** 2)``."""
+def _restore_block(statements):
+    out = []
+    for stmt in statements:
+        _restore_nested(stmt)
+        restored = _restore_if(stmt) if isinstance(stmt, gast.If) else stmt
+        if isinstance(restored, list):
+            out.extend(restored)
+        else:
+            out.append(restored)
+    return out
 
-    def visit_Constant(self, node):
-        value = node.value
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or str(value) == "-0.0"):
-            return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
+
+def _restore_if(node):
+    """The ``if`` standing for a ``with`` block or a ``try`` statement (``guard``, see ``ir.If`` and
+    ``Primal.guard``) as what it is; other ``if`` statements as they are."""
+    guard = getattr(node, "guard", None)
+    if guard is None or guard[0] == "final":
         return node
+    body = [s for s in node.body if not isinstance(s, gast.Pass)] or [gast.Pass()]
+    if guard[0] == "with":
+        return gast.copy_location(gast.With(items=[gast.withitem(context_expr=node.test, optional_vars=None)],
+                                            body=body, type_comment=None), node)
+    if guard[0] == "try":
+        guard[1].type = node.test
+        return gast.copy_location(gast.Try(body=body, handlers=[guard[1]], orelse=[], finalbody=[]), node)
+    finals = [i for i, s in enumerate(body) if getattr(s, "guard", (None,))[0] == "final"]
+    if not finals:  # the finally clause did nothing the generated code keeps
+        return body
+    last = finals[-1]
+    final = [s for s in body[last].body if not isinstance(s, gast.Pass)] + body[last + 1:]
+    return gast.copy_location(gast.Try(body=body[:last] or [gast.Pass()], handlers=[], orelse=[],
+                                       finalbody=final or [gast.Pass()]), node)
+
+
+def _sign_constants(node):
+    """Write each negative number in ``node`` as a negation, so that the printer puts parentheses where
+    Python needs them: ``(-2.0) ** 2``, not ``-2.0 ** 2``, which is ``-(2.0 ** 2)``. (One pass over the
+    fields, in place: a ``NodeTransformer`` costs several times more on the whole module.)"""
+    stack = [node]
+    while stack:
+        parent = stack.pop()
+        for field in parent._fields:
+            value = getattr(parent, field, None)
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, gast.AST):
+                        if type(item) is gast.Constant:
+                            value[i] = _signed(item)
+                        else:
+                            stack.append(item)
+            elif isinstance(value, gast.AST):
+                if type(value) is gast.Constant:
+                    setattr(parent, field, _signed(value))
+                else:
+                    stack.append(value)
+    return node
+
+
+def _signed(node):
+    value = node.value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or str(value) == "-0.0"):
+        return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
+    return node
 
 
 def function_def(name, args, body, docstring=None):
@@ -292,8 +342,7 @@ def module_source(header, factory_name, factory_params, inner_functions, comment
     factory = function_def(factory_name, arguments(factory_params), list(inner_functions) + [returns])
     module = gast.Module(body=[factory], type_ignores=[])
     module = restore_guards(module)
-    module = _SignedConstants().visit(module)
-    gast.fix_missing_locations(module)
+    module = _sign_constants(module)
     body, body_map = comments.render(gast.gast_to_ast(module), function_origin)
     above = header.count("\n") + 1  # the header and the blank line after it
     return header + "\n" + body, {lineno + above: origin for lineno, origin in body_map.items()}
