@@ -64,9 +64,14 @@ class Comments:
         line map: each line numbered from 1 to the origin of the nearest comment above it in its generated
         function, and each generated function's ``def`` line to ``function_origin``, the user's function."""
         text, positions = _print_placed(tree)
-        if positions is None or not positions.complete(tree):  # this Python's printer is not the one _PlacingPrinter knows: parse the text
-            tree = ast.parse(text)
-            positions = _Positions()
+        if positions is not None:
+            try:
+                return self._render(text, tree, positions, function_origin)
+            except KeyError:  # a statement printed where _PlacingPrinter does not see it: parse the text
+                pass
+        return self._render(text, ast.parse(text), _Positions(), function_origin)
+
+    def _render(self, text, tree, positions, function_origin):
         lines = [_unparenthesize_target(line) for line in text.splitlines()]
         line_map = {}
         for function in tree.body[0].body:
@@ -103,9 +108,6 @@ class _Positions:
 
     def __init__(self, table=None):
         self.table = table
-
-    def complete(self, tree):
-        return all(id(node) in self.table for node in ast.walk(tree) if isinstance(node, ast.stmt))
 
     def of(self, stmt):
         if self.table is None:
