@@ -316,6 +316,77 @@ def _signed(node):
     return node
 
 
+_MISSING = object()
+_PLANS = {}  # gast class -> (ast class or None, the fields both have, special conversion or None)
+
+
+def to_ast(node):
+    """The ``ast`` tree of the gast tree ``node``, as ``gast.gast_to_ast`` makes it but without the
+    source positions (the printer does not read them) and with one object per context and operator,
+    as ``ast.parse`` shares them: a third of the cost."""
+    plan = _PLANS.get(node.__class__)
+    if plan is None:
+        plan = _PLANS[node.__class__] = _plan(node.__class__)
+    target, fields, special = plan
+    if special is not None:
+        return special(node)
+    if target is None:
+        return None  # not a node of this Python's ast (gast_to_ast drops it too)
+    values = {}
+    for field in fields:
+        value = getattr(node, field, _MISSING)
+        if value is not _MISSING:
+            values[field] = _converted(value)
+    return target(**values)
+
+
+def _converted(value):
+    if isinstance(value, gast.AST):
+        return to_ast(value)
+    if value.__class__ is list:
+        return [to_ast(item) if isinstance(item, gast.AST) else item for item in value]
+    return value
+
+
+def _plan(cls):
+    target = getattr(ast, cls.__name__, None)
+    if target is None or not isinstance(target, type) or not issubclass(target, ast.AST):
+        return None, (), None
+    fields = tuple(f for f in cls._fields if f in target._fields)
+    if not fields and not cls._fields:  # a context or an operator: one shared object
+        shared = target()
+        return None, (), lambda node: shared
+    special = {"arguments": _arguments, "ExceptHandler": _except_handler, "Name": _name,
+               "Assign": _assign}.get(cls.__name__)
+    return target, fields, special
+
+
+def _name(node):
+    return ast.Name(id=node.id, ctx=to_ast(node.ctx))
+
+
+def _assign(node):
+    return ast.Assign(targets=_converted(node.targets), value=to_ast(node.value))
+
+
+def _arg(node):
+    if node is None:
+        return None
+    return ast.arg(arg=node.id, annotation=_converted(node.annotation), type_comment=node.type_comment)
+
+
+def _arguments(node):
+    return ast.arguments(posonlyargs=[_arg(a) for a in node.posonlyargs], args=[_arg(a) for a in node.args],
+                         vararg=_arg(node.vararg), kwonlyargs=[_arg(a) for a in node.kwonlyargs],
+                         kw_defaults=_converted(node.kw_defaults), kwarg=_arg(node.kwarg),
+                         defaults=_converted(node.defaults))
+
+
+def _except_handler(node):
+    return ast.ExceptHandler(type=_converted(node.type), name=node.name.id if node.name else None,
+                             body=_converted(node.body))
+
+
 def function_def(name, args, body, docstring=None):
     if docstring:
         body = [gast.Expr(value=gast.Constant(value=docstring, kind=None))] + body
@@ -345,7 +416,7 @@ def module_source(header, factory_name, factory_params, inner_functions, comment
     module = gast.Module(body=[factory], type_ignores=[])
     module = restore_guards(module)
     module = _sign_constants(module)
-    body, body_map = comments.render(gast.gast_to_ast(module), function_origin)
+    body, body_map = comments.render(to_ast(module), function_origin)
     above = header.count("\n") + 1  # the header and the blank line after it
     return header + "\n" + body, {lineno + above: origin for lineno, origin in body_map.items()}
 
