@@ -131,10 +131,11 @@ def walk_loops(nodes):
 
 
 def walk_tree(node):
-    """Every node of the gast tree ``node``, in ``gast.walk``'s order (breadth first), as a list.
+    """The nodes of the gast tree ``node`` in ``gast.walk``'s order (breadth first), as a list, less the
+    contexts (``Load``, ``Store``) and operators, which the passes never look for.
 
     The passes ask this of every generated statement, several times; ``gast.walk``'s generators cost
-    about twice as much.
+    several times as much.
     """
     nodes = [node]
     append = nodes.append
@@ -142,15 +143,27 @@ def walk_tree(node):
     while i < len(nodes):
         parent = nodes[i]
         i += 1
-        for field in parent._fields:
+        fields = _CHILD_FIELDS.get(parent.__class__)
+        if fields is None:
+            fields = _CHILD_FIELDS[parent.__class__] = _child_fields(parent.__class__)
+        for field in fields:
             value = getattr(parent, field, None)
             if value.__class__ is list:
                 for item in value:
                     if isinstance(item, gast.AST):
                         append(item)
-            elif isinstance(value, gast.AST):
+            elif value is not None and isinstance(value, gast.AST):
                 append(value)
     return nodes
+
+
+_LEAF_FIELDS = frozenset({"ctx", "op", "ops", "id", "kind", "type_comment", "attr"})
+_CHILD_FIELDS = {gast.Constant: ()}
+
+
+def _child_fields(cls):
+    """The fields of ``cls`` that may hold nodes other than contexts and operators."""
+    return tuple(f for f in cls._fields if f not in _LEAF_FIELDS)
 
 
 def name_nodes(node):
