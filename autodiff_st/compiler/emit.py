@@ -14,7 +14,7 @@ import re
 
 import gast
 
-from .ir import load, store
+from .ir import child_fields, load, store
 from .parsing import Origin, origin_of
 
 _MARKER = "\x00autodiff_st comment {}\x00"
@@ -292,7 +292,7 @@ def _sign_constants(node):
     stack = [node]
     while stack:
         parent = stack.pop()
-        for field in parent._fields:
+        for field in child_fields(parent.__class__):
             value = getattr(parent, field, None)
             if isinstance(value, list):
                 for i, item in enumerate(value):

@@ -130,12 +130,12 @@ def walk_loops(nodes):
             yield from walk_loops(node.orelse)
 
 
-def walk_tree(node):
+def walk_tree(node, prune=()):
     """The nodes of the gast tree ``node`` in ``gast.walk``'s order (breadth first), as a list, less the
     contexts (``Load``, ``Store``) and operators, which the passes never look for.
 
     The passes ask this of every generated statement, several times; ``gast.walk``'s generators cost
-    several times as much.
+    several times as much. Nodes of the classes in ``prune`` are left out with all they hold.
     """
     nodes = [node]
     append = nodes.append
@@ -143,16 +143,13 @@ def walk_tree(node):
     while i < len(nodes):
         parent = nodes[i]
         i += 1
-        fields = _CHILD_FIELDS.get(parent.__class__)
-        if fields is None:
-            fields = _CHILD_FIELDS[parent.__class__] = _child_fields(parent.__class__)
-        for field in fields:
+        for field in child_fields(parent.__class__):
             value = getattr(parent, field, None)
             if value.__class__ is list:
                 for item in value:
-                    if isinstance(item, gast.AST):
+                    if isinstance(item, gast.AST) and item.__class__ not in prune:
                         append(item)
-            elif value is not None and isinstance(value, gast.AST):
+            elif value is not None and isinstance(value, gast.AST) and value.__class__ not in prune:
                 append(value)
     return nodes
 
@@ -161,9 +158,12 @@ _LEAF_FIELDS = frozenset({"ctx", "op", "ops", "id", "kind", "type_comment", "att
 _CHILD_FIELDS = {gast.Constant: ()}
 
 
-def _child_fields(cls):
-    """The fields of ``cls`` that may hold nodes other than contexts and operators."""
-    return tuple(f for f in cls._fields if f not in _LEAF_FIELDS)
+def child_fields(cls):
+    """The fields of the node class ``cls`` that may hold nodes other than contexts and operators."""
+    fields = _CHILD_FIELDS.get(cls)
+    if fields is None:
+        fields = _CHILD_FIELDS[cls] = tuple(f for f in cls._fields if f not in _LEAF_FIELDS)
+    return fields
 
 
 def name_nodes(node):

@@ -223,20 +223,13 @@ def _all_pure(statements):
     return True
 
 
+_SCOPES = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp, gast.Lambda)
+
+
 def _bound_by(stmt):
     """Names a statement binds in the function's scope; a comprehension's own variables are not."""
-    names = set()
-
-    def visit(node):
-        if isinstance(node, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp, gast.Lambda)):
-            return
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-            names.add(node.id)
-        for child in gast.iter_child_nodes(node):
-            visit(child)
-
-    visit(stmt)
-    return names
+    return {node.id for node in walk_tree(stmt, prune=_SCOPES)
+            if node.__class__ is gast.Name and isinstance(node.ctx, gast.Store)}
 
 
 def propagate_copies(statements, protected=()):
