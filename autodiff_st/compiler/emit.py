@@ -67,8 +67,8 @@ class Comments:
         if positions is not None:
             try:
                 return self._render(text, tree, positions, function_origin)
-            except KeyError:  # a statement printed where _PlacingPrinter does not see it: parse the text
-                pass
+            except (KeyError, IndexError, TypeError):  # a statement printed where _PlacingPrinter does not
+                pass  # see it (a Python whose printer differs): parse the text
         return self._render(text, ast.parse(text), _Positions(), function_origin)
 
     def _render(self, text, tree, positions, function_origin):
@@ -76,8 +76,9 @@ class Comments:
         line_map = {}
         for function in tree.body[0].body:
             if isinstance(function, ast.FunctionDef):
+                first_line = positions.of(function)[0]
                 if function_origin is not None:
-                    line_map[positions.of(function)[0]] = function_origin
+                    line_map[first_line] = function_origin
                 self._map_block(function.body, None, lines, line_map, positions)
         return "\n".join(lines) + "\n", line_map
 
@@ -85,13 +86,12 @@ class Comments:
         """Map the lines of ``statements`` to ``current`` or the comments among them; returns the origin
         in force after them, as a reader going down the text would see it."""
         for stmt in statements:
+            lineno, end_lineno, col_offset = positions.of(stmt)
             entry = self._entry(stmt)
             if entry is not None:
                 text, current = self.entries[entry]
-                lineno, _, col_offset = positions.of(stmt)
                 lines[lineno - 1] = f"{' ' * col_offset}# {text}"
             if current is not None:
-                lineno, end_lineno, _ = positions.of(stmt)
                 line_map.update(dict.fromkeys(range(lineno, end_lineno + 1), current))
             for block in _blocks(stmt):
                 current = self._map_block(block, current, lines, line_map, positions)
@@ -104,15 +104,24 @@ class Comments:
 
 
 class _Positions:
-    """The lines of statements as ``ast.parse`` numbers them: (first line, last line, column)."""
+    """The lines of statements as ``ast.parse`` numbers them: (first line, last line, column).
+
+    ``table`` maps a statement's id to its positions, one per place it is printed (a ``pass`` may be
+    one object in several places), in printing order; ``of`` hands them out in that order. Without a
+    table, the statements are those of the parsed text, which carry their positions.
+    """
 
     def __init__(self, table=None):
         self.table = table
+        self._used = {}
 
     def of(self, stmt):
         if self.table is None:
             return stmt.lineno, stmt.end_lineno, stmt.col_offset
-        return self.table[id(stmt)]
+        key = id(stmt)
+        used = self._used.get(key, 0)
+        self._used[key] = used + 1
+        return self.table[key][used]
 
 
 _Printer = getattr(ast, "_Unparser", None)
@@ -141,7 +150,7 @@ class _PlacingPrinter(_Printer or object):
 
     def __init__(self):
         super().__init__()
-        self.table = {}  # id(statement) -> [first line, last line, column]
+        self.table = {}  # id(statement) -> [[first line, last line, column], ...], as it is printed
         self.pending = []  # statements begun whose first line is not printed yet
         self.elifs = []  # per ``if`` being printed, the ``if`` statements it prints as ``elif``, in order
         self._counted = 0
@@ -155,21 +164,28 @@ class _PlacingPrinter(_Printer or object):
         self._counted = len(source)
         return self._newlines + 1
 
+    def _begin(self, stmt):
+        entry = [None, None, None]
+        self.table.setdefault(id(stmt), []).append(entry)
+        return entry
+
     def fill(self, text=""):
         super().fill(text)
         if self.pending:
             line = self._line()
-            for stmt in self.pending:
-                self.table[id(stmt)] = [line, line, 4 * self._indent]
+            for entry in self.pending:
+                entry[0], entry[2] = line, 4 * self._indent
             self.pending.clear()
         elif text == "elif " and self.elifs and self.elifs[-1]:
-            self.table[id(self.elifs[-1].pop(0))] = [self._line(), None, 4 * self._indent]
+            entry = self.elifs[-1].pop(0)
+            entry[0], entry[2] = self._line(), 4 * self._indent
 
     def traverse(self, node):
         if isinstance(node, ast.stmt):
-            self.pending.append(node)
+            entry = self._begin(node)
+            self.pending.append(entry)
             super().traverse(node)
-            self.table[id(node)][1] = self._line()
+            entry[1] = self._line()
         else:
             super().traverse(node)
 
@@ -185,21 +201,23 @@ class _PlacingPrinter(_Printer or object):
 
     def _write_docstring(self, node):  # a body's first statement, when it is a string (a comment marker too)
         statement, self._docstring = self._docstring, None
-        self.pending.append(statement)
+        entry = self._begin(statement)
+        self.pending.append(entry)
         super()._write_docstring(node)
-        self.table[id(statement)][1] = self._line()
+        entry[1] = self._line()
 
     def visit_If(self, node):
         chain, link = [], node
         while link.orelse and len(link.orelse) == 1 and isinstance(link.orelse[0], ast.If):
             link = link.orelse[0]
             chain.append(link)
-        self.elifs.append(list(chain))
+        entries = [self._begin(link) for link in chain]
+        self.elifs.append(list(entries))
         super().visit_If(node)
         self.elifs.pop()
         end = self._line()
-        for link in chain:
-            self.table[id(link)][1] = end
+        for entry in entries:
+            entry[1] = end
 
 
 def _blocks(stmt):
