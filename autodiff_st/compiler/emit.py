@@ -148,8 +148,8 @@ class _PlacingPrinter(_Printer or object):
     begins a line) and ends (the line the printer is on once the statement is done); an ``if`` in
     ``orelse`` that prints as ``elif`` starts at its ``elif`` line and ends with the ``if`` it belongs to."""
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, *args, **kwargs):  # the printer makes more of itself for f-strings' insides
+        super().__init__(*args, **kwargs)
         self.table = {}  # id(statement) -> [[first line, last line, column], ...], as it is printed
         self.pending = []  # statements begun whose first line is not printed yet
         self.elifs = []  # per ``if`` being printed, the ``if`` statements it prints as ``elif``, in order
