@@ -139,17 +139,21 @@ def walk_tree(node, prune=()):
     """
     nodes = [node]
     append = nodes.append
-    i = 0
-    while i < len(nodes):
-        parent = nodes[i]
-        i += 1
-        for field in child_fields(parent.__class__):
+    table = _CHILD_FIELDS
+    node_class = gast.AST
+    for parent in nodes:  # the list grows as it is read: breadth first
+        fields = table.get(parent.__class__)
+        if fields is None:
+            fields = child_fields(parent.__class__)
+        for field in fields:
             value = getattr(parent, field, None)
+            if value is None:
+                continue
             if value.__class__ is list:
                 for item in value:
-                    if isinstance(item, gast.AST) and item.__class__ not in prune:
+                    if isinstance(item, node_class) and (not prune or item.__class__ not in prune):
                         append(item)
-            elif value is not None and isinstance(value, gast.AST) and value.__class__ not in prune:
+            elif isinstance(value, node_class) and (not prune or value.__class__ not in prune):
                 append(value)
     return nodes
 
