@@ -14,7 +14,7 @@ import re
 
 import gast
 
-from .ir import child_fields, load, store
+from .ir import load, store
 from .parsing import Origin, origin_of
 
 _MARKER = "\x00autodiff_st comment {}\x00"
@@ -303,37 +303,6 @@ def _restore_if(node):
                                        finalbody=final or [gast.Pass()]), node)
 
 
-def _sign_constants(node):
-    """Write each negative number in ``node`` as a negation, so that the printer puts parentheses where
-    Python needs them: ``(-2.0) ** 2``, not ``-2.0 ** 2``, which is ``-(2.0 ** 2)``. (One pass over the
-    fields, in place: a ``NodeTransformer`` costs several times more on the whole module.)"""
-    stack = [node]
-    while stack:
-        parent = stack.pop()
-        for field in child_fields(parent.__class__):
-            value = getattr(parent, field, None)
-            if isinstance(value, list):
-                for i, item in enumerate(value):
-                    if isinstance(item, gast.AST):
-                        if type(item) is gast.Constant:
-                            value[i] = _signed(item)
-                        else:
-                            stack.append(item)
-            elif isinstance(value, gast.AST):
-                if type(value) is gast.Constant:
-                    setattr(parent, field, _signed(value))
-                else:
-                    stack.append(value)
-    return node
-
-
-def _signed(node):
-    value = node.value
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or str(value) == "-0.0"):
-        return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
-    return node
-
-
 _MISSING = object()
 _PLANS = {}  # gast class -> (ast class or None, the fields both have, special conversion or None)
 
@@ -341,7 +310,9 @@ _PLANS = {}  # gast class -> (ast class or None, the fields both have, special c
 def to_ast(node):
     """The ``ast`` tree of the gast tree ``node``, as ``gast.gast_to_ast`` makes it but without the
     source positions (the printer does not read them) and with one object per context and operator,
-    as ``ast.parse`` shares them: a third of the cost."""
+    as ``ast.parse`` shares them: a third of the cost. A negative number becomes a negation, so that the
+    printer puts parentheses where Python needs them: ``(-2.0) ** 2``, not ``-2.0 ** 2``, which is
+    ``-(2.0 ** 2)``."""
     plan = _PLANS.get(node.__class__)
     if plan is None:
         plan = _PLANS[node.__class__] = _plan(node.__class__)
@@ -375,8 +346,15 @@ def _plan(cls):
         shared = target()
         return None, (), lambda node: shared
     special = {"arguments": _arguments, "ExceptHandler": _except_handler, "Name": _name,
-               "Assign": _assign}.get(cls.__name__)
+               "Assign": _assign, "Constant": _constant}.get(cls.__name__)
     return target, fields, special
+
+
+def _constant(node):
+    value = node.value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or str(value) == "-0.0"):
+        return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-value, kind=None))
+    return ast.Constant(value=value, kind=getattr(node, "kind", None))
 
 
 def _name(node):
@@ -433,7 +411,6 @@ def module_source(header, factory_name, factory_params, inner_functions, comment
     factory = function_def(factory_name, arguments(factory_params), list(inner_functions) + [returns])
     module = gast.Module(body=[factory], type_ignores=[])
     module = restore_guards(module)
-    module = _sign_constants(module)
     body, body_map = comments.render(to_ast(module), function_origin)
     above = header.count("\n") + 1  # the header and the blank line after it
     return header + "\n" + body, {lineno + above: origin for lineno, origin in body_map.items()}
