@@ -9,6 +9,7 @@ line map, which the loader keeps.
 """
 
 import ast
+import math
 import os
 import re
 
@@ -352,7 +353,8 @@ def _plan(cls):
 
 def _constant(node):
     value = node.value
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or str(value) == "-0.0"):
+    if isinstance(value, (int, float)) and value.__class__ is not bool and (
+            value < 0 or value == 0 and math.copysign(1.0, value) < 0):  # -0.0 too
         return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-value, kind=None))
     return ast.Constant(value=value, kind=getattr(node, "kind", None))
 
