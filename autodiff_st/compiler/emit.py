@@ -9,6 +9,7 @@ line map, which the loader keeps.
 """
 
 import ast
+import math
 import os
 import re
 
@@ -59,37 +60,165 @@ class Comments:
             out.append(stmt)
         return out
 
-    def render(self, text, function_origin):
-        """The printed module ``text`` with its markers turned into comments, and its line map: each line
-        numbered from 1 to the origin of the nearest comment above it in its generated function, and each
-        generated function's ``def`` line to ``function_origin``, the user's function."""
+    def render(self, tree, function_origin):
+        """The printed module ``tree`` (an ``ast`` module) with its markers turned into comments, and its
+        line map: each line numbered from 1 to the origin of the nearest comment above it in its generated
+        function, and each generated function's ``def`` line to ``function_origin``, the user's function."""
+        text, positions = _print_placed(tree)
+        if positions is not None:
+            try:
+                return self._render(text, tree, positions, function_origin)
+            except (KeyError, IndexError, TypeError):  # a statement printed where _PlacingPrinter does not
+                pass  # see it (a Python whose printer differs): parse the text
+        return self._render(text, ast.parse(text), _Positions(), function_origin)
+
+    def _render(self, text, tree, positions, function_origin):
         lines = [_unparenthesize_target(line) for line in text.splitlines()]
         line_map = {}
-        for function in ast.parse(text).body[0].body:
+        for function in tree.body[0].body:
             if isinstance(function, ast.FunctionDef):
+                first_line = positions.of(function)[0]
                 if function_origin is not None:
-                    line_map[function.lineno] = function_origin
-                self._map_block(function.body, None, lines, line_map)
+                    line_map[first_line] = function_origin
+                self._map_block(function.body, None, lines, line_map, positions)
         return "\n".join(lines) + "\n", line_map
 
-    def _map_block(self, statements, current, lines, line_map):
+    def _map_block(self, statements, current, lines, line_map, positions):
         """Map the lines of ``statements`` to ``current`` or the comments among them; returns the origin
         in force after them, as a reader going down the text would see it."""
         for stmt in statements:
+            lineno, end_lineno, col_offset = positions.of(stmt)
             entry = self._entry(stmt)
             if entry is not None:
                 text, current = self.entries[entry]
-                lines[stmt.lineno - 1] = f"{' ' * stmt.col_offset}# {text}"
+                lines[lineno - 1] = f"{' ' * col_offset}# {text}"
             if current is not None:
-                line_map.update(dict.fromkeys(range(stmt.lineno, stmt.end_lineno + 1), current))
+                line_map.update(dict.fromkeys(range(lineno, end_lineno + 1), current))
             for block in _blocks(stmt):
-                current = self._map_block(block, current, lines, line_map)
+                current = self._map_block(block, current, lines, line_map, positions)
         return current
 
     def _entry(self, stmt):
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             return self._index.get(stmt.value.value)
         return None
+
+
+class _Positions:
+    """The lines of statements as ``ast.parse`` numbers them: (first line, last line, column).
+
+    ``table`` maps a statement's id to its positions, one per place it is printed (a ``pass`` may be
+    one object in several places), in printing order; ``of`` hands them out in that order. Without a
+    table, the statements are those of the parsed text, which carry their positions.
+    """
+
+    def __init__(self, table=None):
+        self.table = table
+        self._used = {}
+
+    def of(self, stmt):
+        if self.table is None:
+            return stmt.lineno, stmt.end_lineno, stmt.col_offset
+        key = id(stmt)
+        used = self._used.get(key, 0)
+        self._used[key] = used + 1
+        return self.table[key][used]
+
+
+_Printer = getattr(ast, "_Unparser", None)
+
+
+def _print_placed(tree):
+    """``ast.unparse(tree)`` and the lines each statement of ``tree`` takes in that text, found while
+    printing (parsing the text again to number its lines costs as much as everything else in printing).
+    The positions are None where this Python's printer is not the one ``_PlacingPrinter`` extends."""
+    if _Printer is None:
+        return ast.unparse(ast.fix_missing_locations(tree)), None
+    printer = _PlacingPrinter()
+    try:
+        text = printer.visit(tree)
+    except (AttributeError, TypeError):
+        return ast.unparse(ast.fix_missing_locations(tree)), None
+    if printer.pending or printer.elifs:
+        return text, None
+    return text, _Positions(printer.table)
+
+
+class _PlacingPrinter(_Printer or object):
+    """``ast.unparse``'s printer, noting where each statement starts (its first ``fill``, the call that
+    begins a line) and ends (the line the printer is on once the statement is done); an ``if`` in
+    ``orelse`` that prints as ``elif`` starts at its ``elif`` line and ends with the ``if`` it belongs to."""
+
+    def __init__(self, *args, **kwargs):  # the printer makes more of itself for f-strings' insides
+        super().__init__(*args, **kwargs)
+        self.table = {}  # id(statement) -> [[first line, last line, column], ...], as it is printed
+        self.pending = []  # statements begun whose first line is not printed yet
+        self.elifs = []  # per ``if`` being printed, the ``if`` statements it prints as ``elif``, in order
+        self._counted = 0
+        self._newlines = 0
+        self._docstring = None
+
+    def _line(self):
+        source = self._source
+        for piece in source[self._counted:]:
+            self._newlines += piece.count("\n")
+        self._counted = len(source)
+        return self._newlines + 1
+
+    def _begin(self, stmt):
+        entry = [None, None, None]
+        self.table.setdefault(id(stmt), []).append(entry)
+        return entry
+
+    def fill(self, text=""):
+        super().fill(text)
+        if self.pending:
+            line = self._line()
+            for entry in self.pending:
+                entry[0], entry[2] = line, 4 * self._indent
+            self.pending.clear()
+        elif text == "elif " and self.elifs and self.elifs[-1]:
+            entry = self.elifs[-1].pop(0)
+            entry[0], entry[2] = self._line(), 4 * self._indent
+
+    def traverse(self, node):
+        if isinstance(node, ast.stmt):
+            entry = self._begin(node)
+            self.pending.append(entry)
+            super().traverse(node)
+            entry[1] = self._line()
+        else:
+            super().traverse(node)
+
+    def get_type_comment(self, node):  # the generated module has no ``# type: ignore``, nor line numbers
+        if self._type_ignores:
+            return super().get_type_comment(node)
+        comment = getattr(node, "type_comment", None)
+        return None if comment is None else f" # type: {comment}"
+
+    def _write_docstring_and_traverse_body(self, node):
+        self._docstring = node.body[0] if node.body else None
+        super()._write_docstring_and_traverse_body(node)
+
+    def _write_docstring(self, node):  # a body's first statement, when it is a string (a comment marker too)
+        statement, self._docstring = self._docstring, None
+        entry = self._begin(statement)
+        self.pending.append(entry)
+        super()._write_docstring(node)
+        entry[1] = self._line()
+
+    def visit_If(self, node):
+        chain, link = [], node
+        while link.orelse and len(link.orelse) == 1 and isinstance(link.orelse[0], ast.If):
+            link = link.orelse[0]
+            chain.append(link)
+        entries = [self._begin(link) for link in chain]
+        self.elifs.append(list(entries))
+        super().visit_If(node)
+        self.elifs.pop()
+        end = self._line()
+        for entry in entries:
+            entry[1] = end
 
 
 def _blocks(stmt):
@@ -122,44 +251,138 @@ def _unparenthesize_target(line):
 
 def restore_guards(tree):
     """``tree`` with the ``if`` statements that stand for ``with`` blocks and ``try`` statements printed as
-    such (once the passes that know only ``if`` are done)."""
-    return _Guards().visit(tree)
+    such (once the passes that know only ``if`` are done). Only statements are visited: a guard is one."""
+    _restore_nested(tree)
+    return tree
 
 
-class _Guards(gast.NodeTransformer):
-    """The ``if`` statements that stand for a ``with`` block or a ``try`` statement (``guard``, see
-    ``ir.If`` and ``Primal.guard``) printed as what they are."""
-
-    def visit_If(self, node):
-        self.generic_visit(node)
-        guard = getattr(node, "guard", None)
-        if guard is None or guard[0] == "final":
-            return node
-        body = [s for s in node.body if not isinstance(s, gast.Pass)] or [gast.Pass()]
-        if guard[0] == "with":
-            return gast.copy_location(gast.With(items=[gast.withitem(context_expr=node.test, optional_vars=None)],
-                                                body=body, type_comment=None), node)
-        if guard[0] == "try":
-            guard[1].type = node.test
-            return gast.copy_location(gast.Try(body=body, handlers=[guard[1]], orelse=[], finalbody=[]), node)
-        finals = [i for i, s in enumerate(body) if getattr(s, "guard", (None,))[0] == "final"]
-        if not finals:  # the finally clause did nothing the generated code keeps
-            return body
-        last = finals[-1]
-        final = [s for s in body[last].body if not isinstance(s, gast.Pass)] + body[last + 1:]
-        return gast.copy_location(gast.Try(body=body[:last] or [gast.Pass()], handlers=[], orelse=[],
-                                           finalbody=final or [gast.Pass()]), node)
+def _restore_nested(node):
+    """Restore the guards in the statement lists of ``node`` (its bodies, and its handlers' bodies)."""
+    for field in node._fields:
+        value = getattr(node, field, None)
+        if not isinstance(value, list) or not value:
+            continue
+        if isinstance(value[0], gast.stmt):
+            setattr(node, field, _restore_block(value))
+        else:
+            for item in value:
+                if isinstance(item, (gast.excepthandler, gast.match_case)):
+                    _restore_nested(item)
 
 
-class _SignedConstants(gast.NodeTransformer):
-    """Write a negative number as a negation, so that the printer puts parentheses where Python needs
-    them: ``(-2.0) ** 2``, not ``-2.0 ** 2``, which is ``-(2.0 ** 2)``."""
+def _restore_block(statements):
+    out = []
+    for stmt in statements:
+        _restore_nested(stmt)
+        restored = _restore_if(stmt) if isinstance(stmt, gast.If) else stmt
+        if isinstance(restored, list):
+            out.extend(restored)
+        else:
+            out.append(restored)
+    return out
 
-    def visit_Constant(self, node):
-        value = node.value
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or str(value) == "-0.0"):
-            return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
+
+def _restore_if(node):
+    """The ``if`` standing for a ``with`` block or a ``try`` statement (``guard``, see ``ir.If`` and
+    ``Primal.guard``) as what it is; other ``if`` statements as they are."""
+    guard = getattr(node, "guard", None)
+    if guard is None or guard[0] == "final":
         return node
+    body = [s for s in node.body if not isinstance(s, gast.Pass)] or [gast.Pass()]
+    if guard[0] == "with":
+        return gast.copy_location(gast.With(items=[gast.withitem(context_expr=node.test, optional_vars=None)],
+                                            body=body, type_comment=None), node)
+    if guard[0] == "try":
+        guard[1].type = node.test
+        return gast.copy_location(gast.Try(body=body, handlers=[guard[1]], orelse=[], finalbody=[]), node)
+    finals = [i for i, s in enumerate(body) if getattr(s, "guard", (None,))[0] == "final"]
+    if not finals:  # the finally clause did nothing the generated code keeps
+        return body
+    last = finals[-1]
+    final = [s for s in body[last].body if not isinstance(s, gast.Pass)] + body[last + 1:]
+    return gast.copy_location(gast.Try(body=body[:last] or [gast.Pass()], handlers=[], orelse=[],
+                                       finalbody=final or [gast.Pass()]), node)
+
+
+_MISSING = object()
+_PLANS = {}  # gast class -> (ast class or None, the fields both have, special conversion or None)
+
+
+def to_ast(node):
+    """The ``ast`` tree of the gast tree ``node``, as ``gast.gast_to_ast`` makes it but without the
+    source positions (the printer does not read them) and with one object per context and operator,
+    as ``ast.parse`` shares them: a third of the cost. A negative number becomes a negation, so that the
+    printer puts parentheses where Python needs them: ``(-2.0) ** 2``, not ``-2.0 ** 2``, which is
+    ``-(2.0 ** 2)``."""
+    plan = _PLANS.get(node.__class__)
+    if plan is None:
+        plan = _PLANS[node.__class__] = _plan(node.__class__)
+    target, fields, special = plan
+    if special is not None:
+        return special(node)
+    if target is None:
+        return None  # not a node of this Python's ast (gast_to_ast drops it too)
+    values = {}
+    for field in fields:
+        value = getattr(node, field, _MISSING)
+        if value is not _MISSING:
+            values[field] = _converted(value)
+    return target(**values)
+
+
+def _converted(value):
+    if isinstance(value, gast.AST):
+        return to_ast(value)
+    if value.__class__ is list:
+        return [to_ast(item) if isinstance(item, gast.AST) else item for item in value]
+    return value
+
+
+def _plan(cls):
+    target = getattr(ast, cls.__name__, None)
+    if target is None or not isinstance(target, type) or not issubclass(target, ast.AST):
+        return None, (), None
+    fields = tuple(f for f in cls._fields if f in target._fields)
+    if not fields and not cls._fields:  # a context or an operator: one shared object
+        shared = target()
+        return None, (), lambda node: shared
+    special = {"arguments": _arguments, "ExceptHandler": _except_handler, "Name": _name,
+               "Assign": _assign, "Constant": _constant}.get(cls.__name__)
+    return target, fields, special
+
+
+def _constant(node):
+    value = node.value
+    if isinstance(value, (int, float)) and value.__class__ is not bool and (
+            value < 0 or value == 0 and math.copysign(1.0, value) < 0):  # -0.0 too
+        return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-value, kind=None))
+    return ast.Constant(value=value, kind=getattr(node, "kind", None))
+
+
+def _name(node):
+    return ast.Name(id=node.id, ctx=to_ast(node.ctx))
+
+
+def _assign(node):
+    return ast.Assign(targets=_converted(node.targets), value=to_ast(node.value))
+
+
+def _arg(node):
+    if node is None:
+        return None
+    return ast.arg(arg=node.id, annotation=_converted(node.annotation), type_comment=node.type_comment)
+
+
+def _arguments(node):
+    return ast.arguments(posonlyargs=[_arg(a) for a in node.posonlyargs], args=[_arg(a) for a in node.args],
+                         vararg=_arg(node.vararg), kwonlyargs=[_arg(a) for a in node.kwonlyargs],
+                         kw_defaults=_converted(node.kw_defaults), kwarg=_arg(node.kwarg),
+                         defaults=_converted(node.defaults))
+
+
+def _except_handler(node):
+    return ast.ExceptHandler(type=_converted(node.type), name=node.name.id if node.name else None,
+                             body=_converted(node.body))
 
 
 def function_def(name, args, body, docstring=None):
@@ -190,10 +413,7 @@ def module_source(header, factory_name, factory_params, inner_functions, comment
     factory = function_def(factory_name, arguments(factory_params), list(inner_functions) + [returns])
     module = gast.Module(body=[factory], type_ignores=[])
     module = restore_guards(module)
-    module = _SignedConstants().visit(module)
-    gast.fix_missing_locations(module)
-    text = ast.unparse(gast.gast_to_ast(module))
-    body, body_map = comments.render(text, function_origin)
+    body, body_map = comments.render(to_ast(module), function_origin)
     above = header.count("\n") + 1  # the header and the blank line after it
     return header + "\n" + body, {lineno + above: origin for lineno, origin in body_map.items()}
 

@@ -128,3 +128,48 @@ def walk_loops(nodes):
         elif isinstance(node, If):
             yield from walk_loops(node.body)
             yield from walk_loops(node.orelse)
+
+
+def walk_tree(node, prune=()):
+    """The nodes of the gast tree ``node`` in ``gast.walk``'s order (breadth first), as a list, less the
+    contexts (``Load``, ``Store``) and operators, which the passes never look for.
+
+    The passes ask this of every generated statement, several times; ``gast.walk``'s generators cost
+    several times as much. Nodes of the classes in ``prune`` are left out with all they hold.
+    """
+    nodes = [node]
+    append = nodes.append
+    table = _CHILD_FIELDS
+    node_class = gast.AST
+    for parent in nodes:  # the list grows as it is read: breadth first
+        fields = table.get(parent.__class__)
+        if fields is None:
+            fields = child_fields(parent.__class__)
+        for field in fields:
+            value = getattr(parent, field, None)
+            if value is None:
+                continue
+            if value.__class__ is list:
+                for item in value:
+                    if isinstance(item, node_class) and (not prune or item.__class__ not in prune):
+                        append(item)
+            elif isinstance(value, node_class) and (not prune or value.__class__ not in prune):
+                append(value)
+    return nodes
+
+
+_LEAF_FIELDS = frozenset({"ctx", "op", "ops", "id", "kind", "type_comment", "attr"})
+_CHILD_FIELDS = {gast.Constant: ()}
+
+
+def child_fields(cls):
+    """The fields of the node class ``cls`` that may hold nodes other than contexts and operators."""
+    fields = _CHILD_FIELDS.get(cls)
+    if fields is None:
+        fields = _CHILD_FIELDS[cls] = tuple(f for f in cls._fields if f not in _LEAF_FIELDS)
+    return fields
+
+
+def name_nodes(node):
+    """The ``Name`` nodes in the tree ``node``, in ``gast.walk``'s order."""
+    return [n for n in walk_tree(node) if n.__class__ is gast.Name]

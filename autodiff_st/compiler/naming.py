@@ -10,13 +10,14 @@ import keyword
 import gast
 
 from ..core.names import identifier_for  # noqa: F401  (the sanitizer generated names share)
+from .ir import walk_tree
 
 _SPELLED = {0: "zero", 1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 10: "ten", 0.5: "half"}
 
 
 def identifiers_in(node):
     names = set()
-    for child in gast.walk(node):
+    for child in walk_tree(node):
         if isinstance(child, gast.Name):
             names.add(child.id)
         elif isinstance(child, (gast.FunctionDef, gast.ClassDef)):

@@ -8,7 +8,7 @@ import operator
 
 import gast
 
-from .ir import Break, If, load
+from .ir import Break, If, load, walk_tree
 
 BINARY_PRIMITIVES = {
     gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
@@ -21,7 +21,7 @@ UNARY_PRIMITIVES = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: 
 
 
 def names_in(node):
-    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name)]
+    return [n.id for n in walk_tree(node) if isinstance(n, gast.Name)]
 
 
 def targets(op):

@@ -7,17 +7,65 @@ cotangent that was dropped.
 
 import gast
 
+from .ir import walk_tree
+
 
 def _loads(stmt):
-    names = {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
-    for node in gast.walk(stmt):  # x += 1 reads x too
-        if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
-            names.add(node.target.id)
-    return names
+    return _Summary(stmt).reads()
 
 
 def _stores(stmt):
-    return {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    return _Summary(stmt).stores
+
+
+class _Summary:
+    """The names one statement (with what is nested in it) reads and writes, found in one walk.
+
+    ``loads`` counts the ``Name`` nodes read, per name; ``augmented`` holds the targets of ``x += 1``,
+    which read ``x`` too; ``stores`` the names written.
+    """
+
+    __slots__ = ("stmt", "loads", "augmented", "stores")
+
+    def __init__(self, stmt):
+        self.stmt = stmt
+        loads, augmented, stores = {}, set(), set()
+        for node in walk_tree(stmt):
+            cls = node.__class__
+            if cls is gast.Name:
+                ctx = node.ctx.__class__
+                if ctx is gast.Load:
+                    loads[node.id] = loads.get(node.id, 0) + 1
+                elif ctx is gast.Store:
+                    stores.add(node.id)
+            elif cls is gast.AugAssign and isinstance(node.target, gast.Name):
+                augmented.add(node.target.id)
+        self.loads, self.augmented, self.stores = loads, augmented, stores
+
+    def reads(self):
+        return set(self.loads) | self.augmented
+
+    def reads_name(self, name):
+        return name in self.loads or name in self.augmented
+
+
+class _Summaries:
+    """``_Summary`` of statements, kept while a pass rewrites them (see ``forget``)."""
+
+    def __init__(self):
+        self._table = {}
+
+    def of(self, stmt):
+        entry = self._table.get(id(stmt))
+        if entry is None or entry.stmt is not stmt:
+            entry = self._table[id(stmt)] = _Summary(stmt)
+        return entry
+
+    def forget(self, stmt):
+        """Drop what is known of ``stmt`` and of the statements nested in it (they changed)."""
+        for node in walk_tree(stmt):
+            if isinstance(node, gast.stmt):
+                self._table.pop(id(node), None)
 
 
 def drop_dead_assignments(statements, live, only_pure=False):
@@ -29,7 +77,8 @@ def drop_dead_assignments(statements, live, only_pure=False):
     live = set(live)
     kept = []
     for stmt in reversed(statements):
-        targets = _stores(stmt)
+        summary = _Summary(stmt)
+        targets = summary.stores
         if only_pure and isinstance(stmt, gast.For) and _all_pure(stmt.body) and not (targets & live):
             continue  # a finite loop that only computes values nothing reads
         # Loops and branches are kept whole; a tape pop is never dropped, or the tape would fall out of step.
@@ -42,7 +91,7 @@ def drop_dead_assignments(statements, live, only_pure=False):
             # before assigning it itself is live before it.
             live |= _exposed([stmt])
         else:
-            live = (live - targets) | _loads(stmt)
+            live = (live - targets) | summary.reads()
         kept.append(stmt)
     kept.reverse()
     return kept
@@ -113,8 +162,8 @@ def delete_dead_values(statements, keep):
     """
     last = {}
     for i, stmt in enumerate(statements):
-        for node in gast.walk(stmt):
-            if isinstance(node, gast.Name):
+        for node in walk_tree(stmt):
+            if node.__class__ is gast.Name:
                 last[node.id] = i
     dying = {}
     for name, i in last.items():
@@ -174,20 +223,13 @@ def _all_pure(statements):
     return True
 
 
+_SCOPES = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp, gast.Lambda)
+
+
 def _bound_by(stmt):
     """Names a statement binds in the function's scope; a comprehension's own variables are not."""
-    names = set()
-
-    def visit(node):
-        if isinstance(node, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp, gast.Lambda)):
-            return
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-            names.add(node.id)
-        for child in gast.iter_child_nodes(node):
-            visit(child)
-
-    visit(stmt)
-    return names
+    return {node.id for node in walk_tree(stmt, prune=_SCOPES)
+            if node.__class__ is gast.Name and isinstance(node.ctx, gast.Store)}
 
 
 def propagate_copies(statements, protected=()):
@@ -200,34 +242,35 @@ def propagate_copies(statements, protected=()):
     """
     counts, reads = {}, {}
     for stmt in statements:
-        for node in gast.walk(stmt):
-            if isinstance(node, gast.Name):
+        for node in walk_tree(stmt):
+            if node.__class__ is gast.Name:
                 table = counts if isinstance(node.ctx, gast.Store) else reads
                 table[node.id] = table.get(node.id, 0) + 1
-    return _propagate_block(statements, counts, set(protected), reads)
+    return _propagate_block(statements, counts, set(protected), reads, _Summaries())
 
 
-def _read_count(statements, name):
-    return sum(1 for stmt in statements for node in gast.walk(stmt)
-               if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id == name)
+def _read_count(statements, name, summaries):
+    return sum(summaries.of(stmt).loads.get(name, 0) for stmt in statements)
 
 
-def _propagate_block(block, counts, protected, reads):
+def _propagate_block(block, counts, protected, reads, summaries):
     block = list(block)
     i = 0
     while i < len(block):
         stmt = block[i]
         for field in ("body", "orelse"):
             if isinstance(stmt, (gast.If, gast.For, gast.While)):
-                setattr(stmt, field, _propagate_block(getattr(stmt, field), counts, protected, reads) or
-                        ([gast.Pass()] if field == "body" else []))
+                setattr(stmt, field, _propagate_block(getattr(stmt, field), counts, protected, reads, summaries)
+                        or ([gast.Pass()] if field == "body" else []))
+                summaries.forget(stmt)
         copy = _copy_of(stmt)
         if copy is not None and counts.get(copy[0]) == 1 and copy[0] not in protected:
             a, b = copy
             # Every read of a must follow the copy in this block: in a loop, a read before it would
             # see the previous iteration's value.
-            if reads.get(a, 0) == _read_count(block[i + 1:], a) and _replaceable(block[i + 1:], a, b):
-                rest = [_rename_loads(s, a, b) for s in block[i + 1:]]
+            if reads.get(a, 0) == _read_count(block[i + 1:], a, summaries) \
+                    and _replaceable(block[i + 1:], a, b, summaries):
+                rest = [_rename_loads(s, a, b, summaries) for s in block[i + 1:]]
                 dropped = [s for s in rest if _copy_of(s) == (b, b)]
                 rest = [s for s in rest if _copy_of(s) != (b, b)]
                 reads[b] = reads.get(b, 0) + reads.pop(a, 0) - len(dropped) - 1  # the copy read b once
@@ -244,14 +287,15 @@ def _copy_of(stmt):
     return None
 
 
-def _replaceable(rest, a, b):
+def _replaceable(rest, a, b, summaries):
     """Whether every read of ``a`` in ``rest`` comes before ``b`` is given another value."""
     b_changed = False
     for stmt in rest:
-        reads_a = a in _loads(stmt)
+        summary = summaries.of(stmt)
+        reads_a = summary.reads_name(a)
         if reads_a and b_changed:
             return False
-        if b in _stores(stmt) and _copy_of(stmt) != (b, a):
+        if b in summary.stores and _copy_of(stmt) != (b, a):
             if isinstance(stmt, (gast.If, gast.For, gast.While)) and reads_a:
                 return False
             b_changed = True
@@ -260,8 +304,11 @@ def _replaceable(rest, a, b):
     return True
 
 
-def _rename_loads(stmt, old, new):
-    for node in gast.walk(stmt):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id == old:
+def _rename_loads(stmt, old, new, summaries):
+    if old not in summaries.of(stmt).loads:
+        return stmt
+    for node in walk_tree(stmt):
+        if node.__class__ is gast.Name and isinstance(node.ctx, gast.Load) and node.id == old:
             node.id = new
+    summaries.forget(stmt)
     return stmt

@@ -19,7 +19,7 @@ from ..core.errors import AuxError
 from ..runtime.loader import compile_module, inner_code_objects, make_function
 from .analyze import analyze
 from .forward import Tangent
-from .ir import load, static_path_root, store, walk_loops, walk_ops
+from .ir import load, static_path_root, store, walk_loops, walk_ops, walk_tree
 from .emit import Comments, arguments, function_def, header_lines, module_source, restore_guards, tuple_of
 from .fence import check_function
 from .normalize import normalize
@@ -115,7 +115,7 @@ def build(fn, positions, mode, kinds=None, roots=None):
         user_locals.update(loop.targets + ([loop.index] if loop.index else []))
     helpers = HelperNames(namer, parsed, user_locals)
     for op in ops:  # run-time helpers the normal form calls (np.add.at's functional form): bind them
-        for node in gast.walk(op.value):
+        for node in walk_tree(op.value):
             if getattr(node, "helper", None) is not None:
                 node.id = helpers.name_for(node.helper, node.id)
     active_params = [params[p] for p in positions]
@@ -133,10 +133,10 @@ def build(fn, positions, mode, kinds=None, roots=None):
                     scalar_params=scalar_params, weight_params=weight_params, helpers=helpers)
     reverse = Reverse(facts, namer, helpers, value_needed=(mode != "grad_only"), checkpoint=checkpoint)
     adjoint = reverse.run()
-    grads_live = {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
+    grads_live = {n.id for g in adjoint.grads for n in walk_tree(g) if isinstance(n, gast.Name)}
     backward = drop_dead_assignments(adjoint.backward, grads_live)
     # Copies only of adjoints (the backward pass's own names): forward values keep their names.
-    forward_names = {n.id for stmt in adjoint.forward for n in gast.walk(stmt) if isinstance(n, gast.Name)}
+    forward_names = {n.id for stmt in adjoint.forward for n in walk_tree(stmt) if isinstance(n, gast.Name)}
     backward = propagate_copies(backward, protected=forward_names | grads_live | set(params))
     comments = Comments()
     user_args = _plain_arguments(args)
@@ -181,7 +181,7 @@ def build(fn, positions, mode, kinds=None, roots=None):
         keep_value = gast.Assign(targets=[store(value_name)], value=returned, type_comment=None)
         keep_value.origin = adjoint.forward[-1].origin if adjoint.forward else parsed.node.origin
         result = gast.Return(value=gast.Tuple(elts=[load(value_name)] + adjoint.grads, ctx=gast.Load()))
-        returned_names = {n.id for n in gast.walk(returned) if isinstance(n, gast.Name)}
+        returned_names = {n.id for n in walk_tree(returned) if isinstance(n, gast.Name)}
         forward_part = adjoint.forward + [keep_value] if reverse.restores(returned_names) else adjoint.forward
         if forward_part is adjoint.forward:
             result = gast.Return(value=gast.Tuple(elts=[returned] + adjoint.grads, ctx=gast.Load()))
@@ -215,7 +215,7 @@ def _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, d
     name = parsed.name
     factory_name = namer.fresh(f"make_{name}_adjoint" if mode != "jvp" else f"make_{name}_tangent")
     functions = [restore_guards(f) for f in functions]
-    read = {n.id for f in functions for n in gast.walk(f) if isinstance(n, gast.Name)}
+    read = {n.id for f in functions for n in walk_tree(f) if isinstance(n, gast.Name)}
     bound = {n: obj for n, obj in helpers.bound.items() if n in read}  # rules dropped by optimize need none
     user_freevars = [v for v in fn.__code__.co_freevars]
     factory_params = sorted(bound) + user_freevars
@@ -256,12 +256,12 @@ def _tangent_functions(parsed, body, active_params, namer, helpers, scalar_param
 
 
 def _loads(statements):
-    return {n.id for s in statements for n in gast.walk(s) if isinstance(n, gast.Name)
+    return {n.id for s in statements for n in walk_tree(s) if isinstance(n, gast.Name)
             and isinstance(n.ctx, gast.Load)}
 
 
 def _residuals(backward, adjoint, reverse):
-    read = _loads(backward) | {n.id for g in adjoint.grads for n in gast.walk(g) if isinstance(n, gast.Name)}
+    read = _loads(backward) | {n.id for g in adjoint.grads for n in walk_tree(g) if isinstance(n, gast.Name)}
     forward_names = reverse.facts.liveness.bound_names() + [reverse.tape, reverse.ranges]
     seen = []
     for n in forward_names:
@@ -282,7 +282,7 @@ def _guards(parsed, ops, user_locals):
     """The free names whose values decided how calls were compiled."""
     seen = set()
     for op in ops:
-        for node in gast.walk(op.value):
+        for node in walk_tree(op.value):
             if isinstance(node, gast.Call):  # a call specialized on numbers keeps the guard of the user's name
                 root = static_path_root(getattr(node.func, "specialized_from", node.func))
                 if root is not None and root not in user_locals and root not in seen:

@@ -25,7 +25,7 @@ from ..runtime.calls import call_vjp_forward
 from ..runtime.weights import call_vjp_forward_weights
 from .backward import Backward
 from .checkpoint_loops import checkpoint_loops
-from .ir import If, Loop, Op, load, store
+from .ir import If, Loop, Op, load, store, walk_tree
 from .ops import call_name, tag
 from .primal import Primal, Writer
 from .tape import choose_taped, own_copy, pop, push, recompute_cheap
@@ -96,7 +96,7 @@ class Reverse(Writer):
         taped, backward, read = choose_taped(backward, intake + [gast.Tuple(elts=grads, ctx=gast.Load())],
                                              liveness.may_be_overwritten - recomputed)
         self.primal.taped = taped
-        self.restored = {getattr(n, "pop_of", None) for stmt in backward for n in gast.walk(stmt)} - {None}
+        self.restored = {getattr(n, "pop_of", None) for stmt in backward for n in walk_tree(stmt)} - {None}
         self.restored |= recomputed
         restored = sorted(a for a in backward_writer.written_arrays if a in taped)
         # The backward pass writes old elements back into these arrays: work on copies, so that the
@@ -123,7 +123,7 @@ class Reverse(Writer):
                                     type_comment=None), facts.parsed.node.origin)
             start.pure = True
             preamble.append(start)
-        restores = [stmt for node in backward for stmt in gast.walk(node) if getattr(stmt, "pop_of", None)]
+        restores = [stmt for node in backward for stmt in walk_tree(node) if getattr(stmt, "pop_of", None)]
         of_ranges = [stmt for stmt in restores if self.ranges and _popped_list(stmt.value) == self.ranges]
         tapes = ([self.tape] if len(of_ranges) < len(restores) else []) + ([self.ranges] if of_ranges else [])
         for tape in tapes:
@@ -196,7 +196,7 @@ class Reverse(Writer):
                    ((runtime.unbroadcast, 1), (runtime.expand_reduced, 1), (runtime.reduced_count, 0))}
         in_shape_position, reads = set(), {}
         for stmt in backward:
-            for node in gast.walk(stmt):
+            for node in walk_tree(stmt):
                 if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in helpers:
                     position = helpers[node.func.id]
                     if len(node.args) > position and isinstance(node.args[position], gast.Name):

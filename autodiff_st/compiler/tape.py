@@ -11,7 +11,7 @@ import copy
 import gast
 import numpy as np
 
-from .ir import Op, load, store, walk_ops
+from .ir import Op, load, store, walk_ops, walk_tree
 
 
 def push(tape, value, name):
@@ -58,7 +58,7 @@ def choose_taped(backward, also_read, may_be_overwritten):
     while True:
         read = set()
         for stmt in backward + also_read:
-            for node in gast.walk(stmt):
+            for node in walk_tree(stmt):
                 if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
                     read.add(node.id)
         now = may_be_overwritten & read
@@ -103,7 +103,7 @@ def recompute_cheap(backward, facts):
             bindings[name] = bindings.get(name, 0) + 1
     by_loop = {}
     for node in backward:
-        for stmt in gast.walk(node):
+        for stmt in walk_tree(node):
             if isinstance(stmt, gast.For) and getattr(stmt, "loop_of", None) is not None:
                 by_loop[stmt.loop_of] = stmt
     recomputed = set()
@@ -148,9 +148,9 @@ def _move_restore(reversed_loop, op, source):
         return False
     between = body[first_read:restore] if first_read < restore else []
     for stmt in between:
-        names = {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name)}
+        names = {n.id for n in walk_tree(stmt) if isinstance(n, gast.Name)}
         if source in names or value in _stores(stmt) or any(
-                getattr(n, "pop_of", None) is not None for n in gast.walk(stmt)):
+                getattr(n, "pop_of", None) is not None for n in walk_tree(stmt)):
             return False
     again = gast.Assign(targets=[store(value)], value=copy.deepcopy(op.value), type_comment=None)
     again.origin = op.origin
@@ -162,8 +162,8 @@ def _move_restore(reversed_loop, op, source):
 
 
 def _loads(stmt):
-    return {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return {n.id for n in walk_tree(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
 def _stores(stmt):
-    return {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    return {n.id for n in walk_tree(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
