@@ -142,6 +142,10 @@ class Kinds:
     def is_number(self, name):
         return name in self.numbers
 
+    def bound_once(self, name):
+        """Whether one place binds ``name`` (a parameter nothing assigns or writes into, say)."""
+        return len(self._bindings.get(name, ())) == 1
+
     def rank(self, name):
         return self.kind(name).rank
 

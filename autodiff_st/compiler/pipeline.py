@@ -19,6 +19,7 @@ from ..core.errors import AuxError
 from ..runtime.loader import compile_module, inner_code_objects, make_function
 from .analyze import analyze
 from .forward import Tangent
+from .inplace_accumulate import accumulate_in_place
 from .ir import load, static_path_root, store, walk_loops, walk_ops
 from .emit import Comments, arguments, function_def, header_lines, module_source, restore_guards, tuple_of
 from .fence import check_function
@@ -140,6 +141,10 @@ def build(fn, positions, mode, kinds=None, roots=None):
     # Copies only of adjoints (the backward pass's own names): forward values keep their names.
     forward_names = {n.id for stmt in adjoint.forward for n in gast.walk(stmt) if isinstance(n, gast.Name)}
     backward = propagate_copies(backward, protected=forward_names | grads_live | set(params))
+    # the statements before the backward pass that bind the output's cotangent: read from the cotangent
+    # parameter (vjp modes) or seeded (the fused modes)
+    backward = accumulate_in_place(backward, facts, helpers,
+                                   adjoint.intake if mode.startswith("vjp") else adjoint.seed)
     comments = Comments()
     user_args = _plain_arguments(args)
     returned = adjoint.returned
