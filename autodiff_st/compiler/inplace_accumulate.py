@@ -19,7 +19,8 @@ on that path; the call, its checks and the ``np.index_exp`` tuple are gone from 
 
 import gast
 
-from .. import runtime
+from ..runtime.cotangents import zeros_like
+from ..runtime.indexing import accumulate_index
 from .kinds import INT_KIND
 
 _REAL_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
@@ -28,8 +29,8 @@ _REAL_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
 def accumulate_in_place(statements, facts, helpers, intake=()):
     """``statements`` (the backward pass, run after the statements ``intake``, which bind the seed or the
     cotangent) with each provable accumulation of one element made in place."""
-    zeros = helpers.name_for(runtime.zeros_like, "zeros_like")
-    accumulate = helpers.name_for(runtime.accumulate_index, "accumulate_index")
+    zeros = helpers.name_for(zeros_like, "zeros_like")
+    accumulate = helpers.name_for(accumulate_index, "accumulate_index")
     numbers = _real_numbers(list(intake) + list(statements), facts)
     return _rewrite(statements, facts, zeros, accumulate, numbers)
 
