@@ -68,3 +68,43 @@ def test_flat_loop_over_ranks_dtypes_and_a_float():
             assert np.allclose(g, expected, rtol=1e-5 if x.dtype == np.float32 else 1e-12)
             if x.dtype == np.float64:
                 check_grads(flat_loop, (x, 0.5), order=2)
+
+
+def elements_2d(W, w):
+    s = 0.0
+    for i in range(W.shape[0]):
+        for j in range(W.shape[1]):
+            s = s + W[i, j] * W[i, j] * w
+    return s
+
+
+def element_and_whole(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + x[i] * np.sum(x)
+    return s
+
+
+def test_element_adds_in_place_where_proved_and_stay_correct():
+    rng = np.random.default_rng(2)
+    W = rng.normal(size=(3, 4))
+    grad = ad.grad(elements_2d)
+    assert np.allclose(grad(W, 0.5), W)
+    assert "W_bar[i, j] += " in grad.source() and "accumulate_index(" not in grad.source()
+    check_grads(elements_2d, (W, 0.5), order=2)
+    # float32: the element is not a float64 number; the run-time helper decides, and float32 stays
+    g32 = grad(W.astype(np.float32), 0.5)
+    assert g32.dtype == np.float32 and "W_bar[i, j] += " not in grad.source()
+    x = rng.normal(size=5)
+    check_grads(element_and_whole, (x,), order=2)
+
+
+def test_element_adds_under_vjp_jacrev_and_vmap():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=5)
+    out, vjp_fn = ad.vjp(index_loop, x, 0.5)
+    assert np.allclose(vjp_fn(2.0)[0], 1.0)
+    assert np.allclose(ad.jacrev(index_loop)(x, 0.5), np.full(5, 0.5))
+    xs = rng.normal(size=(3, 5))
+    assert np.allclose(ad.vmap(ad.grad(index_loop), in_axes=(0, None))(xs, 0.5), np.full((3, 5), 0.5))
+    assert np.allclose(ad.hessian(elements_2d)(rng.normal(size=(2, 2)), 0.5).reshape(4, 4), np.eye(4))
