@@ -174,7 +174,7 @@ def test_array_ranks_and_dtypes_that_numpy_fixes():
     assert kinds.kind("z") == Kind("array", 2, "float64")  # np.zeros defaults to float64
     assert kinds.kind("t") == Kind("array", 2, "float64")
     assert kinds.kind("r") == Kind("array", 1, "float64")  # one integer index drops one axis
-    assert kinds.kind("e") == Kind("array", 0, "float64")
+    assert kinds.kind("e") == Kind("number", 0)  # one element of a float64 ndarray: an np.float64, a number
     assert kinds.kind("total").rank == 0  # a full reduction
     assert kinds.kind("cols").rank == 1
     assert kinds.kind("kept").rank == 2

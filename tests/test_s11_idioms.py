@@ -446,7 +446,7 @@ def test_compilation_is_logged_at_debug(caplog):
     assert first[0].levelno == logging.DEBUG
     assert "logged_function" in message and "test_s11_idioms.py" in message
     assert "mode=grad_only" in message and "positions=(0,)" in message
-    assert "kinds=(array, number)" in message
+    assert "kinds=(float64[1], number)" in message  # rank and dtype of an ndarray argument
     assert message.rstrip().endswith(" s") and " in " in message
 
 

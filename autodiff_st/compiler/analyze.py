@@ -229,11 +229,12 @@ class Facts:
         return None
 
 
-def analyze(parsed, body, active_params, namer, *, seed_only_first=False, scalar_params=(), weight_params=None,
-            helpers=None):
+def analyze(parsed, body, active_params, namer, *, seed_only_first=False, scalar_params=(), array_params=None,
+            weight_params=None, helpers=None):
     """The facts about ``body``, the normal form of ``parsed`` differentiated in ``active_params``.
 
-    ``scalar_params`` names the parameters called with Python numbers; ``weight_params`` is None, or (with
+    ``scalar_params`` names the parameters called with Python numbers, ``array_params`` maps those called
+    with an ``np.ndarray`` to its ``(ndim, dtype)``; ``weight_params`` is None, or (with
     ``weights=``) the parameters not differentiated that may hold Parameters. Given the ``helpers`` of the
     generated code, calls whose arguments are proved Python numbers are specialized (specialize.py).
     """
@@ -247,7 +248,7 @@ def analyze(parsed, body, active_params, namer, *, seed_only_first=False, scalar
             facts.user_calls[id(op)] = UserCall(namer.fresh(f"{call_name(op.value)}_residuals"),
                                                 facts.user_calls[id(op)])
     _lower_loop_headers(facts, namer)
-    facts.kinds = Kinds(facts, scalar_params)
+    facts.kinds = Kinds(facts, scalar_params, array_params)
     if helpers is not None:
         specialize_calls_on_numbers(facts, helpers)
     facts.aliasing = Aliasing(facts)

@@ -77,10 +77,11 @@ def _from_disk(payload, filename, codes, helpers, guards):
 
 
 def _kinds_text(kinds):
-    """The argument kinds as text: "number" for a Python number, "array" otherwise; "any" for None."""
+    """The argument kinds as text: "number" for a Python number, "float64[2]" for a 2-d float64 ndarray,
+    "other" otherwise; "any" for None."""
     if kinds is None:
         return "any"
-    return "(" + ", ".join("number" if k else "array" for k in kinds) + ")"
+    return "(" + ", ".join("number" if k is True else f"{k[1]}[{k[0]}]" if k else "other" for k in kinds) + ")"
 
 
 def adjoint_functions(fn, positions, mode, kinds=None, roots=None):

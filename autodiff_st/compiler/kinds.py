@@ -59,6 +59,8 @@ class Kind:
 
 UNKNOWN_KIND = Kind(UNKNOWN)
 NUMBER_KIND = Kind(NUMBER, 0)
+INT_KIND = Kind(NUMBER, 0, "int")  # a number that is certainly a Python int (it can index an array)
+_INT_OPS = (gast.Add, gast.Sub, gast.Mult, gast.FloorDiv, gast.Mod)  # int op int is an int
 _NOTHING = object()  # no binding evaluated yet: the start of the fixed point, never an answer
 
 
@@ -71,7 +73,7 @@ def join(a, b):
     if a.kind != b.kind or a.kind == UNKNOWN:
         return UNKNOWN_KIND
     if a.kind == NUMBER:
-        return NUMBER_KIND
+        return NUMBER_KIND if a.dtype != b.dtype else a
     return Kind(ARRAY, a.rank if a.rank == b.rank else None, a.dtype if a.dtype == b.dtype else None)
 
 
@@ -79,13 +81,18 @@ class Kinds:
     """The kind of every name: ``kind(name)``, ``is_number(name)``, ``numbers``, ``rank(name)``,
     ``dtype(name)``, ``holds_one_number(name)``."""
 
-    def __init__(self, facts, scalar_params=()):
+    def __init__(self, facts, scalar_params=(), array_params=None):
         self._facts = facts
         self._bindings = {}  # name -> list of zero-argument functions giving the kind of one binding
         self._kinds = {}
         scalar_params = set(scalar_params)
+        array_params = array_params or {}
         for p in facts.params:
-            self._bind(p, lambda number=p in scalar_params: NUMBER_KIND if number else UNKNOWN_KIND)
+            if p in array_params:  # called with an np.ndarray of this rank and dtype (part of the cache key)
+                ndim, dtype = array_params[p]
+                self._bind(p, lambda kind=Kind(ARRAY, ndim, np.dtype(dtype).name): kind)
+            else:
+                self._bind(p, lambda number=p in scalar_params: NUMBER_KIND if number else UNKNOWN_KIND)
         self._never_numbers = set()  # arrays and lists written into, element by element or by append
         for op in facts.body_ops:
             if op.kind in ("setitem", "append"):
@@ -100,7 +107,7 @@ class Kinds:
             counters = [loop.count] + ([loop.index] if loop.index else [])
             counters += loop.targets if loop.range_args else []
             for name in counters:
-                self._bind(name, lambda: NUMBER_KIND)
+                self._bind(name, lambda: INT_KIND)
             if not loop.range_args:
                 for target, source in zip(loop.targets, loop.sources):
                     self._bind(target, lambda source=source: self._item_of(source))
@@ -134,6 +141,10 @@ class Kinds:
 
     def is_number(self, name):
         return name in self.numbers
+
+    def bound_once(self, name):
+        """Whether one place binds ``name`` (a parameter nothing assigns or writes into, say)."""
+        return len(self._bindings.get(name, ())) == 1
 
     def rank(self, name):
         return self.kind(name).rank
@@ -179,6 +190,8 @@ class Kinds:
 
     def _atom(self, node):
         if isinstance(node, gast.Constant):
+            if type(node.value) is int:
+                return INT_KIND
             return NUMBER_KIND if isinstance(node.value, (int, float)) else UNKNOWN_KIND
         if isinstance(node, gast.Name):
             return self._kinds.get(node.id, UNKNOWN_KIND) if self._facts.is_local(node.id) else UNKNOWN_KIND
@@ -225,7 +238,7 @@ class Kinds:
         if left is _NOTHING or right is _NOTHING:
             return _NOTHING
         if left.kind == NUMBER and right.kind == NUMBER:
-            return NUMBER_KIND
+            return INT_KIND if left == right == INT_KIND and isinstance(op, _INT_OPS) else NUMBER_KIND
         if isinstance(op, gast.MatMult):
             if left.kind != ARRAY or right.kind != ARRAY:
                 return UNKNOWN_KIND
@@ -246,12 +259,19 @@ class Kinds:
             return UNKNOWN_KIND
         dropped = 0
         for part in parts:
-            if isinstance(part, gast.Constant) and type(part.value) is int:
+            if isinstance(part, gast.Name) and self._atom(part) is _NOTHING:
+                return _NOTHING
+            if isinstance(part, gast.Constant) and type(part.value) is int or self._atom(part) == INT_KIND:
                 dropped += 1  # an integer picks one position along its axis
             elif not isinstance(part, gast.Slice):
                 # None, Ellipsis, an array, a mask, or a name that may hold any of them (or a bool, which
                 # adds an axis): the rank is not certain
                 return UNKNOWN_KIND
+        if dropped == base.rank and base.dtype == "float64":
+            # One element of a float64 array is an np.float64, a subclass of float: a number, which
+            # broadcasts with nothing and cannot be written into (an ndarray's rank and dtype are certain
+            # only where they are part of the cache key or made here; a subclass is never an array kind).
+            return NUMBER_KIND
         return Kind(ARRAY, base.rank - dropped, base.dtype)
 
     def _attribute(self, base, attr):
@@ -269,8 +289,9 @@ class Kinds:
         if callee is None:
             return UNKNOWN_KIND
         obj = callee.obj
-        if getattr(obj, "__module__", None) == "math" and obj not in _MATH_NOT_NUMBERS \
-                or any(obj is f for f in (builtins.float, builtins.len, builtins.int)):
+        if any(obj is f for f in (builtins.len, builtins.int)):
+            return INT_KIND
+        if getattr(obj, "__module__", None) == "math" and obj not in _MATH_NOT_NUMBERS or obj is builtins.float:
             return NUMBER_KIND
         args, keywords = list(value.args), {k.arg: k.value for k in value.keywords}
         if callee.kind == "astype":

@@ -19,6 +19,7 @@ from ..core.errors import AuxError
 from ..runtime.loader import compile_module, inner_code_objects, make_function
 from .analyze import analyze
 from .forward import Tangent
+from .inplace_accumulate import accumulate_in_place
 from .ir import load, static_path_root, store, walk_loops, walk_ops, walk_tree
 from .emit import Comments, arguments, function_def, header_lines, module_source, restore_guards, tuple_of
 from .fence import check_function
@@ -119,18 +120,20 @@ def build(fn, positions, mode, kinds=None, roots=None):
             if getattr(node, "helper", None) is not None:
                 node.id = helpers.name_for(node.helper, node.id)
     active_params = [params[p] for p in positions]
-    scalar_params = {p for p, is_number in zip(params, kinds or ()) if is_number}
+    scalar_params = {p for p, kind in zip(params, kinds or ()) if kind is True}
+    array_params = {p: kind for p, kind in zip(params, kinds or ()) if type(kind) is tuple}  # (ndim, dtype)
     if mode == "jvp":
         comments = Comments()
         functions, description = _tangent_functions(parsed, body, active_params, namer, helpers, scalar_params, args,
-                                                    comments)
+                                                    comments, array_params)
         return _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, description,
                        active_params, mode, params)
     weight_params = None
     if roots is not None:  # weights=: arguments not differentiated that may hold Parameters
         weight_params = [p for i, p in enumerate(params) if i not in positions and (i >= len(roots) or roots[i])]
     facts = analyze(parsed, body, active_params, namer, seed_only_first=mode.endswith("_aux"),
-                    scalar_params=scalar_params, weight_params=weight_params, helpers=helpers)
+                    scalar_params=scalar_params, array_params=array_params, weight_params=weight_params,
+                    helpers=helpers)
     reverse = Reverse(facts, namer, helpers, value_needed=(mode != "grad_only"), checkpoint=checkpoint)
     adjoint = reverse.run()
     grads_live = {n.id for g in adjoint.grads for n in walk_tree(g) if isinstance(n, gast.Name)}
@@ -138,6 +141,10 @@ def build(fn, positions, mode, kinds=None, roots=None):
     # Copies only of adjoints (the backward pass's own names): forward values keep their names.
     forward_names = {n.id for stmt in adjoint.forward for n in walk_tree(stmt) if isinstance(n, gast.Name)}
     backward = propagate_copies(backward, protected=forward_names | grads_live | set(params))
+    # the statements before the backward pass that bind the output's cotangent: read from the cotangent
+    # parameter (vjp modes) or seeded (the fused modes)
+    backward = accumulate_in_place(backward, facts, helpers,
+                                   adjoint.intake if mode.startswith("vjp") else adjoint.seed)
     comments = Comments()
     user_args = _plain_arguments(args)
     returned = adjoint.returned
@@ -233,10 +240,10 @@ def _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, d
                     tuple(params), frozenset(user_locals), factory_name=factory_name)
 
 
-def _tangent_functions(parsed, body, active_params, namer, helpers, scalar_params, args, comments):
+def _tangent_functions(parsed, body, active_params, namer, helpers, scalar_params, args, comments, array_params):
     """Forward mode: one function ``<name>_jvp(tangents, *args)`` returning ``(out, out_tangent)``."""
     tangent = Tangent(analyze(parsed, body, active_params, namer, scalar_params=scalar_params,
-                               helpers=helpers), namer, helpers)
+                               array_params=array_params, helpers=helpers), namer, helpers)
     statements, returned, out_tangent = tangent.run()
     tangents_param = namer.fresh("tangents")
     result = gast.Return(value=gast.Tuple(elts=[returned, out_tangent], ctx=gast.Load()))
