@@ -51,9 +51,10 @@ SIGNAL = [
     # np.bincount is linear in its weights; the bins are constants
     case(np.bincount, BINS, R(6), float32=False), case(np.bincount, BINS, R(6), minlength=7, float32=False),
     case(np.rollaxis, R(2, 3, 4), 2), case(np.rollaxis, R(2, 3, 4), 0, 3), case(np.rollaxis, R(2, 3, 4), -1, 1),
-    case(np.row_stack, R(3), R(2, 3), path="np.row_stack([a0, a1])", order=1),  # a list cotangent, as vstack
     case(np.real_if_close, R(3, 2)),
 ]
+if hasattr(np, "row_stack"):  # numpy's deprecated alias of vstack, removed in numpy 2.5
+    SIGNAL.append(case(np.row_stack, R(3), R(2, 3), path="np.row_stack([a0, a1])", order=1))  # a list cotangent
 
 UFUNC_METHODS = [
     case(registered(np.add.reduce), R(3, 4)), case(registered(np.add.reduce), R(3, 4), axis=1, keepdims=True),

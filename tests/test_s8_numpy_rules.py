@@ -74,8 +74,11 @@ def rolled(x):
     return np.sum(np.rollaxis(x, 2, 0) ** 2 * WEIGHTS)
 
 
+ROW_STACK = getattr(np, "row_stack", np.vstack)  # numpy's alias of vstack, removed in numpy 2.5
+
+
 def row_stacked(x, y):
-    with_rows = np.row_stack([x, y])
+    with_rows = ROW_STACK([x, y])
     return np.sum(np.sin(with_rows))
 
 

@@ -105,6 +105,10 @@ def _number(node):
         and not isinstance(node.value, bool)
 
 
+def _string(node):
+    return isinstance(node, gast.Constant) and isinstance(node.value, str)
+
+
 class FoldConstants(gast.NodeTransformer):
     """Fold what inlining a rule leaves behind: ``2 - 1`` becomes ``1``, and ``x ** 1`` becomes ``x``."""
 
@@ -126,8 +130,9 @@ class FoldConstants(gast.NodeTransformer):
                      or isinstance(node.left.value, bool) and isinstance(node.comparators[0].value, bool)):
             same = node.left.value is node.comparators[0].value
             return gast.Constant(value=same if isinstance(node.ops[0], gast.Is) else not same, kind=None)
-        if len(node.ops) == 1 and isinstance(node.ops[0], (gast.Eq, gast.NotEq)) and _number(node.left) \
-                and _number(node.comparators[0]):  # 2 == 0: a rule's test of a constant exponent
+        if len(node.ops) == 1 and isinstance(node.ops[0], (gast.Eq, gast.NotEq)) and (
+                _number(node.left) and _number(node.comparators[0])  # 2 == 0: a rule's test of a constant exponent
+                or _string(node.left) and _string(node.comparators[0])):  # "C" == "C": of a default order
             equal = node.left.value == node.comparators[0].value
             return gast.Constant(value=equal if isinstance(node.ops[0], gast.Eq) else not equal, kind=None)
         return node

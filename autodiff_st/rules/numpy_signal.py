@@ -121,7 +121,10 @@ def rollaxis(g, ans, a, axis, start=0):
     return np.transpose(g, np.argsort(rollaxis_order(a, axis, start)))
 
 
-vjp_rule(np.row_stack, sequences=("tup",))(vstack)  # numpy's deprecated alias of np.vstack
+# numpy's deprecated alias of np.vstack, removed in numpy 2.5
+_ROW_STACK = getattr(np, "row_stack", None)
+if _ROW_STACK is not None:
+    vjp_rule(_ROW_STACK, sequences=("tup",))(vstack)
 
 
 @vjp_rule(np.real_if_close)
@@ -136,7 +139,8 @@ def real_if_close_jvp(t, ans, a, tol=100):
     return real_like(t, ans)
 
 
-linear(np.gradient, runtime.gradient_of, runtime.gradient_transpose, np.bincount, np.rollaxis, np.row_stack)
+linear(np.gradient, runtime.gradient_of, runtime.gradient_transpose, np.bincount, np.rollaxis,
+       *([_ROW_STACK] if _ROW_STACK is not None else []))
 multilinear(np.convolve)
 nondifferentiable(runtime.interp_segment, runtime.interp_kept, runtime.poly_exponents, runtime.convolve_padding,
                   runtime.rollaxis_order, runtime.last_axes_swapped)
