@@ -348,6 +348,8 @@ class FunctionLowering:
         lifted = build_function(lifted_name, filename, header, ", ".join(params), [], body, indent,
                                 f"{name} lifted out of {self.parsed.name}", self.parsed.globals, {},
                                 tuple(defaults[:len(args.defaults)]) or None, kwdefaults or None)
+        if origin is not None:
+            lifted.defined_at = origin.describe()  # for messages about the nested function (runtime/closures.py)
         return lifted, captured
 
     def map_as_comprehension(self, call, origin):

@@ -34,17 +34,27 @@ def closure_for_transform(lifted, *captured):
     return make_closure(lifted, *captured)
 
 
-def closure_constants(function, *captured):
-    """``function``; the captured values it is given are constants (no derivative rule, see below)."""
-    return function
+def _constants_of(lifted):
+    """A function returning its first argument, without a derivative rule, whose reason names the nested
+    function ``lifted`` comes from: given a differentiated captured value, the compiler refuses the call."""
+    found = _CONSTANTS.get(lifted)
+    if found is None:
+        def closure_constants(function, *captured):
+            return function
+
+        name = lifted.__name__
+        closure_constants.missing_rule_reason = (
+            f"autodiff_st cannot differentiate `G({name})(...)` with respect to the values the nested function "
+            f"`{name}` reads from the enclosing function: that needs G to make a gradient of it (ad.grad, or a "
+            f"function returning one) and `{name}` to have plain parameters (no defaults, *args or keyword-only "
+            f"ones); otherwise what G makes keeps those values as constants. Pass the value to `{name}` as an "
+            f"argument instead. `{name}` is defined here:\n"
+            + getattr(lifted, "defined_at", f'  File "{lifted.__code__.co_filename}"'))
+        found = _CONSTANTS[lifted] = closure_constants
+    return found
 
 
-closure_constants.missing_rule_reason = (
-    "autodiff_st cannot differentiate `G(inner)(...)` with respect to the values the nested function "
-    "`inner` reads from the enclosing function, unless G makes a gradient (ad.grad, or a function returning "
-    "one): otherwise the function G makes keeps those values as constants. Pass the value to `inner` as "
-    "an argument instead.")
-
+_CONSTANTS = {}
 _TRAILING = {}
 _CALLERS = {}
 _VARIADIC = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
@@ -73,11 +83,11 @@ def trailing(lifted, captured_count):
     return found
 
 
-def _caller(converted, argument_count, captured_count):
+def _caller(converted, argument_count, captured_count, lifted):
     """The function the call runs, given what ``converted_transform`` returned as ``function``: with
     ``converted``, ``return function(arg0, .., captured0, ..)``; otherwise ``function =
     closure_constants(function, captured0, ..)`` first and ``return function(arg0, ..)``."""
-    key = (converted, argument_count, captured_count)
+    key = (converted, argument_count, captured_count, None if converted else lifted)
     found = _CALLERS.get(key)
     if found is None:
         args = [f"arg{i}" for i in range(argument_count)]
@@ -89,7 +99,7 @@ def _caller(converted, argument_count, captured_count):
                     f"    return function({', '.join(args)})\n")
         source = f"def closure_call({', '.join(['function'] + args + captured)}):\n" + body
         found = _CALLERS[key] = small_function(source, "call of a function made from a closure",
-                                               {"closure_constants": closure_constants})
+                                               {"closure_constants": _constants_of(lifted)})
     return found
 
 
@@ -114,4 +124,4 @@ def converted_transform(made, lifted, captured_count):
 
 def closure_caller(made, lifted, captured_count, argument_count):
     """The generated function that calls ``converted_transform(made, ...)`` on ``(*args, *captured)``."""
-    return _caller(_is_gradient_of(made, lifted, captured_count), argument_count, captured_count)
+    return _caller(_is_gradient_of(made, lifted, captured_count), argument_count, captured_count, lifted)
