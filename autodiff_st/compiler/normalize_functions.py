@@ -31,6 +31,7 @@ import numpy as np
 
 from ..core.errors import UnsupportedSyntaxError
 from ..runtime.callables import call_unpacked, make_closure, sorted_order
+from ..runtime.closures import closure_caller, closure_for_transform, converted_transform
 from ..runtime.vectorized import apply_along_axis_call, vectorized_call_1, vectorized_call_2, vectorized_call_3
 from .ir import load
 from .ops import call_text
@@ -55,6 +56,9 @@ class FunctionLowering:
         of lifted functions given the values they capture, ``map`` and ``sorted`` as comprehensions."""
         if has_unpacking(call):
             return self.unpacked_call(call, origin)
+        converted = self.transform_of_closure(call, origin)
+        if converted is not None:
+            return converted
         vectorized = self.vectorized_call(call, origin)
         if vectorized is not None:
             return vectorized
@@ -81,6 +85,51 @@ class FunctionLowering:
                 return gast.Call(func=call.func, args=[self.map_as_comprehension(call.args[0], origin)],
                                  keywords=call.keywords)
         return call
+
+    def transform_of_closure(self, call, origin):
+        """``G(inner, ...)(a, b)`` for a nested function or lambda ``inner`` that reads names of the
+        enclosing function, as ``made = G(closure_for_transform(lifted, x), ...)`` and
+        ``closure_caller(made, lifted, 1, 2)(converted_transform(made, lifted, 1), a, b, x)``
+        (runtime/closures.py): when ``G`` makes a gradient, the captured values are arguments of the call,
+        so the derivative flows into them. None for any other call."""
+        maker = call.func
+        if not (isinstance(maker, gast.Call) and maker.args and not call.keywords and not has_unpacking(maker)):
+            return None
+        if isinstance(maker.func, gast.Name) and (maker.func.id in self.nested_functions
+                                                  or getattr(maker.func, "helper", None) is not None):
+            return None
+        inner = maker.args[0]
+        if isinstance(inner, gast.Lambda):
+            if inner.args.vararg or inner.args.kwarg or inner.args.defaults or inner.args.kwonlyargs \
+                    or inner.args.posonlyargs:
+                return None
+            name = self.namer.fresh("lambda_")
+            self.define_function(name, inner, origin)
+        elif isinstance(inner, gast.Name) and inner.id in self.nested_functions:
+            name = inner.id
+        else:
+            return None
+        if isinstance(self.resolve_static(maker.func), np.vectorize) or self.resolve_static(maker.func) in (
+                np.vectorize, np.frompyfunc):
+            return None
+        lifted, captured = self.lifted(name, origin)
+        if not captured:
+            return None
+        placeholder = gast.Call(func=helper_name(closure_for_transform, "closure_for_transform"),
+                                args=[helper_name(lifted, name)] + [load(c) for c in captured], keywords=[])
+        made = load(self.into_temporary(self.expression(
+            gast.Call(func=maker.func, args=[placeholder] + maker.args[1:], keywords=maker.keywords), origin,
+            want_atom=False, hint="made"), origin))
+        count = gast.Constant(value=len(captured), kind=None)
+        converted = gast.Call(func=helper_name(converted_transform, "converted_transform"),
+                              args=[made, helper_name(lifted, name), count], keywords=[])
+        caller = gast.Call(func=helper_name(closure_caller, "closure_caller"),
+                           args=[made, helper_name(lifted, name), count,
+                                 gast.Constant(value=len(call.args), kind=None)], keywords=[])
+        rewritten = gast.Call(func=caller, args=[converted] + list(call.args) + [load(c) for c in captured],
+                              keywords=[])
+        _set_origin(rewritten, origin)
+        return rewritten
 
     def vectorized_call(self, call, origin):
         """``np.vectorize(f)(a, b)`` (or a call of a ``@np.vectorize`` function) as
@@ -299,6 +348,8 @@ class FunctionLowering:
         lifted = build_function(lifted_name, filename, header, ", ".join(params), [], body, indent,
                                 f"{name} lifted out of {self.parsed.name}", self.parsed.globals, {},
                                 tuple(defaults[:len(args.defaults)]) or None, kwdefaults or None)
+        if origin is not None:
+            lifted.defined_at = origin.describe()  # for messages about the nested function (runtime/closures.py)
         return lifted, captured
 
     def map_as_comprehension(self, call, origin):
