@@ -3,12 +3,19 @@ gives the same array (a pass over the backward statements, run by the pipeline).
 
 ``np.mean(v)`` and ``np.sum(v)`` give ``v`` the cotangent ``a_bar = expand_reduced(g, v_shape, None,
 False)``: ``np.full(v.shape, g)``, one filled array. When the statement right after it is the only one
-that reads ``a_bar``, and reads it as ``a_bar / d``, ``a_bar * d`` or ``d * a_bar``, the two become one
-call, ``fill_divide(g, v_shape, d)`` or ``fill_multiply(g, v_shape, d)`` (runtime/shapes.py). At run time
-that computes ``g / d`` (or ``g * d``), with no filled array, where that is provably the same array: ``d``
-a float64 ndarray of ``v``'s shape and the fill float64; anything else fills the array first, as before.
-A logistic loss ``np.mean(np.log1p(e))`` then reads ``e_bar = fill_divide(g, s, 1 + e)``, as a hand
-adjoint divides ``g / (1 + e)``.
+that reads ``a_bar``, and reads it as ``a_bar / d``, ``a_bar * d``, ``d * a_bar`` or ``a_bar * c * d``
+(``c`` an int or float constant, as the rule of ``x ** 2`` writes), the two become one call,
+``fill_divide(g, v_shape, d)`` or ``fill_multiply(g, v_shape, d[, c])`` (runtime/shapes.py). At run time
+that computes ``g / d`` (or ``g * c * d``), with no filled array, where that is provably the same array:
+``d`` a float64 ndarray of ``v``'s shape and the fill float64, so that every element is the same IEEE
+operation on the same numbers; anything else (float32, a ``d`` that broadcasts, a batched value) fills
+the array first, exactly as before. A logistic loss ``np.mean(np.log1p(e))`` then reads
+``e_bar = fill_divide(g, s, 1 + e)``, as a hand adjoint divides ``g / (1 + e)``.
+
+Why the reader must be the next statement and the only one: then the filled array exists for nothing
+else (it is not returned, indexed, reshaped, taped or read in a later iteration), and the fold keeps the
+order of evaluation. The helpers have rules (rules/adjoint_helpers.py), so a gradient that reads them is
+differentiated again like any other.
 """
 
 import gast

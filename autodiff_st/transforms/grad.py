@@ -210,7 +210,9 @@ class Grad(Transform):
                     if self._single:
                         x = args[positions[0]]
                         kind = type(x)
-                        if kind is not float and not (kind is np.ndarray and x.dtype.kind == "f"):
+                        # An ndarray whose kind (ndim, dtype) matched passed check_input on the call that
+                        # recorded it: for an ndarray that check reads the dtype alone.
+                        if kind is not float and kind is not np.ndarray:
                             check_input(x, positions[0], self.fn)
                         out, g = fused(*prefix, *args, **kwargs) if prefix or kwargs else fused(*args)
                         if kind is float:
@@ -223,7 +225,7 @@ class Grad(Transform):
                     else:
                         for p in positions:
                             x = args[p]
-                            if type(x) is not float and not (type(x) is np.ndarray and x.dtype.kind == "f"):
+                            if type(x) is not float and type(x) is not np.ndarray:  # (as above)
                                 check_input(x, p, self.fn)
                         out, *grads = fused(*prefix, *args, **kwargs)
                         gradient = tuple([_matched(g, args[p]) for g, p in zip(grads, positions)])
