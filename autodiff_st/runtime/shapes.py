@@ -15,7 +15,7 @@ from .namespaces import is_foreign, namespace_of
 
 __all__ = [
     "Shape", "shape_of", "unbroadcast", "unbroadcast_to_shape", "normalize_axis", "expand_reduced",
-    "fill_divide", "fill_multiply", "reduced_count", "extent", "transpose_axes_inverse", "pack_axes", "require",
+    "fill_divide", "fill_multiply", "fill_is_exact", "reduced_count", "extent", "transpose_axes_inverse", "pack_axes", "require",
 ]
 
 
@@ -109,7 +109,7 @@ def expand_reduced(v, x, axis=None, keepdims=False):
 _FLOAT64 = np.dtype(np.float64)
 
 
-def _scalar_fill_exact(v, x, d):
+def fill_is_exact(v, x, d):
     """Whether ``v`` op ``d`` is the very array ``np.full(x.shape, v)`` op ``d`` (``expand_reduced`` of a full
     reduction, then one elementwise operation): ``d`` a float64 ndarray of ``x``'s shape (so numpy
     broadcasts the number to that shape and the result is float64), ``v`` a float (converted to float64
@@ -121,16 +121,16 @@ def _scalar_fill_exact(v, x, d):
 
 def fill_divide(v, x, d):
     """``expand_reduced(v, x) / d``, the cotangent of a full reduction read once, by a division: ``v / d``
-    where that is the same array (see ``_scalar_fill_exact``), without filling an array first."""
-    if _scalar_fill_exact(v, x, d):
+    where that is the same array (see ``fill_is_exact``), without filling an array first."""
+    if fill_is_exact(v, x, d):
         return v / d
     return expand_reduced(v, x) / d
 
 
 def fill_multiply(v, x, d, scale=1):
     """``expand_reduced(v, x) * scale * d`` (``scale`` a number written in the code, as in ``a_bar * 2 * a``):
-    ``v * scale * d`` where that is the same array (see ``_scalar_fill_exact``)."""
-    if _scalar_fill_exact(v, x, d):
+    ``v * scale * d`` where that is the same array (see ``fill_is_exact``)."""
+    if fill_is_exact(v, x, d):
         return v * scale * d
     filled = expand_reduced(v, x)
     return (filled if scale == 1 else filled * scale) * d
