@@ -95,6 +95,11 @@ CORE_CASES = [
     # the runtime helpers that generated adjoints call (second order goes through them)
     case(runtime.unbroadcast, R(3, 4), R(1, 4)), case(runtime.unbroadcast_to_shape, R(3, 4), (4,)),
     case(runtime.expand_reduced, R(3), R(3, 4), 1, False), case(runtime.expand_reduced, R(1, 4), R(3, 4), 0, True),
+    # d nonzero (a divisor); d of x's shape takes the number path, d broadcasting up or down the filled one
+    case(runtime.fill_divide, FLOAT(R()), R(3, 4), AWAY0(3, 4)), case(runtime.fill_divide, R(), R(3, 4), AWAY0(4)),
+    case(runtime.fill_divide, FLOAT(R()), R(4), AWAY0(3, 4)),
+    case(runtime.fill_multiply, FLOAT(R()), R(3, 4), R(3, 4)), case(runtime.fill_multiply, R(), R(4), R(2, 4)),
+    case(runtime.fill_multiply, FLOAT(R()), R(3, 4), R(3, 4), 3), case(runtime.fill_multiply, FLOAT(R()), R(3, 4), R(4), 0.5),
     case(runtime.matmul_grad_left, R(3, 2), R(3, 4), R(4, 2)), case(runtime.matmul_grad_right, R(3, 2), R(3, 4), R(4, 2)),
     case(runtime.dot_grad_left, R(3, 2), R(3, 4), R(4, 2)), case(runtime.dot_grad_right, R(3, 2), R(3, 4), R(4, 2)),
     case(runtime.cast_like, R(3), R(3)),

@@ -19,6 +19,7 @@ from ..core.errors import AuxError
 from ..runtime.loader import compile_module, inner_code_objects, make_function
 from .analyze import analyze
 from .forward import Tangent
+from .filled_cotangent import fuse_filled_cotangents
 from .inplace_accumulate import accumulate_in_place
 from .ir import load, static_path_root, store, walk_loops, walk_ops, walk_tree
 from .emit import Comments, arguments, function_def, header_lines, module_source, restore_guards, tuple_of
@@ -145,6 +146,7 @@ def build(fn, positions, mode, kinds=None, roots=None):
     # parameter (vjp modes) or seeded (the fused modes)
     backward = accumulate_in_place(backward, facts, helpers,
                                    adjoint.intake if mode.startswith("vjp") else adjoint.seed)
+    backward = fuse_filled_cotangents(backward, helpers, protected=grads_live)
     comments = Comments()
     user_args = _plain_arguments(args)
     returned = adjoint.returned

@@ -28,6 +28,21 @@ def expand_reduced_rule(g, ans, v, x, axis=None, keepdims=False):
     return np.reshape(np.sum(g, axis=axis, keepdims=keepdims), np.shape(v))
 
 
+# fill_divide(v, x, d) is expand_reduced(v, x) / d, and fill_multiply(v, x, d) is expand_reduced(v, x) * d
+# (compiler/filled_cotangent.py): the rules are those of that composition.
+
+@vjp_rule(runtime.fill_divide, nograd=("x",), diff=("v", "d"))
+def fill_divide_rule(g, ans, v, x, d):
+    return (np.reshape(np.sum(g / d), np.shape(v)),
+            unbroadcast(-g * ans / d, d))
+
+
+@vjp_rule(runtime.fill_multiply, nograd=("x", "scale"), diff=("v", "d"))
+def fill_multiply_rule(g, ans, v, x, d, scale=1):
+    return (np.reshape(np.sum(g * scale * d), np.shape(v)),
+            unbroadcast(g * (runtime.expand_reduced(v, x) * scale), d))
+
+
 @vjp_rule(runtime.matmul_grad_left, nograd=("a",), diff=("v", "b"))
 def matmul_grad_left_rule(g, ans, v, a, b):
     return unbroadcast(np.matmul(g, b), v), matmul_grad_right(v, g, b)
@@ -334,6 +349,26 @@ linear(runtime.unbroadcast, runtime.unbroadcast_to_shape, runtime.expand_reduced
        runtime.stored_grad_transpose)
 multilinear(runtime.matmul_grad_left, runtime.matmul_grad_right, runtime.dot_grad_left, runtime.dot_grad_right)
 diagonal(runtime.polygamma)
+
+
+@jvp_rule(runtime.fill_divide, wrt="v")
+def fill_divide_jvp_v(t, ans, v, x, d):
+    return runtime.fill_divide(t, x, d)
+
+
+@jvp_rule(runtime.fill_divide, wrt="d")
+def fill_divide_jvp_d(t, ans, v, x, d):
+    return -ans * t / d
+
+
+@jvp_rule(runtime.fill_multiply, wrt="v")
+def fill_multiply_jvp_v(t, ans, v, x, d, scale=1):
+    return runtime.fill_multiply(t, x, d, scale)
+
+
+@jvp_rule(runtime.fill_multiply, wrt="d")
+def fill_multiply_jvp_d(t, ans, v, x, d, scale=1):
+    return runtime.expand_reduced(v, x) * scale * t
 
 
 @jvp_rule(runtime.prod_others)

@@ -202,6 +202,13 @@ for _fn in (np.shape, np.ndim, np.size, len, runtime.shape_of, runtime.zeros_lik
     batching_rule(_fn)(_shape_only(_fn))
 
 
+@batching_rule(runtime.fill_is_exact)
+def fill_is_exact(v, x, d):
+    """``fill_divide`` and ``fill_multiply`` take their number path only for an unbatched float64 ndarray
+    ``d`` and a float ``v``: with a batched value they fill the array first, as the code they replace did."""
+    return False
+
+
 # --------------------------------------------------------------------------------------------------
 # Reductions and scans
 # --------------------------------------------------------------------------------------------------

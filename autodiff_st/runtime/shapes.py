@@ -15,7 +15,7 @@ from .namespaces import is_foreign, namespace_of
 
 __all__ = [
     "Shape", "shape_of", "unbroadcast", "unbroadcast_to_shape", "normalize_axis", "expand_reduced",
-    "reduced_count", "extent", "transpose_axes_inverse", "pack_axes", "require",
+    "fill_divide", "fill_multiply", "fill_is_exact", "reduced_count", "extent", "transpose_axes_inverse", "pack_axes", "require",
 ]
 
 
@@ -104,6 +104,36 @@ def expand_reduced(v, x, axis=None, keepdims=False):
         reduced = normalize_axis(axis, len(x_shape))
         v = np.reshape(v, tuple(1 if i in reduced else n for i, n in enumerate(x_shape)))
     return np.broadcast_to(v, x_shape)
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def fill_is_exact(v, x, d):
+    """Whether ``v`` op ``d`` is the very array ``np.full(x.shape, v)`` op ``d`` (``expand_reduced`` of a full
+    reduction, then one elementwise operation): ``d`` a float64 ndarray of ``x``'s shape (so numpy
+    broadcasts the number to that shape and the result is float64), ``v`` a float (converted to float64
+    as ``np.full`` converts it), and the filled array float64. Each element is then the same IEEE
+    operation on the same two float64 numbers."""
+    return (type(d) is np.ndarray and d.dtype == _FLOAT64 and d.ndim and (type(v) is float or type(v) is np.float64)
+            and (type(x) is Shape or type(x) is np.ndarray) and x.dtype == _FLOAT64 and d.shape == x.shape)
+
+
+def fill_divide(v, x, d):
+    """``expand_reduced(v, x) / d``, the cotangent of a full reduction read once, by a division: ``v / d``
+    where that is the same array (see ``fill_is_exact``), without filling an array first."""
+    if fill_is_exact(v, x, d):
+        return v / d
+    return expand_reduced(v, x) / d
+
+
+def fill_multiply(v, x, d, scale=1):
+    """``expand_reduced(v, x) * scale * d`` (``scale`` a number written in the code, as in ``a_bar * 2 * a``):
+    ``v * scale * d`` where that is the same array (see ``fill_is_exact``)."""
+    if fill_is_exact(v, x, d):
+        return v * scale * d
+    filled = expand_reduced(v, x)
+    return (filled if scale == 1 else filled * scale) * d
 
 
 def _expand_foreign(v, x, x_shape, axis, keepdims):

@@ -23,6 +23,7 @@ from ..runtime import ones_like
 from ..runtime.calls import argument_kinds, call_forward
 from ..runtime.loader import small_function
 from ..runtime.weights import WeightGradients, argument_roots
+from .kinds_match import kinds_matcher
 from .checks import (FIRST, Function, Positions, as_tuple, check_input, check_positions, decorator, function_name, match_input,
                      resolve_positions, resolve_weights, target_of)
 from .vjp import VJPFunction, WeightsVJPFunction
@@ -204,18 +205,27 @@ class Grad(Transform):
             # checks all run, in their cheapest form; anything else takes the full path.
             last = self._last
             if last is not None and len(args) == last[0]:
-                _, positions, prefix, kinds, compiled, fused, target = last
-                if argument_kinds(prefix + args if prefix else args) == kinds and compiled.still_valid(target):
+                _, positions, prefix, kinds, compiled, fused, target, matches = last
+                if (matches(*prefix, *args) if prefix else matches(*args)) and compiled.still_valid(target):
                     if self._single:
                         x = args[positions[0]]
-                        if type(x) is not float and not (type(x) is np.ndarray and x.dtype.kind == "f"):
+                        kind = type(x)
+                        # An ndarray whose kind (ndim, dtype) matched passed check_input on the call that
+                        # recorded it: for an ndarray that check reads the dtype alone.
+                        if kind is not float and kind is not np.ndarray:
                             check_input(x, positions[0], self.fn)
                         out, g = fused(*prefix, *args, **kwargs) if prefix or kwargs else fused(*args)
-                        gradient = float(g) if type(x) is float else _matched(g, x)
+                        if kind is float:
+                            gradient = float(g)
+                        elif kind is np.ndarray and type(g) is np.ndarray and (g.dtype is x.dtype or g.dtype == x.dtype) \
+                                and g.shape == x.shape and g.flags.writeable:
+                            gradient = g  # _matched's array case, inline
+                        else:
+                            gradient = _matched(g, x)
                     else:
                         for p in positions:
                             x = args[p]
-                            if type(x) is not float and not (type(x) is np.ndarray and x.dtype.kind == "f"):
+                            if type(x) is not float and type(x) is not np.ndarray:  # (as above)
                                 check_input(x, p, self.fn)
                         out, *grads = fused(*prefix, *args, **kwargs)
                         gradient = tuple([_matched(g, args[p]) for g, p in zip(grads, positions)])
@@ -236,7 +246,11 @@ class Grad(Transform):
         gradient = grads[0] if self._single else tuple(grads)
         last = getattr(run, "last", None)
         if last is not None:
-            self._last = (len(args), positions) + last
+            matches = kinds_matcher(last[1])
+            if matches is None:  # kinds of a form the matcher does not know: compare them whole
+                kinds = last[1]
+                matches = lambda *call_args: argument_kinds(call_args) == kinds  # noqa: E731
+            self._last = (len(args), positions) + last + (matches,)
         return self.result(out, gradient)
 
     def result(self, out, gradient):
