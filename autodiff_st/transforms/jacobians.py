@@ -240,6 +240,7 @@ class JacRev(Transform):
         self.weights = weights  # None, or (the Parameters, the form of their Jacobians) from as_weight_tuple
         self.progress = progress  # progress.py: count the passes of each call
         self.last_source = None  # with weights: the generated module the last call ran
+        self._last = None  # what the last plain call ran, for the fast path (see __call__)
         if rules.lookup(fn) is None and not isinstance(fn, Transform):
             target_of(fn)  # fail early on a function without source
 
@@ -265,9 +266,12 @@ class JacRev(Transform):
         target, prefix = target_of(fn)
         shifted = tuple(p + len(prefix) for p in active)
         mode = "vjp_aux" if self.has_aux else "vjp"
-        forward, generated_backward = adjoint_functions(target, shifted, mode, argument_kinds(prefix + tuple(args)))
+        kinds = argument_kinds(prefix + tuple(args))
+        forward, generated_backward = adjoint_functions(target, shifted, mode, kinds)
         out, residuals = forward(*prefix, *args)
         batched = _batched_backward(generated_backward) if self.chunk_size != 1 else None
+        # What the fast path of __call__ needs to run this again: checked there before it is reused.
+        self._compiled = (prefix, kinds, compiled_adjoint(target, shifted, mode, kinds), target, forward, batched)
 
         def backward(v):
             return generated_backward(residuals, v)
@@ -308,7 +312,31 @@ class JacRev(Transform):
         return out, backward, run_batched
 
     def __call__(self, *args):
+        # The fast path: as many arguments, the same argument kinds and the same shapes of the
+        # differentiated arguments as the last plain call (float arrays, one array output, one batched
+        # pass), and the module that call ran still valid (no global it read rebound, no clear_cache
+        # since). Every check of the full path holds for such a call; anything else takes the full path.
+        last = self._last
+        if last is not None and len(args) == last[0]:
+            (_, positions, shapes, prefix, kinds, compiled, target, forward, batched,
+             out_shape, out_dtype, cotangent, dtypes) = last
+            if argument_kinds(prefix + args if prefix else args) == kinds and compiled.still_valid(target) \
+                    and all([args[p].shape == shape for p, shape in zip(positions, shapes)]):
+                out, residuals = forward(*prefix, *args) if prefix else forward(*args)
+                if type(out) is np.ndarray and out.shape == out_shape and out.dtype == out_dtype:
+                    grads = batched(residuals, cotangent)
+                    jacs = [np.asarray(g.reshape(out_shape + shape), dtype=dtype)
+                            for g, shape, dtype in zip(grads, shapes, dtypes)]
+                    jac = jacs[0] if type(self.positions) is int else tuple(jacs)
+                    return (jac, out) if self.return_value else jac
+                self._last = None  # another output: the full path's handling, from this forward pass
+                return self._finish(args, positions, list(positions), (), out,
+                                    lambda v: batched.backward(residuals, v), lambda vs: batched(residuals, vs))
+        return self._full_call(args)
+
+    def _full_call(self, args):
         fn = self.fn
+        self._last = None
         positions = () if self.positions is None else check_positions(as_tuple(self.positions), args, fn)
         foreign = foreign_position(args, positions)
         if foreign is not None:  # dask, CuPy, array-api-strict: backend_jacobians.py
@@ -322,9 +350,43 @@ class JacRev(Transform):
         if weights:
             out, backward, batched = self.weights_pullback_parts(args, active)
         elif active:
+            self._compiled = None
             out, backward, batched = self.pullback_parts(args, active)
         else:
             out, backward, batched = fn(*args), None, None
+        if weights or not active:
+            return self._finish(args, positions, active, weights, out, backward, batched)
+        jac = self._finish(args, positions, active, weights, out, backward, batched)
+        self._remember(args, positions, active, out)
+        return jac
+
+    def _remember(self, args, positions, active, out):
+        """Keep what this plain call ran for the fast path of ``__call__``, where it qualifies: float array
+        inputs at every position, no has_aux or weights, a generated function with a batched backward
+        pass, one float array output of more than one element, and every row in one batched pass."""
+        compiled = getattr(self, "_compiled", None)
+        if compiled is None or self.has_aux or self.weights is not None or self.chunk_size == 1 \
+                or len(active) != len(positions) or compiled[5] is None or type(out) is not np.ndarray \
+                or out.dtype.kind != "f" or out.size < 2:
+            return
+        inputs = [args[p] for p in positions]
+        if not all(type(x) is np.ndarray and x.dtype.kind == "f" for x in inputs):
+            return
+        size = out.size
+        step = default_chunk_size(size, inputs) if self.chunk_size is None else self.chunk_size
+        if step < size:
+            return
+        prefix, kinds, module, target, forward, batched = compiled
+        if argument_kinds(prefix + tuple(args)) != kinds:  # another thread's call in between
+            return
+        self._last = (len(args), tuple(positions), tuple(x.shape for x in inputs), prefix, kinds, module, target,
+                      forward, batched, out.shape, out.dtype, basis(out.shape, out.dtype, 0, size),
+                      tuple(jacobian_dtype(out, x) for x in inputs))
+
+    def _finish(self, args, positions, active, weights, out, backward, batched):
+        """The transform's result from the forward pass's ``out`` and the pullbacks of the active
+        positions (and weights)."""
+        fn = self.fn
         y, aux = split_aux(out, self.has_aux, fn)
         if is_tree_output(y) and self.weights is None:
             return tree_output_jacobian(self, args, y)
