@@ -13,7 +13,7 @@ import pytest
 import autodiff_st as ad
 from autodiff_st.runtime import batched as batching_runtime
 from autodiff_st.transforms import jacobian_parts
-from autodiff_st.transforms.jacobians import CHUNK_ELEMENTS, JacRev, default_chunk_size
+from autodiff_st.transforms.jacobians import CHUNK_ELEMENTS, JacFwd, JacRev, default_chunk_size
 
 
 def projection(camera, point):
@@ -251,14 +251,14 @@ def scaled_layer(x, A):
     return SCALE * ACTIVATION(A @ x)
 
 
-def _count_full_calls(monkeypatch):
+def _count_full_calls(monkeypatch, cls=JacRev):
     calls = []
-    original = JacRev._full_call
+    original = cls._full_call
 
     def counting(self, args):
         calls.append(len(args))
         return original(self, args)
-    monkeypatch.setattr(JacRev, "_full_call", counting)
+    monkeypatch.setattr(cls, "_full_call", counting)
     return calls
 
 
@@ -326,3 +326,38 @@ def test_jacrev_fast_path_sees_a_rebound_global_and_clear_cache(monkeypatch):
     ad.clear_cache()
     np.testing.assert_allclose(jac(x, A), _finite_jacobian(lambda v: scaled_layer(v, A), x), rtol=1e-7, atol=1e-9)
     assert len(calls) == 3
+
+
+def test_jacfwd_fast_path_is_taken_and_left(monkeypatch):
+    calls = _count_full_calls(monkeypatch, JacFwd)
+    jac = ad.jacfwd(scaled_layer, (0, 1), return_value=True)
+    cases = [_layer_inputs(6, 4), _layer_inputs(6, 4, seed=7), _layer_inputs(6, 4, np.float32),
+             _layer_inputs(6, 4, np.float32), _layer_inputs(6, 3), _layer_inputs(2, 3)]
+    expected_full = [1, 1, 2, 2, 3, 4]
+    for (x, A), full in zip(cases, expected_full):
+        (jx, jA), value = jac(x, A)
+        assert len(calls) == full
+        x64, A64 = x.astype(np.float64), A.astype(np.float64)
+        tolerance = _tolerance(x.dtype) if x.dtype == np.float32 else dict(rtol=1e-7, atol=1e-9)
+        assert jx.dtype == jA.dtype == value.dtype == x.dtype
+        np.testing.assert_allclose(value, scaled_layer(x, A), rtol=1e-6)
+        np.testing.assert_allclose(jx, _finite_jacobian(lambda v: scaled_layer(v, A64), x64), **tolerance)
+        np.testing.assert_allclose(jA, _finite_jacobian(lambda B: scaled_layer(x64, B), A64), **tolerance)
+        jr = ad.jacrev(scaled_layer, (0, 1))(x, A)
+        np.testing.assert_allclose(jx, jr[0], **_tolerance(x.dtype))
+        np.testing.assert_allclose(jA, jr[1], **_tolerance(x.dtype))
+    monkeypatch.setattr(sys.modules[__name__], "ACTIVATION", np.sin)
+    (jx, _), _ = jac(x, A)
+    assert len(calls) == 5
+    np.testing.assert_allclose(jx, 2.0 * np.cos(A @ x)[:, None] * A, rtol=1e-14)
+    ad.clear_cache()
+    jac(x, A)
+    assert len(calls) == 6
+    with pytest.raises(ad.InputTypeError):
+        jac(np.arange(3), A)
+    only_x = ad.jacfwd(scaled_layer)
+    for rows, full in ((6, 8), (6, 8), (3, 9), (3, 9)):  # same x, another output shape: the full path
+        x, A = _layer_inputs(rows, 4)
+        np.testing.assert_allclose(only_x(x, A), _finite_jacobian(lambda v: scaled_layer(v, A), x), rtol=1e-7,
+                                   atol=1e-9)
+        assert len(calls) == full
