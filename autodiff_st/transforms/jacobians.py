@@ -365,7 +365,7 @@ class JacRev(Transform):
         inputs at every position, no has_aux or weights, a generated function with a batched backward
         pass, one float array output of more than one element, and every row in one batched pass."""
         compiled = getattr(self, "_compiled", None)
-        if compiled is None or self.has_aux or self.weights is not None or self.chunk_size == 1 \
+        if compiled is None or self.has_aux or self.weights is not None or self.chunk_size == 1 or self.progress \
                 or len(active) != len(positions) or compiled[5] is None or type(out) is not np.ndarray \
                 or out.dtype.kind != "f" or out.size < 2:
             return
@@ -586,7 +586,8 @@ class JacFwd(Transform):
     def _remember(self, args, positions, active, y):
         """Keep what this plain call ran for the fast path of ``__call__``, where it qualifies."""
         fn = self.fn
-        if self.has_aux or self.chunk_size == 1 or len(active) != len(positions) or rules.lookup(fn) is not None \
+        if self.has_aux or self.chunk_size == 1 or self.progress or len(active) != len(positions) \
+                or rules.lookup(fn) is not None \
                 or type(y) is not np.ndarray or y.dtype.kind != "f":
             return
         inputs = [args[p] for p in positions]
