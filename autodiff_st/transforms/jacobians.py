@@ -241,6 +241,7 @@ class JacRev(Transform):
         self.progress = progress  # progress.py: count the passes of each call
         self.last_source = None  # with weights: the generated module the last call ran
         self._last = None  # what the last plain call ran, for the fast path (see __call__)
+        self._compiled = None  # what pullback_parts ran, for _remember
         if rules.lookup(fn) is None and not isinstance(fn, Transform):
             target_of(fn)  # fail early on a function without source
 
@@ -364,7 +365,7 @@ class JacRev(Transform):
         """Keep what this plain call ran for the fast path of ``__call__``, where it qualifies: float array
         inputs at every position, no has_aux or weights, a generated function with a batched backward
         pass, one float array output of more than one element, and every row in one batched pass."""
-        compiled = getattr(self, "_compiled", None)
+        compiled = self._compiled
         if compiled is None or self.has_aux or self.weights is not None or self.chunk_size == 1 or self.progress \
                 or len(active) != len(positions) or compiled[5] is None or type(out) is not np.ndarray \
                 or out.dtype.kind != "f" or out.size < 2:
