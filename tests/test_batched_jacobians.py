@@ -12,7 +12,7 @@ import pytest
 
 import autodiff_st as ad
 from autodiff_st.runtime import batched as batching_runtime
-from autodiff_st.transforms import jacobian_parts
+from autodiff_st.transforms import jacobian_parts, vmap_jacobians
 from autodiff_st.transforms.jacobians import CHUNK_ELEMENTS, JacFwd, JacRev, default_chunk_size
 
 
@@ -361,3 +361,34 @@ def test_jacfwd_fast_path_is_taken_and_left(monkeypatch):
         np.testing.assert_allclose(only_x(x, A), _finite_jacobian(lambda v: scaled_layer(v, A), x), rtol=1e-7,
                                    atol=1e-9)
         assert len(calls) == full
+
+
+def mixed(a, s, b):
+    return np.sin(a) * s + np.array([b[0] * b[1], s ** 2, b[1]]) * a[0]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_vmap_jacfwd_runs_one_pass_for_every_input_and_equals_the_loop(monkeypatch, dtype):
+    rng = np.random.default_rng(8)
+    A, S, B = (rng.standard_normal((5, 3)).astype(dtype), rng.standard_normal(5).astype(dtype),
+               rng.standard_normal((5, 2)).astype(dtype))
+    passes = []
+    original = jacobian_parts.slot_basis
+
+    def counting(*args):
+        passes.append(args)
+        return original(*args)
+    monkeypatch.setattr(vmap_jacobians, "slot_basis", counting)
+    got = ad.vmap(ad.jacfwd(mixed, (0, 1, 2)))(A, S, B)
+    assert [p[2:] for p in passes] == [(0, 6, 5), (3, 6, 5), (4, 6, 5)]  # (offset, rows per element, batch)
+    for i in range(5):
+        loop = ad.jacfwd(mixed, (0, 1, 2))(A[i], S[i], B[i])
+        a, s, b = A[i].astype(np.float64), float(S[i]), B[i].astype(np.float64)
+        finite = (_finite_jacobian(lambda v: mixed(v, s, b), a),
+                  _finite_jacobian(lambda v: mixed(a, float(v), b), np.float64(s)),
+                  _finite_jacobian(lambda v: mixed(a, s, v), b))
+        for g, l, f in zip(got, loop, finite):
+            assert g.dtype == dtype and g[i].shape == l.shape
+            np.testing.assert_allclose(g[i], l, **_tolerance(dtype))
+            np.testing.assert_allclose(g[i], f, rtol=1e-6 if dtype == np.float64 else 2e-3,
+                                       atol=1e-8 if dtype == np.float64 else 1e-4)
