@@ -5,13 +5,15 @@ Every result is checked against the per-example loop of the unbatched transform 
 differences; the run-time dispatch is counted to show that its calls do not grow with the batch and that
 no per-element fallback is taken for ordinary numpy code, and that where one is taken ad.source says so."""
 
+import sys
+
 import numpy as np
 import pytest
 
 import autodiff_st as ad
 from autodiff_st.runtime import batched as batching_runtime
-from autodiff_st.transforms import jacobian_parts
-from autodiff_st.transforms.jacobians import CHUNK_ELEMENTS, default_chunk_size
+from autodiff_st.transforms import jacobian_parts, vmap_jacobians
+from autodiff_st.transforms.jacobians import CHUNK_ELEMENTS, JacFwd, JacRev, default_chunk_size
 
 
 def projection(camera, point):
@@ -239,3 +241,154 @@ def test_jacrev_source_shows_the_batched_backward_headed_by_the_users_lines():
     text = ad.source(ad.vmap(ad.jacrev(projection, (0, 1))))
     assert "projection_forward_batched" in text and "projection_backward_batched" in text
     assert "# test_batched_jacobians.py:" in text
+
+
+SCALE = 2.0  # globals read by scaled_layer: a rebound ACTIVATION must not reuse the compiled module
+ACTIVATION = np.tanh
+
+
+def scaled_layer(x, A):
+    return SCALE * ACTIVATION(A @ x)
+
+
+def _count_full_calls(monkeypatch, cls=JacRev):
+    calls = []
+    original = cls._full_call
+
+    def counting(self, args):
+        calls.append(len(args))
+        return original(self, args)
+    monkeypatch.setattr(cls, "_full_call", counting)
+    return calls
+
+
+def _layer_inputs(rows, columns, dtype=np.float64, seed=4):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(columns).astype(dtype), (rng.standard_normal((rows, columns)) / 4).astype(dtype)
+
+
+def test_jacrev_fast_path_is_taken_and_equals_finite_differences(monkeypatch):
+    calls = _count_full_calls(monkeypatch)
+    jac = ad.jacrev(scaled_layer)
+    x, A = _layer_inputs(7, 5)
+    first = jac(x, A)
+    assert calls == [2]
+    for seed in (5, 6):  # other values, same kinds and shapes: the fast path, and new values
+        x, A = _layer_inputs(7, 5, seed=seed)
+        got = jac(x, A)
+        np.testing.assert_allclose(got, _finite_jacobian(lambda v: scaled_layer(v, A), x), rtol=1e-7, atol=1e-9)
+        assert got.shape == (7, 5) and got.dtype == np.float64 and got.flags.writeable
+    assert calls == [2]
+    assert not np.allclose(first, got)
+    both = ad.jacrev(scaled_layer, (0, 1), return_value=True)
+    both(x, A)
+    (jx, jA), value = both(x, A)
+    np.testing.assert_allclose(value, scaled_layer(x, A), rtol=1e-15)
+    np.testing.assert_allclose(jA, _finite_jacobian(lambda B: scaled_layer(x, B), A), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(jx, ad.jacfwd(scaled_layer)(x, A), rtol=1e-12)
+    assert calls == [2, 2]  # one full call for each transform
+
+
+def test_jacrev_fast_path_is_left_when_kinds_shapes_or_outputs_change(monkeypatch):
+    calls = _count_full_calls(monkeypatch)
+    jac = ad.jacrev(scaled_layer)
+    cases = [_layer_inputs(7, 5), _layer_inputs(7, 5, np.float32), _layer_inputs(7, 5),
+             _layer_inputs(7, 3), _layer_inputs(4, 3), _layer_inputs(4, 3)]
+    expected_full = [1, 2, 3, 4, 4, 5]  # the 5th: same input shape, another output shape (run from its forward)
+    for (x, A), full in zip(cases, expected_full):
+        got = jac(x, A)
+        assert got.dtype == x.dtype and got.shape == A.shape
+        x64, A64 = x.astype(np.float64), A.astype(np.float64)
+        np.testing.assert_allclose(got, _finite_jacobian(lambda v: scaled_layer(v, A64), x64),
+                                   **(_tolerance(x.dtype) if x.dtype == np.float32 else dict(rtol=1e-7, atol=1e-9)))
+        assert len(calls) == full
+    x, A = _layer_inputs(7, 5)
+    jac(x, A)
+    with pytest.raises(ad.InputTypeError):  # an integer input is still refused, on the call after a fast one
+        jac(np.arange(5), A)
+
+
+def test_jacrev_fast_path_sees_a_rebound_global_and_clear_cache(monkeypatch):
+    calls = _count_full_calls(monkeypatch)
+    jac = ad.jacrev(scaled_layer)
+    x, A = _layer_inputs(6, 4)
+    jac(x, A)
+    jac(x, A)
+    assert len(calls) == 1
+    module = sys.modules[__name__]
+    monkeypatch.setattr(module, "SCALE", 3.0)  # a value the generated code reads when it runs: still fast
+    np.testing.assert_allclose(jac(x, A), _finite_jacobian(lambda v: scaled_layer(v, A), x), rtol=1e-7, atol=1e-9)
+    assert len(calls) == 1
+    monkeypatch.setattr(module, "ACTIVATION", np.sin)  # another function called: compiled again
+    np.testing.assert_allclose(jac(x, A), _finite_jacobian(lambda v: scaled_layer(v, A), x), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(jac(x, A), 3.0 * np.cos(A @ x)[:, None] * A, rtol=1e-14)
+    assert len(calls) == 2
+    ad.clear_cache()
+    np.testing.assert_allclose(jac(x, A), _finite_jacobian(lambda v: scaled_layer(v, A), x), rtol=1e-7, atol=1e-9)
+    assert len(calls) == 3
+
+
+def test_jacfwd_fast_path_is_taken_and_left(monkeypatch):
+    calls = _count_full_calls(monkeypatch, JacFwd)
+    jac = ad.jacfwd(scaled_layer, (0, 1), return_value=True)
+    cases = [_layer_inputs(6, 4), _layer_inputs(6, 4, seed=7), _layer_inputs(6, 4, np.float32),
+             _layer_inputs(6, 4, np.float32), _layer_inputs(6, 3), _layer_inputs(2, 3)]
+    expected_full = [1, 1, 2, 2, 3, 4]
+    for (x, A), full in zip(cases, expected_full):
+        (jx, jA), value = jac(x, A)
+        assert len(calls) == full
+        x64, A64 = x.astype(np.float64), A.astype(np.float64)
+        tolerance = _tolerance(x.dtype) if x.dtype == np.float32 else dict(rtol=1e-7, atol=1e-9)
+        assert jx.dtype == jA.dtype == value.dtype == x.dtype
+        np.testing.assert_allclose(value, scaled_layer(x, A), rtol=1e-6)
+        np.testing.assert_allclose(jx, _finite_jacobian(lambda v: scaled_layer(v, A64), x64), **tolerance)
+        np.testing.assert_allclose(jA, _finite_jacobian(lambda B: scaled_layer(x64, B), A64), **tolerance)
+        jr = ad.jacrev(scaled_layer, (0, 1))(x, A)
+        np.testing.assert_allclose(jx, jr[0], **_tolerance(x.dtype))
+        np.testing.assert_allclose(jA, jr[1], **_tolerance(x.dtype))
+    monkeypatch.setattr(sys.modules[__name__], "ACTIVATION", np.sin)
+    (jx, _), _ = jac(x, A)
+    assert len(calls) == 5
+    np.testing.assert_allclose(jx, 2.0 * np.cos(A @ x)[:, None] * A, rtol=1e-14)
+    ad.clear_cache()
+    jac(x, A)
+    assert len(calls) == 6
+    with pytest.raises(ad.InputTypeError):
+        jac(np.arange(3), A)
+    only_x = ad.jacfwd(scaled_layer)
+    for rows, full in ((6, 8), (6, 8), (3, 9), (3, 9)):  # same x, another output shape: the full path
+        x, A = _layer_inputs(rows, 4)
+        np.testing.assert_allclose(only_x(x, A), _finite_jacobian(lambda v: scaled_layer(v, A), x), rtol=1e-7,
+                                   atol=1e-9)
+        assert len(calls) == full
+
+
+def mixed(a, s, b):
+    return np.sin(a) * s + np.array([b[0] * b[1], s ** 2, b[1]]) * a[0]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_vmap_jacfwd_runs_one_pass_for_every_input_and_equals_the_loop(monkeypatch, dtype):
+    rng = np.random.default_rng(8)
+    A, S, B = (rng.standard_normal((5, 3)).astype(dtype), rng.standard_normal(5).astype(dtype),
+               rng.standard_normal((5, 2)).astype(dtype))
+    passes = []
+    original = jacobian_parts.slot_basis
+
+    def counting(*args):
+        passes.append(args)
+        return original(*args)
+    monkeypatch.setattr(vmap_jacobians, "slot_basis", counting)
+    got = ad.vmap(ad.jacfwd(mixed, (0, 1, 2)))(A, S, B)
+    assert [p[2:] for p in passes] == [(0, 6, 5), (3, 6, 5), (4, 6, 5)]  # (offset, rows per element, batch)
+    for i in range(5):
+        loop = ad.jacfwd(mixed, (0, 1, 2))(A[i], S[i], B[i])
+        a, s, b = A[i].astype(np.float64), float(S[i]), B[i].astype(np.float64)
+        finite = (_finite_jacobian(lambda v: mixed(v, s, b), a),
+                  _finite_jacobian(lambda v: mixed(a, float(v), b), np.float64(s)),
+                  _finite_jacobian(lambda v: mixed(a, s, v), b))
+        for g, l, f in zip(got, loop, finite):
+            assert g.dtype == dtype and g[i].shape == l.shape
+            np.testing.assert_allclose(g[i], l, **_tolerance(dtype))
+            np.testing.assert_allclose(g[i], f, rtol=1e-6 if dtype == np.float64 else 2e-3,
+                                       atol=1e-8 if dtype == np.float64 else 1e-4)

@@ -112,6 +112,27 @@ def repeated_basis(shape, dtype, times):
     return rows
 
 
+def slot_basis(shape, dtype, offset, total, times):
+    """The tangents of one input when the columns of several inputs go through one pass: per element,
+    ``total`` rows, of which rows ``offset`` to ``offset + size`` are the identity on arrays of ``shape``
+    and the others zero; the block repeated ``times`` times: ``(times * total,) + shape``, read-only,
+    cached like ``basis``."""
+    dtype = np.dtype(dtype)
+    key = (tuple(shape), dtype, "slot", offset, total, times)
+    rows = _BASES.get(key)
+    if rows is None:
+        size = int(np.prod(shape, dtype=np.int64))
+        block = np.zeros((total, size), dtype=dtype)
+        block[np.arange(offset, offset + size), np.arange(size)] = 1
+        rows = np.broadcast_to(block, (times,) + block.shape).reshape((times * total,) + tuple(shape))
+        rows.flags.writeable = False
+        if rows.nbytes <= _BASIS_BYTES_KEPT:
+            if len(_BASES) >= _BASES_KEPT:
+                _BASES.pop(next(iter(_BASES)), None)
+            _BASES[key] = rows
+    return rows
+
+
 def one_hot(shape, dtype, index):
     e = np.zeros(int(np.prod(shape, dtype=np.int64)), dtype=dtype)
     e[index] = 1

@@ -240,6 +240,8 @@ class JacRev(Transform):
         self.weights = weights  # None, or (the Parameters, the form of their Jacobians) from as_weight_tuple
         self.progress = progress  # progress.py: count the passes of each call
         self.last_source = None  # with weights: the generated module the last call ran
+        self._last = None  # what the last plain call ran, for the fast path (see __call__)
+        self._compiled = None  # what pullback_parts ran, for _remember
         if rules.lookup(fn) is None and not isinstance(fn, Transform):
             target_of(fn)  # fail early on a function without source
 
@@ -265,9 +267,12 @@ class JacRev(Transform):
         target, prefix = target_of(fn)
         shifted = tuple(p + len(prefix) for p in active)
         mode = "vjp_aux" if self.has_aux else "vjp"
-        forward, generated_backward = adjoint_functions(target, shifted, mode, argument_kinds(prefix + tuple(args)))
+        kinds = argument_kinds(prefix + tuple(args))
+        forward, generated_backward = adjoint_functions(target, shifted, mode, kinds)
         out, residuals = forward(*prefix, *args)
         batched = _batched_backward(generated_backward) if self.chunk_size != 1 else None
+        # What the fast path of __call__ needs to run this again: checked there before it is reused.
+        self._compiled = (prefix, kinds, compiled_adjoint(target, shifted, mode, kinds), target, forward, batched)
 
         def backward(v):
             return generated_backward(residuals, v)
@@ -308,7 +313,31 @@ class JacRev(Transform):
         return out, backward, run_batched
 
     def __call__(self, *args):
+        # The fast path: as many arguments, the same argument kinds and the same shapes of the
+        # differentiated arguments as the last plain call (float arrays, one array output, one batched
+        # pass), and the module that call ran still valid (no global it read rebound, no clear_cache
+        # since). Every check of the full path holds for such a call; anything else takes the full path.
+        last = self._last
+        if last is not None and len(args) == last[0]:
+            (_, positions, shapes, prefix, kinds, compiled, target, forward, batched,
+             out_shape, out_dtype, cotangent, dtypes) = last
+            if argument_kinds(prefix + args if prefix else args) == kinds and compiled.still_valid(target) \
+                    and all([args[p].shape == shape for p, shape in zip(positions, shapes)]):
+                out, residuals = forward(*prefix, *args) if prefix else forward(*args)
+                if type(out) is np.ndarray and out.shape == out_shape and out.dtype == out_dtype:
+                    grads = batched(residuals, cotangent)
+                    jacs = [np.asarray(g.reshape(out_shape + shape), dtype=dtype)
+                            for g, shape, dtype in zip(grads, shapes, dtypes)]
+                    jac = jacs[0] if type(self.positions) is int else tuple(jacs)
+                    return (jac, out) if self.return_value else jac
+                self._last = None  # another output: the full path's handling, from this forward pass
+                return self._finish(args, positions, list(positions), (), out,
+                                    lambda v: batched.backward(residuals, v), lambda vs: batched(residuals, vs))
+        return self._full_call(args)
+
+    def _full_call(self, args):
         fn = self.fn
+        self._last = None
         positions = () if self.positions is None else check_positions(as_tuple(self.positions), args, fn)
         foreign = foreign_position(args, positions)
         if foreign is not None:  # dask, CuPy, array-api-strict: backend_jacobians.py
@@ -322,9 +351,43 @@ class JacRev(Transform):
         if weights:
             out, backward, batched = self.weights_pullback_parts(args, active)
         elif active:
+            self._compiled = None
             out, backward, batched = self.pullback_parts(args, active)
         else:
             out, backward, batched = fn(*args), None, None
+        if weights or not active:
+            return self._finish(args, positions, active, weights, out, backward, batched)
+        jac = self._finish(args, positions, active, weights, out, backward, batched)
+        self._remember(args, positions, active, out)
+        return jac
+
+    def _remember(self, args, positions, active, out):
+        """Keep what this plain call ran for the fast path of ``__call__``, where it qualifies: float array
+        inputs at every position, no has_aux or weights, a generated function with a batched backward
+        pass, one float array output of more than one element, and every row in one batched pass."""
+        compiled = self._compiled
+        if compiled is None or self.has_aux or self.weights is not None or self.chunk_size == 1 or self.progress \
+                or len(active) != len(positions) or compiled[5] is None or type(out) is not np.ndarray \
+                or out.dtype.kind != "f" or out.size < 2:
+            return
+        inputs = [args[p] for p in positions]
+        if not all(type(x) is np.ndarray and x.dtype.kind == "f" for x in inputs):
+            return
+        size = out.size
+        step = default_chunk_size(size, inputs) if self.chunk_size is None else self.chunk_size
+        if step < size:
+            return
+        prefix, kinds, module, target, forward, batched = compiled
+        if argument_kinds(prefix + tuple(args)) != kinds:  # another thread's call in between
+            return
+        self._last = (len(args), tuple(positions), tuple(x.shape for x in inputs), prefix, kinds, module, target,
+                      forward, batched, out.shape, out.dtype, basis(out.shape, out.dtype, 0, size),
+                      tuple(jacobian_dtype(out, x) for x in inputs))
+
+    def _finish(self, args, positions, active, weights, out, backward, batched):
+        """The transform's result from the forward pass's ``out`` and the pullbacks of the active
+        positions (and weights)."""
+        fn = self.fn
         y, aux = split_aux(out, self.has_aux, fn)
         if is_tree_output(y) and self.weights is None:
             return tree_output_jacobian(self, args, y)
@@ -471,6 +534,7 @@ class JacFwd(Transform):
         self.holomorphic = holomorphic
         self.chunk_size = chunk_size  # at most this many tangent columns pushed at once; None: all of an input
         self.progress = progress  # progress.py: count the passes of each call
+        self._last = None  # what the last plain call ran, for the fast path (see __call__)
         if rules.lookup(fn) is None and not isinstance(fn, Transform):
             target_of(fn)
 
@@ -484,7 +548,67 @@ class JacFwd(Transform):
         return JacFwd(fn, positions, False, return_value, False, self.chunk_size)
 
     def __call__(self, *args):
+        # The fast path, as JacRev's: as many arguments, the same kinds and differentiated shapes as the
+        # last plain call (float arrays of more than one element, one batched pass each, one float array
+        # output), and its module still valid. The value comes from the first batched pass (its primal
+        # arguments are not batched); where it is not the plain array of the last call, the plain pass
+        # runs as on the full path.
+        last = self._last
+        if last is not None and len(args) == last[0]:
+            _, positions, shapes, prefix, kinds, compiled, target, jvp_fn, out_shape, out_dtype, dtypes = last
+            if argument_kinds(prefix + args if prefix else args) == kinds and compiled.still_valid(target) \
+                    and all([args[p].shape == shape for p, shape in zip(positions, shapes)]):
+                return self._fast_call(args, last)
+        return self._full_call(args)
+
+    def _fast_call(self, args, last):
+        _, positions, shapes, prefix, kinds, compiled, target, jvp_fn, out_shape, out_dtype, dtypes = last
+        zeros = [np.zeros(shape, dtype=args[p].dtype) for p, shape in zip(positions, shapes)]
+        jacs, y = [], None
+        for slot, (p, shape, dtype) in enumerate(zip(positions, shapes, dtypes)):
+            size = args[p].size
+            tangents = list(zeros)
+            tangents[slot] = Batched(basis(shape, args[p].dtype, 0, size))
+            out, out_dot = call_batched_any(jvp_fn, (tuple(tangents), *prefix, *args), {})
+            if y is None:
+                y = out
+                if type(y) is not np.ndarray:  # not the plain value: the plain pass, as on the full path
+                    y, _ = _tangent_function(self.fn, positions, args)(tuple(zeros), *args)
+                if type(y) is not np.ndarray or y.shape != out_shape or y.dtype != out_dtype:
+                    self._last = None
+                    return self._full_call(args)  # another output than the last call's: the full path
+            batch = materialize(out_dot, size)
+            if np.shape(batch) != (size,) + out_shape:
+                batch = np.broadcast_to(batch, (size,) + out_shape)
+            jacs.append(np.asarray(np.moveaxis(batch, 0, -1).reshape(out_shape + shape), dtype=dtype))
+        jac = jacs[0] if type(self.positions) is int else tuple(jacs)
+        return (jac, y) if self.return_value else jac
+
+    def _remember(self, args, positions, active, y):
+        """Keep what this plain call ran for the fast path of ``__call__``, where it qualifies."""
         fn = self.fn
+        if self.has_aux or self.chunk_size == 1 or self.progress or len(active) != len(positions) \
+                or rules.lookup(fn) is not None \
+                or type(y) is not np.ndarray or y.dtype.kind != "f":
+            return
+        inputs = [args[p] for p in positions]
+        if not all(type(x) is np.ndarray and x.dtype.kind == "f" and x.size > 1 for x in inputs):
+            return
+        for x in inputs:
+            step = default_chunk_size(x.size, [x, y]) if self.chunk_size is None else self.chunk_size
+            if step < x.size:
+                return
+        target, prefix = target_of(fn)
+        shifted = tuple(p + len(prefix) for p in positions)
+        kinds = argument_kinds(prefix + tuple(args))
+        (jvp_fn,) = adjoint_functions(target, shifted, "jvp", kinds)
+        module = compiled_adjoint(target, shifted, "jvp", kinds)
+        self._last = (len(args), tuple(positions), tuple(x.shape for x in inputs), prefix, kinds, module, target,
+                      jvp_fn, y.shape, y.dtype, tuple(jacobian_dtype(y, x) for x in inputs))
+
+    def _full_call(self, args):
+        fn = self.fn
+        self._last = None
         positions = check_positions(as_tuple(self.positions), args, fn)
         foreign = foreign_position(args, positions)
         if foreign is not None:  # dask, CuPy, array-api-strict: backend_jacobians.py
@@ -537,6 +661,8 @@ class JacFwd(Transform):
                     block.append(np.zeros(shape, dtype=jacobian_dtype(leaf, x)))
             blocks.append(block)
         jac = retyped_jacobian(nest(blocks, tuple_out, isinstance(self.positions, int)), y, tuple_out)
+        if not tuple_out:
+            self._remember(args, positions, active, y)
         if self.return_value:
             return (jac, y, aux) if self.has_aux else (jac, y)
         return (jac, aux) if self.has_aux else jac

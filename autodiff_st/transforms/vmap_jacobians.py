@@ -8,9 +8,9 @@ own generated functions run batched instead (``batching.py`` rewrites them once)
 - ``vmap(jacrev(f))``: the generated forward pass on the batch of ``B`` elements, once; then the
   generated backward pass once on a batch of ``B * m`` rows (``m`` the output size): the residuals of
   element ``b`` repeated ``m`` times, the cotangents the ``m`` rows of the identity for each element;
-- ``vmap(jacfwd(f))``: the generated tangent function once per differentiated input on a batch of
-  ``B * n`` rows (``n`` that input's size): the arguments of element ``b`` repeated ``n`` times, the
-  tangents the ``n`` columns of the identity.
+- ``vmap(jacfwd(f))``: the generated tangent function once, on a batch of ``B * n`` rows (``n`` the
+  sizes of the differentiated inputs added): the arguments of element ``b`` repeated ``n`` times, the
+  tangents of each input the columns of its identity in its own rows and zero in the others.
 
 So the number of run-time batching calls does not grow with the batch. Peak memory grows with
 ``B * m`` (or ``B * n``) times the residuals; ``vmap(..., chunk_size=k)`` bounds it by running ``k``
@@ -29,7 +29,7 @@ from ..runtime.batched import Batched, batch_size, rebuilt, slice_of
 from ..runtime.calls import argument_kinds
 from .checks import as_tuple, check_positions, target_of
 from .grad import Grad, gradient_function
-from .jacobian_parts import check_jacobian_inputs, jacobian_dtype, output_leaves, repeated_basis
+from .jacobian_parts import check_jacobian_inputs, jacobian_dtype, output_leaves, repeated_basis, slot_basis
 from .jacobians import JacFwd, JacRev
 
 
@@ -146,37 +146,34 @@ def _jacrev(transform, prefix, args, positions, active, forward, backward):
 
 
 def _jacfwd(transform, prefix, args, positions, active, tangent_fn):
+    """One batched pass of the tangent function for every differentiated input: per element, ``N`` rows
+    (the sizes of the active inputs added), the columns of the identity of each input in its own rows
+    and zero tangents for it in the others."""
     fn = transform.fn
     size = batch_size(args)
-    out = None
+    shapes = [tuple(_logical_shape(args[p])) for p in active]
+    counts = [int(np.prod(shape, dtype=np.int64)) for shape in shapes]
+    total = sum(counts)
+    if total == 0:
+        return None
+    offsets = np.cumsum([0] + counts[:-1]).tolist()
+    tangents = tuple(Batched(slot_basis(shape, np.asarray(slice_of(args[p], 0)).dtype, offset, total, size))
+                     for p, shape, offset in zip(active, shapes, offsets))
+    repeated = _repeat(tuple(args), total) if total != 1 else tuple(args)
+    y, y_dot = call_batched_any(tangent_fn, (tangents, *prefix, *repeated), {})
+    out = Batched(y.value[::total]) if type(y) is Batched else y  # the value, once per element
+    example = slice_of(y, 0)
+    leaves, tuple_out = output_leaves(example, fn, transform.holomorphic)
+    if tuple_out:
+        return None
+    y_shape = tuple(np.shape(example))
+    columns = materialize(y_dot, size * total).reshape((size, total) + y_shape)
     parts = {}
-    for slot, p in enumerate(active):
-        x = args[p]
-        x_shape = _logical_shape(x)
-        n = int(np.prod(x_shape, dtype=np.int64))
-        dtype = np.asarray(slice_of(x, 0)).dtype
-        repeated = _repeat(tuple(args), n) if n != 1 else tuple(args)
-        zero = [np.zeros(_logical_shape(args[q]), dtype=np.asarray(slice_of(args[q], 0)).dtype) for q in active]
-        zero[slot] = Batched(repeated_basis(x_shape, dtype, size))
-        y, y_dot = call_batched_any(tangent_fn, (tuple(zero), *prefix, *repeated), {})
-        if out is None:  # the value, once per element
-            out = Batched(y.value[::n]) if type(y) is Batched else y
-        example = slice_of(y, 0)
-        leaves, tuple_out = output_leaves(example, fn, transform.holomorphic)
-        if tuple_out:
-            return None
-        y_shape = np.shape(example)
-        columns = materialize(y_dot, size * n).reshape((size, n) + tuple(y_shape))
-        moved = np.moveaxis(columns, 1, -1).reshape((size,) + tuple(y_shape) + tuple(x_shape))
-        parts[p] = (moved, jacobian_dtype(example, slice_of(x, 0)))
-    y_shape = tuple(_logical_shape(out))
-    result = []
-    for p in positions:
-        if p in parts:
-            array, jdtype = parts[p]
-            result.append(Batched(np.asarray(array, dtype=jdtype)))
-        else:
-            result.append(Batched(np.zeros((size,) + y_shape + tuple(_logical_shape(args[p])))))
+    for p, shape, count, offset in zip(active, shapes, counts, offsets):
+        block = np.moveaxis(columns[:, offset:offset + count], 1, -1).reshape((size,) + y_shape + shape)
+        parts[p] = Batched(np.asarray(block, dtype=jacobian_dtype(example, slice_of(args[p], 0))))
+    result = [parts[p] if p in parts else Batched(np.zeros((size,) + y_shape + tuple(_logical_shape(args[p]))))
+              for p in positions]
     jac = result[0] if isinstance(transform.positions, int) else tuple(result)
     return (jac, out) if transform.return_value else jac
 
