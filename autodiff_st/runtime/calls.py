@@ -159,9 +159,7 @@ def call_vjp_forward(fn, active, *args, **kwargs):
             if last is not None and last[0]() is fn and last[1] == kinds and last[2].still_valid(fn):
                 forward, backward = last[3]
             else:
-                compiled, functions = hooks.compiler().adjoint_entry(fn, params, "vjp", kinds)
-                _LAST_ADJOINT[key] = (weakref.ref(fn), kinds, compiled, functions)
-                forward, backward = functions
+                forward, backward = _fresh_adjoint(fn, params, kinds, key)
             USER_CALLS.depth += 1  # what user_call() does, without a with statement's two calls
             try:
                 out, residuals = forward(*args)
@@ -202,6 +200,14 @@ _PLAIN_CALLEES = {}
 # closure made and dropped in a loop is not kept alive (the compiled module and its functions are, until
 # the next call of that code replaces them).
 _LAST_ADJOINT = {}
+
+
+def _fresh_adjoint(fn, params, kinds, key):
+    """The forward and backward functions of ``fn`` from the compiler's cache, noted in ``_LAST_ADJOINT``
+    under ``key``. (A function of its own, for the reason given at ``_remember_plain``.)"""
+    compiled, functions = hooks.compiler().adjoint_entry(fn, params, "vjp", kinds)
+    _LAST_ADJOINT[key] = (weakref.ref(fn), kinds, compiled, functions)
+    return functions
 
 
 def _remember_plain(fn, active, params):
