@@ -365,3 +365,37 @@ def test_the_user_call_depth_is_restored_after_an_error():
         with pytest.raises(IndexError):
             ad.grad(fn)(X)
     assert sharing.USER_CALLS.depth == before
+
+
+def apply_twice(x, h):
+    y = x
+    for _ in range(2):
+        y = h(y)
+    return np.sum(y)
+
+
+def test_a_dropped_closure_is_not_kept_alive_by_the_reused_adjoint():
+    # The helper is passed as an argument (a helper read as a global or closure is held by its caller's
+    # compiled module, as a guard). Once it is gone, so is its entry, and the array its closure held.
+    import gc
+    import weakref
+
+    def make(data):
+        def helper(v):
+            return np.sin(v) * data[:6]
+
+        return helper
+
+    big = np.ones(100_000)
+    helper = make(big)
+    grad = ad.grad(apply_twice)
+    first = grad(X, helper)
+    np.testing.assert_allclose(grad(X, helper), first, rtol=1e-12)  # the second through the memo
+    np.testing.assert_allclose(first, np.cos(np.sin(X)) * np.cos(X), rtol=1e-12)
+    key = (helper.__code__, (0,))
+    assert calls._LAST_ADJOINT[key][0]() is helper
+    watch = weakref.ref(big)
+    del helper, big
+    gc.collect()
+    assert key not in calls._LAST_ADJOINT
+    assert watch() is None  # the closure's array is freed

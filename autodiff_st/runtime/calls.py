@@ -196,9 +196,8 @@ _PLAIN_CALLEES = {}
 
 # (code, active) -> (weak reference to the function, argument kinds, compiled module, its bound functions):
 # the adjoint call_vjp_forward's fast path used last for that code. Reused only for the same function
-# object and kinds while the compiled module's ``still_valid`` holds; the function is held weakly, so a
-# closure made and dropped in a loop is not kept alive (the compiled module and its functions are, until
-# the next call of that code replaces them).
+# object and kinds while the compiled module's ``still_valid`` holds. The function is held weakly, and its
+# entry goes with it (``_forget_adjoint``): the bound functions hold its closure cells, which may be large.
 _LAST_ADJOINT = {}
 
 
@@ -206,8 +205,16 @@ def _fresh_adjoint(fn, params, kinds, key):
     """The forward and backward functions of ``fn`` from the compiler's cache, noted in ``_LAST_ADJOINT``
     under ``key``. (A function of its own, for the reason given at ``_remember_plain``.)"""
     compiled, functions = hooks.compiler().adjoint_entry(fn, params, "vjp", kinds)
-    _LAST_ADJOINT[key] = (weakref.ref(fn), kinds, compiled, functions)
+    _LAST_ADJOINT[key] = (weakref.ref(fn, functools.partial(_forget_adjoint, key)), kinds, compiled, functions)
     return functions
+
+
+def _forget_adjoint(key, ref):
+    """Drop the entry of a function that is gone, so that its bound adjoint (which holds the function's
+    closure cells) is not kept alive by ``_LAST_ADJOINT``."""
+    entry = _LAST_ADJOINT.get(key)
+    if entry is not None and entry[0] is ref:
+        _LAST_ADJOINT.pop(key, None)
 
 
 def _remember_plain(fn, active, params):
