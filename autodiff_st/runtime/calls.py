@@ -209,12 +209,13 @@ def _fresh_adjoint(fn, params, kinds, key):
     return functions
 
 
-def _forget_adjoint(key, ref):
+def _forget_adjoint(key, ref, table=_LAST_ADJOINT):
     """Drop the entry of a function that is gone, so that its bound adjoint (which holds the function's
-    closure cells) is not kept alive by ``_LAST_ADJOINT``."""
-    entry = _LAST_ADJOINT.get(key)
+    closure cells) is not kept alive by ``_LAST_ADJOINT``. (The table is bound here: at interpreter exit
+    this may run after the module's globals are cleared.)"""
+    entry = table.get(key)
     if entry is not None and entry[0] is ref:
-        _LAST_ADJOINT.pop(key, None)
+        table.pop(key, None)
 
 
 def _remember_plain(fn, active, params):
