@@ -247,3 +247,155 @@ def test_unstack_matches_take(axis):
     got = joining.unstack(v, v.shape[axis], axis)
     for i, g in enumerate(got):
         np.testing.assert_array_equal(g, np.take(v, i, axis=axis))
+
+
+# --- The adjoint reused at a call site (calls._LAST_ADJOINT): for one function object and argument
+# kinds, while the compiled module's still_valid holds.
+
+def rank_free(a, b):
+    return np.tanh(a) * b + a * a
+
+
+def ranks_alternate(x, w):
+    # One call site, arrays of rank 1 and 2 in turn (and a number): three compiled adjoints of
+    # rank_free, each used on its own kinds.
+    total = 0.0
+    for i in range(w.shape[0]):
+        v = rank_free(x, w[i])                 # rank 1, rank 1
+        m = rank_free(w, x)                    # rank 2, rank 1 (broadcast)
+        s = rank_free(x[0] * 1.0, w[i, 1])     # 0-d arrays (a number and an np.float64)
+        total = total + np.sum(v) + np.sum(m * m) + s
+        x = np.sin(v)
+    return total
+
+
+@pytest.mark.parametrize("fn", [ranks_alternate], ids=lambda f: f.__name__)
+def test_ranks_alternating_at_one_call_site(fn):
+    check_grads(fn, (X, W), order=1)
+    check_grads(fn, (X, W), order=2, modes=("rev",))
+    expected = fn(X, W)
+    value, grads = ad.value_and_grad(fn, grad_position=(0, 1))(X, W)
+    assert value == pytest.approx(expected, rel=1e-12)
+    for _ in range(3):  # again and again through the reused adjoints, alternating kinds
+        again = ad.grad(fn, grad_position=(0, 1))(X, W)
+        np.testing.assert_allclose(again[0], grads[0], rtol=1e-12)
+        np.testing.assert_allclose(again[1], grads[1], rtol=1e-12)
+    kinds_seen = {entry[1] for key, entry in calls._LAST_ADJOINT.items() if key[0] is rank_free.__code__}
+    assert kinds_seen  # the fast path kept one
+
+
+OFFSET = 0.25
+
+
+def shifted(v):
+    return np.cos(v + OFFSET)
+
+
+def reads_offset(x, w):
+    y = x
+    for i in range(w.shape[0]):
+        y = shifted(y) * w[i]
+    return np.sum(y)
+
+
+def test_a_global_rebound_between_calls_is_seen_at_the_call_site():
+    global OFFSET
+    grad = ad.grad(reads_offset)
+    first = grad(X, W)
+    grad(X, W)  # now through the reused adjoint
+    try:
+        OFFSET = -0.75
+        rebound = grad(X, W)
+        check_grads(reads_offset, (X, W), order=1)
+        check_grads(reads_offset, (X, W), order=2, modes=("rev",))
+        value, grads = ad.value_and_grad(reads_offset)(X, W)
+        assert value == pytest.approx(reads_offset(X, W), rel=1e-12)
+        np.testing.assert_allclose(grads, rebound, rtol=1e-12)
+    finally:
+        OFFSET = 0.25
+    assert not np.allclose(rebound, first)
+    np.testing.assert_allclose(grad(X, W), first, rtol=1e-12)
+
+
+def test_clear_cache_between_calls_is_seen_at_the_call_site():
+    grad = ad.grad(reads_offset)
+    first = grad(X, W)
+    stale = calls._LAST_ADJOINT[shifted.__code__, (0,)]
+    ad.clear_cache()
+    assert not stale[2].still_valid(shifted)
+    np.testing.assert_allclose(grad(X, W), first, rtol=1e-12)
+    fresh = calls._LAST_ADJOINT[shifted.__code__, (0,)]
+    assert fresh[2] is not stale[2] and fresh[3] is not stale[3]
+    check_grads(reads_offset, (X, W), order=1)
+
+
+def test_a_redefined_helper_gets_its_own_adjoint():
+    # Same code object, another function: the reused adjoint is keyed on the function object too.
+    def make(k):
+        def helper(v):
+            return np.sin(v) * k
+
+        def fn(x):
+            y = x
+            for _ in range(2):
+                y = helper(y)
+            return np.sum(y)
+
+        return fn
+
+    for k in (2.0, -1.0, 2.0):
+        fn = make(k)
+        check_grads(fn, (X,), order=1)
+        inner_y = np.sin(X) * k
+        expected = k * np.cos(inner_y) * k * np.cos(X)
+        np.testing.assert_allclose(ad.grad(fn)(X), expected, rtol=1e-12)
+
+
+def test_the_user_call_depth_is_restored_after_an_error():
+    from autodiff_st.runtime import sharing
+
+    def failing(v):
+        return np.sin(v) / v[10]  # an IndexError on a 6-vector
+
+    def fn(x):
+        return np.sum(failing(x))
+
+    before = sharing.USER_CALLS.depth
+    for _ in range(2):
+        with pytest.raises(IndexError):
+            ad.grad(fn)(X)
+    assert sharing.USER_CALLS.depth == before
+
+
+def apply_twice(x, h):
+    y = x
+    for _ in range(2):
+        y = h(y)
+    return np.sum(y)
+
+
+def test_a_dropped_closure_is_not_kept_alive_by_the_reused_adjoint():
+    # The helper is passed as an argument (a helper read as a global or closure is held by its caller's
+    # compiled module, as a guard). Once it is gone, so is its entry, and the array its closure held.
+    import gc
+    import weakref
+
+    def make(data):
+        def helper(v):
+            return np.sin(v) * data[:6]
+
+        return helper
+
+    big = np.ones(100_000)
+    helper = make(big)
+    grad = ad.grad(apply_twice)
+    first = grad(X, helper)
+    np.testing.assert_allclose(grad(X, helper), first, rtol=1e-12)  # the second through the memo
+    np.testing.assert_allclose(first, np.cos(np.sin(X)) * np.cos(X), rtol=1e-12)
+    key = (helper.__code__, (0,))
+    assert calls._LAST_ADJOINT[key][0]() is helper
+    watch = weakref.ref(big)
+    del helper, big
+    gc.collect()
+    assert key not in calls._LAST_ADJOINT
+    assert watch() is None  # the closure's array is freed

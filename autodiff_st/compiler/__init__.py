@@ -10,13 +10,14 @@ callee's generated functions.
 
 from ..core import hooks
 from .batching import call_batched, has_source
-from .cache import adjoint_functions
+from .cache import adjoint_entry, adjoint_functions
 from .specialize import specialized
 
 
 class _Compiler:
     """What run-time code may ask of the compiler (see ``core.hooks``)."""
 
+    adjoint_entry = staticmethod(adjoint_entry)
     adjoint_functions = staticmethod(adjoint_functions)
     call_batched = staticmethod(call_batched)
     has_source = staticmethod(has_source)

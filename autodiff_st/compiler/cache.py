@@ -86,6 +86,15 @@ def _kinds_text(kinds):
 
 def adjoint_functions(fn, positions, mode, kinds=None, roots=None):
     """The generated functions for ``fn``: (forward, backward) for "vjp", (value_and_grad,) otherwise."""
+    return adjoint_entry(fn, positions, mode, kinds, roots)[1]
+
+
+def adjoint_entry(fn, positions, mode, kinds=None, roots=None):
+    """``(compiled, functions)``: the generated functions for ``fn`` (see ``adjoint_functions``) and the
+    compiled module they were bound from, whose ``still_valid(fn)`` is their validity token: false once
+    ``clear`` has run or a global or closure cell it read has been rebound. A caller that keeps both
+    (runtime/calls.py, for a helper called again and again from a loop) reuses the functions while
+    ``still_valid(fn)`` holds, and asks again when it does not."""
     fn = for_kinds(fn, kinds)
     per_fn = _BOUND.get(fn)
     if per_fn is None:
@@ -94,11 +103,10 @@ def adjoint_functions(fn, positions, mode, kinds=None, roots=None):
     key = (positions, mode, kinds) if roots is None else (positions, mode, kinds, roots)
     entry = per_fn.get(key)
     if entry is not None and entry[0].still_valid(fn):
-        return entry[1]
+        return entry
     compiled = compiled_adjoint(fn, positions, mode, kinds, roots)
-    functions = compiled.bind(fn)
-    per_fn[key] = (compiled, functions)
-    return functions
+    entry = per_fn[key] = (compiled, compiled.bind(fn))
+    return entry
 
 
 def clear():

@@ -8,7 +8,8 @@ is imported, installs itself here (``install``), and run-time code asks ``compil
 The installed object provides:
 
 - ``adjoint_functions(fn, positions, mode, kinds=None, roots=None)``: the generated functions of ``fn``
-  (see ``compiler.cache``);
+  (see ``compiler.cache``); ``adjoint_entry`` (same arguments): ``(compiled, functions)``, the compiled
+  module's ``still_valid(fn)`` telling whether the functions may be reused;
 - ``call_batched(fn, args, kwargs)``: ``fn`` run on batched arguments through its batched source;
 - ``has_source(fn)``: whether ``fn`` can be batched from its source;
 - ``specialized(fn, count, keywords)``: a function with ``*args`` or ``**kwargs`` as the plain function

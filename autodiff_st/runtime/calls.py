@@ -15,6 +15,7 @@ import functools
 import inspect
 import keyword
 import types
+import weakref
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from ..core.names import identifier_for
 from ..core.model import Cell
 from ..core.transform import Transform
 from .callables import call_unpacked, partial_caller, spreader
-from .sharing import user_call
+from .sharing import USER_CALLS, user_call
 from .cotangents import tangent_zeros, zeros_like
 from .rule_checks import check_rule_cotangent
 from .loader import small_function
@@ -146,13 +147,24 @@ def call_vjp_forward(fn, active, *args, **kwargs):
     function passed as an argument, a method, or a function redefined since the caller was compiled all
     get the right adjoint."""
     if not kwargs and type(fn) is types.FunctionType:
-        params = _PLAIN_CALLEES.get((fn.__code__, active))
+        key = (fn.__code__, active)
+        params = _PLAIN_CALLEES.get(key)
         if params is not None and registry.lookup(fn) is None and not registry.is_nondifferentiable(fn):
-            # A plain function seen before (see _PLAIN_CALLEES): straight to its compiled adjoint, which
-            # adjoint_functions still checks against the globals it was compiled with.
-            forward, backward = hooks.compiler().adjoint_functions(fn, params, "vjp", argument_kinds(args))
-            with user_call():
+            # A plain function seen before (see _PLAIN_CALLEES): straight to its compiled adjoint. The
+            # one used last for this code is reused while it is for this function and these kinds, and
+            # its compiled module still checks out against the globals and cells it read (and no
+            # ad.clear_cache since); otherwise the compiler's cache is asked.
+            kinds = argument_kinds(args)
+            last = _LAST_ADJOINT.get(key)
+            if last is not None and last[0]() is fn and last[1] == kinds and last[2].still_valid(fn):
+                forward, backward = last[3]
+            else:
+                forward, backward = _fresh_adjoint(fn, params, kinds, key)
+            USER_CALLS.depth += 1  # what user_call() does, without a with statement's two calls
+            try:
                 out, residuals = forward(*args)
+            finally:
+                USER_CALLS.depth -= 1
             return out, Residuals(residuals, backward)
     if fn is call_vjp_forward or fn is call_vjp_backward or fn is call_jvp:
         # Differentiating generated code again: the call's value is wrap(callee(*callee_args)), with a
@@ -180,6 +192,30 @@ def call_vjp_forward(fn, active, *args, **kwargs):
 # rule may be registered for one function object and not another of the same code), and
 # adjoint_functions still checks the compiled adjoint against the globals and closure it read.
 _PLAIN_CALLEES = {}
+
+
+# (code, active) -> (weak reference to the function, argument kinds, compiled module, its bound functions):
+# the adjoint call_vjp_forward's fast path used last for that code. Reused only for the same function
+# object and kinds while the compiled module's ``still_valid`` holds. The function is held weakly, and its
+# entry goes with it (``_forget_adjoint``): the bound functions hold its closure cells, which may be large.
+_LAST_ADJOINT = {}
+
+
+def _fresh_adjoint(fn, params, kinds, key):
+    """The forward and backward functions of ``fn`` from the compiler's cache, noted in ``_LAST_ADJOINT``
+    under ``key``. (A function of its own, for the reason given at ``_remember_plain``.)"""
+    compiled, functions = hooks.compiler().adjoint_entry(fn, params, "vjp", kinds)
+    _LAST_ADJOINT[key] = (weakref.ref(fn, functools.partial(_forget_adjoint, key)), kinds, compiled, functions)
+    return functions
+
+
+def _forget_adjoint(key, ref, table=_LAST_ADJOINT):
+    """Drop the entry of a function that is gone, so that its bound adjoint (which holds the function's
+    closure cells) is not kept alive by ``_LAST_ADJOINT``. (The table is bound here: at interpreter exit
+    this may run after the module's globals are cleared.)"""
+    entry = table.get(key)
+    if entry is not None and entry[0] is ref:
+        table.pop(key, None)
 
 
 def _remember_plain(fn, active, params):

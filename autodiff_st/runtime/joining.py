@@ -22,9 +22,15 @@ def split_like(v, arrays, axis=0):
     makes them) cut at the running sum of the arrays' lengths along ``axis``; anything else goes through
     np.split."""
     if type(v) is np.ndarray and type(axis) is int and -v.ndim <= axis < v.ndim:
-        lead = (slice(None),) * (axis % v.ndim)
         pieces = []
         start = 0
+        if axis == 0 or axis == -v.ndim:  # the first axis: v[start:stop], without building an index tuple
+            for a in arrays:
+                stop = start + (a.shape if type(a) is np.ndarray else np.shape(a))[axis]
+                pieces.append(v[start:stop])
+                start = stop
+            return pieces
+        lead = (slice(None),) * (axis % v.ndim)
         for a in arrays:
             stop = start + (a.shape if type(a) is np.ndarray else np.shape(a))[axis]
             pieces.append(v[lead + (slice(start, stop),)])

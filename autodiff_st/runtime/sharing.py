@@ -17,25 +17,30 @@ import numpy as np
 from ..core.errors import AliasingError
 from .loader import origin_at
 
-__all__ = ["ARGUMENT_UPDATE", "ARGUMENT_WRITE", "check_unshared"]
+__all__ = ["ARGUMENT_UPDATE", "ARGUMENT_WRITE", "USER_CALLS", "check_unshared", "user_call"]
 
 # What ``check_unshared`` is told about an argument of the function: it is updated in place (``a *= b``),
 # or written into (``a[i] = v``).
 ARGUMENT_UPDATE = "update"
 ARGUMENT_WRITE = "write"
 
-# How many calls into the user's functions, made by generated code, enclose the code running now, per thread.
-_CALLS = threading.local()
+class _Depth(threading.local):
+    depth = 0  # each thread starts at 0 (an instance attribute, once set, is the thread's own)
+
+
+# How many calls into the user's functions, made by generated code, enclose the code running now, per
+# thread. runtime/calls.py adds one around the run of a helper's forward pass itself
+# (``USER_CALLS.depth += 1``, then ``-= 1`` in a ``finally``): cheaper than a ``with`` in a loop.
+USER_CALLS = _CALLS = _Depth()
 
 
 class _UserCall:
-    """The context of ``user_call``: a plain class, as it is entered on every call into a helper from a
-    loop, where a generator-based context manager costs several times more."""
+    """The context of ``user_call``: a plain class with ``__enter__`` and ``__exit__``."""
 
     __slots__ = ()
 
     def __enter__(self):
-        _CALLS.depth = getattr(_CALLS, "depth", 0) + 1
+        _CALLS.depth += 1
 
     def __exit__(self, *exc):
         _CALLS.depth -= 1
@@ -88,7 +93,7 @@ def check_unshared(array, others, names, written, write, argument=None):
             hint=f"Make a new one first: `{written} = dict({written})` or `{written} = list({written})`.")
     if not isinstance(array, np.ndarray):
         return  # a number or a list: only an array can share memory with another name
-    if argument is not None and getattr(_CALLS, "depth", 0) > 0:
+    if argument is not None and _CALLS.depth > 0:
         frame = sys._getframe(1)
         raise AliasingError(
             f"autodiff_st cannot differentiate this {write}: `{written}` is an argument, and changing it in "
