@@ -7,6 +7,7 @@ import re
 import runpy
 import sys
 
+import numpy as np
 import pytest
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
@@ -15,6 +16,8 @@ DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="docs/rules.md lists math.cbrt and math.exp2, which "
                                                         "exist from Python 3.11: it is generated there")
 def test_rules_md_is_generated_from_the_current_registry():
+    if not hasattr(np, "row_stack"):  # the registry differs by that one function
+        pytest.skip("docs/rules.md is generated with a numpy that has np.row_stack (removed in numpy 2.5)")
     spec = importlib.util.spec_from_file_location("gen_rules", DOCS / "gen_rules.py")
     gen_rules = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen_rules)
