@@ -6,8 +6,8 @@ gradient can be differentiated again.
 
 Triangles: scipy's solvers read one triangle of a matrix and ignore the other, so the gradient of a
 matrix lies in the triangle read, zero in the other. cho_factor returns (c, lower) where c holds the factor
-in one triangle and, in the other, the entries of ``a`` that LAPACK left untouched: their gradient passes
-through to ``a`` unchanged. lu_factor packs the unit lower factor (without its diagonal) and the upper
+in one triangle and, in the other, the entries of ``a`` that LAPACK left untouched (scipy before 1.18),
+whose gradient passes through to ``a`` unchanged, or zeros (scipy 1.18), which carry none. lu_factor packs the unit lower factor (without its diagonal) and the upper
 factor into one matrix, with the row pivots that scipy returns beside it; the pivots carry no gradient.
 
 ``trans`` is 0 ("N"), 1 ("T") or 2 ("C", the same as "T" for real matrices).
@@ -66,7 +66,11 @@ def solve_triangular_jvp_b(t, ans, a, b, trans=0, lower=False, unit_diagonal=Fal
 
 # -- cho_factor and cho_solve --------------------------------------------------------------------------------
 
-@vjp_rule(linalg.cho_factor, diff=("a",), returns_tuple=True)
+# scipy before 1.18 leaves a's entries in the triangle of c that the factor does not use; scipy 1.18
+# zeroes it. Which one this scipy does decides whether that triangle's gradient passes through to a.
+_OTHER_TRIANGLE_KEPT = bool(linalg.cho_factor(np.array([[4.0, 2.0], [2.0, 3.0]]))[0][1, 0] != 0)
+
+
 def cho_factor(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
     # The factor's triangle: the gradient of the Cholesky factor l (a = l l^T), l^-T phi(l^T l_bar) l^-1
     # symmetrized, phi taking the lower triangle with its diagonal halved; the other triangle is a's own.
@@ -81,7 +85,19 @@ def cho_factor(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
     return from_triangle((s + s.T) / 2, "L" if lower else "U") + (np.triu(g_c, 1) if lower else np.tril(g_c, -1))
 
 
-@jvp_rule(linalg.cho_factor)
+def cho_factor_zeroed_triangle(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
+    # As cho_factor above, where scipy zeroes the other triangle: nothing passes through it.
+    g_c, g_lower = g
+    c, is_lower = ans
+    factor = np.tril(c) if lower else np.triu(c).T  # the lower factor l
+    g_factor = np.tril(g_c) if lower else np.triu(g_c).T
+    p = factor.T @ g_factor
+    phi = np.tril(p) - p * identity_like(p) / 2
+    inverse = np.linalg.inv(factor)
+    s = inverse.T @ phi @ inverse
+    return from_triangle((s + s.T) / 2, "L" if lower else "U")
+
+
 def cho_factor_jvp(t, ans, a, lower=False, overwrite_a=False, check_finite=True):
     # dl = l phi(l^-1 da l^-T), da the symmetric matrix the triangle read stands for.
     c, is_lower = ans
@@ -91,6 +107,24 @@ def cho_factor_jvp(t, ans, a, lower=False, overwrite_a=False, check_finite=True)
     m = inverse @ d_a @ inverse.T
     d_factor = factor @ (np.tril(m) - m * identity_like(m) / 2)
     return (d_factor + np.triu(t, 1) if lower else d_factor.T + np.tril(t, -1)), 0.0
+
+
+def cho_factor_zeroed_triangle_jvp(t, ans, a, lower=False, overwrite_a=False, check_finite=True):
+    c, is_lower = ans
+    factor = np.tril(c) if lower else np.triu(c).T
+    inverse = np.linalg.inv(factor)
+    d_a = np.tril(t) + np.tril(t, -1).T if lower else np.triu(t) + np.triu(t, 1).T
+    m = inverse @ d_a @ inverse.T
+    d_factor = factor @ (np.tril(m) - m * identity_like(m) / 2)
+    return (d_factor if lower else d_factor.T), 0.0
+
+
+if _OTHER_TRIANGLE_KEPT:
+    vjp_rule(linalg.cho_factor, diff=("a",), returns_tuple=True)(cho_factor)
+    jvp_rule(linalg.cho_factor)(cho_factor_jvp)
+else:
+    vjp_rule(linalg.cho_factor, diff=("a",), returns_tuple=True)(cho_factor_zeroed_triangle)
+    jvp_rule(linalg.cho_factor)(cho_factor_zeroed_triangle_jvp)
 
 
 @vjp_rule(linalg.cho_solve, diff=("c_and_lower", "b"), sequences=("c_and_lower",))
