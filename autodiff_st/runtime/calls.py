@@ -296,6 +296,15 @@ _CHECKPOINT_NAMES = frozenset({"checkpointed", "call_vjp_forward", "call_vjp_bac
                                "out", "inner"})
 
 
+def _identifier_keywords(keywords, called):
+    """The keyword names of a call of ``called``, for a generated function's parameters: identifiers, as
+    plain text (a str subclass runs no code here), or a refusal."""
+    if not all(isinstance(k, str) and str.isidentifier(k) and not keyword.iskeyword(k) for k in keywords):
+        raise AutodiffError(f"cannot differentiate a call of {called} with keyword arguments whose names are "
+                            "not identifiers.")
+    return tuple(str.__str__(k) for k in keywords)
+
+
 def checkpoint_functions(fn, active, count, keywords):
     """The forward and backward functions of a call of ``ad.checkpoint(fn)`` with ``count`` positional
     arguments, these keywords, differentiated at ``active``. The forward pass calls ``fn`` plainly and keeps
@@ -306,10 +315,7 @@ def checkpoint_functions(fn, active, count, keywords):
     found = _CHECKPOINTS.get(key)
     if found is None:
         name = identifier_for(getattr(fn, "__name__", "function"), "function")
-        if not all(isinstance(k, str) and str.isidentifier(k) and not keyword.iskeyword(k) for k in keywords):
-            raise AutodiffError(f"cannot differentiate a call of ad.checkpoint({registry.display_name(fn)}) "
-                                "with keyword arguments whose names are not identifiers.")
-        keywords = tuple(str.__str__(k) for k in keywords)  # plain text: a str subclass runs no code here
+        keywords = _identifier_keywords(keywords, f"ad.checkpoint({registry.display_name(fn)})")
         if set(keywords) & _CHECKPOINT_NAMES:
             raise AutodiffError(f"cannot differentiate a call of ad.checkpoint({registry.display_name(fn)}) "
                                 f"with a keyword argument named one of {sorted(_CHECKPOINT_NAMES)}.")
@@ -344,10 +350,7 @@ def primitive_caller(fn, count, keywords):
     found = _PRIMITIVE_CALLERS.get(key)
     if found is None:
         name = identifier_for(getattr(fn, "__name__", "primitive"), "primitive")
-        if not all(isinstance(k, str) and str.isidentifier(k) and not keyword.iskeyword(k) for k in keywords):
-            raise AutodiffError(f"cannot differentiate a call of {registry.display_name(fn)} with keyword "
-                                "arguments whose names are not identifiers.")
-        keywords = tuple(str.__str__(k) for k in keywords)  # plain text: a str subclass runs no code here
+        keywords = _identifier_keywords(keywords, registry.display_name(fn))
         bound = "primitive"
         while bound in keywords:  # the primitive's own name in the generated caller, clear of its keywords
             bound += "_"

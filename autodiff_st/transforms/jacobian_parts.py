@@ -87,12 +87,17 @@ def basis(shape, dtype, start, stop):
         rows = np.zeros((stop - start, size), dtype=dtype)
         rows[np.arange(stop - start), np.arange(start, stop)] = 1
         rows = rows.reshape((stop - start,) + tuple(shape))
-        rows.flags.writeable = False
-        if rows.nbytes <= _BASIS_BYTES_KEPT:
-            if len(_BASES) >= _BASES_KEPT:
-                _BASES.pop(next(iter(_BASES)), None)
-            _BASES[key] = rows
+        _keep(key, rows)
     return rows
+
+
+def _keep(key, rows):
+    """Make ``rows`` read-only and keep it for the next call, within the cache's bounds."""
+    rows.flags.writeable = False
+    if rows.nbytes <= _BASIS_BYTES_KEPT:
+        if len(_BASES) >= _BASES_KEPT:
+            _BASES.pop(next(iter(_BASES)), None)
+        _BASES[key] = rows
 
 
 def repeated_basis(shape, dtype, times):
@@ -104,11 +109,7 @@ def repeated_basis(shape, dtype, times):
     if rows is None:
         eye = basis(shape, dtype, 0, int(np.prod(shape, dtype=np.int64)))
         rows = np.broadcast_to(eye, (times,) + eye.shape).reshape((-1,) + tuple(shape))
-        rows.flags.writeable = False
-        if rows.nbytes <= _BASIS_BYTES_KEPT:
-            if len(_BASES) >= _BASES_KEPT:
-                _BASES.pop(next(iter(_BASES)), None)
-            _BASES[key] = rows
+        _keep(key, rows)
     return rows
 
 
@@ -125,11 +126,7 @@ def slot_basis(shape, dtype, offset, total, times):
         block = np.zeros((total, size), dtype=dtype)
         block[np.arange(offset, offset + size), np.arange(size)] = 1
         rows = np.broadcast_to(block, (times,) + block.shape).reshape((times * total,) + tuple(shape))
-        rows.flags.writeable = False
-        if rows.nbytes <= _BASIS_BYTES_KEPT:
-            if len(_BASES) >= _BASES_KEPT:
-                _BASES.pop(next(iter(_BASES)), None)
-            _BASES[key] = rows
+        _keep(key, rows)
     return rows
 
 
