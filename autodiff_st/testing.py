@@ -48,6 +48,8 @@ def _random_like(x, rng):
         return type(x)(_random_like(e, rng) for e in x)
     if isinstance(x, dict):
         return {k: _random_like(v, rng) for k, v in x.items()}
+    if np.iscomplexobj(x):  # a complex output gets a complex cotangent: both parts are checked
+        return rng.standard_normal(np.shape(x)) + 1j * rng.standard_normal(np.shape(x))
     if isinstance(x, (float, np.floating)) or np.ndim(x) == 0:
         return float(rng.standard_normal())
     return rng.standard_normal(np.shape(x))
@@ -61,6 +63,8 @@ def _inner(a, b):
         return sum(_inner(x, y) for x, y in zip(a, b))
     if a is None or b is None:
         return 0.0
+    if np.iscomplexobj(a) or np.iscomplexobj(b):  # the pairing Re(sum(a * b)) of rules/elementwise.py
+        return float(np.real(np.sum(np.asarray(a, dtype=np.complex128) * np.asarray(b, dtype=np.complex128))))
     return float(np.sum(np.asarray(a, dtype=np.float64) * np.asarray(b, dtype=np.float64)))
 
 

@@ -9,7 +9,7 @@ result is indexed rather than unpacked (as for np.concatenate in rule_cases.py).
 import numpy as np
 
 from autodiff_st import runtime
-from tests.rule_harness import AWAY0, FLOAT, NANS, POS, R, SPD, SPREAD, WELL, ZEROS, case
+from tests.rule_harness import AWAY0, FLOAT, GENERAL, NANS, POS, R, SPD, SPREAD, WELL, ZEROS, case
 
 IDX = np.array([0, 2, 2, 1, 0])  # repeated indices: their gradients must add up
 
@@ -94,6 +94,11 @@ LINALG = [
     case(np.linalg.eigh, SPD(3), unpack=2), case(np.linalg.eigh, SPD(3, batch=(2,)), unpack=2),
     case(np.linalg.eigh, SPD(3), UPLO="U", unpack=2),
     case(np.linalg.eigvalsh, SPD(3)), case(np.linalg.eigvalsh, SPD(4, batch=(2,)), UPLO="U"),
+    # eig: complex eigenpairs of a real matrix (the case takes abs, real and imag parts of the results),
+    # and the real eigenpairs of a symmetric one
+    case(np.linalg.eig, GENERAL(3), unpack=2), case(np.linalg.eig, GENERAL(4, batch=(2,)), unpack=2),
+    case(np.linalg.eig, SPD(3), unpack=2),
+    case(np.linalg.eigvals, GENERAL(3)), case(np.linalg.eigvals, GENERAL(4, batch=(2,))),
     case(np.linalg.svd, R(4, 3), full_matrices=False, unpack=3),
     case(np.linalg.svd, R(3, 5), full_matrices=False, unpack=3),
     case(np.linalg.svd, R(3, 3), unpack=3), case(np.linalg.svd, R(2, 4, 3), full_matrices=False, unpack=3),

@@ -104,7 +104,10 @@ if special is not None:
     for method in ("logpdf", "pdf"):
         CASES += [case(_stats("multivariate_normal", method), R(5, 3), R(3), SPD(3)),
                   case(_stats("multivariate_normal", method), R(3), R(3), SPD(3)),
-                  case(_stats("multivariate_normal", method), R(2, 2, 3), None, SPD(3))]
+                  case(_stats("multivariate_normal", method), R(2, 2, 3), None, SPD(3)),
+                  # allow_singular=True with a cov of full rank: the same derivatives (singular covs:
+                  # tests/test_mvn_singular.py)
+                  case(_stats("multivariate_normal", method), R(4, 3), R(3), SPD(3), allow_singular=True)]
 
 
 def TRIANGULAR(n, lower):
@@ -176,4 +179,14 @@ if special is not None:
         # the mean is passed and has no effect
         case(_stats("multivariate_normal", "entropy"), R(3), SPD(3)),
         case(_stats("multivariate_normal", "entropy"), None, SPD(2)),
+    ]
+
+if special is not None:
+    from autodiff_st import runtime
+
+    CASES += [
+        # the (pseudo-)inverse of multivariate_normal with allow_singular=True, where cov has full rank
+        # (symmetric positive definite; the lower triangle is read); the rank check passes p through
+        case(runtime.psd_inverse, SPD(3)),
+        case(runtime.nan_unless_full_rank, R(3, 3), np.eye(3) + 0.5),
     ]

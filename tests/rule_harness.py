@@ -73,6 +73,24 @@ def SPD(n, batch=()):
     return Domain("SPD", tuple(batch) + (n, n), make)
 
 
+def GENERAL(n, batch=()):
+    """A real square matrix with distinct eigenvalues, complex pairs among them (n >= 2): for eig. It is
+    q b q^-1 with b block-diagonal: 2x2 blocks [[s, r], [-r, s]] (eigenvalues s +- ir) and, for odd n, one
+    real eigenvalue; q well-conditioned."""
+    def make(rng, s):
+        size = s[-1]
+        b = np.zeros(s)
+        for k in range(0, size - 1, 2):
+            b[..., k, k] = b[..., k + 1, k + 1] = 1.0 + k
+            b[..., k, k + 1] = 0.5 + k
+            b[..., k + 1, k] = -(0.5 + k)
+        if size % 2:
+            b[..., -1, -1] = -2.0
+        q = rng.standard_normal(s) + 3 * np.eye(size)
+        return q @ b @ np.linalg.inv(q)
+    return Domain("GENERAL", tuple(batch) + (n, n), make)
+
+
 def FLOAT(domain):
     """A Python float drawn from a scalar domain."""
     return Domain(domain.name, (), lambda rng, s: float(domain.make(rng, ())))
@@ -147,7 +165,7 @@ def sample_args(c, rng, dtype=None):
     return tuple(out)
 
 
-__all__ = ["R", "POS", "UNIT", "ABOVE1", "AWAY0", "WELL", "SPD", "FLOAT", "case", "math"]
+__all__ = ["R", "POS", "UNIT", "ABOVE1", "AWAY0", "WELL", "SPD", "GENERAL", "FLOAT", "case", "math"]
 
 
 def OPEN01(*shape):

@@ -237,6 +237,12 @@ def multivariate_normal_singular(x, cov):
     return multivariate_normal.logpdf(x, np.zeros(3), cov, allow_singular=True)
 
 
-def test_multivariate_normal_refuses_allow_singular():
-    with pytest.raises(ad.AutodiffError, match="allow_singular"):
-        ad.grad(multivariate_normal_singular, grad_position=1)(np.ones(3), SPD3)
+def test_multivariate_normal_allow_singular_with_a_full_rank_cov():
+    # allow_singular only matters for a singular cov (tests/test_mvn_singular.py): here the gradients
+    # are those of allow_singular=False
+    def plain(x, cov):
+        return multivariate_normal.logpdf(x, np.zeros(3), cov)
+
+    for position in (0, 1):
+        np.testing.assert_allclose(ad.grad(multivariate_normal_singular, grad_position=position)(np.ones(3), SPD3),
+                                   ad.grad(plain, grad_position=position)(np.ones(3), SPD3), rtol=1e-10, atol=1e-12)

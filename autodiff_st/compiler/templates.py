@@ -56,7 +56,10 @@ def template_of(rule_fn):
             source = textwrap.dedent(inspect.getsource(rule_fn))
             node = gast.parse(source).body[0]
             node.decorator_list = []
-            ok = isinstance(node, gast.FunctionDef) and isinstance(node.body[-1], gast.Return)
+            # A rule is inlined only when its one return is its last statement: inlined, an earlier
+            # return would return from the generated function. Other rules are called.
+            ok = (isinstance(node, gast.FunctionDef) and isinstance(node.body[-1], gast.Return)
+                  and sum(isinstance(n, gast.Return) for n in gast.walk(node)) == 1)
             _TEMPLATES[rule_fn] = node if ok else None
         except (OSError, TypeError, SyntaxError):
             _TEMPLATES[rule_fn] = None

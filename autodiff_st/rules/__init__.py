@@ -14,7 +14,7 @@ from ..core.registry import (ATTRIBUTES, METHODS, NONDIFF_ATTRIBUTES, NONDIFF_ME
                              nondifferentiable, vjp_rule)
 
 # The families register in this order, the order their rules were written in.
-from . import operators, elementwise, reductions, linalg, shape  # noqa: F401
+from . import operators, elementwise, reductions, linalg, linalg_eig, shape  # noqa: F401
 from . import math_builtins, adjoint_helpers, indexing, creation, batching  # noqa: F401
 from . import numpy_signal, ufunc_methods, trees, autograd_gaps, callables, containers  # noqa: F401
 

@@ -4,8 +4,11 @@ Complex numbers follow JAX's convention. A rule's cotangent is the transpose of 
 pairing <a, b> = Re(sum(a * b)), without a conjugate. So a holomorphic function's rule is the same as
 for real numbers, ``g * f'(z)`` (the rule of np.sin serves complex inputs too), and for a real-valued
 function of z = x + iy the gradient is df/dx - i df/dy: the conjugate of the gradient written as a
-complex number. The cotangent of a real input is real (``real_like`` keeps the real part). Every rule
-here is also correct for real inputs, which are what grad and vjp take for now.
+complex number. The cotangent of a real input is real (``real_like`` keeps the real part). A cotangent
+of a real intermediate value may carry an imaginary part (after ``1j * y``) that only that projection
+removes, so the rules of functions with a real result of a complex argument (Re, Im, abs, angle) read
+the real part of their cotangent. Every rule here is also correct for real inputs, which are what grad
+and vjp take for now.
 """
 
 import builtins
@@ -186,8 +189,10 @@ def float_power(g, ans, x1, x2):
 @vjp_rule(np.abs, np.absolute, builtins.abs)
 def absolute(g, ans, x):
     # d|x| = sign(x) dx for real x, and d|z| = Re(conj(z) dz) / |z| for complex z, whose cotangent is
-    # g conj(z) / |z|. Both are g conj(x) / |x|, taken as 0 at x = 0.
-    return g * np.conj(x) / np.where(ans == 0, 1, ans)
+    # g conj(z) / |z|. Both are g conj(x) / |x|, taken as 0 at x = 0. |z| is real, so only the real part
+    # of its cotangent counts (a cotangent of a real value may carry an imaginary part that the final
+    # projection onto the real input removes; here it would be multiplied into the real part).
+    return (np.real(g) if np.iscomplexobj(x) else g) * np.conj(x) / np.where(ans == 0, 1, ans)
 
 
 @vjp_rule(np.fabs)
@@ -266,14 +271,16 @@ def nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
 
 @vjp_rule(np.real)
 def real(g, ans, val):
-    # Re is linear; its transpose embeds g as a complex number with imaginary part 0.
-    return g
+    # Re is linear; its transpose embeds g, the cotangent of a real value (so its real part), as a complex
+    # number with imaginary part 0.
+    return np.real(g)
 
 
 @vjp_rule(np.imag)
 def imag(g, ans, val):
-    # Im z = Re(-1j z), so the cotangent is -1j g; for real val, whose Im is 0, it is 0.
-    return real_like(-1j * g, val)
+    # Im z = Re(-1j z), so the cotangent is -1j Re(g) (Im z is real: only the real part of its cotangent
+    # counts); for real val, whose Im is 0, it is 0.
+    return real_like(-1j * np.real(g), val)
 
 
 @vjp_rule(np.conjugate)
@@ -286,7 +293,7 @@ def angle(g, ans, z, deg=False):
     # angle(z) = Im(log z), so d angle = Re(-1j dz / z), whose cotangent is -1j g / z. For real z the
     # angle is 0 or pi, a step: real_like keeps the real part, 0 (the division is guarded for z = 0).
     # With deg=True the angle is in degrees, 180 / pi times as large.
-    return real_like(-1j * g / np.where(z == 0, 1, z), z) * (180 / np.pi) ** deg
+    return real_like(-1j * np.real(g) / np.where(z == 0, 1, z), z) * (180 / np.pi) ** deg
 
 
 # -- forward rules ---------------------------------------------------------------------------------------

@@ -30,8 +30,9 @@ as are those of logcdf and logsf where they are -inf.
 import numpy as np
 from scipy import special, stats
 
-from ..runtime import require, symmetric_from_triangle, symmetric_from_triangle_transpose, unbroadcast
-from ..core.registry import vjp_rule, diagonal, jvp_rule
+from ..runtime import (nan_unless_full_rank, psd_inverse, require, symmetric_from_triangle, symmetric_from_triangle_transpose,
+                       unbroadcast)
+from ..core.registry import vjp_rule, diagonal, jvp_rule, linear
 
 
 # -- scipy.stats.norm ----------------------------------------------------------------------------------------
@@ -392,57 +393,64 @@ def dirichlet_pdf_jvp_alpha(t, ans, x, alpha):
 #
 # logpdf = -(x - mean)^T C^-1 (x - mean) / 2 - log det C / 2 - d log(2 pi) / 2, for x of shape (..., d).
 # scipy reads only the lower triangle of cov (it calls eigh with lower=True): C is the symmetric matrix
-# that triangle stands for, and cov's gradient lies in its lower triangle. Refused when differentiated:
-# a cov that is not a (d, d) matrix (a scalar or a diagonal), allow_singular=True (a pseudo-inverse and
-# pseudo-determinant), and 1-D x read as samples of a 1-D distribution.
+# that triangle stands for, and cov's gradient lies in its lower triangle. With allow_singular=True, C^-1
+# is scipy's pseudo-inverse (runtime/psd.py): the derivatives in x and mean are those along the support,
+# and off the support (density 0, log density -inf in a whole neighbourhood) they are 0; the gradient of
+# a singular cov, which has no derivative, is nan (runtime/psd.py). Refused when differentiated: a cov that is not a (d, d)
+# matrix (a scalar or a diagonal), and 1-D x read as samples of a 1-D distribution.
 
-_MVN_CASES = ("the derivative of scipy.stats.multivariate_normal is implemented for a (d, d) cov, x with d on its "
-              "last axis, and allow_singular=False.")
+_MVN_CASES = ("the derivative of scipy.stats.multivariate_normal is implemented for a (d, d) cov and x with d on "
+              "its last axis.")
 
 
 @vjp_rule(stats.multivariate_normal.logpdf, diff=("x", "mean", "cov"))
 def multivariate_normal_logpdf(g, ans, x, mean=None, cov=1, allow_singular=False):
-    require(np.ndim(cov) == 2 and np.ndim(x) >= 1 and np.shape(x)[-1] == np.shape(cov)[-1] and not allow_singular,
-            _MVN_CASES)
-    inverse = np.linalg.inv(symmetric_from_triangle(cov))
+    require(np.ndim(cov) == 2 and np.ndim(x) >= 1 and np.shape(x)[-1] == np.shape(cov)[-1], _MVN_CASES)
+    inverse = psd_inverse(cov) if allow_singular else np.linalg.inv(symmetric_from_triangle(cov))
     s = (x if mean is None else x - mean) @ inverse  # C^-1 (x - mean), for each sample
-    g_x = np.expand_dims(np.reshape(g, np.shape(x)[:-1]), -1) * s
-    flat = np.reshape(s, (-1, np.shape(cov)[-1]))
-    weighted = np.reshape(g_x, np.shape(flat))
-    return (-g_x, unbroadcast(g_x, mean),
-            symmetric_from_triangle_transpose((weighted.T @ flat - np.sum(g) * inverse) / 2))
-
-
-@vjp_rule(stats.multivariate_normal.pdf, diff=("x", "mean", "cov"))
-def multivariate_normal_pdf(g, ans, x, mean=None, cov=1, allow_singular=False):
-    require(np.ndim(cov) == 2 and np.ndim(x) >= 1 and np.shape(x)[-1] == np.shape(cov)[-1] and not allow_singular,
-            _MVN_CASES)
-    inverse = np.linalg.inv(symmetric_from_triangle(cov))
-    s = (x if mean is None else x - mean) @ inverse
-    w = g * ans  # pdf = exp(logpdf)
+    w = np.where(np.isfinite(ans), g, 0) if allow_singular else g  # off the support: a constant -inf
     g_x = np.expand_dims(np.reshape(w, np.shape(x)[:-1]), -1) * s
     flat = np.reshape(s, (-1, np.shape(cov)[-1]))
     weighted = np.reshape(g_x, np.shape(flat))
     return (-g_x, unbroadcast(g_x, mean),
-            symmetric_from_triangle_transpose((weighted.T @ flat - np.sum(w) * inverse) / 2))
+            symmetric_from_triangle_transpose(
+                (weighted.T @ flat - np.sum(w) * (nan_unless_full_rank(inverse, cov) if allow_singular else inverse)) / 2))
+
+
+@vjp_rule(stats.multivariate_normal.pdf, diff=("x", "mean", "cov"))
+def multivariate_normal_pdf(g, ans, x, mean=None, cov=1, allow_singular=False):
+    require(np.ndim(cov) == 2 and np.ndim(x) >= 1 and np.shape(x)[-1] == np.shape(cov)[-1], _MVN_CASES)
+    inverse = psd_inverse(cov) if allow_singular else np.linalg.inv(symmetric_from_triangle(cov))
+    s = (x if mean is None else x - mean) @ inverse
+    w = g * ans  # pdf = exp(logpdf); 0 off the support
+    g_x = np.expand_dims(np.reshape(w, np.shape(x)[:-1]), -1) * s
+    flat = np.reshape(s, (-1, np.shape(cov)[-1]))
+    weighted = np.reshape(g_x, np.shape(flat))
+    return (-g_x, unbroadcast(g_x, mean),
+            symmetric_from_triangle_transpose(
+                (weighted.T @ flat - np.sum(w) * (nan_unless_full_rank(inverse, cov) if allow_singular else inverse)) / 2))
 
 
 @jvp_rule(stats.multivariate_normal.logpdf, wrt="x")
 def multivariate_normal_logpdf_jvp_x(t, ans, x, mean=None, cov=1, allow_singular=False):
-    s = (x if mean is None else x - mean) @ np.linalg.inv(symmetric_from_triangle(cov))
-    return np.reshape(-np.sum(s * t, axis=-1), np.shape(ans))
+    inverse = psd_inverse(cov) if allow_singular else np.linalg.inv(symmetric_from_triangle(cov))
+    s = (x if mean is None else x - mean) @ inverse
+    d = np.reshape(-np.sum(s * t, axis=-1), np.shape(ans))
+    return np.where(np.isfinite(ans), d, 0) if allow_singular else d
 
 
 @jvp_rule(stats.multivariate_normal.logpdf, wrt="mean")
 def multivariate_normal_logpdf_jvp_mean(t, ans, x, mean=None, cov=1, allow_singular=False):
-    s = (x if mean is None else x - mean) @ np.linalg.inv(symmetric_from_triangle(cov))
-    return np.reshape(np.sum(s * t, axis=-1), np.shape(ans))
+    inverse = psd_inverse(cov) if allow_singular else np.linalg.inv(symmetric_from_triangle(cov))
+    s = (x if mean is None else x - mean) @ inverse
+    d = np.reshape(np.sum(s * t, axis=-1), np.shape(ans))
+    return np.where(np.isfinite(ans), d, 0) if allow_singular else d
 
 
 @jvp_rule(stats.multivariate_normal.logpdf, wrt="cov")
 def multivariate_normal_logpdf_jvp_cov(t, ans, x, mean=None, cov=1, allow_singular=False):
     # d logpdf = s^T dC s / 2 - tr(C^-1 dC) / 2, with dC the symmetric matrix t's lower triangle stands for.
-    inverse = np.linalg.inv(symmetric_from_triangle(cov))
+    inverse = nan_unless_full_rank(psd_inverse(cov), cov) if allow_singular else np.linalg.inv(symmetric_from_triangle(cov))
     s = (x if mean is None else x - mean) @ inverse
     d_cov = symmetric_from_triangle(t)
     return np.reshape((np.sum((s @ d_cov) * s, axis=-1) - np.sum(inverse * d_cov)) / 2, np.shape(ans))
@@ -450,22 +458,46 @@ def multivariate_normal_logpdf_jvp_cov(t, ans, x, mean=None, cov=1, allow_singul
 
 @jvp_rule(stats.multivariate_normal.pdf, wrt="x")
 def multivariate_normal_pdf_jvp_x(t, ans, x, mean=None, cov=1, allow_singular=False):
-    s = (x if mean is None else x - mean) @ np.linalg.inv(symmetric_from_triangle(cov))
+    inverse = psd_inverse(cov) if allow_singular else np.linalg.inv(symmetric_from_triangle(cov))
+    s = (x if mean is None else x - mean) @ inverse
     return ans * np.reshape(-np.sum(s * t, axis=-1), np.shape(ans))
 
 
 @jvp_rule(stats.multivariate_normal.pdf, wrt="mean")
 def multivariate_normal_pdf_jvp_mean(t, ans, x, mean=None, cov=1, allow_singular=False):
-    s = (x if mean is None else x - mean) @ np.linalg.inv(symmetric_from_triangle(cov))
+    inverse = psd_inverse(cov) if allow_singular else np.linalg.inv(symmetric_from_triangle(cov))
+    s = (x if mean is None else x - mean) @ inverse
     return ans * np.reshape(np.sum(s * t, axis=-1), np.shape(ans))
 
 
 @jvp_rule(stats.multivariate_normal.pdf, wrt="cov")
 def multivariate_normal_pdf_jvp_cov(t, ans, x, mean=None, cov=1, allow_singular=False):
-    inverse = np.linalg.inv(symmetric_from_triangle(cov))
+    inverse = nan_unless_full_rank(psd_inverse(cov), cov) if allow_singular else np.linalg.inv(symmetric_from_triangle(cov))
     s = (x if mean is None else x - mean) @ inverse
     d_cov = symmetric_from_triangle(t)
     return ans * np.reshape((np.sum((s @ d_cov) * s, axis=-1) - np.sum(inverse * d_cov)) / 2, np.shape(ans))
+
+
+# The pseudo-inverse's own derivative, where it is the inverse (full rank): d C^-1 = -C^-1 dC C^-1; for a
+# singular cov, nan, unless the tangent (or cotangent) is zero, as when only x and mean are differentiated
+# again.
+
+@vjp_rule(psd_inverse, diff=("cov",))
+def psd_inverse_rule(g, ans, cov):
+    return symmetric_from_triangle_transpose(nan_unless_full_rank(-(ans.T @ g @ ans.T), cov, g))
+
+
+@jvp_rule(psd_inverse)
+def psd_inverse_jvp(t, ans, cov):
+    return nan_unless_full_rank(-(ans @ symmetric_from_triangle(t) @ ans), cov, t)
+
+
+@vjp_rule(nan_unless_full_rank, diff=("p",), nograd=("cov", "direction"))
+def nan_unless_full_rank_rule(g, ans, p, cov, direction=None):
+    return nan_unless_full_rank(g, cov, direction)
+
+
+linear(nan_unless_full_rank)
 
 
 # -- forward rules: the univariate functions are elementwise ---------------------------------------------------

@@ -31,6 +31,7 @@ from .linalg import *  # noqa: F401,F403
 from .namespaces import *  # noqa: F401,F403
 from .norms import *  # noqa: F401,F403
 from .numeric import *  # noqa: F401,F403
+from .psd import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .rule_checks import *  # noqa: F401,F403
 from .shapes import *  # noqa: F401,F403

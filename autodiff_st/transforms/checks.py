@@ -199,6 +199,8 @@ def match_input(g, x):
         return type(x)(items) if type(x) in (tuple, list) else tuple(items)
     if isinstance(x, dict):
         return {k: match_input(g[k], v) for k, v in x.items()}
+    if isinstance(g, (complex, np.complexfloating, np.ndarray)) and np.iscomplexobj(g) and not np.iscomplexobj(x):
+        g = np.real(g)  # the cotangent of a real input is the real part (see rules/elementwise.py)
     if isinstance(x, float):
         return float(g)
     if isinstance(x, np.ndarray):
