@@ -152,3 +152,22 @@ def test_a_forward_rule_that_returns_early():
     assert value == pytest.approx(6 * np.sin(0.5), rel=1e-12)
     assert tangent == pytest.approx(6 * np.cos(0.5), rel=1e-12)
     check_grads(f, (np.array([0.5, -1.0]),), order=1)
+
+
+def test_a_reverse_rule_that_returns_early():
+    def cubed(x):
+        return x ** 3
+
+    @ad.register_vjp(cubed)
+    def cubed_vjp(g, ans, x):
+        if np.ndim(x) == 0:
+            return g * 3.0 * x ** 2
+        return g * 3.0 * x * x
+
+    def f(x):
+        return np.sum(cubed(x) * 2.0)
+
+    x = np.array([0.5, -1.5, 2.0])
+    np.testing.assert_allclose(ad.grad(f)(x), 6.0 * x ** 2, rtol=1e-12)
+    assert ad.grad(f)(0.5) == pytest.approx(1.5, rel=1e-12)
+    check_grads(f, (x,), order=2, modes=("rev",))
