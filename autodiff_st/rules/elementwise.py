@@ -192,7 +192,7 @@ def absolute(g, ans, x):
     # g conj(z) / |z|. Both are g conj(x) / |x|, taken as 0 at x = 0. |z| is real, so only the real part
     # of its cotangent counts (a cotangent of a real value may carry an imaginary part that the final
     # projection onto the real input removes; here it would be multiplied into the real part).
-    return (np.real(g) if np.iscomplexobj(x) else g) * np.conj(x) / np.where(ans == 0, 1, ans)
+    return np.real(g) * np.conj(x) / np.where(ans == 0, 1, ans)
 
 
 @vjp_rule(np.fabs)
