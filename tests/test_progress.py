@@ -140,3 +140,11 @@ def test_progress_survives_decorating_a_method(immediate, capsys):
     if progress.tqdm is not None:
         assert "5/5" in capsys.readouterr().err
     np.testing.assert_allclose(jac, np.diag(2.0 / np.cosh(X) ** 2), rtol=1e-10)
+
+
+def test_the_repr_shows_progress_when_it_is_on():
+    def f(x):
+        return np.tanh(x)
+
+    assert "progress=True" in repr(ad.jacrev(f, progress=True))
+    assert "progress=" not in repr(ad.jacrev(f))

@@ -15,7 +15,8 @@ try:  # optional: colours in notebooks
 except ImportError:
     highlight = None
 
-_OPTIONS = ("positions", "has_aux", "return_value", "chunk_size", "in_axes", "out_axes", "weights")
+_OPTIONS = ("positions", "has_aux", "return_value", "chunk_size", "in_axes", "out_axes", "weights", "progress")
+_SHOWN_WHEN_SET = ("progress",)  # options shown only when they are on
 
 
 class Source(str):
@@ -39,7 +40,8 @@ def describe(transform):
     else:
         name = getattr(fn, "__qualname__", None) or repr(fn)
     options = ", ".join(f"{o}={getattr(transform, o)!r}" for o in _OPTIONS
-                        if o in vars(transform) and getattr(transform, o) is not None)
+                        if o in vars(transform) and getattr(transform, o) is not None
+                        and (o not in _SHOWN_WHEN_SET or getattr(transform, o)))
     kind = type(transform).__name__
     return f"autodiff_st {kind} of {name}" + (f" ({options})" if options else "")
 
