@@ -98,6 +98,8 @@ class _Rewrite(gast.NodeTransformer):
     def visit_Call(self, node):
         self.generic_visit(node)
         func = node.func
+        if isinstance(func, gast.Name) and func.id == "super" and not node.args:
+            return node  # zero-argument super() reads the method's __class__ cell: called as written
         if isinstance(func, gast.Attribute) and not self._is_static(func.value):
             return self._helper_call("method", [func.value, gast.Constant(value=func.attr, kind=None)] + node.args,
                                      node.keywords, node)
