@@ -200,7 +200,7 @@ def late_binding(x):
     (m.passes_a_closure_of_a_differentiated_value, "return apply_to_each(scaled, [x, x])[0]",
      UnsupportedSyntaxError),
     (late_binding, "return first + m.apply_to_each(reads_w, [x, x])[0]", UnsupportedSyntaxError),
-    (m.class_inside, "class Local:", UnsupportedSyntaxError),
+    (m.class_inside, "return np.sum(Local(2.0).a * x)", UnsupportedSyntaxError),  # an instance made inside an expression
 ], ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
 @pytest.mark.parametrize("transform", [ad.grad, ad.jacfwd, ad.hessian])
 def test_still_refused_with_the_line(fn, needle, error, transform):
