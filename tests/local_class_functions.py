@@ -254,3 +254,52 @@ def mutating_call_in_an_expression(w, x):
 
     a = Acc()
     return np.sum(a.add(w) * x)
+
+
+def writes_a_frozen_dataclass(w, x):
+    @dataclasses.dataclass(frozen=True)
+    class Point:
+        a: np.ndarray
+
+        def move(self, v):
+            self.a = self.a + v
+
+    p = Point(w)
+    p.move(x)
+    return np.sum(p.a)
+
+
+def frozen_dataclass(w, x):
+    @dataclasses.dataclass(frozen=True)
+    class Point:
+        a: np.ndarray
+        b: float = 2.0
+
+        def norm2(self):
+            return np.sum(self.a ** 2) * self.b
+
+    p = Point(w * x)
+    return p.norm2() + np.sum(p.a)
+
+
+def made_inside_expressions(w, x):
+    class Affine:
+        def __init__(self, a):
+            self.a = a
+
+        def __call__(self, v):
+            return np.sin(self.a * v)
+
+    class Scale:
+        def __call__(self, v):
+            return 2.0 * v * w
+
+    return np.sum(Affine(w)(x) ** 2) + np.sum(Scale()(x)) + np.sum(Affine(x).a * w)
+
+
+def made_under_a_condition(w, x):
+    class Scale:
+        def __call__(self, v):
+            return 2.0 * v * w
+
+    return np.sum(Scale()(x) if np.sum(x) > 0 else x)

@@ -18,7 +18,8 @@ X = np.array([0.3, -0.5, 0.8])
 
 DIFFERENTIATED = [m.closure_layer, m.local_dataclass, m.rollout_of, m.with_property, m.holds_an_array,
                   m.inherits_a_module_class, m.inherits_a_local_class, m.class_in_a_loop,
-                  m.calls_a_helper_with_a_class, m.state_between_calls]
+                  m.calls_a_helper_with_a_class, m.state_between_calls, m.frozen_dataclass,
+                  m.made_inside_expressions]
 
 
 @pytest.mark.parametrize("fn", DIFFERENTIATED, ids=lambda f: f.__name__)
@@ -83,6 +84,8 @@ def test_the_lowered_code_quotes_the_users_lines():
     (m.instance_aliased, "c = b"),
     (m.recursive_method, "def depth(self, v, n):"),
     (m.mutating_call_in_an_expression, "return np.sum(a.add(w) * x)"),
+    (m.writes_a_frozen_dataclass, "self.a = self.a + v"),
+    (m.made_under_a_condition, "return np.sum(Scale()(x) if np.sum(x) > 0 else x)"),
 ], ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
 @pytest.mark.parametrize("transform", [ad.grad, ad.jacfwd, ad.hessian], ids=["grad", "jacfwd", "hessian"])
 def test_refused_with_the_line(fn, needle, transform):
@@ -92,5 +95,5 @@ def test_refused_with_the_line(fn, needle, transform):
 def test_the_refused_functions_run_in_python():
     # the refusals are about what the compiler can follow, not errors of the programs
     for fn in (m.with_a_metaclass, m.class_level_state, m.class_level_list, m.instance_escapes,
-               m.instance_aliased, m.recursive_method, m.mutating_call_in_an_expression):
+               m.instance_aliased, m.recursive_method, m.mutating_call_in_an_expression, m.made_under_a_condition):
         assert np.isfinite(fn(W, X))

@@ -62,14 +62,14 @@ class Scope(gast.NodeTransformer):
         self.mutates = False
         self.callees = []  # (key, def) nested in a method for the methods it calls
         self.class_receiver = None
-        self.current = None
+        self.initializing = False  # the __init__ written for a dataclass: it may set a frozen one's fields
 
     # -- statements ----------------------------------------------------------------------------------
 
     def block(self, body):
         out = []
         for stmt in body:
-            made = self.statement(stmt)
+            made = self.hoisted(stmt) + self.statement(stmt)
             for new in made:
                 if new is not stmt:
                     set_origin(new, origin_of(stmt))
@@ -81,7 +81,6 @@ class Scope(gast.NodeTransformer):
         return out
 
     def statement(self, stmt):
-        self.current = stmt
         classes = self.lowering.classes
         if isinstance(stmt, gast.ClassDef):
             if self.method is not None:
@@ -154,6 +153,44 @@ class Scope(gast.NodeTransformer):
             return [stmt]
         return [self.visit(stmt)]
 
+    def hoisted(self, stmt):
+        """``Affine()(x)``: an instance made inside an expression is made on a line of its own just before
+        the statement, under a name of its own (the statement's other calls cannot see it: an instance is
+        followed through its one name). Not under a condition, `and`/`or`, a comprehension or a lambda,
+        whose parts may not run."""
+        if not isinstance(stmt, (gast.Assign, gast.AugAssign, gast.Expr, gast.Return)) or stmt.value is None:
+            return []
+        classes = self.lowering.classes
+        found = []
+
+        def visit(node, top):
+            if isinstance(node, (gast.IfExp, gast.BoolOp, gast.Lambda, gast.ListComp, gast.DictComp,
+                                 gast.GeneratorExp, gast.SetComp)):
+                return
+            for field, child in gast.iter_fields(node):
+                children = child if isinstance(child, list) else [child]
+                for i, c in enumerate(children):
+                    if isinstance(c, gast.AST):
+                        visit(c, False)
+                        if isinstance(c, gast.Call) and isinstance(c.func, gast.Name) and c.func.id in classes \
+                                and not (top and isinstance(stmt, gast.Assign) and field == "value"):
+                            name = self.lowering.fresh(f"{c.func.id.lower()}_instance")
+                            found.append((name, c))
+                            replacement = name_node(name)
+                            if isinstance(child, list):
+                                child[i] = replacement
+                            else:
+                                setattr(node, field, replacement)
+
+        visit(stmt, True)
+        out = []
+        for name, call in found:
+            made = self.construct(name, classes[call.func.id], call)
+            for new in made:
+                set_origin(new, origin_of(stmt))
+            out.extend(made)
+        return out
+
     def class_statement(self, cls):
         """The class attributes, computed where the class statement runs; the methods follow
         (local_classes.py adds them once the body is lowered)."""
@@ -221,7 +258,7 @@ class Scope(gast.NodeTransformer):
     def store(self, target):
         name = target.value.id
         cls = self.lowering.classes[self.types[name]]
-        if cls.frozen and not (self.method is not None and self.method[0] is cls and self.method[2] == name):
+        if cls.frozen and not (self.initializing and self.method[2] == name):
             refuse(f"a write to `{name}.{target.attr}`: `{cls.name}` is a frozen dataclass", target,
                    "Make a new instance instead.")
         owner, found = self.lowering.find(cls, target.attr)

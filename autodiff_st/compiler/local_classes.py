@@ -52,6 +52,7 @@ class _Method:
     kind: str  # "method", "property", "static", "class"
     first: int  # the file line of node.lineno == 1 (its parse's first line)
     filename: str
+    synthesized: bool = False  # the __init__ written for a dataclass
 
 
 @dataclasses.dataclass
@@ -223,7 +224,7 @@ class _Lowering:
                 n.lineno = cls.node.lineno
         for f in fields:
             self.written.add(f.target.id)
-        return _Method(node, "method", self.first, self.parsed.filename)
+        return _Method(node, "method", self.first, self.parsed.filename, synthesized=True)
 
     def instance_names(self, node):
         """Names bound to instances: ``name = Cls(...)``; every binding of such a name must be one of
@@ -345,6 +346,7 @@ class _Lowering:
                        (cls, owner, receiver, method.kind, stack + (key,)))
         if method.kind == "class":
             scope.class_receiver = receiver
+        scope.initializing = method.synthesized
         node.body = scope.block([s for s in node.body if not (isinstance(s, gast.Expr)
                                                               and isinstance(s.value, gast.Constant))])
         mutates = scope.mutates
