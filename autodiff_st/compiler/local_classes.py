@@ -402,6 +402,9 @@ def _splice(body, demanded):
         for handler in getattr(stmt, "handlers", ()):
             _splice(handler.body, demanded)
         out.append(stmt)
+    if not out and body:  # a block that held only a class whose methods nothing calls
+        out.append(gast.Pass())
+        out[0].origin = origin_of(body[0])
     body[:] = out
 
 
