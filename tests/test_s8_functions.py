@@ -200,7 +200,6 @@ def late_binding(x):
     (m.passes_a_closure_of_a_differentiated_value, "return apply_to_each(scaled, [x, x])[0]",
      UnsupportedSyntaxError),
     (late_binding, "return first + m.apply_to_each(reads_w, [x, x])[0]", UnsupportedSyntaxError),
-    (m.class_inside, "class Local:", UnsupportedSyntaxError),
 ], ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
 @pytest.mark.parametrize("transform", [ad.grad, ad.jacfwd, ad.hessian])
 def test_still_refused_with_the_line(fn, needle, error, transform):
@@ -209,6 +208,10 @@ def test_still_refused_with_the_line(fn, needle, error, transform):
     refusal = info.value
     lineno, text = line_of(fn, needle)
     assert f"line {lineno}" in str(refusal) and text in str(refusal), str(refusal)
+
+
+def test_a_class_defined_inside_is_differentiated():  # refused before; tests/test_local_classes.py
+    np.testing.assert_allclose(ad.grad(m.class_inside)(c.X3), 2.0 * np.ones(3))
 
 
 def test_a_library_callable_object_stays_a_missing_rule_at_the_users_line():

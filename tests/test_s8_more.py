@@ -110,7 +110,7 @@ def test_odeint_rhs_reading_a_differentiated_value_is_refused():
     assert "pass the value it reads as an argument" in str(error)
 
 
-# -- a class defined inside the differentiated function: refused, naming the class and what to write ----------
+# -- a class defined inside the differentiated function: differentiated (tests/test_local_classes.py) ----------
 
 def local_namespace(x):
     class Physics:
@@ -120,11 +120,9 @@ def local_namespace(x):
     return Physics.energy(x)
 
 
-def test_local_class_is_refused_by_name():
-    error = assert_refused(ad.grad, local_namespace, (V0,), "class Physics", error=UnsupportedSyntaxError)
-    message = str(error)
-    assert "class `Physics`" in message and "Define `Physics` at module level" in message
-    assert "nested functions" in message
+def test_local_class_used_as_a_namespace_is_differentiated():
+    np.testing.assert_allclose(ad.grad(local_namespace)(V0), 2.0 * V0)
+    ad.testing.check_grads(local_namespace, (V0,), order=2)
 
 
 def mixed_rhs(y, t, k, n, mode):

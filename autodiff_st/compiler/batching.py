@@ -36,6 +36,7 @@ from ..runtime import batched as batching_runtime
 from ..runtime.batched import Batched, NeedsLoop, batch_size, loop_call, report, slice_of
 from ..runtime.loader import compile_module, inner_code_objects, make_function, origin_at
 from .ir import load, store
+from .local_classes import lower_local_classes
 from .emit import Comments, function_def, module_source
 from .naming import Namer, identifiers_in
 from .parsing import parse_function
@@ -98,6 +99,8 @@ class _Rewrite(gast.NodeTransformer):
     def visit_Call(self, node):
         self.generic_visit(node)
         func = node.func
+        if isinstance(func, gast.Name) and func.id == "super" and not node.args:
+            return node  # zero-argument super() reads the method's __class__ cell: called as written
         if isinstance(func, gast.Attribute) and not self._is_static(func.value):
             return self._helper_call("method", [func.value, gast.Constant(value=func.attr, kind=None)] + node.args,
                                      node.keywords, node)
@@ -227,6 +230,7 @@ def compiled_batched(fn):
 
 def _build(fn):
     parsed = parse_function(fn)
+    lower_local_classes(parsed)  # classes defined inside: nested functions and dicts (local_classes.py)
     node = parsed.node
     namer = Namer(identifiers_in(node) | set(fn.__code__.co_freevars))
     helper = namer.fresh("batching")

@@ -336,7 +336,10 @@ class FunctionLowering:
         filename = self.parsed.filename
         lines, first = inspect.getsourcelines(self.parsed.fn.__code__)
         shift = len(lines[0]) - len(lines[0].lstrip())
-        if is_def:
+        if is_def and getattr(node, "source_lines", None) is not None:  # a lowered method (local_classes.py)
+            body, indent = node.source_lines
+            lifted_name = name
+        elif is_def:
             body, indent = body_lines(filename, node, first, shift)
             lifted_name = name
         else:

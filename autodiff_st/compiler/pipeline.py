@@ -24,6 +24,7 @@ from .inplace_accumulate import accumulate_in_place
 from .ir import load, static_path_root, store, walk_loops, walk_ops, walk_tree
 from .emit import Comments, arguments, function_def, header_lines, module_source, restore_guards, tuple_of
 from .fence import check_function
+from .local_classes import lower_local_classes
 from .normalize import normalize
 from .optimize import delete_dead_values, drop_dead_assignments, live_in, propagate_copies
 from .naming import Namer, identifiers_in
@@ -105,6 +106,7 @@ def build(fn, positions, mode, kinds=None, roots=None):
     """Run the whole pipeline: parse, fence, normalize, reverse, optimize, emit, load."""
     mode, checkpoint = split_mode(mode)  # a loop checkpointing policy rides on the mode (core/checkpoint.py)
     parsed = parse_function(fn)
+    lower_local_classes(parsed)  # a class statement in the body: nested functions and dicts
     check_function(parsed.node)
     namer = Namer(identifiers_in(parsed.node))
     body = normalize(parsed, namer)

@@ -434,6 +434,9 @@ def call(fn, *args, **kwargs):
         return fn(*args, **kwargs)  # list.append and friends move values around: batched ones too
     if isinstance(fn, Cell):
         return call(type(fn).construct, fn, *args, **kwargs)
+    code = getattr(fn, "__code__", None)
+    if code is not None and code.co_filename.startswith("<autodiff_st batched"):
+        return fn(*args, **kwargs)  # a function defined inside batched code (a nested def): batched already
     compiler = hooks.compiler()
     if compiler.has_source(fn):
         return compiler.call_batched(fn, args, kwargs)
