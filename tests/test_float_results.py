@@ -116,6 +116,8 @@ def test_an_index_loop_accumulates_in_place_with_floats():
     np.testing.assert_allclose(grad(x, 0.5), np.cos(x) * 0.5, rtol=1e-15)
     text = body(grad)
     assert "x_bar[i] += " in text and "accumulate_index" not in text and "cos_float(x_i)" in text
+    # the forward loop stays for the tape, without the values only the next s read
+    assert "sin_x_i_times_w" not in text and "sin_float(x_i)" not in text and " s = " not in text
 
 
 def test_a_loop_that_runs_zero_times_returns_an_np_float64():
