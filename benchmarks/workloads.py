@@ -87,6 +87,14 @@ def scalar_loop_grad_hand(x):
     return g
 
 
+def scalar_loop_grad_hand_np(x):
+    # The same adjoint written with numpy's functions on the float, as a numpy user would write it.
+    g = 0.0
+    for i in range(100):
+        g += np.sin(x * i) + x * i * np.cos(x * i)
+    return g
+
+
 def rnn_grad_hand(W, xs):
     # Forward, keeping every h (hs[t] is h after t steps); then backward:
     # a_t = W h_{t-1} + x_t, h_t = tanh(a_t); da = dh (1 - h_t^2), dW += da h_{t-1}^T, dh_{t-1} = W^T da.

@@ -46,6 +46,9 @@ CASES = [
     # np.sin, np.cos, np.sqrt on a proven Python number call these (compiler/specialize.py)
     case(math_builtins.sin_of_number, FLOAT(R())), case(math_builtins.cos_of_number, FLOAT(R())),
     case(math_builtins.sqrt_of_number, FLOAT(POS())),
+    # their Python-float forms, where nothing can tell the float from the np.float64 (compiler/float_results.py)
+    case(math_builtins.sin_float, FLOAT(R())), case(math_builtins.cos_float, FLOAT(R())),
+    case(math_builtins.sqrt_float, FLOAT(POS())), case(math_builtins.number_result, FLOAT(R())),
     case(math.asin, FLOAT(UNIT())), case(math.acos, FLOAT(UNIT())), case(math.atan, FLOAT(R())),
     case(math.atan2, FLOAT(R()), FLOAT(AWAY0())), case(math.atan2, FLOAT(AWAY0()), 2.0),
     case(math.sinh, FLOAT(R())), case(math.cosh, FLOAT(R())),

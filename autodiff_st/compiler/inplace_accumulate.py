@@ -11,7 +11,8 @@ becomes ``x_bar[i] += x_i_bar`` where all of that is proved before the code runs
 - ``x`` is a parameter bound nowhere else, called with an ``np.ndarray`` of dtype float64 (its rank and
   dtype are part of the cache key: compiler/kinds.py), indexed with as many ``int`` names as it has axes;
 - the value is a real number: a name of number kind, or a name the backward pass binds only to constants,
-  numbers and arithmetic on those (``+ - * /``, never ``**``, which can make a complex number).
+  numbers, arithmetic on those (``+ - * /``, never ``**``, which can make a complex number) and the number
+  rules of rules/math_builtins.py on them (``cos_of_number(x_i)``).
 
 The value is then a float64 added to one float64 element, exactly what ``accumulate_index`` does in place
 on that path; the call, its checks and the ``np.index_exp`` tuple are gone from each iteration.
@@ -31,7 +32,8 @@ def accumulate_in_place(statements, facts, helpers, intake=()):
     cotangent) with each provable accumulation of one element made in place."""
     zeros = helpers.name_for(zeros_like, "zeros_like")
     accumulate = helpers.name_for(accumulate_index, "accumulate_index")
-    numbers = _real_numbers(list(intake) + list(statements), facts)
+    rules = {name for name, obj in helpers.bound.items() if getattr(obj, "on_numbers", False)}
+    numbers = _real_numbers(list(intake) + list(statements), facts, rules)
     return _rewrite(statements, facts, zeros, accumulate, numbers)
 
 
@@ -108,10 +110,11 @@ def _element_add(stmt, acc, x, rank, facts, accumulate, numbers):
     return gast.copy_location(new, stmt)
 
 
-def _real_numbers(statements, facts):
+def _real_numbers(statements, facts, rules=()):
     """The names that hold a real number wherever the backward pass reads them: names of number kind, and
     names every assignment of the backward pass binds to a number (the largest such set: each assignment
-    keeps the property given the others)."""
+    keeps the property given the others). ``rules`` names the number rules (``cos_of_number``,
+    rules/math_builtins.py): np.cos and the like of a real number, a real number."""
     assignments = {}
     plain = set()  # the target nodes of those assignments
     for stmt in statements:
@@ -135,6 +138,9 @@ def _real_numbers(statements, facts):
             return isinstance(node.op, _REAL_OPS) and real(node.left) and real(node.right)
         if isinstance(node, gast.UnaryOp):
             return isinstance(node.op, (gast.USub, gast.UAdd)) and real(node.operand)
+        if isinstance(node, gast.Call):
+            return isinstance(node.func, gast.Name) and node.func.id in rules and len(node.args) == 1 \
+                and not node.keywords and real(node.args[0])
         return False
 
     changed = True

@@ -87,6 +87,8 @@ def drop_dead_assignments(statements, live, only_pure=False):
         if removable and targets and not (targets & live):
             continue
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            if only_pure and isinstance(stmt, (gast.For, gast.While)):
+                stmt.body = _drop_faint(stmt.body, live)
             # A branch or loop may not run, so what it assigns is not certainly replaced; what it reads
             # before assigning it itself is live before it.
             live |= _exposed([stmt])
@@ -212,6 +214,37 @@ def _exposed(statements):
             if isinstance(stmt, (gast.Assign, gast.AugAssign)) and not isinstance(stmt, gast.AugAssign):
                 defined |= {t.id for t in stmt.targets if isinstance(t, gast.Name)}
     return exposed
+
+
+def _drop_faint(body, live):
+    """A kept loop's ``body`` without the pure assignments whose values only feed each other: in the
+    gradient-only code of ``s = s + np.sin(x[i]) * w`` the loop stays for the tape, but ``s`` and the terms
+    added to it are read by nothing but the next ``s``. A name qualifies when nothing after the loop reads
+    it (``live``), only pure assignments at the top of the body bind it, and only those of qualifying names
+    read it."""
+    assigns = [stmt for stmt in body if isinstance(stmt, gast.Assign) and getattr(stmt, "pure", False)
+               and getattr(stmt, "pop_of", None) is None and len(stmt.targets) == 1
+               and isinstance(stmt.targets[0], gast.Name)]
+    if not assigns:
+        return body
+    chosen = {id(stmt) for stmt in assigns}
+    faint = {stmt.targets[0].id for stmt in assigns} - set(live)
+    for stmt in body:  # a name bound any other way is left alone
+        if id(stmt) not in chosen:
+            faint -= _Summary(stmt).stores
+    changed = True
+    while changed and faint:
+        changed = False
+        for stmt in body:
+            reads = _Summary(stmt).reads()
+            if id(stmt) in chosen and stmt.targets[0].id in faint:
+                continue
+            if reads & faint:
+                faint -= reads
+                changed = True
+    if not faint:
+        return body
+    return [stmt for stmt in body if not (id(stmt) in chosen and stmt.targets[0].id in faint)] or [gast.Pass()]
 
 
 def _all_pure(statements):

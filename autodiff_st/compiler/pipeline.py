@@ -20,6 +20,7 @@ from ..runtime.loader import compile_module, inner_code_objects, make_function
 from .analyze import analyze
 from .forward import Tangent
 from .filled_cotangent import fuse_filled_cotangents
+from .float_results import float_results
 from .inplace_accumulate import accumulate_in_place
 from .ir import load, static_path_root, store, walk_loops, walk_ops, walk_tree
 from .emit import Comments, arguments, function_def, header_lines, module_source, restore_guards, tuple_of
@@ -183,6 +184,7 @@ def build(fn, positions, mode, kinds=None, roots=None):
                               f"Map the cotangent of {name}'s result to the gradients of "
                               f"{', '.join(active_params) or 'nothing'}."),
         ]
+        functions = float_results(functions, facts, helpers)
         description = "forward and backward passes"
     else:
         fused_name = namer.fresh(f"{name}_grad" if mode == "grad_only" else f"{name}_value_and_grad")
@@ -215,7 +217,7 @@ def build(fn, positions, mode, kinds=None, roots=None):
         else:
             doc = f"Return {name}'s value and the gradients of {what} with respect to {wrt or 'nothing but Parameters'}."
             description = "value and gradient in one pass"
-        functions = [function_def(fused_name, user_args, body, doc)]
+        functions = float_results([function_def(fused_name, user_args, body, doc)], facts, helpers)
     return _finish(fn, parsed, ops, user_locals, namer, helpers, functions, comments, description, active_params,
                    mode, params, roots, tuple(reverse.weight_guards))
 
@@ -263,7 +265,8 @@ def _tangent_functions(parsed, body, active_params, namer, helpers, scalar_param
     name = parsed.name
     doc = (f"Run {name} and push the tangents of {', '.join(active_params)} through it: "
            "return its value and the value's tangent.")
-    return [function_def(namer.fresh(f"{name}_jvp"), user_args, body, doc)], "forward mode (tangents)"
+    function = function_def(namer.fresh(f"{name}_jvp"), user_args, body, doc)
+    return float_results([function], tangent.facts, helpers), "forward mode (tangents)"
 
 
 def _loads(statements):

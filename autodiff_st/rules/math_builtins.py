@@ -58,7 +58,55 @@ def sqrt_of_number(x):
 
 
 NUMBER_FORMS = {np.sin: sin_of_number, np.cos: cos_of_number, np.sqrt: sqrt_of_number}
-for _form in NUMBER_FORMS.values():
+
+
+# -- the same, as Python floats ------------------------------------------------------------------------
+# Where the compiler proves that the np.float64 of a call above is only ever added, subtracted, multiplied
+# or compared with numbers, passed to other number rules, or returned (compiler/float_results.py), it calls
+# these instead: math's Python float, the same value, without the conversion and the slower np.float64
+# arithmetic after it. A returned value goes through ``number_result``, so that the caller still sees the
+# np.float64 the plain function returns.
+_sin, _cos, _sqrt = math.sin, math.cos, math.sqrt
+
+
+def sin_float(x):
+    """``np.sin(x)`` for a Python number or np.float64 ``x``, as a Python float where math computes it."""
+    if type(x) is float or type(x) is _float64:
+        try:
+            return _sin(x)
+        except ValueError:  # sin(inf): numpy's nan and warning
+            pass
+    return np.sin(x)
+
+
+def cos_float(x):
+    """``np.cos(x)`` for a Python number or np.float64 ``x``, as a Python float where math computes it."""
+    if type(x) is float or type(x) is _float64:
+        try:
+            return _cos(x)
+        except ValueError:
+            pass
+    return np.cos(x)
+
+
+def sqrt_float(x):
+    """``np.sqrt(x)`` for a Python number or np.float64 ``x``, as a Python float where math computes it."""
+    if type(x) is float or type(x) is _float64:
+        try:
+            return _sqrt(x)
+        except ValueError:  # a negative number: numpy's nan and warning
+            pass
+    return np.sqrt(x)
+
+
+def number_result(x):
+    """A returned value that the generated code kept as a Python float: the np.float64 the plain function
+    returns (anything else unchanged)."""
+    return _float64(x) if type(x) is float else x
+
+
+FLOAT_FORMS = {sin_of_number: sin_float, cos_of_number: cos_float, sqrt_of_number: sqrt_float}
+for _form in list(NUMBER_FORMS.values()) + list(FLOAT_FORMS.values()):
     _form.on_numbers = True  # cheap on numbers: the backward pass may recompute it (liveness.py)
 
 
@@ -77,7 +125,29 @@ def sqrt_on_number(g, ans, x):
     return g / (2 * ans)
 
 
-diagonal(sin_of_number, cos_of_number, sqrt_of_number)
+@vjp_rule(sin_float)
+def sin_float_rule(g, ans, x):
+    return g * cos_of_number(x)
+
+
+@vjp_rule(cos_float)
+def cos_float_rule(g, ans, x):
+    return -g * sin_of_number(x)
+
+
+@vjp_rule(sqrt_float)
+def sqrt_float_rule(g, ans, x):
+    # sqrt_of_number's np.float64, so that dividing by 2 * 0 gives numpy's inf and warning
+    return g / (2 * sqrt_of_number(x))
+
+
+@vjp_rule(number_result)
+def number_result_rule(g, ans, x):
+    return g
+
+
+diagonal(sin_of_number, cos_of_number, sqrt_of_number, sin_float, cos_float, sqrt_float)
+linear(number_result)
 
 
 @vjp_rule(math.sin)
