@@ -36,6 +36,7 @@ from .backend_jacobians import foreign_jacfwd, foreign_jacrev, foreign_position
 from .checks import (FIRST, Function, Positions, as_tuple, check_input, check_positions, decorator, function_name, resolve_positions,
                      resolve_weights, split_aux, target_of)
 from .grad import Grad, WeightsGrad, gradient_function
+from .inner_jacobians import jacfwd_inside, jacrev_inside
 from .jacobian_parts import (as_like, basis, check_jacobian_inputs, is_int, jacobian_dtype, nest, one_hot,
                              output_leaves, where_defined, zero_like_output)
 from .progress import check_progress, track, with_progress
@@ -253,6 +254,10 @@ class JacRev(Transform):
         """A plain jacrev of ``fn`` with this one's chunk_size: how second_order.py differentiates the
         pieces of an inner transform."""
         return JacRev(fn, positions, False, return_value, self.chunk_size, False, False)
+
+    def called_inside(self, args, kwargs):
+        """Called inside a differentiated function: a generated function over the rows (inner_jacobians.py)."""
+        return jacrev_inside(self, args, kwargs)
 
     def pullback_parts(self, args, active):
         """(out, backward(v) -> grads, batched(V) -> grads or None) for the active positions."""
@@ -546,6 +551,10 @@ class JacFwd(Transform):
         """A plain jacfwd of ``fn`` with this one's chunk_size: how second_order.py differentiates the
         pieces of an inner transform."""
         return JacFwd(fn, positions, False, return_value, False, self.chunk_size)
+
+    def called_inside(self, args, kwargs):
+        """Called inside a differentiated function: a generated function over the columns (inner_jacobians.py)."""
+        return jacfwd_inside(self, args, kwargs)
 
     def __call__(self, *args):
         # The fast path, as JacRev's: as many arguments, the same kinds and differentiated shapes as the

@@ -22,6 +22,7 @@ from ..runtime.loader import small_function
 from .checks import (FIRST, Function, Positions, as_tuple, check_positions, decorator, function_name, resolve_positions, split_aux,
                      target_of)
 from .grad import Grad, gradient_function
+from .inner_jacobians import hessian_inside
 from .jacobian_parts import (as_like, check_jacobian_inputs, jacobian_dtype, one_hot, output_leaves, where_defined,
                              zero_like_output)
 from .progress import check_progress, track, with_progress
@@ -186,6 +187,10 @@ class Hessian(Transform):
 
     def rebind(self, fn):
         return Hessian(fn, self.positions, self.has_aux, self.progress)
+
+    def called_inside(self, args, kwargs):
+        """Called inside a differentiated function: a generated function over the columns (inner_jacobians.py)."""
+        return hessian_inside(self, args, kwargs)
 
     def __call__(self, *args):
         fn = self.fn
