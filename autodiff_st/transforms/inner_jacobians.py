@@ -75,15 +75,18 @@ def check_outputs(out, aux=None, leaves=None):
                                 "array: its Jacobian has no rows to differentiate through.")
 
 
-def output_basis(value, k=None):
-    """The cotangents of ``value`` that pick each of its elements in turn (of output ``k`` of a tuple)."""
+def output_basis(out, k=None, aux=False):
+    """The cotangents of ``out`` that pick each element of its differentiated output in turn (of output
+    ``k`` of a tuple); with ``aux``, ``out`` is ``(value, *aux)`` and the auxiliary outputs get zeros."""
+    value = out[0] if aux else out
     leaf = value if k is None else value[k]
     dtype = np.asarray(leaf).dtype
     dtype = dtype if dtype.kind == "f" else np.float64
     rows = []
     for r in range(int(np.size(leaf))):
         e = as_like(one_hot(np.shape(leaf), dtype, r), leaf)
-        rows.append(e if k is None else tuple(e if j == k else zero_like_output(o) for j, o in enumerate(value)))
+        row = e if k is None else tuple(e if j == k else zero_like_output(o) for j, o in enumerate(value))
+        rows.append((row,) + tuple(zero_like_output(a) for a in out[1:]) if aux else row)
     return rows
 
 
@@ -218,8 +221,7 @@ def jacrev_inside(transform, args, kwargs):
     target, prefix, positions = _inner(transform, args, kwargs, transform.allow_int, transform.holomorphic)
     full = prefix + tuple(args)
     kinds = argument_kinds(full)
-    mode = "vjp_aux" if transform.has_aux else "vjp"
-    forward, backward = adjoint_functions(target, positions, mode, kinds)
+    forward, backward = adjoint_functions(target, positions, "vjp", kinds)
     aux, leaves = _structure(transform, target, full, kinds, transform.has_aux)
     name = identifier_for(getattr(target, "__name__", "f"))
     key = ("jacrev", forward, backward, len(full), positions, isinstance(transform.positions, int), aux, leaves,
@@ -228,7 +230,8 @@ def jacrev_inside(transform, args, kwargs):
              f"    out, residuals = {name}_forward({_params(len(full))})\n"] + _split(aux, leaves)
     for k in range(leaves or 1):
         lines += [f"    rows{k}_{i} = ()\n" for i in range(len(positions))]
-        lines.append(f"    for cotangent in output_basis(value{'' if leaves is None else f', {k}'}):\n")
+        picked = "" if leaves is None else f", {k}"
+        lines.append(f"    for cotangent in output_basis(out{picked}{', aux=True' if aux is not None else ''}):\n")
         lines.append(f"        gradients = {name}_backward(residuals, cotangent)\n")
         lines += [f"        rows{k}_{i} = rows{k}_{i} + (gradients[{i}],)\n" for i in range(len(positions))]
         lines += [_assembled(k, i, p, f"np.stack(rows{k}_{i})", f"leaf{k}") for i, p in enumerate(positions)]
@@ -276,8 +279,8 @@ def hessian_inside(transform, args, kwargs):
     aux, leaves = _structure(transform, target, full, kinds, transform.has_aux)
     if leaves is not None:
         refuse(transform, "whose function returns a tuple", "hessian needs a scalar output.")
-    mode = "grad_aux" if transform.has_aux else "grad"
-    (gradient_fn,) = adjoint_functions(target, positions, mode, kinds)
+    differentiated = _first_output(target, len(full)) if transform.has_aux else target
+    (gradient_fn,) = adjoint_functions(differentiated, positions, "grad", kinds)
     tangent_fns = [adjoint_functions(gradient_fn, (q,), "jvp", kinds)[0] for q in positions]
     name = identifier_for(getattr(target, "__name__", "f"))
     count = len(positions)
@@ -311,6 +314,15 @@ def hessian_inside(transform, args, kwargs):
     namespace[f"{name}_function"] = target
     namespace["check_scalar"] = check_scalar
     return _made(key, "".join(lines), f"hessian of {name} called inside", namespace), prefix
+
+
+def _first_output(target, count):
+    """``target``'s first output, as a generated function: what hessian with has_aux differentiates."""
+    name = identifier_for(getattr(target, "__name__", "f"))
+    source = (f"def first_output_of_{name}({_params(count)}):\n"
+              f"    out = {name}_function({_params(count)})\n"
+              "    return out[0]\n")
+    return _made(("first output", target, count), source, f"first output of {name}", {f"{name}_function": target})
 
 
 def check_scalar(value):
