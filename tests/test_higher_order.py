@@ -302,7 +302,17 @@ def jacobian_inside(x):
     return np.sum(ad.jacrev(np.sin)(x))
 
 
-def test_other_transforms_called_inside_are_refused_with_advice():
-    with pytest.raises(ad.AutodiffError, match="jacrev made inside") as info:
-        ad.grad(jacobian_inside)(np.array([0.3, 0.5]))
-    assert "jacrev(grad(f))" in info.value.hint
+def test_other_transforms_called_inside_are_differentiated():
+    """jacrev, jacfwd, hessian and value_and_grad inside (tests/test_inner_transforms.py has the rest)."""
+    ad.testing.check_grads(jacobian_inside, (np.array([0.3, 0.5]),), order=2)
+
+
+def keywords_inside(w, x):
+    v, g = ad.value_and_grad(inner_loss)(x=x, w=w)
+    return v + np.sum(g)
+
+
+def test_a_transform_called_inside_with_keywords_is_refused_with_the_line():
+    with pytest.raises(ad.UnsupportedCaseError, match="made inside the differentiated function with keyword") as info:
+        ad.grad(keywords_inside)(np.array([0.3, 0.5]), np.array([0.1, 0.2]))
+    assert "ad.value_and_grad(inner_loss)(x=x, w=w)" in str(info.value)

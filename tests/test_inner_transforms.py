@@ -95,10 +95,35 @@ def hessian_with_aux(x, w):
     return np.sum(H ** 2) + np.sum(aux * w)
 
 
-CASES = [jacfwd_of_tanh, jacrev_of_pair, jacfwd_of_pair, jacrev_of_two_outputs, jacfwd_of_two_outputs,
+def value_and_grad_inside(x, w):
+    v, (gx, gw) = ad.value_and_grad(scalar_of_two, argnums=(0, 1))(x, w)
+    return v * np.sum(gx ** 2) + np.sum(gw * x)
+
+
+def grad_with_aux_inside(x, w):
+    g, aux = ad.grad(with_aux_scalar, has_aux=True)(x * w)
+    return np.sum(g ** 2) + np.sum(aux[0] * w) * aux[1]
+
+
+def with_aux_scalar(y):
+    return np.sum(np.sin(y) * y), np.cos(y), np.sum(y)
+
+
+def grad_with_value_inside(x, w):
+    g, v = ad.grad(scalar, return_value=True)(x * w)
+    return np.sum(g * x) * v
+
+
+def grad_and_value_inside(x, w):
+    g, v = ad.grad_and_value(scalar_of_two, argnums=1)(x, w)
+    return np.sum(g ** 2) + v
+
+
+CASES = [value_and_grad_inside, grad_with_aux_inside, grad_with_value_inside, grad_and_value_inside,
+         jacfwd_of_tanh, jacrev_of_pair, jacfwd_of_pair, jacrev_of_two_outputs, jacfwd_of_two_outputs,
          hessian_of_scalar, hessian_of_two, jacrev_with_aux, jacfwd_with_value, jacrev_of_a_closure,
          jacrev_of_a_grad, hessian_with_aux]
-CHEAP = [jacfwd_of_tanh, jacrev_of_pair, jacfwd_of_pair, hessian_of_scalar, jacrev_with_aux, jacrev_of_a_closure]
+CHEAP = [value_and_grad_inside, grad_with_aux_inside, jacfwd_of_tanh, jacrev_of_pair, jacfwd_of_pair, hessian_of_scalar, jacrev_with_aux, jacrev_of_a_closure]
 
 X = np.array([0.3, -0.5, 0.8])
 W = np.array([1.1, 0.7, -0.4])

@@ -71,12 +71,13 @@ class Transform:
 
     def called_inside(self, args, kwargs):
         """What to differentiate when generated code calls this transform on ``args``: a Python function
-        and the leading arguments bound to it. Only a plain gradient can be differentiated this way
-        (``Grad`` says how); other transforms are refused."""
+        and the leading arguments bound to it. ``Grad``, ``JacRev``, ``JacFwd`` and ``Hessian`` say how
+        (transforms/grad.py, transforms/inner_jacobians.py); another transform is refused."""
         raise AutodiffError(
             f"autodiff_st cannot differentiate through a call of {self.described_inside()} made inside the "
-            "differentiated function; a plain ad.grad(f) called inside works.",
-            hint="Compose the transforms from outside instead: jacrev(jacrev(f)), jacrev(grad(f)), hessian(f).")
+            "differentiated function.",
+            hint="grad, value_and_grad, jacrev, jacfwd and hessian called inside are differentiated; compose "
+                 "other transforms from outside.")
 
     def described_inside(self):
         return f"a {type(self).__name__.lower()}"

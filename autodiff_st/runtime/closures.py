@@ -105,7 +105,7 @@ def _caller(converted, argument_count, captured_count, lifted):
 
 def _is_gradient_of(made, lifted, captured_count):
     if not isinstance(made, Transform) or type(made).called_inside is Transform.called_inside:
-        return False  # only gradients are differentiated when called inside (transforms/grad.py)
+        return False  # only the transforms that say how are differentiated when called inside
     fn = made.fn
     if not (type(fn) is functools.partial and fn.func is lifted and len(fn.args) == captured_count
             and not fn.keywords and _plain_parameters(lifted)):

@@ -23,6 +23,7 @@ from ..runtime import ones_like
 from ..runtime.calls import argument_kinds, call_forward
 from ..runtime.loader import small_function
 from ..runtime.weights import WeightGradients, argument_roots
+from .inner_jacobians import gradient_inside
 from .kinds_match import kinds_matcher
 from .checks import (FIRST, Function, Positions, as_tuple, check_input, check_positions, decorator, function_name, match_input,
                      resolve_positions, resolve_weights, target_of)
@@ -173,7 +174,7 @@ class Grad(Transform):
         gradient function, which is differentiated like any other function."""
         if type(self) is Grad and self.mode == "grad_only" and not kwargs:
             return gradient_function(self, args)
-        return super().called_inside(args, kwargs)
+        return gradient_inside(self, args, kwargs, isinstance(self, GradAndValue))  # inner_jacobians.py
 
     def described_inside(self):
         return "a grad with has_aux, return_value or value_and_grad"

@@ -26,11 +26,11 @@ import numpy as np
 
 from ..compiler.cache import adjoint_functions
 from ..core import registry, trees
-from ..core.errors import AutodiffError
+from ..core.errors import AutodiffError, UnsupportedCaseError
 from ..core.names import identifier_for
 from ..runtime.calls import argument_kinds, resolve_callee
 from ..runtime.loader import origin_at, small_function
-from .checks import as_tuple, check_positions, function_name
+from .checks import as_tuple, check_input, check_positions, function_name
 from .jacobian_parts import as_like, check_jacobian_inputs, jacobian_dtype, one_hot, zero_like_output
 
 
@@ -46,7 +46,7 @@ def _caller_origin():
 
 
 def refuse(transform, what, hint):
-    raise AutodiffError(
+    raise UnsupportedCaseError(
         f"autodiff_st cannot differentiate through a call of a {type(transform).__name__.lower()} of "
         f"{function_name(transform.fn)} made inside the differentiated function {what}.",
         origin=_caller_origin(), hint=hint)
@@ -333,3 +333,54 @@ def check_scalar(value):
 
 registry.nondifferentiable(check_scalar)
 
+
+
+def gradient_inside(transform, args, kwargs, grad_and_value=False):
+    """``value_and_grad``, ``grad`` with has_aux or return_value, and ``grad_and_value`` (``grad_and_value``
+    True) as ``value_and_grad_of_f``: the generated gradient function (of the first output, with has_aux),
+    and the plain function for the value and the auxiliary outputs."""
+    if kwargs:
+        refuse(transform, "with keyword arguments", "Pass the arguments positionally.")
+    if getattr(transform, "weights", None) is not None:
+        refuse(transform, "with weights=", "Pass the Parameters as arguments and use grad_position.")
+    positions = check_positions(as_tuple(transform.positions), args, transform.fn)
+    for p in positions:
+        check_input(args[p], p, transform.fn)
+        if isinstance(args[p], (tuple, list, dict)) or trees.is_tree(args[p]):
+            refuse(transform, f"with respect to a {type(args[p]).__name__} (argument {p})",
+                   "Pass each array as an argument of its own.")
+    target, _, prefix = resolve_callee(transform.fn, args, {})
+    full = prefix + tuple(args)
+    shifted = tuple(p + len(prefix) for p in positions)
+    kinds = argument_kinds(full)
+    aux = None
+    if transform.has_aux:
+        aux, _ = _structure(transform, target, full, kinds, True)
+    differentiated = _first_output(target, len(full)) if aux is not None else target
+    (gradient_fn,) = adjoint_functions(differentiated, shifted, "grad", kinds)
+    name = identifier_for(getattr(target, "__name__", "f"))
+    grads = [f"gradient{i}" for i in range(len(shifted))]
+    gradient = grads[0] if isinstance(transform.positions, int) else f"({', '.join(grads)},)"
+    lines = [f"def value_and_grad_of_{name}({_params(len(full))}):\n"]
+    if aux is None:
+        lines += [f"    out, {', '.join(grads)} = {name}_gradient({_params(len(full))})\n", "    value = out\n"]
+    else:
+        lines += [f"    out = {name}_function({_params(len(full))})\n",
+                  f"    check_outputs(out, aux={aux}, leaves=None)\n",
+                  f"    first, {', '.join(grads)} = {name}_gradient({_params(len(full))})\n",
+                  "    value = out[0]\n",
+                  "    aux = out[1]\n" if aux == 1 else
+                  f"    aux = ({', '.join(f'out[{i}]' for i in range(1, aux + 1))},)\n"]
+    if grad_and_value:
+        result = f"{gradient}, out" if aux is None else f"{gradient}, (value, aux)"
+    elif transform.value_and_grad:
+        result = f"out, {gradient}"
+    elif transform.return_value:
+        result = f"{gradient}, value" + (", aux" if aux is not None else "")
+    else:
+        result = f"{gradient}, aux"
+    lines.append(f"    return ({result})\n")
+    key = ("gradient", gradient_fn, target, len(full), shifted, isinstance(transform.positions, int), aux,
+           grad_and_value, transform.value_and_grad, transform.return_value)
+    return _made(key, "".join(lines), f"value and gradient of {name} called inside",
+                 {f"{name}_gradient": gradient_fn, f"{name}_function": target}), prefix
