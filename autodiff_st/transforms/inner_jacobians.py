@@ -18,8 +18,18 @@ inner generated functions, transforming generated code again. Each function is m
 of the inner function's output (a tuple or not, how many outputs, how many auxiliary ones), learnt by
 calling the inner function once per argument kinds; a check at the top of the function refuses a call
 whose output has another structure. Options the route does not follow are refused with the user's line.
+
+``value_and_grad``, ``grad_and_value`` and ``grad`` with has_aux or return_value called inside run the
+generated gradient function (of the first output, with has_aux) beside the plain function, whose outputs
+give the value and the auxiliary ones (``value_and_grad_of_f``).
+
+The rows and columns are gathered in tuples (``rows = rows + (gradient,)``), not lists: a list appended
+to in a loop of a function called from differentiated code loses its structure in forward mode over
+reverse mode (the tangent of the backward pass's ``rows.copy()`` becomes an array), so a list would break
+``hessian`` of the outer function.
 """
 
+import functools
 import sys
 
 import numpy as np
@@ -132,9 +142,20 @@ def _inner(transform, args, kwargs, allow_int=False, holomorphic=False):
     for p in positions:
         if np.size(args[p]) == 0:
             refuse(transform, f"with respect to an empty array (argument {p})", "Pass arrays with elements.")
-    target, _, prefix = resolve_callee(transform.fn, args, {})
+    target, prefix = _callee(transform.fn, args)
     shifted = tuple(p + len(prefix) for p in positions)
     return target, prefix, shifted
+
+
+def _callee(fn, args):
+    """The Python function to differentiate for ``fn(*args)`` and the arguments bound in front. A partial
+    with positional arguments only (what a lambda of the differentiated function becomes) is its function,
+    with those arguments in front: the same function on every call, so that what is made here is reused."""
+    if type(fn) is functools.partial and not fn.keywords:
+        target, _, prefix = resolve_callee(fn.func, tuple(fn.args) + tuple(args), {})
+        return target, prefix + tuple(fn.args)
+    target, _, prefix = resolve_callee(fn, args, {})
+    return target, prefix
 
 
 _STRUCTURES = {}  # (function, argument kinds, has_aux) -> (auxiliary outputs or None, tuple outputs or None)
@@ -162,8 +183,18 @@ def _structure(transform, target, full_args, kinds, has_aux):
                 refuse(transform, f"whose function returns a {type(leaf).__name__} "
                        f"{'of dtype ' + str(np.asarray(leaf).dtype) if kind else ''}".rstrip(),
                        "Jacobians inside are taken of float arrays and floats.")
-        found = _STRUCTURES[key] = (aux, len(out) if isinstance(out, tuple) else None)
+        found = _kept(_STRUCTURES, key, (aux, len(out) if isinstance(out, tuple) else None))
     return found
+
+
+_KEPT = 512  # entries of each cache here; the oldest goes first (a new function per call would fill them)
+
+
+def _kept(cache, key, value):
+    if len(cache) >= _KEPT:
+        cache.pop(next(iter(cache)), None)
+    cache[key] = value
+    return value
 
 
 _FUNCTIONS = {}
@@ -172,7 +203,7 @@ _FUNCTIONS = {}
 def _made(key, source, description, namespace):
     function = _FUNCTIONS.get(key)
     if function is None:
-        function = _FUNCTIONS[key] = small_function(source, description, dict(_NAMESPACE, **namespace))
+        function = _kept(_FUNCTIONS, key, small_function(source, description, dict(_NAMESPACE, **namespace)))
     return function
 
 
@@ -349,7 +380,7 @@ def gradient_inside(transform, args, kwargs, grad_and_value=False):
         if isinstance(args[p], (tuple, list, dict)) or trees.is_tree(args[p]):
             refuse(transform, f"with respect to a {type(args[p]).__name__} (argument {p})",
                    "Pass each array as an argument of its own.")
-    target, _, prefix = resolve_callee(transform.fn, args, {})
+    target, prefix = _callee(transform.fn, args)
     full = prefix + tuple(args)
     shifted = tuple(p + len(prefix) for p in positions)
     kinds = argument_kinds(full)
