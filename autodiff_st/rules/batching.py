@@ -552,8 +552,10 @@ def _is_basic(index):
 def index_grad(v, x, index):
     """The gradient of ``x[index]``: ``v`` put into zeros shaped like ``x``'s logical value, with the batch
     on axis 0 (``x`` batched or not; only its shape and dtype are read)."""
-    if type(v) is not Batched and type(x) is not Batched and not is_batched(index):
-        return runtime.index_grad(v, x, index)  # from accumulate_index, with only the total batched
+    if not is_batched(v) and not is_batched(x) and not is_batched(index):
+        # from accumulate_index, with only the total batched (a container x may hold batched values:
+        # its zeros are then made per element below)
+        return runtime.index_grad(v, x, index)
     if is_batched(index) or isinstance(x, (tuple, list, dict)):
         return hooks.compiler().call_batched(runtime.index_grad, (v, x, index), {})
     full = (slice(None),) + (index if isinstance(index, tuple) else (index,))
