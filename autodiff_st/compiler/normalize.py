@@ -63,6 +63,8 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         self.return_arity = returned_tuple_arity(parsed.node) if self.nested_return else None
         self.inlined = {}  # nested functions and lambdas: name -> (parameter names, return expression)
         self.nested_functions = {}  # every nested function and named lambda: name -> its node
+        self.inlining = []  # the module-level helpers being inlined around this point (inline_helpers.py)
+        self.caller_bound = None  # the names this function binds, found when a helper is first inlined
         self.return_value = self.returned = None
         self.declared_outside = {}
         self.origin_now = parsed.node.origin  # names declared global or nonlocal -> the declaration's origin
