@@ -65,7 +65,8 @@ def test_activity_depends_on_what_is_differentiated():
 
 
 def helper(a, b):
-    return a * b
+    product = a * b  # two statements: a call of the user's code (a one-return helper is inlined)
+    return product
 
 
 def calls_helper(x, y):

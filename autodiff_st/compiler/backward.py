@@ -376,6 +376,7 @@ class Backward(Writer):
                              f"or register a rule for {rule.name} that differentiates `{name}`.")
                 wanted.append(name)
         prelude, exprs = inline_vjp(rule, bound, g, target, wanted, self.namer, self.helpers)
+        self.matmul_of_known_ranks(rule, bound, g, exprs)
         if isinstance(target, str) and self.facts.kinds.is_number(target) and all(
                 self.is_scalar_atom(node) for node in bound.values() if not isinstance(node, gast.Constant)
                 or isinstance(node.value, (int, float))):
@@ -411,6 +412,28 @@ class Backward(Writer):
             for path, leaf in leaves(node):  # a nested display's elements take their parts in turn
                 if self.active_atom(leaf):
                     self.accumulate(leaf.id, part(parts, path), origin)
+
+    def matmul_of_known_ranks(self, rule, bound, g, exprs):
+        """``W @ h`` with ``W`` a matrix and ``h`` a vector, both proven numpy arrays of those ranks (kinds.py):
+        the cotangents are ``np.outer(g, h)`` and ``W.T @ g``, written out where the generic rule calls
+        ``matmul_grad_left``/``matmul_grad_right`` (which reach the same two expressions for these ranks
+        after checking them at run time)."""
+        if rule.primitive not in _MATMULS or set(bound) != {"x", "y"}:
+            return
+        left, right = bound["x"], bound["y"]
+        if not (isinstance(left, gast.Name) and isinstance(right, gast.Name)):
+            return
+        kinds = self.facts.kinds
+        if kinds.kind(left.id).kind != "array" or kinds.kind(right.id).kind != "array" \
+                or kinds.rank(left.id) != 2 or kinds.rank(right.id) != 1:
+            return
+        cotangent = load(g) if isinstance(g, str) else g
+        if "x" in exprs:
+            outer = gast.Attribute(value=self.helper(np, "np"), attr="outer", ctx=gast.Load())
+            exprs["x"] = gast.Call(func=outer, args=[cotangent, load(right.id)], keywords=[])
+        if "y" in exprs:
+            transposed = gast.Attribute(value=load(left.id), attr="T", ctx=gast.Load())
+            exprs["y"] = gast.BinOp(left=transposed, op=gast.MatMult(), right=copy.deepcopy(cotangent))
 
     def user_call(self, op):
         origin = op.origin
@@ -453,6 +476,9 @@ class Backward(Writer):
             for path, leaf in leaves(node):
                 if self.active_atom(leaf):
                     self.accumulate(leaf.id, part(name, path), origin)
+
+
+_MATMULS = (operator.matmul, np.matmul)
 
 
 def _checks_cotangents(rule):
