@@ -48,9 +48,8 @@ def arrays_sliced(x, w):
     return np.sum(y * y)
 
 
-def square_of(a, b):
-    product = a * b  # two statements: called through call_vjp_forward (a one-return helper is inlined)
-    return product + np.sin(b)
+def square_of(a, b, scale=1.0):  # a default: called through call_vjp_forward, not inlined (inline_helpers.py)
+    return a * b * scale + np.sin(b)
 
 
 def same_array_twice(x, w):
@@ -159,9 +158,8 @@ def test_rebinding_a_global_is_seen():
     np.testing.assert_allclose(grad(X, W), before, rtol=1e-12)
 
 
-def helper_with_rule_later(v):
-    sine = np.sin(v)  # two statements: called through call_vjp_forward, which reads the rules on each call
-    return sine
+def helper_with_rule_later(v, scale=1.0):  # a default: called through call_vjp_forward, not inlined
+    return np.sin(v) * scale
 
 
 def calls_helper_with_rule_later(x):
@@ -254,9 +252,8 @@ def test_unstack_matches_take(axis):
 # --- The adjoint reused at a call site (calls._LAST_ADJOINT): for one function object and argument
 # kinds, while the compiled module's still_valid holds.
 
-def rank_free(a, b):
-    squared = a * a  # two statements: called through call_vjp_forward (a one-return helper is inlined)
-    return np.tanh(a) * b + squared
+def rank_free(a, b, scale=1.0):  # a default: called through call_vjp_forward, not inlined (inline_helpers.py)
+    return np.tanh(a) * b + a * a * scale
 
 
 def ranks_alternate(x, w):
@@ -290,9 +287,8 @@ def test_ranks_alternating_at_one_call_site(fn):
 OFFSET = 0.25
 
 
-def shifted(v):
-    moved = v + OFFSET  # two statements: called through call_vjp_forward (a one-return helper is inlined)
-    return np.cos(moved)
+def shifted(v, scale=1.0):  # a default: called through call_vjp_forward, not inlined (inline_helpers.py)
+    return np.cos(v + OFFSET) * scale
 
 
 def reads_offset(x, w):

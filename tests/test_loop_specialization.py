@@ -254,3 +254,33 @@ def _rnn_hand(W, xs):
         dW += np.outer(da, hs[t - 1])
         dh = W.T @ da
     return dW
+
+
+# -- an array combined with a number ------------------------------------------------------------------
+
+def scaled_steps(x, w):
+    y = x
+    for i in range(w.shape[0]):
+        y = ((y * 0.5 - 1.0) ** 2 / 3.0 + w[i, 0]) * w[i, 1]  # w[i, 0] is one float64: a number
+    return np.sum(y)
+
+
+def broadcast_sum(x, c):
+    y = x
+    for _ in range(2):
+        y = y + c * 2.0  # c of shape (1,) or (n,): the sum broadcasts, its cotangents are summed down
+    return np.sum(y * y)
+
+
+def test_an_array_with_a_number_needs_no_unbroadcast():
+    grad = called_grad(scaled_steps, X, G)  # with respect to x: every operation is an array with a number
+    check_grads(scaled_steps, (X, G), order=2)
+    assert "unbroadcast" not in ad.source(grad)
+    value, _ = ad.value_and_grad(scaled_steps)(X, G)
+    assert value == scaled_steps(X, G)
+
+
+def test_arrays_that_may_broadcast_keep_unbroadcast():
+    for c in (np.array([0.3]), RNG.normal(size=6)):
+        check_grads(broadcast_sum, (X, c), order=2)
+        assert "unbroadcast" in ad.source(called_grad(broadcast_sum, X, c, grad_position=(0, 1)))

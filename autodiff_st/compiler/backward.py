@@ -377,6 +377,7 @@ class Backward(Writer):
                 wanted.append(name)
         prelude, exprs = inline_vjp(rule, bound, g, target, wanted, self.namer, self.helpers)
         self.matmul_of_known_ranks(rule, bound, g, exprs)
+        self.number_with_array(rule, bound, exprs)
         if isinstance(target, str) and self.facts.kinds.is_number(target) and all(
                 self.is_scalar_atom(node) for node in bound.values() if not isinstance(node, gast.Constant)
                 or isinstance(node.value, (int, float))):
@@ -435,6 +436,29 @@ class Backward(Writer):
             transposed = gast.Attribute(value=load(left.id), attr="T", ctx=gast.Load())
             exprs["y"] = gast.BinOp(left=transposed, op=gast.MatMult(), right=copy.deepcopy(cotangent))
 
+    def number_with_array(self, rule, bound, exprs):
+        """``a * c`` (or ``+ - / ** // %``) of an array ``a`` and a number ``c`` (kinds.py): the result has
+        ``a``'s shape, so ``a``'s cotangent ``unbroadcast(v, a)`` is ``v`` itself. (The number's own
+        cotangent is still summed down.)"""
+        if rule.primitive not in _ELEMENTWISE_OPERATORS or len(bound) != 2:
+            return
+        kinds = self.facts.kinds
+        (first, left), (second, right) = bound.items()
+        for name, node, other in ((first, left, right), (second, right, left)):
+            expr = exprs.get(name)
+            if not (isinstance(node, gast.Name) and kinds.kind(node.id).kind == "array"
+                    and kinds.rank(node.id) is not None and self.is_number_atom(other)):
+                continue
+            if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and len(expr.args) == 2 \
+                    and expr.func.id == self.helper(runtime.unbroadcast, "unbroadcast").id \
+                    and isinstance(expr.args[1], gast.Name) and expr.args[1].id == node.id:
+                exprs[name] = expr.args[0]
+
+    def is_number_atom(self, node):
+        if isinstance(node, gast.Constant):
+            return type(node.value) in (int, float, bool)
+        return isinstance(node, gast.Name) and self.facts.kinds.is_number(node.id)
+
     def user_call(self, op):
         origin = op.origin
         call = op.value
@@ -479,6 +503,8 @@ class Backward(Writer):
 
 
 _MATMULS = (operator.matmul, np.matmul)
+_ELEMENTWISE_OPERATORS = (operator.add, operator.sub, operator.mul, operator.truediv, operator.pow,
+                          operator.floordiv, operator.mod)
 
 
 def _checks_cotangents(rule):

@@ -1,6 +1,7 @@
 """Calls of the user's small module-level helpers, inlined where they are called.
 
-A call ``k = rhs(x, y)`` of a function ``def rhs(x, y): return <expression>`` defined in the same module
+A call ``k = rhs(x, y)`` of a function ``def rhs(x, y): return <expression>`` (or a few assignments then a
+``return``) defined in the same module
 as the function being differentiated would otherwise run through ``call_vjp_forward`` and
 ``call_vjp_backward`` (runtime/calls.py): a few microseconds of dispatch each way, and a backward pass
 that returns full-size cotangents of every argument it reads. In a loop that calls the helper on every
@@ -19,9 +20,11 @@ A helper is inlined only where the result is certainly the call's:
 - defined in the caller's module (the same globals dictionary and file), so that every other name it
   reads means in the caller what it means in the helper: none of them is a name the caller binds
   (assigns, takes as a parameter, defines, or reads from a closure);
-- its body (after an optional docstring) is one ``return`` of an expression made of names, constants,
+- its body (after an optional docstring) is assignments to names (or tuples of names), each local
+  assigned before it is read, then one ``return``, all of expressions made of names, constants,
   attributes, subscripts, slices, calls, operators and displays (no lambda, comprehension,
-  conditional expression or assignment expression).
+  conditional expression or assignment expression). Its locals get fresh names in the caller; a
+  parameter it assigns is first bound to a fresh name of its own, as Python binds it.
 
 What keeps it right later: the caller's compiled code keeps a guard on the helper's name (pipeline.py
 ``_guards`` reads ``inlined_from`` on the first op of the inlined code), so rebinding the helper's name
@@ -68,7 +71,7 @@ def caller_bound_names(parsed):
 
 
 def inlinable(fn, call, parsed, bound, active):
-    """``(parameter names, return expression, free names)`` of ``fn`` where the call ``call`` of it may be
+    """``(parameter names, statements, return expression, free names)`` of ``fn`` where the call ``call`` may be
     inlined into ``parsed`` (see the module docstring), else None. ``bound`` is
     ``caller_bound_names(parsed)``; ``active`` holds the functions being inlined around this call."""
     if type(fn) is not types.FunctionType or fn is parsed.fn or fn in active:
@@ -90,13 +93,14 @@ def inlinable(fn, call, parsed, bound, active):
         found = _BODIES[code] = _body_of(fn)
     if found is None:
         return None
-    params, body, free = found
-    if free & bound:
+    if found[3] & bound:
         return None
-    return params, body, free
+    return found
 
 
 def _body_of(fn):
+    """``(parameter names, statements, return expression, free names)`` of a helper that may be inlined,
+    or None. The statements are assignments to names (or tuples of names) before the one ``return``."""
     try:
         parsed = parse_function(fn)
     except (AutodiffError, OSError, SyntaxError, TypeError):
@@ -108,14 +112,40 @@ def _body_of(fn):
     if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
             and isinstance(body[0].value.value, str):
         body = body[1:]
-    if len(body) != 1 or not isinstance(body[0], gast.Return) or body[0].value is None:
+    if not body or not isinstance(body[-1], gast.Return) or body[-1].value is None:
         return None
-    expression = body[0].value
-    if not isinstance(expression, (gast.Call, gast.BinOp, gast.UnaryOp, gast.Subscript)):
+    statements, expression = body[:-1], body[-1].value
+    if not statements and not isinstance(expression, (gast.Call, gast.BinOp, gast.UnaryOp, gast.Subscript)):
         return None  # an operation, so that inlining emits at least one op to carry the guard
-    if not all(isinstance(n, _ALLOWED) for n in gast.walk(expression)):
-        return None
     args = node.args
     params = [a.id for a in args.posonlyargs + args.args]
-    free = {n.id for n in gast.walk(expression) if isinstance(n, gast.Name)} - set(params)
-    return params, expression, frozenset(free)
+    defined = set(params)
+    assigned = set()
+    for stmt in statements:
+        if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and _plain(stmt.value)):
+            return None
+        names = _target_names(stmt.targets[0])
+        if names is None:
+            return None
+        # a local read before this helper assigns it would be unbound in Python: not inlined
+        if any(n.id in assigned - defined for n in gast.walk(stmt.value) if isinstance(n, gast.Name)):
+            return None
+        assigned.update(names)
+        defined.update(names)
+    if not _plain(expression):
+        return None
+    loaded = {n.id for part in statements + [expression] for n in gast.walk(part)
+              if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return params, statements, expression, frozenset(loaded - set(params) - assigned)
+
+
+def _plain(expression):
+    return all(isinstance(n, _ALLOWED) for n in gast.walk(expression))
+
+
+def _target_names(target):
+    if isinstance(target, gast.Name):
+        return [target.id]
+    if isinstance(target, (gast.Tuple, gast.List)) and all(isinstance(e, gast.Name) for e in target.elts):
+        return [e.id for e in target.elts]
+    return None
