@@ -63,6 +63,8 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         self.return_arity = returned_tuple_arity(parsed.node) if self.nested_return else None
         self.inlined = {}  # nested functions and lambdas: name -> (parameter names, return expression)
         self.nested_functions = {}  # every nested function and named lambda: name -> its node
+        self.inlining = []  # the module-level helpers being inlined around this point (inline_helpers.py)
+        self.caller_bound = None  # the names this function binds, found when a helper is first inlined
         self.return_value = self.returned = None
         self.declared_outside = {}
         self.origin_now = parsed.node.origin  # names declared global or nonlocal -> the declaration's origin
@@ -413,9 +415,17 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
 
     def unpack_names(self, target, value, origin):
         names = [e.id for e in target.elts]
-        if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(names):
+        display = isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(names)
+        if not display:
+            value = self.expression(value, origin, want_atom=False)
+            # a helper inlined here (inline_helpers.py) returns the display of its results' atoms
+            if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(names) \
+                    and all(isinstance(e, (gast.Name, gast.Constant)) for e in value.elts):
+                display = True
+                value = gast.Tuple(elts=[_Atom(e) for e in value.elts], ctx=gast.Load())
+        if display:
             # Parallel assignment: evaluate every right-hand side with the old names, then rebind.
-            atoms = [self.atom(e, origin) for e in value.elts]
+            atoms = [e.atom if isinstance(e, _Atom) else self.atom(e, origin) for e in value.elts]
             versions = [self.new_version(n) for n in names]
             # a, b = b, a inside a loop or branch stores into the names it reads: read them first.
             atoms = [load(self.into_temporary(atom, origin)) if isinstance(atom, gast.Name) and atom.id in versions
@@ -426,7 +436,6 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
                 self.env[name] = version
                 self.sharing.record_aliases(version, atom)
             return
-        value = self.expression(value, origin, want_atom=False)
         if not isinstance(value, (gast.Call, gast.Name)) or isinstance(value, gast.Call) \
                 and not self.unpacks_natively(value):
             # ell, sf2, sn2 = np.exp(theta): name the array, then unpack its rows
@@ -455,6 +464,13 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
 def _op_text(op):
     return {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.MatMult: "@",
             gast.Pow: "**"}.get(type(op), "?")
+
+
+class _Atom:
+    """An element of a display that is already an atom of the normal form (not to be read again)."""
+
+    def __init__(self, atom):
+        self.atom = atom
 
 
 def normalize(parsed, namer):

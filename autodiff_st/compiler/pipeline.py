@@ -296,6 +296,11 @@ def _guards(parsed, ops, user_locals):
     """The free names whose values decided how calls were compiled."""
     seen = set()
     for op in ops:
+        for root in getattr(op, "inlined_from", ()):  # a helper inlined here (inline_helpers.py)
+            if root not in user_locals and root not in seen:
+                seen.add(root)
+                obj = resolve_name(root, parsed)
+                yield root, (None if obj is MISSING else obj)
         for node in walk_tree(op.value):
             if isinstance(node, gast.Call):  # a call specialized on numbers keeps the guard of the user's name
                 root = static_path_root(getattr(node.func, "specialized_from", node.func))
