@@ -29,12 +29,13 @@ from .normalize_expressions import ExpressionLowering, temp_name
 from .normalize_functions import FunctionLowering
 from .normalize_guards import GuardLowering
 from .normalize_unpack import UnpackLowering
+from .nonlocal_writes import NonlocalLowering
 from .parsing import origin_of
 from .scope import resolve_path
 
 
 class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, UnpackLowering, GuardLowering,
-                 FunctionLowering, CollectionLowering, IterationLowering):
+                 FunctionLowering, CollectionLowering, IterationLowering, NonlocalLowering):
     """Normalizes one function body into ``block``, a list of the normal form's statements.
 
     Expressions and control flow are mixed in rather than owned: they emit into the same block, read
