@@ -66,6 +66,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         self.nested_functions = {}  # every nested function and named lambda: name -> its node
         self.return_value = self.returned = None
         self.declared_outside = {}
+        self.nested_items = {}  # rows[i] read by a write rows[i][j] = v -> the version of rows (normalize_collections)
         self.origin_now = parsed.node.origin  # names declared global or nonlocal -> the declaration's origin
 
     # -- names --------------------------------------------------------------------------------------
@@ -357,6 +358,9 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         or dict, a new container (normalize_collections.py)."""
         if self.writes_container(target):
             self.store_container_element(target, value, origin)
+            return
+        if isinstance(target.value, gast.Subscript):
+            self.store_nested_element(target, value, origin)  # rows[i][j] = v (normalize_collections.py)
             return
         name = target.value.id
         if name not in self.env:
