@@ -125,27 +125,27 @@ def read_before_rebound(block, write, names):
             again = set(pending) - set(owner.targets)
             found |= _names_of_all(owner.sources + owner.range_args) & again
             again = _scan(nodes[:index], again, found, kill=True)
-            _scan(nodes[index:index + 1], again, found, kill=False)
+            _scan(nodes[index:index + 1], again, found, kill=False)  # the write's own part, to the write
     return found
 
 
 def _scan(nodes, pending, found, kill):
-    """Walk ``nodes`` in order: a read of a pending name is found; a binding (at this level, with
-    ``kill``) ends that name's watch. Returns the names still pending."""
+    """Walk ``nodes`` in order: a read of a pending name is found; a binding ends that name's watch for
+    what follows it in its block, and, with ``kill``, for the caller too. Returns the names still
+    pending."""
     pending = set(pending)
     for node in nodes:
         if isinstance(node, Op):
             found |= _reads(node) & pending
-            if kill:
-                pending -= _bound(node)
+            pending -= _bound(node)
         elif isinstance(node, If):
             found |= {node.test} & pending
             _scan(node.body, pending, found, kill=False)
             _scan(node.orelse, pending, found, kill=False)
         elif isinstance(node, Loop):
             found |= _names_of_all(node.sources + node.range_args) & pending
-            _scan(node.body, pending, found, kill=False)
-    return pending
+            _scan(node.body, pending - set(node.targets), found, kill=False)
+    return pending if kill else None
 
 
 def _path_to(nodes, target):

@@ -368,6 +368,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
                 f"autodiff_st cannot differentiate a write into `{name}`, which is not a local variable here.",
                 origin=origin, hint="Write into a copy: `y = np.array(...)` or `y = x.copy()` inside the function.")
         array = self.env[name]
+        self.refuse_write_into_item(array, name, origin)  # r = rows[0]; r[1] = v (normalize_collections.py)
         stored = self.named_atom(value, origin)
         index = self.index(target.slice, origin)
         argument = self.sharing.is_argument(array)

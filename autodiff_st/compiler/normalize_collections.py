@@ -188,6 +188,19 @@ class CollectionLowering:
                               held=_names_of(new))
         self.sharing.note_nested_write(self.ops[first:], container, name, temps, origin)
 
+    def refuse_write_into_item(self, version, name, origin):
+        """Refuse ``r[j] = v`` where ``r`` was read from a list or dict made here whose items are lists,
+        dicts or numbers (``r = rows[0]``): Python would change the list inside ``rows`` too."""
+        whole = self.sharing.parts_of.get(version)
+        if whole is None or not self.holds_container(whole) or self.item_sources(whole, 1, set()) is not None:
+            return
+        container = self.sharing.user_names.get(whole, whole)
+        raise NestedWriteError(
+            f"autodiff_st cannot differentiate this write into `{name}`: `{name}` is a list or dict read from "
+            f"`{container}`, and Python's write would change it inside `{container}` too, which the compiler "
+            "does not follow through a name of its own.", origin=origin,
+            hint=f"Write through `{container}` itself (`{container}[i][j] = v`), which is differentiated.")
+
     def refuse_foreign_items(self, container, depth, name, origin):
         """Refuse unless every list or dict ``container`` may hold ``depth`` levels down is made in the
         function (see nested_writes.py)."""

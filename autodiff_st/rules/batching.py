@@ -386,15 +386,21 @@ def full(shape, fill_value, dtype=None, order="C"):
     return Batched(out)
 
 
+def _stacked_batch(a, size):
+    """The batch array (batch axis first) of the list or tuple ``a``, whose items may be lists too."""
+    parts = np.broadcast_arrays(*[_stacked_batch(x, size) if isinstance(x, (list, tuple))
+                                  else as_batch_array(x, size) for x in a])
+    return np.stack(parts, axis=1)
+
+
 @batching_rule(np.asarray, np.array, np.copy, np.ascontiguousarray, np.asanyarray)
 def as_array(a, dtype=None, *args, **kwargs):
     if type(a) is not Batched:
         size = batch_size(a)
-        parts = np.broadcast_arrays(*[as_batch_array(x, size) for x in a]) if isinstance(a, (list, tuple)) \
-            else None
-        if parts is None:
+        if not isinstance(a, (list, tuple)):
             raise NeedsLoop("an array built from a batched object")
-        return Batched(np.stack(parts, axis=1).astype(dtype) if dtype else np.stack(parts, axis=1))
+        stacked = _stacked_batch(a, size)  # nested lists too (rows = [[0.0, v], ...])
+        return Batched(stacked.astype(dtype) if dtype else stacked)
     return Batched(np.array(a.value, dtype=dtype))
 
 
@@ -662,8 +668,14 @@ def residuals(values, backward):
 @batching_rule(runtime.accumulate_index)
 def accumulate_index(acc, v, x, index):
     """``acc + index_grad(v, x, index)`` on batched values (no update in place; ``+`` of a batched value,
-    or of a list or dict of cotangents, lines the operands up)."""
-    return acc + index_grad(v, x, index)
+    or of a list or dict of cotangents, lines the operands up). A list's cotangent may be an array (given
+    by ``np.array(rows)``'s rule) on one side and a list on the other: the list is stacked."""
+    grad = index_grad(v, x, index)
+    if type(acc) is Batched and isinstance(grad, (list, tuple)):
+        grad = Batched(_stacked_batch(grad, acc.value.shape[0]))
+    elif type(grad) is Batched and isinstance(acc, (list, tuple)):
+        acc = Batched(_stacked_batch(acc, grad.value.shape[0]))
+    return acc + grad
 
 
 # --------------------------------------------------------------------------------------------------

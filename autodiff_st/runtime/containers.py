@@ -26,6 +26,8 @@ def _copy(container):
         return dict(container)
     if isinstance(container, (list, tuple)):
         return list(container)
+    if isinstance(container, np.ndarray) and container.ndim:
+        return container.copy()  # a list's cotangent or tangent as an array (np.array(rows) gives one)
     raise UnsupportedCaseError(
         f"autodiff_st differentiates an element write `c[key] = value` into a list or dict here, but the "
         f"value written into is a {type(container).__name__}.",
