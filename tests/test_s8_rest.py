@@ -238,12 +238,15 @@ def no_rule_eig(x):
 
 @pytest.mark.parametrize("fn, needle, error", [
     (local_class, "class Affine", UnsupportedSyntaxError),
-    (nested_element_write, "rows[0][1] = ", UnsupportedSyntaxError),
-    (nonlocal_assignment, "nonlocal total", UnsupportedSyntaxError),
     (no_rule_eig, "np.linalg.eig", AutodiffError),
 ])
 def test_remaining_refusals_quote_the_line(fn, needle, error):
     assert_refused(ad.grad, fn, (X,), needle, error=error)
+
+
+@pytest.mark.parametrize("fn", [nested_element_write, nonlocal_assignment])
+def test_nested_element_write_and_nonlocal_are_differentiated(fn):
+    check_construct(fn, (X,))
 
 
 def vectorize_int_first(x):

@@ -670,12 +670,20 @@ def accumulate_index(acc, v, x, index):
     """``acc + index_grad(v, x, index)`` on batched values (no update in place; ``+`` of a batched value,
     or of a list or dict of cotangents, lines the operands up). A list's cotangent may be an array (given
     by ``np.array(rows)``'s rule) on one side and a list on the other: the list is stacked."""
-    grad = index_grad(v, x, index)
-    if type(acc) is Batched and isinstance(grad, (list, tuple)):
-        grad = Batched(_stacked_batch(grad, acc.value.shape[0]))
-    elif type(grad) is Batched and isinstance(acc, (list, tuple)):
-        acc = Batched(_stacked_batch(acc, grad.value.shape[0]))
-    return acc + grad
+    return _lined_up_sum(acc, index_grad(v, x, index))
+
+
+def _lined_up_sum(a, b):
+    """``a + b`` for cotangents of one list, where a part may be a batched array on one side and a list on
+    the other (``np.array(rows)``'s rule gives an array for a list): that list is stacked."""
+    if type(a) is Batched and isinstance(b, (list, tuple)):
+        return a + Batched(_stacked_batch(b, a.value.shape[0]))
+    if type(b) is Batched and isinstance(a, (list, tuple)):
+        return Batched(_stacked_batch(a, b.value.shape[0])) + b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b) and type(a) is type(b) \
+            and any(type(p) is Batched or type(q) is Batched for p, q in zip(a, b)):
+        return type(a)([_lined_up_sum(p, q) for p, q in zip(a, b)])
+    return a + b
 
 
 # --------------------------------------------------------------------------------------------------

@@ -26,8 +26,6 @@ def _copy(container):
         return dict(container)
     if isinstance(container, (list, tuple)):
         return list(container)
-    if isinstance(container, np.ndarray) and container.ndim:
-        return container.copy()  # a list's cotangent or tangent as an array (np.array(rows) gives one)
     raise UnsupportedCaseError(
         f"autodiff_st differentiates an element write `c[key] = value` into a list or dict here, but the "
         f"value written into is a {type(container).__name__}.",
@@ -60,10 +58,8 @@ def without_item(v, key, container, value):
     and a key the write added is dropped. ``value`` is read for its structure only."""
     if isinstance(v, (int, float)) and v == 0:
         return v  # the zero cotangent of a value nothing read
-    if isinstance(v, np.ndarray) and not isinstance(container, dict):
-        out = v.copy()  # a list's cotangent as an array (np.array(rows) gives one): the row at key zeroed
-        out[key] = 0
-        return out
+    if isinstance(v, np.ndarray) and v.ndim and not isinstance(container, dict):
+        v = list(v)  # a list's cotangent given as an array (by np.array(rows)'s rule): its rows
     out = _copy(v)
     if isinstance(container, dict) and key not in container:
         del out[key]
