@@ -322,6 +322,23 @@ def loop_variable_row(x):
     return total
 
 
+def loop_walks_the_rows(x):
+    rows = [[0.3, 0.0], [0.5, 0.0]]
+    total = 0.0
+    for r in rows:
+        total = total + r[0]
+        rows[1][0] = x[0]
+    return total
+
+
+def inner_list_two_levels_down(x):
+    a = [0.0, 0.0]
+    mid = [a]
+    rows = [mid]
+    rows[0][0][1] = x[0]
+    return a[1] * 2.0
+
+
 def rows_from_argument(x, given):
     rows = list(given)
     rows[0][0] = x[0]
@@ -353,6 +370,8 @@ def same_list_inside_another_row(x):
     (row_named_before, "rows[0][1] = x[0]", UnsupportedSyntaxError),
     (inner_list_named, "rows[0][1] = x[0]", UnsupportedSyntaxError),
     (loop_variable_row, "rows[1][0] = x[0]", UnsupportedSyntaxError),
+    (loop_walks_the_rows, "rows[1][0] = x[0]", UnsupportedSyntaxError),
+    (inner_list_two_levels_down, "rows[0][0][1] = x[0]", UnsupportedSyntaxError),
     (row_of_an_array, "a[0][1] = x[0]", UnsupportedSyntaxError),
     (write_through_a_named_row, "r[1] = x[0]", AutodiffError),
     (same_list_inside_another_row, "rows[0][1] = x[0]", AutodiffError),

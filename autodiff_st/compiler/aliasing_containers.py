@@ -26,7 +26,7 @@ from ..core.errors import UnsupportedSyntaxError
 from ..runtime.containers import concatenated, dict_keys, dict_values, with_item
 from .aliasing import AliasTracker
 from .ir import If, Loop, Op, walk_ops
-from .nested_writes import NestedWriteError, read_before_rebound, references
+from .nested_writes import NestedWriteError, enclosing_loop_sources, read_before_rebound, references
 
 # Builtins whose result is a new list (or tuple, dict, set) of the items of their argument.
 _ITEM_COPIES = {builtins.list, builtins.tuple, builtins.dict, builtins.set, builtins.sorted, builtins.frozenset}
@@ -175,8 +175,19 @@ class ContainerAliasTracker(AliasTracker):
         ``rows`` is read before it is bound again (nested_writes.py)."""
         for ops, container, user_name, temps, origin in self.nested_writes:
             own = {v for v, n in self.user_names.items() if n == user_name} | {container} | temps
-            start = own | self.contents.get(container, set())
-            others = references(block, start, self.resolve, exempt=temps) - own
+            held, todo = set(), [container]
+            while todo:  # what it holds, at every depth
+                for element in self.contents.get(todo.pop(), set()) - held:
+                    held.add(element)
+                    todo.append(element)
+            others = references(block, own | held, self.resolve, exempt=temps) - own
+            walked = enclosing_loop_sources(block, ops[-1]) & (others | own) - temps
+            if walked:
+                raise NestedWriteError(
+                    f"autodiff_st cannot differentiate this write into an element of an element of "
+                    f"`{user_name}` inside a loop that walks `{user_name}` (or what it holds): Python's loop "
+                    "would meet the changed lists in later iterations, which the compiler does not follow.",
+                    origin=origin, hint=f"Loop over the positions: `for i in range(len({user_name})):`.")
             read = sorted(read_before_rebound(block, ops[-1], others))
             if read:
                 other = self.user_names.get(read[0], read[0])

@@ -129,6 +129,15 @@ def read_before_rebound(block, write, names):
     return found
 
 
+def enclosing_loop_sources(block, write):
+    """The names the loops enclosing the op ``write`` walk (their sources)."""
+    names = set()
+    for nodes, index in _path_to(block, write) or ():
+        if isinstance(nodes[index], Loop):
+            names |= _names_of_all(nodes[index].sources)
+    return names
+
+
 def _scan(nodes, pending, found, kill):
     """Walk ``nodes`` in order: a read of a pending name is found; a binding ends that name's watch for
     what follows it in its block, and, with ``kill``, for the caller too. Returns the names still
