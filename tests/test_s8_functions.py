@@ -193,7 +193,6 @@ def late_binding(x):
 
 
 @pytest.mark.parametrize("fn, needle, error", [
-    (c.uses_nonlocal, "nonlocal total", UnsupportedSyntaxError),
     (m.nested_recursion, "def down(v, n):", UnsupportedSyntaxError),
     (m.passes_a_closure_of_a_differentiated_value, "return apply_to_each(scaled, [x, x])[0]",
      UnsupportedSyntaxError),

@@ -29,12 +29,13 @@ from .normalize_expressions import ExpressionLowering, temp_name
 from .normalize_functions import FunctionLowering
 from .normalize_guards import GuardLowering
 from .normalize_unpack import UnpackLowering
+from .nonlocal_writes import NonlocalLowering
 from .parsing import origin_of
 from .scope import resolve_path
 
 
 class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, UnpackLowering, GuardLowering,
-                 FunctionLowering, CollectionLowering, IterationLowering):
+                 FunctionLowering, CollectionLowering, IterationLowering, NonlocalLowering):
     """Normalizes one function body into ``block``, a list of the normal form's statements.
 
     Expressions and control flow are mixed in rather than owned: they emit into the same block, read
@@ -67,6 +68,7 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         self.caller_bound = None  # the names this function binds, found when a helper is first inlined
         self.return_value = self.returned = None
         self.declared_outside = {}
+        self.nested_items = {}  # rows[i] read by a write rows[i][j] = v -> the version of rows (normalize_collections)
         self.origin_now = parsed.node.origin  # names declared global or nonlocal -> the declaration's origin
 
     # -- names --------------------------------------------------------------------------------------
@@ -359,12 +361,16 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         if self.writes_container(target):
             self.store_container_element(target, value, origin)
             return
+        if isinstance(target.value, gast.Subscript):
+            self.store_nested_element(target, value, origin)  # rows[i][j] = v (normalize_collections.py)
+            return
         name = target.value.id
         if name not in self.env:
             raise UnsupportedSyntaxError(
                 f"autodiff_st cannot differentiate a write into `{name}`, which is not a local variable here.",
                 origin=origin, hint="Write into a copy: `y = np.array(...)` or `y = x.copy()` inside the function.")
         array = self.env[name]
+        self.refuse_write_into_item(array, name, origin)  # r = rows[0]; r[1] = v (normalize_collections.py)
         stored = self.named_atom(value, origin)
         index = self.index(target.slice, origin)
         argument = self.sharing.is_argument(array)
