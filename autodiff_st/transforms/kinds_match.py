@@ -1,5 +1,6 @@
-"""Whether a call's arguments have given kinds, as one generated comparison: the fast path of a cached
-transform call (transforms/grad.py) asks this on every call.
+"""Whether a call's arguments have given kinds, as one generated comparison. The fast caller of a cached
+``grad`` (transforms/fast_call.py) writes the same tests inline; this stand-alone form is kept for
+callers that need only the test (and tests/test_kinds_match.py checks the tests against ``argument_kinds``).
 
 ``kinds_matcher(kinds)(*args)`` is ``argument_kinds(args) == kinds`` (runtime/calls.py), without building
 the tuple of kinds: for kinds ``(True, (1, float64))`` it is the function
