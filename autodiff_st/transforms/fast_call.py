@@ -50,7 +50,8 @@ import numpy as np
 
 from ..compiler.pipeline import GENERATION
 from ..core.names import identifier_for
-from ..runtime.calls import _NUMBER_TYPES, argument_kinds
+from ..runtime.calls import NUMBER_TYPES, argument_kinds
+from .kinds_match import kind_test
 
 MISS = object()  # what a fast caller returns when this call must take the full path
 
@@ -62,19 +63,6 @@ def _cell_is(cell, obj):
         return cell.cell_contents is obj
     except ValueError:  # an empty cell: the name was deleted
         return False
-
-
-def _kind_test(name, i, kind, namespace):
-    """The expression testing that argument ``name`` has ``kind``, or None for a kind of unknown form."""
-    if kind is True:
-        return f"type({name}) in numbers"
-    if kind is False:
-        return f"type({name}) is not ndarray and type({name}) not in numbers"
-    if type(kind) is tuple and len(kind) == 2 and type(kind[0]) is int and isinstance(kind[1], np.dtype):
-        namespace[f"d{i}"] = kind[1]
-        return (f"type({name}) is ndarray and {name}.ndim == {kind[0]} and "
-                f"((t{i} := {name}.dtype) is d{i} or t{i} == d{i})")
-    return None
 
 
 def _guard_tests(compiled, target, namespace):
@@ -107,7 +95,7 @@ def fast_caller(count, prefix, kinds, positions, compiled, fused, target, fn, si
     ``returns`` is what the transform returns: "gradient", "value_and_grad" (``(out, gradient)``),
     "return_value" (``(gradient, out)``) or "result" (the caller passes the transform first, and its
     ``result(out, gradient)`` is returned)."""
-    namespace = {"ndarray": np.ndarray, "numbers": _NUMBER_TYPES, "MISS": MISS, "fused": fused,
+    namespace = {"ndarray": np.ndarray, "numbers": NUMBER_TYPES, "MISS": MISS, "fused": fused,
                  "check": check_input, "matched": match_input, "fn": fn, "kinds": kinds,
                  "argument_kinds": argument_kinds}
     bound = [f"p{i}" for i in range(len(prefix))]
@@ -115,7 +103,7 @@ def fast_caller(count, prefix, kinds, positions, compiled, fused, target, fn, si
         namespace[f"p{i}"] = p
     params = [f"a{i}" for i in range(count)]
     names = bound + params
-    tests = [_kind_test(name, i, kind, namespace) for i, (name, kind) in enumerate(zip(names, kinds))]
+    tests = [kind_test(name, i, kind, namespace) for i, (name, kind) in enumerate(zip(names, kinds))]
     if len(kinds) != len(names) or None in tests:  # kinds of a form not known here: compare them whole
         tests = [f"argument_kinds(({''.join(n + ', ' for n in names)})) == kinds"]
     lines = [f"    if not ({' and '.join(tests) or 'True'}):", "        return MISS"]
