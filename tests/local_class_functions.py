@@ -303,3 +303,60 @@ def made_under_a_condition(w, x):
             return 2.0 * v * w
 
     return np.sum(Scale()(x) if np.sum(x) > 0 else x)
+
+
+# Special methods the lowering does not follow: refused at their line.
+
+def with_setattr(w, x):
+    class Doubling:
+        def __setattr__(self, name, value):
+            object.__setattr__(self, name, value * 2.0)
+    d = Doubling()
+    d.v = w * x
+    return np.sum(d.v)
+
+
+def with_new(w, x):
+    class Made:
+        def __new__(cls, a):
+            made = object.__new__(cls)
+            made.a = a * 2.0
+            return made
+
+        def __init__(self, a):
+            pass
+    return np.sum(Made(w).a * x)
+
+
+def with_slots(w, x):
+    class Slotted:
+        __slots__ = ("a",)
+
+        def __init__(self, a):
+            self.a = a
+    s = Slotted(w * x)
+    return np.sum(s.a)
+
+
+class SetattrBase:
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value * 3.0)
+
+
+def with_a_setattr_base(w, x):
+    class Child(SetattrBase):
+        def __init__(self, a):
+            self.a = a
+    c = Child(w)
+    return np.sum(c.a * x)
+
+
+def with_repr(w, x):
+    class Shown:
+        def __init__(self, a):
+            self.a = a
+
+        def __repr__(self):
+            return "Shown"
+    s = Shown(w)
+    return np.sum(s.a * x)

@@ -64,8 +64,8 @@ def test_activity_depends_on_what_is_differentiated():
     assert facts.active == {"w", "h", "c", "out"}
 
 
-def helper(a, b):
-    return a * b
+def helper(a, b, scale=1.0):  # a default: a call of the user's code, not inlined (inline_helpers.py)
+    return a * b * scale
 
 
 def calls_helper(x, y):

@@ -48,8 +48,8 @@ def arrays_sliced(x, w):
     return np.sum(y * y)
 
 
-def square_of(a, b):
-    return a * b + np.sin(b)
+def square_of(a, b, scale=1.0):  # a default: called through call_vjp_forward, not inlined (inline_helpers.py)
+    return a * b * scale + np.sin(b)
 
 
 def same_array_twice(x, w):
@@ -158,8 +158,8 @@ def test_rebinding_a_global_is_seen():
     np.testing.assert_allclose(grad(X, W), before, rtol=1e-12)
 
 
-def helper_with_rule_later(v):
-    return np.sin(v)
+def helper_with_rule_later(v, scale=1.0):  # a default: called through call_vjp_forward, not inlined
+    return np.sin(v) * scale
 
 
 def calls_helper_with_rule_later(x):
@@ -252,8 +252,8 @@ def test_unstack_matches_take(axis):
 # --- The adjoint reused at a call site (calls._LAST_ADJOINT): for one function object and argument
 # kinds, while the compiled module's still_valid holds.
 
-def rank_free(a, b):
-    return np.tanh(a) * b + a * a
+def rank_free(a, b, scale=1.0):  # a default: called through call_vjp_forward, not inlined (inline_helpers.py)
+    return np.tanh(a) * b + a * a * scale
 
 
 def ranks_alternate(x, w):
@@ -287,8 +287,8 @@ def test_ranks_alternating_at_one_call_site(fn):
 OFFSET = 0.25
 
 
-def shifted(v):
-    return np.cos(v + OFFSET)
+def shifted(v, scale=1.0):  # a default: called through call_vjp_forward, not inlined (inline_helpers.py)
+    return np.cos(v + OFFSET) * scale
 
 
 def reads_offset(x, w):

@@ -740,7 +740,7 @@ def test_subscript_write_into_a_parameter_changes_the_callers_array_as_python_do
 def test_subscript_write_into_a_subscript_is_refused():
     with pytest.raises(ad.UnsupportedSyntaxError) as info:
         ad.grad(cf.refuses_nested_subscript_write)(normal(3))
-    _assert_refusal(info.value, cf.refuses_nested_subscript_write, "y[i][i] = ", "assignment into an element")
+    _assert_refusal(info.value, cf.refuses_nested_subscript_write, "y[i][i] = ", "an element of an element")
 
 
 def test_append_of_a_differentiated_value_to_a_global_list_is_refused():

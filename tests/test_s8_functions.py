@@ -27,8 +27,6 @@ def test_keyword_only_arguments():
     check_construct(c.calls_keyword_only, (c.POS3,))
 
 
-@pytest.mark.xfail(strict=True, reason="KNOWN BUG: the forward-over-reverse of x ** p with a float p passed to a "
-                                       "helper gives p a zero tangent times log(x), nan where x < 0")
 def test_hessian_of_a_power_with_a_float_exponent_at_negative_values():
     np.testing.assert_allclose(ad.hessian(c.calls_keyword_only)(c.X3),
                                np.diag(2.0 + 6.0 * c.X3), rtol=1e-10)
@@ -195,7 +193,6 @@ def late_binding(x):
 
 
 @pytest.mark.parametrize("fn, needle, error", [
-    (c.uses_nonlocal, "nonlocal total", UnsupportedSyntaxError),
     (m.nested_recursion, "def down(v, n):", UnsupportedSyntaxError),
     (m.passes_a_closure_of_a_differentiated_value, "return apply_to_each(scaled, [x, x])[0]",
      UnsupportedSyntaxError),

@@ -16,7 +16,7 @@ from tests import s8_constructs as c
 from tests.s8_checks import assert_refused, check_construct
 from tests.support import line_of
 
-STATEMENT_CASES = [case for case in c.CASES if case[0] == "statements" and case[1] != "uses_nonlocal"]
+STATEMENT_CASES = [case for case in c.CASES if case[0] == "statements"]
 TRANSFORMS = [ad.grad, ad.jacfwd, ad.jacrev, ad.hessian, lambda f: (lambda x: ad.vjp(f, x)),
               lambda f: (lambda x: ad.jvp(f, (x,), (x,)))]
 

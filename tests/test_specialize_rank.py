@@ -48,8 +48,10 @@ def test_same_transform_over_ranks_dtypes_and_numbers():
             check_grads(index_loop, (x, 0.5), order=2)
     # The 1-d float64 element is a number: no shape tape, no unbroadcast for it.
     assert "x_i_shape" not in sources["1d"] and "unbroadcast" not in sources["1d"]
-    # A row of a 2-d array and an element of a float32 array are arrays: their shapes are kept.
-    assert "x_i_shape" in sources["2d"] and "x_i_shape" in sources["f32"]
+    # A row of a 2-d array and an element of a float32 array are arrays: the sum's shapes are kept (but
+    # x[i] * w, an array times a number, has x[i]'s shape: its cotangent is not unbroadcast).
+    assert "x_i_times_w_shape" in sources["2d"] and "x_i_times_w_shape" in sources["f32"]
+    assert "x_i_shape" not in sources["2d"] and "x_i_bar = x_i_times_w_bar * w" in sources["2d"]
     assert sources["1d again"] == sources["1d"]
 
 

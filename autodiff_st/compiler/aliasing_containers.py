@@ -26,6 +26,7 @@ from ..core.errors import UnsupportedSyntaxError
 from ..runtime.containers import concatenated, dict_keys, dict_values, with_item
 from .aliasing import AliasTracker
 from .ir import If, Loop, Op, walk_ops
+from .nested_writes import NestedWriteError, enclosing_loop_sources, read_before_rebound, references
 
 # Builtins whose result is a new list (or tuple, dict, set) of the items of their argument.
 _ITEM_COPIES = {builtins.list, builtins.tuple, builtins.dict, builtins.set, builtins.sorted, builtins.frozenset}
@@ -47,6 +48,7 @@ class ContainerAliasTracker(AliasTracker):
         self.held = []  # [container, element, blocks where element was rebound since] per holding
         self.snapshots = {}  # version -> containers it stands for a live view of (d.values(), reversed(ys))
         self.container_writes = []  # (ops of the write, container version, user's name, origin)
+        self.nested_writes = []  # (ops of rows[i][j] = v, container version, user's name, its temporaries, origin)
 
     @property
     def contents(self):
@@ -165,11 +167,43 @@ class ContainerAliasTracker(AliasTracker):
         others.discard(container)
         return others
 
+    def note_nested_write(self, ops, container, user_name, temps, origin):
+        self.nested_writes.append((ops, container, user_name, set(temps), origin))
+
+    def check_nested_writes(self, block):
+        """Refuse each ``rows[i][j] = v`` after which a name that may refer to a list or dict inside
+        ``rows`` is read before it is bound again (nested_writes.py)."""
+        for ops, container, user_name, temps, origin in self.nested_writes:
+            own = {v for v, n in self.user_names.items() if n == user_name} | {container} | temps
+            held, todo = set(), [container]
+            while todo:  # what it holds, at every depth
+                for element in self.contents.get(todo.pop(), set()) - held:
+                    held.add(element)
+                    todo.append(element)
+            others = references(block, own | held, self.resolve, exempt=temps) - own
+            walked = enclosing_loop_sources(block, ops[-1]) & (others | own) - temps
+            if walked:
+                raise NestedWriteError(
+                    f"autodiff_st cannot differentiate this write into an element of an element of "
+                    f"`{user_name}` inside a loop that walks `{user_name}` (or what it holds): Python's loop "
+                    "would meet the changed lists in later iterations, which the compiler does not follow.",
+                    origin=origin, hint=f"Loop over the positions: `for i in range(len({user_name})):`.")
+            read = sorted(read_before_rebound(block, ops[-1], others))
+            if read:
+                other = self.user_names.get(read[0], read[0])
+                raise NestedWriteError(
+                    f"autodiff_st cannot differentiate this write into an element of an element of "
+                    f"`{user_name}`: `{other}` may refer to a list or dict inside `{user_name}` and is read "
+                    "after the write, so Python would show the write through it too, which the derivative "
+                    "would not follow.", origin=origin,
+                    hint=f"Read it again after the write (`{other} = {user_name}[i]`), or copy before writing.")
+
     def check_container_writes(self, block):
         """Refuse each write into a list or dict that another name read afterwards refers to: Python would
         show the write through it, and the normal form wrote a new container. Who refers to it is taken
         when the write is seen, and, for a write inside a loop, from what the loop binds later too (the
         next iteration runs the write again)."""
+        self.check_nested_writes(block)
         for ops, container, user_name, origin, others in self.container_writes:
             loop = _outermost_loop(block, ops[-1])
             if loop is not None:

@@ -376,6 +376,8 @@ class Backward(Writer):
                              f"or register a rule for {rule.name} that differentiates `{name}`.")
                 wanted.append(name)
         prelude, exprs = inline_vjp(rule, bound, g, target, wanted, self.namer, self.helpers)
+        self.matmul_of_known_ranks(rule, bound, g, exprs)
+        self.number_with_array(rule, bound, exprs)
         if isinstance(target, str) and self.facts.kinds.is_number(target) and all(
                 self.is_scalar_atom(node) for node in bound.values() if not isinstance(node, gast.Constant)
                 or isinstance(node.value, (int, float))):
@@ -411,6 +413,51 @@ class Backward(Writer):
             for path, leaf in leaves(node):  # a nested display's elements take their parts in turn
                 if self.active_atom(leaf):
                     self.accumulate(leaf.id, part(parts, path), origin)
+
+    def matmul_of_known_ranks(self, rule, bound, g, exprs):
+        """``W @ h`` with ``W`` a matrix and ``h`` a vector, both proven numpy arrays of those ranks (kinds.py):
+        the cotangents are ``np.outer(g, h)`` and ``W.T @ g``, written out where the generic rule calls
+        ``matmul_grad_left``/``matmul_grad_right`` (which reach the same two expressions for these ranks
+        after checking them at run time)."""
+        if rule.primitive not in _MATMULS or set(bound) != {"x", "y"}:
+            return
+        left, right = bound["x"], bound["y"]
+        if not (isinstance(left, gast.Name) and isinstance(right, gast.Name)):
+            return
+        kinds = self.facts.kinds
+        if kinds.kind(left.id).kind != "array" or kinds.kind(right.id).kind != "array" \
+                or kinds.rank(left.id) != 2 or kinds.rank(right.id) != 1:
+            return
+        cotangent = load(g) if isinstance(g, str) else g
+        if "x" in exprs:
+            outer = gast.Attribute(value=self.helper(np, "np"), attr="outer", ctx=gast.Load())
+            exprs["x"] = gast.Call(func=outer, args=[cotangent, load(right.id)], keywords=[])
+        if "y" in exprs:
+            transposed = gast.Attribute(value=load(left.id), attr="T", ctx=gast.Load())
+            exprs["y"] = gast.BinOp(left=transposed, op=gast.MatMult(), right=copy.deepcopy(cotangent))
+
+    def number_with_array(self, rule, bound, exprs):
+        """``a * c`` (or ``+ - / ** // %``) of an array ``a`` and a number ``c`` (kinds.py): the result has
+        ``a``'s shape, so ``a``'s cotangent ``unbroadcast(v, a)`` is ``v`` itself. (The number's own
+        cotangent is still summed down.)"""
+        if rule.primitive not in _ELEMENTWISE_OPERATORS or len(bound) != 2:
+            return
+        kinds = self.facts.kinds
+        (first, left), (second, right) = bound.items()
+        for name, node, other in ((first, left, right), (second, right, left)):
+            expr = exprs.get(name)
+            if not (isinstance(node, gast.Name) and kinds.kind(node.id).kind == "array"
+                    and kinds.rank(node.id) is not None and self.is_number_atom(other)):
+                continue
+            if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and len(expr.args) == 2 \
+                    and expr.func.id == self.helper(runtime.unbroadcast, "unbroadcast").id \
+                    and isinstance(expr.args[1], gast.Name) and expr.args[1].id == node.id:
+                exprs[name] = expr.args[0]
+
+    def is_number_atom(self, node):
+        if isinstance(node, gast.Constant):
+            return type(node.value) in (int, float, bool)
+        return isinstance(node, gast.Name) and self.facts.kinds.is_number(node.id)
 
     def user_call(self, op):
         origin = op.origin
@@ -453,6 +500,11 @@ class Backward(Writer):
             for path, leaf in leaves(node):
                 if self.active_atom(leaf):
                     self.accumulate(leaf.id, part(name, path), origin)
+
+
+_MATMULS = (operator.matmul, np.matmul)
+_ELEMENTWISE_OPERATORS = (operator.add, operator.sub, operator.mul, operator.truediv, operator.pow,
+                          operator.floordiv, operator.mod)
 
 
 def _checks_cotangents(rule):

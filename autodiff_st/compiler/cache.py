@@ -20,7 +20,9 @@ import time
 import types
 import weakref
 
+from ..core import registry
 from ..runtime.calls import argument_kinds  # noqa: F401  (the other half of every cache key)
+from .inline_helpers import INLINED
 from .disk_cache import directory as disk_directory, key_for as disk_key_for, load as disk_load, store as disk_store
 from .pipeline import GENERATION, Compiled, build
 from .specialize import for_kinds
@@ -134,3 +136,13 @@ def clear():
         _COMPILED.clear()
         _BOUND.clear()
         GENERATION[0] += 1
+
+
+def _rules_changed(primitives):
+    """A rule registered for (or nondifferentiable marking of) a helper that compiled code inlined as a
+    plain function (inline_helpers.py): forget every compiled adjoint, so the rule is used from now on."""
+    if any(isinstance(p, types.FunctionType) and p in INLINED for p in primitives):
+        clear()
+
+
+registry.on_change(_rules_changed)

@@ -138,7 +138,11 @@ def _check_expression(root):
 
 
 def _is_element(target):
-    return isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
+    """``y[i]``, or an element of an element, ``rows[i][j]`` (refused by normalize unless ``rows`` is a
+    list or dict made in the function, normalize_collections.py)."""
+    while isinstance(target, gast.Subscript):
+        target = target.value
+    return isinstance(target, gast.Name)
 
 
 def _names_only(target):

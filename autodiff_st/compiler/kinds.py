@@ -11,6 +11,8 @@ one of
 - ``array``: a numpy array or numpy scalar on every assignment, with its ``rank`` (number of dimensions)
   and ``dtype`` where they are certain: array literals, numpy's constructors, elementwise functions and
   operators on values of known rank, reductions, reshapes and indexing with constants;
+- ``shape``: the ``.shape`` tuple of an array of known rank (``rank`` is its length): an integer index
+  of it is an ``int``, and ``np.zeros(x.shape)`` or ``np.zeros(x.shape[0])`` has a certain rank;
 - ``unknown``: anything else. A parameter not called with a number is unknown: the compiler is not told
   more about its arguments.
 
@@ -29,7 +31,7 @@ import numpy as np
 from .ops import targets
 from .scope import resolve_path
 
-NUMBER, ARRAY, UNKNOWN = "number", "array", "unknown"
+NUMBER, ARRAY, UNKNOWN, SHAPE = "number", "array", "unknown", "shape"
 
 FULL_REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod, np.var, np.std, np.average,
                    np.nansum, np.nanmean, np.nanmax, np.nanmin}
@@ -216,7 +218,7 @@ class Kinds:
             operand = self._atom(value.operand)
             if operand is _NOTHING:
                 return _NOTHING
-            if isinstance(value.op, gast.Not) or operand.kind == UNKNOWN:
+            if isinstance(value.op, gast.Not) or operand.kind not in (NUMBER, ARRAY):
                 return UNKNOWN_KIND
             return operand
         if isinstance(value, gast.Compare):
@@ -252,6 +254,10 @@ class Kinds:
     def _subscript(self, base, index):
         if base is _NOTHING:
             return _NOTHING
+        if base.kind == SHAPE:  # one length of a shape tuple is an int
+            if isinstance(index, gast.Constant) and type(index.value) is int and -base.rank <= index.value < base.rank:
+                return INT_KIND
+            return _NOTHING if isinstance(index, gast.Name) and self._atom(index) is _NOTHING else UNKNOWN_KIND
         if base.kind != ARRAY or base.rank is None:
             return UNKNOWN_KIND
         parts = index.elts if isinstance(index, gast.Tuple) else [index]
@@ -277,6 +283,8 @@ class Kinds:
     def _attribute(self, base, attr):
         if base is _NOTHING:
             return _NOTHING
+        if base.kind == ARRAY and attr == "shape" and base.rank is not None:
+            return Kind(SHAPE, base.rank)
         if base.kind == ARRAY and attr in ("T", "mT"):
             return base
         if base.kind == ARRAY and attr in ("real", "imag"):
@@ -340,10 +348,13 @@ class Kinds:
         if fn in _CONSTRUCTORS:
             dtype = arg(2 if fn is np.full else 1, "dtype")
             default = _CONSTRUCTORS[fn]
-            return Kind(ARRAY, self._shape_rank(arg(0, "shape")),
+            rank = self._shape_rank(arg(0, "shape"))
+            if rank is _NOTHING:
+                return _NOTHING
+            return Kind(ARRAY, rank,
                         self._static_dtype(dtype) if dtype is not None else default and np.dtype(default).name)
         if fn in _LIKE:
-            if first.kind == UNKNOWN:
+            if first.kind not in (NUMBER, ARRAY):
                 return UNKNOWN_KIND
             dtype = arg(2 if fn is np.full_like else 1, "dtype")
             if "shape" in keywords or len(args) > (3 if fn is np.full_like else 2):
@@ -368,7 +379,8 @@ class Kinds:
         if fn is np.reshape or fn is np.ravel:
             if first.kind != ARRAY:
                 return UNKNOWN_KIND
-            return Kind(ARRAY, 1 if fn is np.ravel else self._shape_rank(arg(1, "newshape", "shape")), first.dtype)
+            rank = 1 if fn is np.ravel else self._shape_rank(arg(1, "newshape", "shape"))
+            return _NOTHING if rank is _NOTHING else Kind(ARRAY, rank, first.dtype)
         if fn in _SAME_RANK and not keywords and (len(args) == 1 or fn is np.transpose):
             return first if first.kind == ARRAY else UNKNOWN_KIND
         if fn in _ELEMENTWISE and len(args) == 3 and not keywords:
@@ -412,6 +424,14 @@ class Kinds:
             return len(node.elts)
         if isinstance(node, gast.Constant) and type(node.value) is int:
             return 1
+        if isinstance(node, gast.Name):  # an int, or the shape of an array of known rank
+            kind = self._atom(node)
+            if kind is _NOTHING:
+                return _NOTHING
+            if kind == INT_KIND:
+                return 1
+            if kind is not _NOTHING and kind.kind == SHAPE:
+                return kind.rank
         return None  # a name may hold an int or a tuple
 
     def _as_array(self, node):

@@ -158,6 +158,11 @@ class _Lowering:
                 refuse(f"the class `{node.name}` with the base `{ast.unparse(gast.gast_to_ast(base))}`", base,
                        "A class inside the function may derive from another class inside it or from a plain "
                        "module-level class (no metaclass, builtin base or dataclass).")
+            special = sorted(name for k in obj.__mro__ if k is not object for name in vars(k)
+                             if _is_special(name) and name not in _PLAIN_SPECIAL)
+            if special:
+                refuse(f"the class `{node.name}` with the base `{ast.unparse(gast.gast_to_ast(base))}`, which defines "
+                       f"`{special[0]}`", base, _SPECIAL_HINT)
             bases.append(obj)
         if is_dataclass and bases:
             refuse(f"the dataclass `{node.name}` with a base class", node, "Define it without a base class.")
@@ -175,6 +180,8 @@ class _Lowering:
             if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant) or isinstance(stmt, gast.Pass):
                 continue
             if isinstance(stmt, gast.FunctionDef):
+                if _is_special(stmt.name) and stmt.name not in _CALLED_SPECIAL:
+                    refuse(f"the method `{node.name}.{stmt.name}`", stmt, _SPECIAL_HINT)
                 kind = "method"
                 for deco in stmt.decorator_list:
                     obj = resolve_path(deco, self.parsed)
@@ -194,6 +201,8 @@ class _Lowering:
             if isinstance(stmt, (gast.Assign, gast.AnnAssign)) and stmt.value is not None:
                 targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
                 if len(targets) == 1 and isinstance(targets[0], gast.Name):
+                    if _is_special(targets[0].id):
+                        refuse(f"the class attribute `{node.name}.{targets[0].id}`", stmt, _SPECIAL_HINT)
                     if isinstance(stmt.value, (gast.List, gast.Dict, gast.Set, gast.ListComp, gast.DictComp)):
                         refuse(f"the class attribute `{node.name}.{targets[0].id}` holding a list or dict", stmt,
                                "State shared by every instance and changed by methods is not followed; "
@@ -375,6 +384,24 @@ class _Lowering:
         node.source_lines = _lines(node, method)
         found = self.lowered[key] = (def_name, node, mutates)
         return found
+
+
+# Special methods change what Python does with an instance without a call in the source (__setattr__,
+# __getattr__, __new__, operators, __slots__, __init_subclass__, ...): the lowering to dicts and functions
+# would run another program. Only those it follows are allowed: __init__ and __call__ (and a dataclass's
+# __post_init__), __repr__ and __str__, and in module-level bases the attributes every plain class has.
+_CALLED_SPECIAL = frozenset({"__init__", "__call__", "__post_init__", "__repr__", "__str__"})  # (repr and str
+# only show an instance, and every use of an instance other than through its name is refused)
+_PLAIN_SPECIAL = _CALLED_SPECIAL | frozenset({"__dict__", "__module__", "__doc__", "__weakref__", "__qualname__",
+                                              "__firstlineno__", "__static_attributes__", "__annotations__",
+                                              "__annotate__", "__annotate_func__", "__annotations_cache__"})
+_SPECIAL_HINT = ("A class inside the function may define __init__ and __call__ among the special methods; "
+                 "define a class with others (operators, __setattr__, __getattr__, __new__, __slots__, ...) at "
+                 "module level.")
+
+
+def _is_special(name):
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
 
 
 def _bound_names(target):

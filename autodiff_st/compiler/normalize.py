@@ -29,12 +29,13 @@ from .normalize_expressions import ExpressionLowering, temp_name
 from .normalize_functions import FunctionLowering
 from .normalize_guards import GuardLowering
 from .normalize_unpack import UnpackLowering
+from .nonlocal_writes import NonlocalLowering
 from .parsing import origin_of
 from .scope import resolve_path
 
 
 class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, UnpackLowering, GuardLowering,
-                 FunctionLowering, CollectionLowering, IterationLowering):
+                 FunctionLowering, CollectionLowering, IterationLowering, NonlocalLowering):
     """Normalizes one function body into ``block``, a list of the normal form's statements.
 
     Expressions and control flow are mixed in rather than owned: they emit into the same block, read
@@ -63,8 +64,11 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         self.return_arity = returned_tuple_arity(parsed.node) if self.nested_return else None
         self.inlined = {}  # nested functions and lambdas: name -> (parameter names, return expression)
         self.nested_functions = {}  # every nested function and named lambda: name -> its node
+        self.inlining = []  # the module-level helpers being inlined around this point (inline_helpers.py)
+        self.caller_bound = None  # the names this function binds, found when a helper is first inlined
         self.return_value = self.returned = None
         self.declared_outside = {}
+        self.nested_items = {}  # rows[i] read by a write rows[i][j] = v -> the version of rows (normalize_collections)
         self.origin_now = parsed.node.origin  # names declared global or nonlocal -> the declaration's origin
 
     # -- names --------------------------------------------------------------------------------------
@@ -357,12 +361,16 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         if self.writes_container(target):
             self.store_container_element(target, value, origin)
             return
+        if isinstance(target.value, gast.Subscript):
+            self.store_nested_element(target, value, origin)  # rows[i][j] = v (normalize_collections.py)
+            return
         name = target.value.id
         if name not in self.env:
             raise UnsupportedSyntaxError(
                 f"autodiff_st cannot differentiate a write into `{name}`, which is not a local variable here.",
                 origin=origin, hint="Write into a copy: `y = np.array(...)` or `y = x.copy()` inside the function.")
         array = self.env[name]
+        self.refuse_write_into_item(array, name, origin)  # r = rows[0]; r[1] = v (normalize_collections.py)
         stored = self.named_atom(value, origin)
         index = self.index(target.slice, origin)
         argument = self.sharing.is_argument(array)
@@ -413,9 +421,17 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
 
     def unpack_names(self, target, value, origin):
         names = [e.id for e in target.elts]
-        if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(names):
+        display = isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(names)
+        if not display:
+            value = self.expression(value, origin, want_atom=False)
+            # a helper inlined here (inline_helpers.py) returns the display of its results' atoms
+            if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(names) \
+                    and all(isinstance(e, (gast.Name, gast.Constant)) for e in value.elts):
+                display = True
+                value = gast.Tuple(elts=[_Atom(e) for e in value.elts], ctx=gast.Load())
+        if display:
             # Parallel assignment: evaluate every right-hand side with the old names, then rebind.
-            atoms = [self.atom(e, origin) for e in value.elts]
+            atoms = [e.atom if isinstance(e, _Atom) else self.atom(e, origin) for e in value.elts]
             versions = [self.new_version(n) for n in names]
             # a, b = b, a inside a loop or branch stores into the names it reads: read them first.
             atoms = [load(self.into_temporary(atom, origin)) if isinstance(atom, gast.Name) and atom.id in versions
@@ -426,7 +442,6 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
                 self.env[name] = version
                 self.sharing.record_aliases(version, atom)
             return
-        value = self.expression(value, origin, want_atom=False)
         if not isinstance(value, (gast.Call, gast.Name)) or isinstance(value, gast.Call) \
                 and not self.unpacks_natively(value):
             # ell, sf2, sn2 = np.exp(theta): name the array, then unpack its rows
@@ -455,6 +470,13 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
 def _op_text(op):
     return {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.MatMult: "@",
             gast.Pow: "**"}.get(type(op), "?")
+
+
+class _Atom:
+    """An element of a display that is already an atom of the normal form (not to be read again)."""
+
+    def __init__(self, atom):
+        self.atom = atom
 
 
 def normalize(parsed, namer):

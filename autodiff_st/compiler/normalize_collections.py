@@ -16,7 +16,9 @@ import gast
 
 from ..core.errors import UnsupportedSyntaxError
 from ..runtime.containers import concatenated, dict_keys, dict_values, with_item
+from ..runtime.nested_items import check_item_to_write
 from .ir import If, load
+from .nested_writes import NestedWriteError
 from .scope import helper_name
 
 _LIST_MAKERS = (builtins.list, builtins.sorted, dict_keys, dict_values)
@@ -52,6 +54,8 @@ class CollectionLowering:
         return None if kind is _CYCLE else kind
 
     def _kind_of(self, version, seen):
+        if version in self.nested_items:
+            return "item"  # a list or dict read by a nested write (store_nested_element)
         if version in seen:
             return _CYCLE  # a loop's binding from its own value: decided by the others
         seen = seen | {version}
@@ -140,6 +144,134 @@ class CollectionLowering:
         key = self.index(target.slice, origin)
         self.rebind_container(name, helper_call(with_item, [load(container), key, stored], origin), origin,
                               held=_names_of(stored))
+
+    def store_nested_element(self, target, value, origin):
+        """``rows[i][j] = value`` (any depth) into a list or dict made here: the items along the path read,
+        each checked at run time (``check_item_to_write``), and new containers written from the inside
+        out (nested_writes.py)."""
+        keys, node = [], target
+        while isinstance(node, gast.Subscript):
+            keys.append(node.slice)
+            node = node.value
+        keys.reverse()
+        name = node.id
+        if name not in self.env or not self.holds_container(self.env[name]):
+            raise NestedWriteError(
+                f"autodiff_st cannot differentiate this write into an element of an element of `{name}`: the "
+                f"compiler follows such a write only into a list or dict made in the function, and `{name}` "
+                "is not certainly one (an array's row is a view of it, which this write would change).",
+                origin=origin, hint=f"Write into an array by index (`{name}[i, j] = v` on an array made with "
+                                    "np.zeros), or build the lists in the function.")
+        if any(isinstance(k, gast.Slice) or isinstance(k, gast.Tuple) and any(isinstance(e, gast.Slice)
+                                                                                 for e in k.elts) for k in keys):
+            raise NestedWriteError(
+                f"autodiff_st cannot differentiate a write into a slice of an element of `{name}`.",
+                origin=origin, hint="Write the elements one by one, or build the new list.")
+        container = self.env[name]
+        self.refuse_foreign_items(container, len(keys) - 1, name, origin)
+        stored = self.named_atom(value, origin)
+        atoms = [self.index(k, origin) for k in keys]
+        text = gast.Constant(value=origin.source_line if origin is not None else name, kind=None)
+        items, temps = [load(container)], set()
+        first = len(self.ops)
+        for key in atoms[:-1]:
+            self.emit("expr", None, helper_call(check_item_to_write, [items[-1], key, text], origin), origin)
+            item = self.into_temporary(subscript(items[-1], key), origin)
+            self.nested_items[item] = items[-1].id  # a list or dict (checked at run time) held by that one
+            temps.add(item)
+            items.append(load(item))
+        new = stored
+        for item, key in zip(reversed(items[1:]), reversed(atoms[1:])):
+            new = load(self.into_temporary(helper_call(with_item, [item, key, new], origin), origin))
+            temps.add(new.id)
+        self.rebind_container(name, helper_call(with_item, [load(container), atoms[0], new], origin), origin,
+                              held=_names_of(new))
+        self.sharing.note_nested_write(self.ops[first:], container, name, temps, origin)
+
+    def refuse_write_into_item(self, version, name, origin):
+        """Refuse ``r[j] = v`` where ``r`` was read from a list or dict made here whose items are lists,
+        dicts or numbers (``r = rows[0]``): Python would change the list inside ``rows`` too."""
+        whole = self.sharing.parts_of.get(version)
+        if whole is None or not self.holds_container(whole) or self.item_sources(whole, 1, set()) is not None:
+            return
+        container = self.sharing.user_names.get(whole, whole)
+        raise NestedWriteError(
+            f"autodiff_st cannot differentiate this write into `{name}`: `{name}` is a list or dict read from "
+            f"`{container}`, and Python's write would change it inside `{container}` too, which the compiler "
+            "does not follow through a name of its own.", origin=origin,
+            hint=f"Write through `{container}` itself (`{container}[i][j] = v`), which is differentiated.")
+
+    def refuse_foreign_items(self, container, depth, name, origin):
+        """Refuse unless every list or dict ``container`` may hold ``depth`` levels down is made in the
+        function (see nested_writes.py)."""
+        unknown = self.item_sources(container, depth, set())
+        if unknown is not None:
+            raise NestedWriteError(
+                f"autodiff_st cannot differentiate this write into an element of an element of `{name}`: the "
+                f"compiler cannot tell that each list or dict inside `{name}` is made in this function and "
+                f"held nowhere else ({unknown}).", origin=origin,
+                hint=f"Build `{name}` from new lists in the function, for example "
+                     f"`{name} = [[0.0] * n for _ in range(n)]`, and write into that.")
+
+    def item_sources(self, version, depth, seen):
+        """None when every item ``version`` (a list or dict) may hold ``depth`` levels down is a list or dict
+        made here; else a short reason."""
+        if (version, depth) in seen:
+            return None
+        seen.add((version, depth))
+        if depth == 0:
+            return None
+        if version in self.nested_items:  # an item read by a nested write: what its container holds deeper
+            return self.item_sources(self.nested_items[version], depth + 1, seen)
+        bindings = [op for op in self.ops if version in _bound(op) or op.kind == "append" and op.target == version]
+        for op in bindings:
+            if op.kind == "append":
+                reason = self.held_item(op.stored, depth, seen)
+            elif op.kind != "assign":
+                reason = f"`{self.sharing.user_names.get(version, version)}` is unpacked or popped"
+            else:
+                reason = self.made_items(op.value, depth, seen)
+            if reason is not None:
+                return reason
+        return None
+
+    def made_items(self, value, depth, seen):
+        """``item_sources`` for the container that ``value`` (one operation on atoms) makes."""
+        if depth == 0:
+            return None
+        if isinstance(value, (gast.List, gast.Tuple)):
+            return next((r for r in (self.held_item(e, depth, seen) for e in value.elts) if r is not None), None)
+        if isinstance(value, gast.Dict):
+            return next((r for r in (self.held_item(e, depth, seen) for e in value.values) if r is not None), None)
+        if isinstance(value, gast.Name):
+            return self.item_sources(value.id, depth, seen)
+        if isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Mult)):
+            lists = [v for v in (value.left, value.right) if isinstance(v, (gast.List, gast.Tuple, gast.Name))
+                     and not (isinstance(v, gast.Name) and self.container_kind(v.id) is None)]
+            return next((r for r in (self.made_items(v, depth, seen) for v in lists) if r is not None), None)
+        if isinstance(value, gast.Call):
+            fn = getattr(value.func, "helper", None) or self.resolve_static(value.func)
+            if fn is with_item:
+                return self.made_items(value.args[0], depth, seen) or self.held_item(value.args[2], depth, seen)
+            if fn is concatenated:
+                return next((r for r in (self.made_items(a, depth, seen) for a in value.args) if r is not None),
+                            None)
+        return "a list or dict in it comes from a copy, a call or an argument"
+
+    def held_item(self, element, depth, seen):
+        """``item_sources`` one level down, for an element put into a container."""
+        if isinstance(element, gast.Constant):
+            return None  # not a list or dict: the run-time check refuses a path through it
+        if isinstance(element, (gast.List, gast.Tuple, gast.Dict)):
+            return self.made_items(element, depth - 1, seen)
+        if isinstance(element, gast.Name) and element.id in self.sharing.params:
+            return f"`{self.sharing.user_names.get(element.id, element.id)}` is an argument"
+        if isinstance(element, gast.Name) and self.container_kind(element.id) is not None:
+            return self.item_sources(element.id, depth - 1, seen)
+        if isinstance(element, gast.Name) and depth == 1 and self.holds_number(element.id):
+            return None
+        what = self.sharing.user_names.get(getattr(element, "id", None), "an element")
+        return f"`{what}` is not certainly a list or dict made here"
 
     def rebind_container(self, name, call, origin, held=()):
         """``name = call``, where ``call`` makes the new value of the list or dict ``name`` that Python

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..core.errors import UnsupportedSyntaxError
 from ..runtime.numeric import add_at
+from .inline_helpers import INLINED, caller_bound_names, inlinable
 from .ir import If, load, static_path_root
 from .naming import describe_operand
 from .scope import helper_name
@@ -58,6 +59,10 @@ class ExpressionLowering:
             node = self.rewritten_call(node, origin)  # f(*xs), super(), nested functions (normalize_functions)
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in self.inlined:
             return self.inline_call(node, origin, hint)
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and not self.is_local(node.func.id):
+            inlined = self.inline_helper(node, origin, hint)  # a module-level helper (inline_helpers.py)
+            if inlined is not None:
+                return inlined
         if isinstance(node, gast.Lambda):
             return self.lambda_value(node, origin, want_atom, hint)
         if isinstance(node, (gast.Call, gast.BinOp)):
@@ -381,14 +386,85 @@ class ExpressionLowering:
             raise UnsupportedSyntaxError(
                 f"autodiff_st cannot inline this call of `{node.func.id}`: pass exactly its "
                 f"{len(params)} argument(s), positionally.", origin=origin)
+        return self.inlined_body(params, body, node, origin, hint)
+
+    def inline_helper(self, node, origin, hint):
+        """A call of a module-level helper of one ``return`` (inline_helpers.py): its return expression,
+        with the arguments put in, where that is certainly the call's result; None otherwise."""
+        fn = self.resolve_static(node.func)
+        if fn is None:
+            return None
+        if self.caller_bound is None:
+            self.caller_bound = caller_bound_names(self.parsed)
+        found = inlinable(fn, node, self.parsed, self.caller_bound, self.inlining)
+        if found is None:
+            return None
+        params, statements, body, free = found
+        for name in free:  # the helper's globals: no name the normal form makes may hide them
+            self.namer.reserve(name)
+        first = len(self.ops)
+        self.inlining.append(fn)
+        try:
+            # the helper's own lines: comments, line maps and errors point at what is computed there
+            body_origin = getattr(body, "origin", None) or origin
+            if statements:
+                result = self.inlined_statements(params, statements, body, node, origin, hint)
+            else:
+                result = self.inlined_body(params, body, node, body_origin, hint, argument_origin=origin)
+        finally:
+            self.inlining.pop()
+        if len(self.ops) == first:  # nothing emitted (the expression was an atom): a copy carries the guard
+            copied = self.namer.fresh(node.func.id)
+            self.emit("assign", copied, result, origin)
+            self.sharing.own(copied, "unknown")
+            result = load(copied)
+        op = self.ops[first]
+        op.inlined_from = getattr(op, "inlined_from", ()) + (node.func.id,)
+        INLINED.add(fn)
+        return result
+
+    def inlined_statements(self, params, statements, body, node, origin, hint):
+        """A helper of assignments then a ``return``: a parameter it never assigns stands for the argument's
+        atom; one it assigns, and each of its locals, gets a fresh name, bound by the helper's statements
+        normalized as the caller's own."""
+        assigned = {n.id for stmt in statements for n in gast.walk(stmt.targets[0]) if isinstance(n, gast.Name)}
+        renamed = {}
+        for param, arg in zip(params, node.args):
+            if param in assigned:  # bound as Python binds a parameter: an assignment of the argument
+                name = self.namer.fresh(param)
+                self.statement(_assignment(name, arg, origin))
+            else:
+                atom = self.atom(arg, origin)
+                name = self.namer.fresh(param)
+                if isinstance(atom, gast.Name):
+                    self.env[name] = atom.id
+                else:
+                    self.emit("assign", name, atom, origin)
+                    self.env[name] = name
+                    self.sharing.own(name, "fresh")
+            renamed[param] = name
+        for local in sorted(assigned - set(params)):
+            renamed[local] = self.namer.fresh(local)
+        for stmt in copy.deepcopy(statements):
+            for n in gast.walk(stmt):
+                if isinstance(n, gast.Name) and n.id in renamed:
+                    n.id = renamed[n.id]
+            self.statement(stmt)
+        body = copy.deepcopy(body)
+        for n in gast.walk(body):
+            if isinstance(n, gast.Name) and n.id in renamed:
+                n.id = renamed[n.id]
+        return self.expression(body, getattr(body, "origin", None) or origin, want_atom=True, hint=hint)
+
+    def inlined_body(self, params, body, node, origin, hint, argument_origin=None):
         placeholders = {}
         for param, arg in zip(params, node.args):
-            atom = self.atom(arg, origin)
+            atom = self.atom(arg, argument_origin or origin)
             name = self.namer.fresh(param)
             if isinstance(atom, gast.Name):
                 self.env[name] = atom.id
             else:
-                self.emit("assign", name, atom, origin)
+                self.emit("assign", name, atom, argument_origin or origin)
                 self.env[name] = name
                 self.sharing.own(name, "fresh")
             placeholders[param] = name
@@ -398,6 +474,13 @@ class ExpressionLowering:
                 n.id = placeholders[n.id]
             n.origin = origin
         return self.expression(body, origin, want_atom=True, hint=hint)
+
+
+def _assignment(name, value, origin):
+    stmt = gast.Assign(targets=[gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)],
+                       value=value, type_comment=None)
+    stmt.origin = origin
+    return stmt
 
 
 def temp_name(value, is_local):

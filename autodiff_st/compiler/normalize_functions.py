@@ -34,6 +34,7 @@ from ..runtime.callables import call_unpacked, make_closure, sorted_order
 from ..runtime.closures import closure_caller, closure_for_transform, converted_transform
 from ..runtime.vectorized import apply_along_axis_call, vectorized_call_1, vectorized_call_2, vectorized_call_3
 from .ir import load
+from .nonlocal_writes import NonlocalWriteError, check_calls, refuse_deeper_nonlocal, threaded_body, written_nonlocals
 from .ops import call_text
 from .parsing import origin_of
 from .rewritten import body_lines, build_function
@@ -55,6 +56,12 @@ class FunctionLowering:
         """``call`` as the normal form writes it: unpacked arguments and ``super()`` made explicit, calls
         of lifted functions given the values they capture, ``map`` and ``sorted`` as comprehensions."""
         if has_unpacking(call):
+            if isinstance(call.func, gast.Name) and call.func.id in self.nested_functions \
+                    and written_nonlocals(self.nested_functions[call.func.id]):
+                raise NonlocalWriteError(
+                    f"autodiff_st cannot differentiate a call with `*` or `**` of `{call.func.id}`, which assigns a "
+                    "variable of the enclosing function (`nonlocal`).", origin=origin,
+                    hint="Pass the arguments one by one.")
             return self.unpacked_call(call, origin)
         converted = self.transform_of_closure(call, origin)
         if converted is not None:
@@ -70,6 +77,8 @@ class FunctionLowering:
             func = call.func
         if isinstance(func, gast.Name) and func.id in self.nested_functions and func.id not in self.inlined:
             lifted, captured = self.lifted(func.id, origin)
+            if getattr(lifted, "nonlocal_writes", ()):
+                return self.threaded_call(call, lifted, func.id, captured, origin)  # nonlocal_writes.py
             return gast.Call(func=helper_name(lifted, func.id),
                              args=[load(c) for c in captured] + call.args, keywords=call.keywords)
         if isinstance(func, gast.Name) and not self.is_local(func.id):
@@ -238,6 +247,8 @@ class FunctionLowering:
                 origin=origin, hint="Give the function a name of its own.")
         self.nested_functions[name] = node
         self.inlined.pop(name, None)
+        if isinstance(node, gast.FunctionDef) and written_nonlocals(node):
+            check_calls(self.parsed.node, name, origin_of)  # calls that are statements only (nonlocal_writes.py)
         body = node.body if isinstance(node, gast.FunctionDef) else [gast.Return(value=node.body)]
         body = [s for s in body if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
         args = node.args
@@ -287,16 +298,16 @@ class FunctionLowering:
         if is_def and node.decorator_list:
             raise UnsupportedSyntaxError("autodiff_st cannot differentiate a decorated nested function.",
                                          origin=origin, hint="Define the function at module level.")
-        for inner in gast.walk(node):
-            if isinstance(inner, gast.Nonlocal):
-                written = set(inner.names) & _stored(node)
-                raise UnsupportedSyntaxError(
-                    f"autodiff_st cannot differentiate the nested function `{name}`: it "
-                    + (f"assigns `{sorted(written)[0]}`, a variable of the enclosing function (`nonlocal`)"
-                       if written else "declares a variable of the enclosing function `nonlocal`")
-                    + ", and the compiler passes the enclosing function's values into a nested function, not "
-                      "back out of it.", origin=origin_of(inner),
-                    hint="Return the new value from the nested function and assign it in the enclosing one.")
+        written = written_nonlocals(node) if is_def else []
+        if is_def:
+            refuse_deeper_nonlocal(node, name, origin_of)
+        outside = [w for w in written if w not in set(self.params) | _stored(self.parsed.node, skip=node)]
+        if outside:
+            raise NonlocalWriteError(
+                f"autodiff_st cannot differentiate the nested function `{name}`: it assigns `{outside[0]}` "
+                "(`nonlocal`), which is not a variable of the differentiated function, and a change outside it "
+                "is not part of the derivative.", origin=origin,
+                hint=f"Return the new value of `{outside[0]}` and assign it outside the differentiated function.")
         args = node.args
         own = {a.id for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg] if a}
         free = _loaded(node) - own - _stored(node)
@@ -307,7 +318,7 @@ class FunctionLowering:
                 origin=origin, hint="Define the recursive function at module level; recursion works there.")
         enclosing = set(self.params) | _stored(self.parsed.node, skip=node) | set(self.nested_functions) | \
             set(self.parsed.closure)
-        captured = sorted(free & enclosing)
+        captured = sorted((free | set(written)) & enclosing)
         defaults = []
         for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
             try:
@@ -341,6 +352,8 @@ class FunctionLowering:
             lifted_name = name
         elif is_def:
             body, indent = body_lines(filename, node, first, shift)
+            if written:  # threaded as state (nonlocal_writes.py)
+                body = threaded_body(body, node, first, shift, written, indent, origin_of, name)
             lifted_name = name
         else:
             body = [("return " + ast.unparse(gast.gast_to_ast(copy.deepcopy(node.body))).replace("\n", " "),
@@ -351,6 +364,7 @@ class FunctionLowering:
         lifted = build_function(lifted_name, filename, header, ", ".join(params), [], body, indent,
                                 f"{name} lifted out of {self.parsed.name}", self.parsed.globals, {},
                                 tuple(defaults[:len(args.defaults)]) or None, kwdefaults or None)
+        lifted.nonlocal_writes = tuple(written)
         if origin is not None:
             lifted.defined_at = origin.describe()  # for messages about the nested function (runtime/closures.py)
         return lifted, captured

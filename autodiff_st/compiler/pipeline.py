@@ -64,10 +64,7 @@ class Compiled:
             return False
         plan = self._guard_plan
         if plan is None:
-            freevars = fn.__code__.co_freevars
-            plan = self._guard_plan = tuple(
-                (name, obj, freevars.index(name) if name in freevars else None)
-                for name, obj in self.guards if name not in self.user_locals)
+            plan = self.guard_plan(fn)
         if not plan:
             return True
         globals_ = fn.__globals__
@@ -84,6 +81,17 @@ class Compiled:
             if current is not obj:
                 return False
         return True
+
+    def guard_plan(self, fn):
+        """The guards ``still_valid`` reads, as ``(name, object, cell)``: ``cell`` the index of the name in
+        ``fn``'s closure, or None for a global (or builtin) name."""
+        plan = self._guard_plan
+        if plan is None:
+            freevars = fn.__code__.co_freevars
+            plan = self._guard_plan = tuple(
+                (name, obj, freevars.index(name) if name in freevars else None)
+                for name, obj in self.guards if name not in self.user_locals)
+        return plan
 
     def bind(self, fn):
         cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
@@ -296,6 +304,11 @@ def _guards(parsed, ops, user_locals):
     """The free names whose values decided how calls were compiled."""
     seen = set()
     for op in ops:
+        for root in getattr(op, "inlined_from", ()):  # a helper inlined here (inline_helpers.py)
+            if root not in user_locals and root not in seen:
+                seen.add(root)
+                obj = resolve_name(root, parsed)
+                yield root, (None if obj is MISSING else obj)
         for node in walk_tree(op.value):
             if isinstance(node, gast.Call):  # a call specialized on numbers keeps the guard of the user's name
                 root = static_path_root(getattr(node.func, "specialized_from", node.func))

@@ -159,6 +159,7 @@ def vjp_rule(*primitives, diff=None, nograd=(), sequences=(), returns_tuple=Fals
             _RULES[_key(primitive)] = Rule(primitive, rule_fn, tuple(params), chosen, var_kw, tuple(nograd),
                                            seqs, returns_tuple, var_positional)
             _NONDIFF.discard(_key(primitive))
+        _changed(primitives)
         return rule_fn
 
     return register
@@ -240,6 +241,7 @@ def jvp_rule(*primitives, wrt=None):
             if entry is None or entry.kind != "custom":
                 entry = _FORWARD[_key(primitive)] = ForwardRule("custom")
             entry.custom[param] = jvp_fn
+        _changed(primitives)
         return jvp_fn
 
     return register
@@ -259,7 +261,22 @@ def nondifferentiable(*primitives):
         _NONDIFF.add(_key(primitive))
         _RULES.pop(_key(primitive), None)
         _FORWARD.pop(_key(primitive), None)
+    _changed(primitives)
     return primitives[0] if len(primitives) == 1 else primitives
+
+
+_LISTENERS = []
+
+
+def on_change(listener):
+    """Call ``listener(primitives)`` whenever a rule is registered for ``primitives`` or they are marked
+    nondifferentiable (the compiler drops code that inlined one of them as a plain function)."""
+    _LISTENERS.append(listener)
+
+
+def _changed(primitives):
+    for listener in _LISTENERS:
+        listener(primitives)
 
 
 def lookup(primitive):

@@ -386,15 +386,21 @@ def full(shape, fill_value, dtype=None, order="C"):
     return Batched(out)
 
 
+def _stacked_batch(a, size):
+    """The batch array (batch axis first) of the list or tuple ``a``, whose items may be lists too."""
+    parts = np.broadcast_arrays(*[_stacked_batch(x, size) if isinstance(x, (list, tuple))
+                                  else as_batch_array(x, size) for x in a])
+    return np.stack(parts, axis=1)
+
+
 @batching_rule(np.asarray, np.array, np.copy, np.ascontiguousarray, np.asanyarray)
 def as_array(a, dtype=None, *args, **kwargs):
     if type(a) is not Batched:
         size = batch_size(a)
-        parts = np.broadcast_arrays(*[as_batch_array(x, size) for x in a]) if isinstance(a, (list, tuple)) \
-            else None
-        if parts is None:
+        if not isinstance(a, (list, tuple)):
             raise NeedsLoop("an array built from a batched object")
-        return Batched(np.stack(parts, axis=1).astype(dtype) if dtype else np.stack(parts, axis=1))
+        stacked = _stacked_batch(a, size)  # nested lists too (rows = [[0.0, v], ...])
+        return Batched(stacked.astype(dtype) if dtype else stacked)
     return Batched(np.array(a.value, dtype=dtype))
 
 
@@ -552,8 +558,10 @@ def _is_basic(index):
 def index_grad(v, x, index):
     """The gradient of ``x[index]``: ``v`` put into zeros shaped like ``x``'s logical value, with the batch
     on axis 0 (``x`` batched or not; only its shape and dtype are read)."""
-    if type(v) is not Batched and type(x) is not Batched and not is_batched(index):
-        return runtime.index_grad(v, x, index)  # from accumulate_index, with only the total batched
+    if not is_batched(v) and not is_batched(x) and not is_batched(index):
+        # from accumulate_index, with only the total batched (a container x may hold batched values:
+        # its zeros are then made per element below)
+        return runtime.index_grad(v, x, index)
     if is_batched(index) or isinstance(x, (tuple, list, dict)):
         return hooks.compiler().call_batched(runtime.index_grad, (v, x, index), {})
     full = (slice(None),) + (index if isinstance(index, tuple) else (index,))
@@ -662,8 +670,22 @@ def residuals(values, backward):
 @batching_rule(runtime.accumulate_index)
 def accumulate_index(acc, v, x, index):
     """``acc + index_grad(v, x, index)`` on batched values (no update in place; ``+`` of a batched value,
-    or of a list or dict of cotangents, lines the operands up)."""
-    return acc + index_grad(v, x, index)
+    or of a list or dict of cotangents, lines the operands up). A list's cotangent may be an array (given
+    by ``np.array(rows)``'s rule) on one side and a list on the other: the list is stacked."""
+    return _lined_up_sum(acc, index_grad(v, x, index))
+
+
+def _lined_up_sum(a, b):
+    """``a + b`` for cotangents of one list, where a part may be a batched array on one side and a list on
+    the other (``np.array(rows)``'s rule gives an array for a list): that list is stacked."""
+    if type(a) is Batched and isinstance(b, (list, tuple)):
+        return a + Batched(_stacked_batch(b, a.value.shape[0]))
+    if type(b) is Batched and isinstance(a, (list, tuple)):
+        return Batched(_stacked_batch(a, b.value.shape[0])) + b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b) and type(a) is type(b) \
+            and any(type(p) is Batched or type(q) is Batched for p, q in zip(a, b)):
+        return type(a)([_lined_up_sum(p, q) for p, q in zip(a, b)])
+    return a + b
 
 
 # --------------------------------------------------------------------------------------------------

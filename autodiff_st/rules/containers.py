@@ -16,6 +16,7 @@ dict's cotangent stays a ``DictParts``, see ``as_parts``).
 import autodiff_st.runtime as runtime
 from ..runtime import at_index, dict_from_values, dict_values, with_item, without_item, zeros_like
 from ..core.registry import linear, nondifferentiable, vjp_rule
+from ..runtime.nested_items import check_item_to_write
 
 
 @vjp_rule(runtime.with_item, diff=("container", "value"), nograd=("key",), sequences=("container",))
@@ -48,3 +49,4 @@ def dict_from_values_rule(g, ans, v, d):
 
 linear(runtime.with_item, runtime.without_item, runtime.concatenated, runtime.dict_values, runtime.dict_from_values)
 nondifferentiable(runtime.sorting_order, runtime.item_extremum, runtime.dict_keys)
+nondifferentiable(check_item_to_write)  # a check of rows[i][j] = v (runtime/nested_items.py)

@@ -183,7 +183,7 @@ def float_power(g, ans, x1, x2):
     # As for power (where x1 == 0 the log x1 term is taken as 0); float_power computes in float64, and
     # each gradient goes back to its input's dtype.
     return (cast_like(unbroadcast(g * x2 * np.float_power(x1, x2 - 1), x1), x1),
-            cast_like(unbroadcast(g * ans * np.log(np.where(x1 == 0, 1, x1)), x2), x2))
+            cast_like(unbroadcast(g * ans * np.log(np.where((x1 == 0) | (g == 0), 1, x1)), x2), x2))
 
 
 @vjp_rule(np.abs, np.absolute, builtins.abs)
@@ -328,7 +328,7 @@ def float_power_jvp_x1(t, ans, x1, x2):
 
 @jvp_rule(np.float_power, wrt="x2")
 def float_power_jvp_x2(t, ans, x1, x2):
-    return broadcast_like(t * ans * np.log(np.where(x1 == 0, 1, x1)), ans)
+    return broadcast_like(t * ans * np.log(np.where((x1 == 0) | (t == 0), 1, x1)), ans)
 
 
 @jvp_rule(np.divmod, wrt="x1")

@@ -256,7 +256,7 @@ def sqrt(g, ans, x):
 def math_pow(g, ans, x, y):
     # As for x ** y: where x == 0 the log x term is taken as 0, as JAX does.
     # as for x ** y: the derivative in x is taken as 0 at 0 ** 0
-    return g * y * (x if (y == 0) is False else x + ((x == 0) & (y == 0))) ** (y - 1), g * ans * np.log(np.where(x == 0, 1, x))
+    return g * y * (x if (y == 0) is False else x + ((x == 0) & (y == 0))) ** (y - 1), g * ans * np.log(np.where((x == 0) | (g == 0), 1, x))
 
 
 @vjp_rule(math.hypot)

@@ -30,13 +30,15 @@ def divide(g, ans, x, y):
 
 @vjp_rule(operator.pow, np.power)
 def power(g, ans, x, y):
-    # d/dy x**y = x**y log x; where x == 0 the term is taken as 0, as JAX does.
+    # d/dy x**y = x**y log x; where x == 0 the term is taken as 0, as JAX does. Where g is 0 the term is 0
+    # without taking log x: a zero tangent of a constant exponent (a residual of a helper's backward pass,
+    # differentiated again) must not turn log of a negative base into nan.
     # d/dx x**y = y x**(y-1). At x == 0 with y == 0 (0 ** 0 is 1) it is taken as 0, as numpy's x**0 is 1
     # everywhere: the base is made 1 there, so that 0 ** -1 is never computed (it raises for Python
     # floats, and 0 * inf is nan). Everywhere else the formula is exact, at every order. For a constant
     # exponent other than 0 the test folds away, leaving y * x ** (y - 1).
     return (unbroadcast(g * y * (x if (y == 0) is False else x + ((x == 0) & (y == 0))) ** (y - 1), x),
-            unbroadcast(g * ans * np.log(np.where(x == 0, 1, x)), y))
+            unbroadcast(g * ans * np.log(np.where((x == 0) | (g == 0), 1, x)), y))
 
 
 @vjp_rule(operator.matmul, np.matmul)

@@ -435,7 +435,8 @@ def is_generated_call(fn):
     return fn is call_vjp_forward or fn is call_vjp_backward or fn is call_jvp
 
 
-_NUMBER_TYPES = frozenset({float, int, bool, np.float64})
+NUMBER_TYPES = frozenset({float, int, bool, np.float64})  # the types argument_kinds calls numbers (public: the
+# generated kind tests of transforms/kinds_match.py read it)
 _ndarray = np.ndarray
 
 
@@ -444,4 +445,4 @@ def argument_kinds(args):
     compiler/kinds.py): True for a Python number (or an ``np.float64``), ``(ndim, dtype)`` for an
     ``np.ndarray`` (not a subclass), False for anything else. A call whose kinds differ runs other code.
     (A list comprehension: this runs on every cached call, measured faster than a generator or a map.)"""
-    return tuple([(a.ndim, a.dtype) if type(a) is _ndarray else type(a) in _NUMBER_TYPES for a in args])
+    return tuple([(a.ndim, a.dtype) if type(a) is _ndarray else type(a) in NUMBER_TYPES for a in args])

@@ -10,6 +10,8 @@ loop that writes into a list puts the old reference on the tape, never a copy of
 transpose (rules/containers.py), so generated code that calls them can be differentiated again.
 """
 
+import numpy as np
+
 from ..core.errors import UnsupportedCaseError
 from .cotangents import DictParts, Parts, zeros_like
 
@@ -56,6 +58,8 @@ def without_item(v, key, container, value):
     and a key the write added is dropped. ``value`` is read for its structure only."""
     if isinstance(v, (int, float)) and v == 0:
         return v  # the zero cotangent of a value nothing read
+    if isinstance(v, np.ndarray) and v.ndim and not isinstance(container, dict):
+        v = list(v)  # a list's cotangent given as an array (by np.array(rows)'s rule): its rows
     out = _copy(v)
     if isinstance(container, dict) and key not in container:
         del out[key]

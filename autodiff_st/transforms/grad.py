@@ -23,8 +23,8 @@ from ..runtime import ones_like
 from ..runtime.calls import argument_kinds, call_forward
 from ..runtime.loader import small_function
 from ..runtime.weights import WeightGradients, argument_roots
+from .fast_call import MISS, fast_caller
 from .inner_jacobians import gradient_inside
-from .kinds_match import kinds_matcher
 from .checks import (FIRST, Function, Positions, as_tuple, check_input, check_positions, decorator, function_name, match_input,
                      resolve_positions, resolve_weights, target_of)
 from .vjp import VJPFunction, WeightsVJPFunction
@@ -162,9 +162,13 @@ class Grad(Transform):
             target_of(fn)  # fail early on a function without source
         self._by_positions = {}
         self._positions_for = {}  # number of positional arguments -> resolved positions
-        self._last = None  # what the last call ran, for the fast path (see __call__)
         self._single = isinstance(positions, int)
-        self._gradient_only = type(self).result is Grad.result and not (has_aux or return_value or value_and_grad)
+        # The fast path (see __call__): the fast caller made for the last call's kinds, and its arity.
+        self._fast, self._fast_plain, self._fast_count = None, True, -1
+        if type(self).result is not Grad.result or has_aux:
+            self._returns = "result"
+        else:
+            self._returns = "value_and_grad" if value_and_grad else ("return_value" if return_value else "gradient")
 
     def rebind(self, fn):
         return Grad(fn, self.positions, self.has_aux, self.return_value, self.value_and_grad, self.checkpoint)
@@ -202,35 +206,13 @@ class Grad(Transform):
     def __call__(self, *args, **kwargs):
         try:
             # The fast path: as many arguments and the same argument kinds as the last call, and the module
-            # that call ran still valid (no global it read rebound, no clear_cache since). The full path's
-            # checks all run, in their cheapest form; anything else takes the full path.
-            last = self._last
-            if last is not None and len(args) == last[0]:
-                _, positions, prefix, kinds, compiled, fused, target, matches = last
-                if (matches(*prefix, *args) if prefix else matches(*args)) and compiled.still_valid(target):
-                    if self._single:
-                        x = args[positions[0]]
-                        kind = type(x)
-                        # An ndarray whose kind (ndim, dtype) matched passed check_input on the call that
-                        # recorded it: for an ndarray that check reads the dtype alone.
-                        if kind is not float and kind is not np.ndarray:
-                            check_input(x, positions[0], self.fn)
-                        out, g = fused(*prefix, *args, **kwargs) if prefix or kwargs else fused(*args)
-                        if kind is float:
-                            gradient = float(g)
-                        elif kind is np.ndarray and type(g) is np.ndarray and (g.dtype is x.dtype or g.dtype == x.dtype) \
-                                and g.shape == x.shape and g.flags.writeable:
-                            gradient = g  # _matched's array case, inline
-                        else:
-                            gradient = _matched(g, x)
-                    else:
-                        for p in positions:
-                            x = args[p]
-                            if type(x) is not float and type(x) is not np.ndarray:  # (as above)
-                                check_input(x, p, self.fn)
-                        out, *grads = fused(*prefix, *args, **kwargs)
-                        gradient = tuple([_matched(g, args[p]) for g, p in zip(grads, positions)])
-                    return gradient if self._gradient_only else self.result(out, gradient)
+            # that call ran still valid (no global it read rebound, no clear_cache since). The fast caller
+            # made for those kinds (transforms/fast_call.py) runs the full path's checks in their cheapest
+            # form and answers MISS for anything else, which takes the full path.
+            if len(args) == self._fast_count:
+                result = self._fast(*args, **kwargs) if self._fast_plain else self._fast(self, *args, **kwargs)
+                if result is not MISS:
+                    return result
             return self._full_call(args, kwargs)
         except Exception as exc:
             refusal, tb = for_user(exc, args, kwargs)
@@ -247,11 +229,11 @@ class Grad(Transform):
         gradient = grads[0] if self._single else tuple(grads)
         last = getattr(run, "last", None)
         if last is not None:
-            matches = kinds_matcher(last[1])
-            if matches is None:  # kinds of a form the matcher does not know: compare them whole
-                kinds = last[1]
-                matches = lambda *call_args: argument_kinds(call_args) == kinds  # noqa: E731
-            self._last = (len(args), positions) + last + (matches,)
+            prefix, kinds, compiled, fused, target = last
+            self._fast = fast_caller(len(args), prefix, kinds, positions, compiled, fused, target, self.fn,
+                                     self._single, self._returns, check_input, _matched)
+            self._fast_plain = self._returns != "result"
+            self._fast_count = len(args)
         return self.result(out, gradient)
 
     def result(self, out, gradient):
