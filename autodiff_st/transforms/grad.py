@@ -175,7 +175,8 @@ class Grad(Transform):
 
     def called_inside(self, args, kwargs):
         """A plain ``grad`` called inside a differentiated function (a gradient penalty) runs its generated
-        gradient function, which is differentiated like any other function."""
+        gradient function, which is differentiated like any other function; the others run a generated
+        function that also gives the value and aux (inner_jacobians.py)."""
         if type(self) is Grad and self.mode == "grad_only" and not kwargs:
             return gradient_function(self, args)
         return gradient_inside(self, args, kwargs, isinstance(self, GradAndValue))  # inner_jacobians.py
