@@ -24,14 +24,16 @@ import gast
 
 from ..core.errors import UnsupportedSyntaxError
 from ..runtime.containers import concatenated, dict_keys, dict_values, with_item
+from ..runtime.cotangents import tangent_zeros
 from .aliasing import AliasTracker
 from .ir import If, Loop, Op, walk_ops
 from .nested_writes import NestedWriteError, enclosing_loop_sources, read_before_rebound, references
 
 # Builtins whose result is a new list (or tuple, dict, set) of the items of their argument.
 _ITEM_COPIES = {builtins.list, builtins.tuple, builtins.dict, builtins.set, builtins.sorted, builtins.frozenset}
-# Helpers of the normal form whose result is a new list or dict.
-FRESH_CONTAINER_HELPERS = {with_item, concatenated, dict_keys, dict_values}
+# Helpers of the normal form whose result is a new list or dict; and ``tangent_zeros``, whose result
+# (zeros with its argument's structure) is always new, as generated tangent code starts its lists.
+FRESH_CONTAINER_HELPERS = {with_item, concatenated, dict_keys, dict_values, tangent_zeros}
 
 
 def _names(node):
@@ -147,8 +149,12 @@ class ContainerAliasTracker(AliasTracker):
                 held = set()
                 for arg in value.args:
                     name = getattr(arg, "id", None)
-                    # A list of a list holds its items; of an array, its rows (views of it).
-                    held |= self.contents[name] if name in self.contents else _names(arg)
+                    # A list of a list holds its items; of an array, its rows (views of it). The operands of
+                    # ``concatenated`` are lists: one made here (``ys = []``) holds only what was put in it.
+                    if name in self.contents or fn is concatenated and self.provenance.get(name) == "fresh":
+                        held |= self.contents.get(name, set())
+                    else:
+                        held |= _names(arg)
                 return held
         return set()
 

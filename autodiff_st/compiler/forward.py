@@ -25,6 +25,7 @@ from ..core import registry as rules
 from ..core.errors import MissingRuleError, NonDifferentiableError, UnsupportedSyntaxError
 from ..runtime.calls import call_jvp
 from .ir import load, store
+from .kinds import ARRAY
 from .ops import BINARY_PRIMITIVES, UNARY_PRIMITIVES, call_name, leaves, names_in, tag, targets
 from .primal import Primal, Writer, drop_unbroadcast
 from .templates import bind_arguments, inline_vjp
@@ -190,11 +191,18 @@ class Tangent(Writer):
             if callee.kind == "method":
                 if callee.pack and len(args) > 1:
                     args = [gast.Tuple(elts=args, ctx=gast.Load())]
-                # ``items.copy()`` of a list or dict: np.copy would make the tangent an array.
+                # ``items.copy()`` of a list or dict: np.copy would make the tangent an array. A list or dict
+                # made here copies its tangent the same way; a receiver of unknown kind (a list unpacked from
+                # a generated adjoint's residuals, say) copies its tangent as the receiver's own type does.
                 receiver = value.func.value
-                original = value if callee.obj is np.copy and isinstance(receiver, gast.Name) and any(
-                    op.kind == "assign" and op.target == receiver.id and isinstance(op.value, (gast.List, gast.Dict))
-                    for op in self.facts.body_ops) else None
+                original = None
+                if callee.obj is np.copy and isinstance(receiver, gast.Name):
+                    if any(op.kind == "assign" and op.target == receiver.id and isinstance(op.value, (gast.List, gast.Dict))
+                           for op in self.facts.body_ops):
+                        original = value
+                    elif self.facts.kinds.kind(receiver.id).kind != ARRAY:
+                        original = gast.Call(func=self.helper(runtime.restored_copy, "restored_copy"),
+                                             args=[receiver], keywords=[])
                 return self.apply_forward(callee.rule, [value.func.value] + args, keywords, original, ans, op)
             return self.apply_forward(callee.rule, args, keywords, value, ans, op)
         raise UnsupportedSyntaxError(f"autodiff_st cannot take the tangent of {type(value).__name__}", origin=origin)

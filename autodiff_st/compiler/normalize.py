@@ -464,6 +464,8 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
             value = gast.Tuple(elts=[self.atom(e, origin) for e in stmt.value.elts], ctx=gast.Load())
         else:
             value = self.atom(stmt.value, origin, hint="out")
+            if isinstance(value, (gast.List, gast.Dict)):  # return [a, b]: the backward pass starts from a name
+                value = load(self.into_temporary(value, origin))
         self.emit("return", None, value, origin)
 
 

@@ -564,6 +564,8 @@ def index_grad(v, x, index):
         return runtime.index_grad(v, x, index)
     if is_batched(index) or isinstance(x, (tuple, list, dict)):
         return hooks.compiler().call_batched(runtime.index_grad, (v, x, index), {})
+    if isinstance(v, (tuple, list)):  # the cotangent of a list (runtime.Parts) read as an array's part
+        v = Batched(_stacked_batch(v, batch_size(v)))
     full = (slice(None),) + (index if isinstance(index, tuple) else (index,))
     if not _advanced_together(full[1:]):
         return hooks.compiler().call_batched(runtime.index_grad, (v, x, index), {})
@@ -601,7 +603,7 @@ def unbroadcast(v, x):
     """``unbroadcast(v, x)`` reads the shape of ``x`` alone: its logical shape when it is batched."""
     if is_batched(x) and type(x) is not Batched:
         return hooks.compiler().call_batched(runtime.unbroadcast, (v, x), {})
-    return _unbroadcast_batched(v, tuple(getattr(x, "shape", ())))
+    return _unbroadcast_batched(v, tuple(runtime.operand_shape(x)))
 
 
 @batching_rule(runtime.unbroadcast_to_shape)

@@ -14,7 +14,7 @@ from ..core.errors import UnsupportedCaseError
 from .namespaces import is_foreign, namespace_of
 
 __all__ = [
-    "Shape", "shape_of", "unbroadcast", "unbroadcast_to_shape", "normalize_axis", "expand_reduced",
+    "Shape", "shape_of", "unbroadcast", "unbroadcast_to_shape", "operand_shape", "normalize_axis", "expand_reduced",
     "fill_divide", "fill_multiply", "fill_is_exact", "reduced_count", "extent", "transpose_axes_inverse", "pack_axes", "require",
 ]
 
@@ -62,10 +62,21 @@ def shape_of(x):
 
 def unbroadcast(v, x):
     """Sum ``v`` down to the shape of ``x``, undoing numpy broadcasting."""
-    x_shape = getattr(x, "shape", ())
+    x_shape = getattr(x, "shape", ()) if not isinstance(x, (list, tuple)) else operand_shape(x)
     if getattr(v, "shape", ()) == x_shape:
         return v
     return unbroadcast_to_shape(v, x_shape)
+
+
+def operand_shape(x):
+    """The shape numpy gives ``x`` as an operand: a list or tuple of numbers is an array of its length (a
+    ``Shape`` stands for the value whose shape it keeps)."""
+    if isinstance(x, Shape) or not isinstance(x, (list, tuple)):
+        return getattr(x, "shape", ())
+    try:
+        return np.shape(x)
+    except ValueError:  # items of different shapes: not an array operand
+        return ()
 
 
 def unbroadcast_to_shape(v, x_shape):

@@ -40,7 +40,8 @@ from .inner_jacobians import jacfwd_inside, jacrev_inside
 from .jacobian_parts import (as_like, basis, check_jacobian_inputs, is_int, jacobian_dtype, nest, one_hot,
                              output_leaves, where_defined, zero_like_output)
 from .progress import check_progress, track, with_progress
-from .pytrees import has_containers, is_tree_output, pytree_jacobian, retyped_jacobian, tree_output_jacobian
+from .pytrees import (container_output_jacobian, has_containers, is_container_output, is_tree_output, pytree_jacobian,
+                      retyped_jacobian, tree_output_jacobian)
 from .second_order import jacobian_of_gradient, jacobian_of_jacfwd, jacobian_of_jacrev, source_of_nested
 from .vjp import forward_with_weights
 
@@ -396,6 +397,8 @@ class JacRev(Transform):
         y, aux = split_aux(out, self.has_aux, fn)
         if is_tree_output(y) and self.weights is None:
             return tree_output_jacobian(self, args, y)
+        if is_container_output(y) and self.weights is None:
+            return container_output_jacobian(self, args, y)
         leaves, tuple_out = output_leaves(y, fn, self.holomorphic)
         blocks = self._blocks(args, positions, active, weights, leaves, tuple_out, backward, batched)
         jac = nest([b[:len(positions)] for b in blocks], tuple_out, isinstance(self.positions, int))
@@ -633,6 +636,8 @@ class JacFwd(Transform):
         y, aux = split_aux(out, self.has_aux, fn)
         if is_tree_output(y):
             return tree_output_jacobian(self, args, y)
+        if is_container_output(y):
+            return container_output_jacobian(self, args, y)
         leaves, tuple_out = output_leaves(y, fn, self.holomorphic)
         columns = {p: [] for p in active}  # columns[p][j]: the output tangents for basis vector j of input p
         batches = {}  # or batches[p][k]: output k's tangents for every basis vector of input p, batch first

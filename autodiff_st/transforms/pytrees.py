@@ -145,6 +145,8 @@ def pytree_jacobian(transform, args, positions, hessian=False):
         if is_tree_output(y):  # an object of y's class, each child's Jacobian per flat input
             jac = trees.rebuild(y, [regroup(j) if trees.holds_floats(kid) else kid
                                     for j, kid in zip(trees.children(jac), trees.children(y))])
+        elif is_container_output(y):  # lists and dicts of Jacobians, in y's structure
+            jac = _rebuild(y, iter([regroup(block) for block in _blocks_like(y, jac)]))
         elif isinstance(y, tuple):
             jac = retyped_jacobian(tuple(regroup(block) for block in jac), y, True)
         else:
@@ -198,3 +200,68 @@ def retyped_jacobian(jac, y, tuple_out):
     if tuple_out and trees.is_tree(y):
         return type(y)(*jac)
     return jac
+
+
+def is_container_output(y):
+    """Whether ``y`` is an output that holds lists or dicts (a list, a dict, or a tuple with one inside), and
+    no pytree object: ``container_output_jacobian`` takes it apart, as JAX takes a pytree output apart."""
+    def containers(node):
+        if trees.is_tree(node):
+            return None
+        if isinstance(node, (list, dict)):
+            inner = [containers(t) for t in (node.values() if isinstance(node, dict) else node)]
+            return None if None in inner else True
+        if isinstance(node, tuple):
+            inner = [containers(t) for t in node]
+            return None if None in inner else any(inner)
+        return False
+
+    return isinstance(y, (tuple, list, dict)) and bool(containers(y))
+
+
+def _blocks_like(y, jac):
+    """The Jacobian blocks of ``jac``, which has the structure of the output ``y``, in ``_leaves`` order."""
+    if isinstance(y, (tuple, list)):
+        return [block for t, j in zip(y, jac) for block in _blocks_like(t, j)]
+    if isinstance(y, dict):
+        return [block for k, t in y.items() for block in _blocks_like(t, jac[k])]
+    return [jac]
+
+
+def _path_text(path):
+    for key in path:
+        if type(key) not in (str, int):
+            raise InputTypeError(
+                f"an output dict has a key of type {type(key).__module__}.{type(key).__qualname__}: Jacobians of "
+                "dict outputs take keys that are exactly str or int.",
+                hint="Use plain str or int keys, or return the arrays as a tuple.")
+    return "".join(f"[{type(key).__repr__(key)}]" for key in path)
+
+
+def container_output_jacobian(transform, args, y):
+    """The Jacobian of a function whose output ``y`` (the first output, with has_aux) holds lists or dicts:
+    differentiate a generated function that returns the output's leaves as a tuple, then put the leaves'
+    Jacobians back in ``y``'s structure: a list output gives a list of Jacobians, a dict a dict."""
+    fn = transform.fn
+    name = identifier_for(getattr(target_of(fn)[0], "__name__", "f"))
+    name = "f" if name.startswith(("arg", "out")) else name
+    params = ", ".join(f"arg{i}" for i in range(len(args)))
+    picks = "".join(f"out0{_path_text(path)}, " for path, _ in _leaves(y))
+    if transform.has_aux:
+        count = len(fn(*args))
+        outs = ", ".join(f"out{k}" for k in range(count))
+        rest = "".join(f", out{k}" for k in range(1, count))
+        body = f"    {outs}, = {name}({params})\n    return (({picks}){rest})\n"
+    else:
+        body = f"    out0 = {name}({params})\n    return ({picks})\n"
+    flat_fn = small_function(f"def {name}_leaves({params}):\n" + body, f"{name} with its output taken apart",
+                             {name: fn})
+    result = transform.rebind(flat_fn)(*args)
+    wrapped = transform.has_aux or transform.return_value
+    jac = _rebuild(y, iter(result[0] if wrapped else result))
+    if not wrapped:
+        return jac
+    rest = list(result[1:])
+    if transform.return_value:
+        rest[0] = y
+    return (jac, *rest)
