@@ -115,8 +115,11 @@ class Gen:
     def make_helpers(self):
         for _ in range(self.rng.randint(0, 2)):
             name = self.name("h")
-            kind = self.pick(["pure", "loop", "mutates", "early"])
-            if kind == "pure":
+            kind = self.pick(["pure", "loop", "mutates", "early", "display"])
+            if kind == "display":  # a list or dict display returned as it is: the caller reads its items
+                body = [self.pick(["return [np.sin(a) * b, {'k': np.cos(a) + b}]",
+                                   "return {'k': [np.tanh(a)], 'j': a * b}"])]
+            elif kind == "pure":
                 body = [f"return np.sin(a) * np.tanh(b)"]
             elif kind == "loop":
                 body = ["t = a * 1.0", "for k in range(n):", "    t = np.tanh(t * b + 0.5)", "return t"]
@@ -234,7 +237,7 @@ class Gen:
         return lines
 
     def s_call(self):
-        name, kind, _ = self.pick(self.helpers)
+        name, kind, text = self.pick(self.helpers)
         v = self.name("r")
         src = self.arr()
         if kind == "loop":
@@ -244,6 +247,11 @@ class Gen:
             self.arrays.append(v)
             return [f"{src_copy} = {src} * 1.0", f"{v} = {name}({src_copy}, {self.sca()})",
                     f"{v} = np.tanh({v} + {src_copy})"]
+        elif kind == "display":
+            parts = self.name("p")
+            read = f"{parts}[0] * {parts}[1]['k']" if "return [" in text else f"{parts}['k'][0] + {parts}['j']"
+            self.arrays.append(v)
+            return [f"{parts} = {name}({src}, {self.sca()})", f"{v} = np.tanh({read})"]
         else:
             call = f"{name}({src}, {self.sca()})"
         self.arrays.append(v)

@@ -109,4 +109,6 @@ CORE_CASES = [
 ]
 
 CASES = (CORE_CASES + rule_cases_elementwise.CASES + rule_cases_arrays.CASES + rule_cases_numpy_more.CASES
-         + rule_cases_scipy.CASES + rule_cases_trees.CASES + rule_cases_gaps.CASES + rule_cases_containers.CASES)
+         + rule_cases_scipy.CASES + rule_cases_trees.CASES + rule_cases_gaps.CASES + rule_cases_containers.CASES
+         # added last, so that the cases before keep their positions (and the inputs drawn for them)
+         + [case(runtime.copy_of, R(3)), case(runtime.copy_of, R(2, 3))])

@@ -201,8 +201,8 @@ class Tangent(Writer):
                            for op in self.facts.body_ops):
                         original = value
                     elif self.facts.kinds.kind(receiver.id).kind != ARRAY:
-                        original = gast.Call(func=self.helper(runtime.restored_copy, "restored_copy"),
-                                             args=[receiver], keywords=[])
+                        original = gast.Call(func=self.helper(runtime.copy_of, "copy_of"), args=[receiver],
+                                             keywords=[])
                 return self.apply_forward(callee.rule, [value.func.value] + args, keywords, original, ans, op)
             return self.apply_forward(callee.rule, args, keywords, value, ans, op)
         raise UnsupportedSyntaxError(f"autodiff_st cannot take the tangent of {type(value).__name__}", origin=origin)

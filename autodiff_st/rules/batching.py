@@ -393,6 +393,14 @@ def _stacked_batch(a, size):
     return np.stack(parts, axis=1)
 
 
+@batching_rule(runtime.copy_of, runtime.restored_copy)
+def copy_of(t):
+    """A copy of ``t`` of its own type; a list or dict of batched values is copied at its own level."""
+    if type(t) is Batched:
+        return Batched(t.value.copy())
+    return runtime.copy_of(t)
+
+
 @batching_rule(np.asarray, np.array, np.copy, np.ascontiguousarray, np.asanyarray)
 def as_array(a, dtype=None, *args, **kwargs):
     if type(a) is not Batched:

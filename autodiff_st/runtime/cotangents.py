@@ -14,7 +14,7 @@ from .shapes import Shape
 
 __all__ = [
     "Parts", "DictParts", "parts", "unpacked_cotangent", "items_cotangent", "as_parts", "push_part", "zeros_like", "ones_like", "reversed_range",
-    "tangent_zeros", "broadcast_like", "owned", "add_tangents", "restored_copy",
+    "tangent_zeros", "broadcast_like", "owned", "add_tangents", "restored_copy", "copy_of",
 ]
 
 
@@ -193,6 +193,14 @@ def owned(t):
         xp = namespace_of(t)
         return xp.asarray(t, copy=True)
     return np.array(t, dtype=float)
+
+
+def copy_of(t):
+    """The tangent of ``v.copy()`` for a ``v`` whose type the compiler does not know: a copy of ``t`` of
+    its own type, as ``v.copy()`` is of ``v``'s (a list stays a list, where ``np.copy`` makes an array)."""
+    if isinstance(t, (np.ndarray, np.generic, list, dict)):
+        return t.copy()
+    return namespace_of(t).asarray(t, copy=True) if is_foreign(t) else t
 
 
 def restored_copy(x):
