@@ -84,3 +84,26 @@ def reads_lambda_list(x):
 
 def returns_display(x):
     return [x[0] * x[1], {"s": np.sin(x[2])}]
+
+
+def _early_display(x, s):
+    if s > 0:
+        return [x[0] * 2.0, x[1]]
+    return [x[1], x[0] * 3.0]
+
+
+def _display_from_loop(x):
+    for i in range(3):
+        if x[i] > 1.0:
+            return {"a": x[i] * 2.0, "b": x[0]}
+    return {"a": x[1], "b": x[2] ** 2}
+
+
+def reads_early_display(x):
+    first, second = _early_display(x, 1.0), _early_display(x, -1.0)
+    return first[0] * first[1] + np.sin(second[0] * second[1])
+
+
+def reads_display_from_loop(x):
+    r = _display_from_loop(x)
+    return r["a"] * r["b"] + _display_from_loop(x * 0.5)["a"]

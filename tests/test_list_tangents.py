@@ -88,7 +88,8 @@ def test_tuple_holding_a_list():
     np.testing.assert_allclose(fwd[0][0], jac[0][0])
 
 
-HELPER_READERS = [fns.reads_helper_list, fns.reads_helper_dict, fns.reads_helper_nested, fns.reads_lambda_list]
+HELPER_READERS = [fns.reads_helper_list, fns.reads_helper_dict, fns.reads_helper_nested, fns.reads_lambda_list,
+                  fns.reads_early_display, fns.reads_display_from_loop]
 
 
 @pytest.mark.parametrize("fn", HELPER_READERS, ids=lambda f: f.__name__)

@@ -61,6 +61,8 @@ class ControlFlowLowering:
                     self.emit("assign", name, self.atom(part, origin), origin)
             else:
                 value = self.atom(stmt.value, origin) if stmt.value is not None else gast.Constant(value=None, kind=None)
+                if isinstance(value, (gast.List, gast.Dict)):  # return [a, b] or {"k": v}: a new list or dict
+                    value = load(self.into_temporary(value, origin))
                 if not isinstance(value, (gast.Name, gast.Constant)):
                     raise UnsupportedSyntaxError(
                         "autodiff_st cannot return a tuple from inside a loop or a branch unless every return of "
