@@ -27,6 +27,7 @@ from .emit import Comments, arguments, function_def, header_lines, module_source
 from .fence import check_function
 from .local_classes import lower_local_classes
 from .normalize import normalize
+from .hoist_slices import hoist_invariant_slices
 from .optimize import delete_dead_values, drop_dead_assignments, live_in, propagate_copies
 from .naming import Namer, identifiers_in
 from .parsing import parse_function
@@ -119,9 +120,11 @@ def build(fn, positions, mode, kinds=None, roots=None):
     check_function(parsed.node)
     namer = Namer(identifiers_in(parsed.node))
     body = normalize(parsed, namer)
-    ops = list(walk_ops(body))
     args = parsed.node.args
     params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs + [args.kwarg] if a is not None]
+    array_params = {p: kind for p, kind in zip(params, kinds or ()) if type(kind) is tuple}  # (ndim, dtype)
+    body = hoist_invariant_slices(body, array_params)  # x[1:] of an array argument, once before its loop
+    ops = list(walk_ops(body))
     user_locals = set(params) | {t for op in ops for t in ((op.target,) if isinstance(op.target, str)
                                                            else (op.target or ()))}
     for loop in walk_loops(body):
@@ -133,7 +136,6 @@ def build(fn, positions, mode, kinds=None, roots=None):
                 node.id = helpers.name_for(node.helper, node.id)
     active_params = [params[p] for p in positions]
     scalar_params = {p for p, kind in zip(params, kinds or ()) if kind is True}
-    array_params = {p: kind for p, kind in zip(params, kinds or ()) if type(kind) is tuple}  # (ndim, dtype)
     if mode == "jvp":
         comments = Comments()
         functions, description = _tangent_functions(parsed, body, active_params, namer, helpers, scalar_params, args,

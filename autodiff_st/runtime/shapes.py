@@ -62,7 +62,9 @@ def shape_of(x):
 
 def unbroadcast(v, x):
     """Sum ``v`` down to the shape of ``x``, undoing numpy broadcasting."""
-    x_shape = getattr(x, "shape", ()) if not isinstance(x, (list, tuple)) else operand_shape(x)
+    x_shape = getattr(x, "shape", None)  # an array, or the Shape kept in its place
+    if x_shape is None:
+        x_shape = operand_shape(x)
     if getattr(v, "shape", ()) == x_shape:
         return v
     return unbroadcast_to_shape(v, x_shape)
