@@ -25,6 +25,8 @@ __all__ = [
 _BASIC_PARTS = frozenset((int, bool, slice, type(None), type(Ellipsis), np.intp, np.int64, np.int32))
 # dtype kinds that add into a float or integer cotangent in place as they would out of place
 _REAL_KINDS = frozenset("fiub")
+_NO_DTYPE = np.dtype("O")  # the dtype read of a value without one (an int): kind "O", not real here
+_ONE_BASIC = frozenset((int, slice))  # x[i] and x[a:b]: the common index, checked without a loop
 
 
 def _basic_index(index):
@@ -77,9 +79,10 @@ def accumulate_index(acc, v, x, index):
     exactly as ``acc + index_grad(...)`` would. The result is the same either way.
     """
     if (type(acc) is np.ndarray and acc.base is None and sys.getrefcount(acc) <= _SOLE_REFERENCES
-            and type(x) is np.ndarray and acc.shape == x.shape and _real(v)
+            and type(x) is np.ndarray and acc.shape == x.shape
+            and (type(v) is float or type(v) is int or getattr(v, "dtype", _NO_DTYPE).kind in _REAL_KINDS)
             and (acc.dtype is x.dtype or np.promote_types(acc.dtype, x.dtype) == acc.dtype)):
-        if _basic_index(index):
+        if type(index) is tuple and len(index) == 1 and type(index[0]) in _ONE_BASIC or _basic_index(index):
             try:
                 acc[index] += v
                 return acc
