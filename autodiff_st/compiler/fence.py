@@ -24,7 +24,8 @@ _REFUSED = {
     gast.YieldFrom: ("`yield from` (a generator)", "Return the values as a tuple or an array."),
     gast.Await: ("`await`", "Differentiate a plain synchronous function."),
     gast.Set: ("a set display", "Build the set outside the differentiated function."),
-    gast.NamedExpr: ("an assignment expression (`:=`)", "Assign on its own line."),
+    gast.NamedExpr: ("an assignment expression (`:=`) inside a comprehension or a lambda",
+                     "Assign on its own line."),
     gast.Starred: ("a starred expression (`*args`)", "Pass the arguments one by one."),
 }
 
@@ -117,11 +118,18 @@ def _check_expression(root):
     # f(*xs) and f(**d) are calls of call_unpacked in the normal form (normalize_functions.py)
     unpacked = {id(a) for n in gast.walk(root) if isinstance(n, gast.Call) for a in n.args
                 if isinstance(a, gast.Starred)}
+    # `(s := expr)` binds s in the function (normalize_expressions.py); inside a comprehension or a lambda
+    # it binds in another scope than where it is written, which stays refused
+    scoped = {id(n) for scope in gast.walk(root) if isinstance(scope, (gast.ListComp, gast.SetComp, gast.DictComp,
+                                                                          gast.GeneratorExp, gast.Lambda))
+              for n in gast.walk(scope) if isinstance(n, gast.NamedExpr)}
     for child in gast.walk(root):
         if child is root and isinstance(root, gast.stmt):
             continue
         if isinstance(child, gast.Starred) and (isinstance(child.ctx, gast.Store) or id(child) in unpacked):
             continue  # a starred assignment target: `a, *rest = xs`, or an argument unpacked in a call
+        if isinstance(child, gast.NamedExpr) and id(child) not in scoped and isinstance(child.target, gast.Name):
+            continue
         for kind, (what, hint) in _REFUSED.items():
             if isinstance(child, kind):
                 refuse(what, child, hint)
@@ -133,8 +141,8 @@ def _check_expression(root):
                     refuse("an async comprehension", child, "Write the loops out, appending to a list.")
                 if not isinstance(generator.target, (gast.Name, gast.Tuple)):
                     refuse("this comprehension target", child, "Loop over plain names.")
-        if isinstance(child, gast.Dict) and any(k is None or not isinstance(k, gast.Constant) for k in child.keys):
-            refuse("a dict display with computed keys or **", child, "Use constant keys.")
+        if isinstance(child, gast.Dict) and any(k is not None and not isinstance(k, gast.Constant) for k in child.keys):
+            refuse("a dict display with computed keys", child, "Use constant keys.")
 
 
 def _is_element(target):

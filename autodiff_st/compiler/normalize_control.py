@@ -162,6 +162,13 @@ class ControlFlowLowering:
                 and not node.keywords
 
         index = None
+        if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id not in self.env \
+                and self.resolve_static(it.func) is builtins.enumerate and (len(it.args) > 1 or it.keywords):
+            # a constant start was rewritten before (enumerate_start.py): this one is computed
+            raise UnsupportedSyntaxError(
+                "autodiff_st cannot differentiate enumerate with a start that is not a constant in a loop header.",
+                origin=origin, hint="Give enumerate a constant start, such as 1, or add the start to the counter "
+                                    "inside the loop.")
         if fn_is(it, builtins.enumerate) and len(it.args) == 1 and isinstance(target, gast.Tuple) \
                 and len(target.elts) == 2 and isinstance(target.elts[0], gast.Name):
             index_name = target.elts[0].id

@@ -43,6 +43,27 @@ class ExpressionLowering:
     statements of the block being built.
     """
 
+    def merged_dict(self, node, origin, hint):
+        """``{**a, "k": v, **b}``: a new dict, then ``update(a)``, ``["k"] = v``, ``update(b)`` in the order
+        Python evaluates the display, each lowered as the statement it is (normalize_collections.py)."""
+        name = self.namer.fresh(hint or "merged")
+        self.assign_to(name, gast.Dict(keys=[], values=[]), origin)
+        user = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+        for key, value in zip(node.keys, node.values):
+            if key is None:
+                update = gast.Attribute(value=user, attr="update", ctx=gast.Load())
+                self.statement_at_origin(gast.Expr(value=gast.Call(func=update, args=[value], keywords=[])), origin)
+            else:
+                element = gast.Subscript(value=gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None),
+                                         slice=key, ctx=gast.Store())
+                self.statement_at_origin(gast.Assign(targets=[element], value=value, type_comment=None), origin)
+        return load(self.env[name])
+
+    def statement_at_origin(self, stmt, origin):
+        """Normalize ``stmt``, a statement the normal form writes for part of the user's line ``origin``."""
+        stmt.origin = origin
+        self.statement(stmt)
+
     def atom(self, node, origin, hint=None):
         return self.expression(node, origin, want_atom=True, hint=hint)
 
@@ -65,6 +86,9 @@ class ExpressionLowering:
                 return inlined
         if isinstance(node, gast.Lambda):
             return self.lambda_value(node, origin, want_atom, hint)
+        if isinstance(node, gast.NamedExpr):  # (s := value): bind s, as a statement would, then read it
+            self.assign_to(node.target.id, node.value, origin)
+            return load(self.env[node.target.id])
         if isinstance(node, (gast.Call, gast.BinOp)):
             lowered = self.lower_collection_call(node, origin, hint)  # normalize_collections.py
             if lowered is not None:
@@ -83,6 +107,8 @@ class ExpressionLowering:
             # dict(a=..., b=...) is the display {"a": ..., "b": ...}
             node = gast.Dict(keys=[gast.Constant(value=k.arg, kind=None) for k in node.keywords],
                              values=[k.value for k in node.keywords])
+        if isinstance(node, gast.Dict) and any(k is None for k in node.keys):
+            return self.merged_dict(node, origin, hint)
         if isinstance(node, gast.Dict):
             return gast.Dict(keys=node.keys, values=[self.atom(v, origin) for v in node.values])
         if isinstance(node, (gast.ListComp, gast.GeneratorExp, gast.DictComp)):

@@ -81,6 +81,8 @@ class IterationLowering:
     def listed(self, node, origin):
         """The comprehension giving the items of the iterator call ``node``, as a user-level expression."""
         fn = self.builtin_of(node.func)
+        if fn is builtins.enumerate and len(node.args) == 1 and [k.arg for k in node.keywords] == ["start"]:
+            node = gast.Call(func=node.func, args=node.args + [node.keywords[0].value], keywords=[])
         if node.keywords or fn is not builtins.reversed and not node.args:
             raise UnsupportedSyntaxError(f"autodiff_st cannot differentiate this call of {fn.__name__} here.",
                                          origin=origin, hint="Pass its arguments by position.")
@@ -114,6 +116,13 @@ class IterationLowering:
         items = [self.namer.fresh("index")] if fn is builtins.enumerate else []
         items += [self.namer.fresh("item") for _ in (node.args if fn is builtins.zip else node.args[:1])]
         elt = gast.Tuple(elts=[_name(n) for n in items], ctx=gast.Load())
+        if fn is builtins.enumerate and len(node.args) > 1:  # enumerate(xs, 1): the counter plus the start
+            start = node.args[1]
+            if not (isinstance(start, gast.Constant) and type(start.value) is int):
+                raise UnsupportedSyntaxError("autodiff_st cannot differentiate this call of enumerate here.",
+                                             origin=origin, hint="Give enumerate a constant start, such as 1.")
+            elt.elts[0] = gast.BinOp(left=elt.elts[0], op=gast.Add(), right=start)
+            node = gast.Call(func=node.func, args=node.args[:1], keywords=[])
         return _list_comprehension(elt, self.target(items), node)
 
     def target(self, names):

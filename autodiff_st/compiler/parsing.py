@@ -22,6 +22,8 @@ import gast
 
 from ..core.errors import SourceUnavailableError, StaleSourceError, UnsupportedSyntaxError
 from ..runtime.loader import line_map
+from .enumerate_start import lower_enumerate_start
+from .starred_displays import lower_starred_displays
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,11 +218,13 @@ def parse_function(fn):
     filename = fn.__code__.co_filename
     name = fn.__code__.co_name if not is_lambda else node.name
     file_lines = linecache.getlines(filename)
+    lower_enumerate_start(node, fn.__globals__, fn.__code__.co_freevars, _fresh_names(node))
     for child in gast.walk(node):
         if hasattr(child, "lineno"):
             lineno = first + child.lineno - 1
             text = file_lines[lineno - 1].strip() if 0 < lineno <= len(file_lines) else ""
             child.origin = Origin(filename, lineno, text, name)
+    lower_starred_displays(node)  # [*xs, y]: list(xs) + [y], in the helpers of lists (starred_displays.py)
     _fill_missing_origins(node)
     generated_lines = line_map(filename)
     if generated_lines is not None:
@@ -282,6 +286,20 @@ def _point_at_user_lines(node, generated_lines):
                 del child.origin
             else:
                 child.origin = user_origin
+
+
+def _fresh_names(node):
+    """``fresh(base)``: a name that no identifier of ``node`` uses, nor an earlier answer."""
+    taken = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}  # parameters are Names in gast
+
+    def fresh(base):
+        candidate, k = base, 2
+        while candidate in taken:
+            candidate, k = f"{base}_{k}", k + 1
+        taken.add(candidate)
+        return candidate
+
+    return fresh
 
 
 def _fill_missing_origins(node):
