@@ -1,5 +1,7 @@
-"""Assignment expressions, enumerate with a start, and dict displays with ``**``: the cases of
+"""Assignment expressions, enumerate with a start, dict displays with ``**`` and functools.reduce: the cases of
 tests/test_sugar_forms.py, in a file of their own so that the compiler reads their source."""
+
+import functools
 
 import numpy as np
 
@@ -71,3 +73,20 @@ def dict_of_parameters(p, x):
 
 def walrus_in_comprehension(x):
     return sum((w := v * 2.0) * w for v in x)
+
+
+def reduce_with_lambda(x):
+    return functools.reduce(lambda a, b: a * b, x)
+
+
+def reduce_with_initial(x):
+    return functools.reduce(lambda a, b: a + b ** 2, x, 1.0)
+
+
+def reduce_matrix_products(x):
+    A = np.outer(x, x) * 0.1 + np.eye(x.shape[0])
+    return np.sum(functools.reduce(np.dot, [A, A * x[0], A.T]))
+
+
+def reduce_of_nothing(x):
+    return functools.reduce(lambda a, b: a + b, x[:0]) + x[0]

@@ -1,4 +1,4 @@
-"""``(s := v)``, ``enumerate(xs, 1)`` and ``{**d, "k": v}`` at orders 1 and 2 in both modes against finite
+"""``(s := v)``, ``enumerate(xs, 1)``, ``{**d, "k": v}`` and ``functools.reduce`` at orders 1 and 2 in both modes against finite
 differences, with the value oracle; the forms that stay refused say so at the user's line."""
 
 import numpy as np
@@ -11,7 +11,8 @@ from tests.support import line_of
 X = np.array([0.3, -0.7, 1.1, 0.4])
 SUPPORTED = [fns.walrus_in_test, fns.walrus_in_while, fns.walrus_short_circuit, fns.walrus_reused,
              fns.enumerate_from_one, fns.enumerate_negative_start_of_zip, fns.enumerate_in_comprehension,
-             fns.enumerate_listed, fns.dict_merged]
+             fns.enumerate_listed, fns.dict_merged, fns.reduce_with_lambda, fns.reduce_with_initial,
+             fns.reduce_matrix_products]
 
 
 @pytest.mark.parametrize("fn", SUPPORTED, ids=lambda f: f.__name__)
@@ -39,3 +40,10 @@ def test_refusals_name_the_construct_and_line(fn, needle, words):
     line, text = line_of(fn, needle)
     assert words in str(info.value)
     assert f"line {line}" in str(info.value) and text in str(info.value)
+
+
+def test_reduce_of_an_empty_sequence_raises_pythons_error():
+    with pytest.raises(TypeError, match="reduce\\(\\) of empty iterable with no initial value"):
+        fns.reduce_of_nothing(X)
+    with pytest.raises(TypeError, match="reduce\\(\\) of empty iterable with no initial value"):
+        ad.grad(fns.reduce_of_nothing)(X)

@@ -26,11 +26,13 @@ gradient goes to that item.
 
 import builtins
 import copy
+import functools
 
 import gast
 
 from ..core.errors import UnsupportedSyntaxError
 from ..runtime.containers import dict_keys, item_extremum, sorting_order
+from .ir import load
 from .scope import helper_name
 
 _LAZY = (builtins.map, builtins.filter, builtins.zip, builtins.enumerate, builtins.reversed)
@@ -156,6 +158,8 @@ class IterationLowering:
     def lower_builtin_call(self, node, origin, hint):
         """``list(map(...))``, ``sum(x for ...)``, ``sorted(xs, key=f)``, ``max(xs)``...: as an atom, or None
         for a call the normal form keeps."""
+        if self.resolve_static(node.func) is functools.reduce:
+            return self.reduce_call(node, origin, hint)
         fn = self.builtin_of(node.func)
         if fn is None or not any(fn is c for c in _CONSUMERS):
             return None
@@ -173,6 +177,41 @@ class IterationLowering:
         if fn in (builtins.max, builtins.min) and (len(node.args) != 2 or node.keywords):
             return self.extremum_call(node, fn is builtins.max, origin, hint)
         return None
+
+    def reduce_call(self, node, origin, hint):
+        """``functools.reduce(f, xs[, initial])``: ``acc = initial`` (or ``xs[0]``, with Python's TypeError when
+        ``xs`` is empty), then ``for item in xs: acc = f(acc, item)`` over the rest, written as the loop it is."""
+        if node.keywords or not 2 <= len(node.args) <= 3:
+            raise UnsupportedSyntaxError("autodiff_st differentiates functools.reduce(f, items[, initial]) with "
+                                         "its arguments by position.", origin=origin,
+                                         hint="Pass the function, the items and the initial value by position.")
+        function = self.callable_node(node.args[0], origin)
+        items = self.atom(self.listed(node.args[1], origin) if self.is_lazy(node.args[1]) else node.args[1], origin)
+        items = items if isinstance(items, gast.Name) else load(self.into_temporary(items, origin))
+        acc, item = self.namer.fresh(hint or "reduced"), self.namer.fresh("item")
+        statements = []
+        if len(node.args) == 3:
+            statements.append(gast.Assign(targets=[_name(acc, store=True)], value=node.args[2], type_comment=None))
+            rest = _name(items.id)
+        else:
+            empty = gast.Compare(left=_call(_builtin(builtins.len), [_name(items.id)]), ops=[gast.Eq()],
+                                 comparators=[gast.Constant(value=0, kind=None)])
+            error = _call(_builtin(TypeError), [gast.Constant(value="reduce() of empty iterable with no initial value",
+                                                             kind=None)])
+            statements.append(gast.If(test=empty, body=[gast.Raise(exc=error, cause=None)], orelse=[]))
+            statements.append(gast.Assign(targets=[_name(acc, store=True)], value=gast.Subscript(
+                value=_name(items.id), slice=gast.Constant(value=0, kind=None), ctx=gast.Load()), type_comment=None))
+            rest = gast.Subscript(value=_name(items.id), slice=gast.Slice(
+                lower=gast.Constant(value=1, kind=None), upper=None, step=None), ctx=gast.Load())
+        step = gast.Assign(targets=[_name(acc, store=True)], value=_call(function, [_name(acc), _name(item)]),
+                           type_comment=None)
+        statements.append(gast.For(target=_name(item, store=True), iter=rest, body=[step], orelse=[],
+                                   type_comment=None))
+        for statement in statements:
+            for n in gast.walk(statement):
+                n.origin = origin
+            self.statement(statement)
+        return _name(self.env[acc])
 
     def dict_of_pairs(self, pairs, origin, hint):
         """``dict(pairs)``: ``for p in pairs: k, v = p; d[k] = v`` (``dict(zip(keys, values))`` walks the zip),
