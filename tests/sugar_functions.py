@@ -1,5 +1,5 @@
-"""Assignment expressions, enumerate with a start, dict displays with ``**`` and functools.reduce: the cases of
-tests/test_sugar_forms.py, in a file of their own so that the compiler reads their source."""
+"""Assignment expressions, enumerate with a start, dict displays with ``**`` and functools.reduce: the
+cases of tests/test_sugar_forms.py, in a file of their own so that the compiler reads their source."""
 
 import functools
 

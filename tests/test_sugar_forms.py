@@ -1,5 +1,6 @@
-"""``(s := v)``, ``enumerate(xs, 1)``, ``{**d, "k": v}`` and ``functools.reduce`` at orders 1 and 2 in both modes against finite
-differences, with the value oracle; the forms that stay refused say so at the user's line."""
+"""``(s := v)``, ``enumerate(xs, 1)``, ``{**d, "k": v}`` and ``functools.reduce`` at orders 1 and 2 in both
+modes against finite differences, with the value oracle; the forms that stay refused say so at the user's
+line."""
 
 import numpy as np
 import pytest
