@@ -20,7 +20,7 @@ MODULE = textwrap.dedent("""
 
 
     def refused(x):
-        return np.sum((y := x * 2.0) * y)
+        return np.sum([(y := v * 2.0) * y for v in x])
 """)
 
 

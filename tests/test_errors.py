@@ -106,7 +106,7 @@ def uses_and(x):
 
 
 def uses_walrus(x):
-    return (y := x * 2.0) * y
+    return sum([(y := v * 2.0) * y for v in (x, x)])  # inside a comprehension: binds in another scope
 
 
 FENCE_CASES = [
