@@ -118,18 +118,21 @@ def _check_expression(root):
     # f(*xs) and f(**d) are calls of call_unpacked in the normal form (normalize_functions.py)
     unpacked = {id(a) for n in gast.walk(root) if isinstance(n, gast.Call) for a in n.args
                 if isinstance(a, gast.Starred)}
-    # `(s := expr)` binds s in the function (normalize_expressions.py); inside a comprehension or a lambda
-    # it binds in another scope than where it is written, which stays refused
-    scoped = {id(n) for scope in gast.walk(root) if isinstance(scope, (gast.ListComp, gast.SetComp, gast.DictComp,
-                                                                          gast.GeneratorExp, gast.Lambda))
-              for n in gast.walk(scope) if isinstance(n, gast.NamedExpr)}
+    scoped = None
     for child in gast.walk(root):
         if child is root and isinstance(root, gast.stmt):
             continue
         if isinstance(child, gast.Starred) and (isinstance(child.ctx, gast.Store) or id(child) in unpacked):
             continue  # a starred assignment target: `a, *rest = xs`, or an argument unpacked in a call
-        if isinstance(child, gast.NamedExpr) and id(child) not in scoped and isinstance(child.target, gast.Name):
-            continue
+        if isinstance(child, gast.NamedExpr) and isinstance(child.target, gast.Name):
+            # `(s := expr)` binds s in the function (normalize_expressions.py); inside a comprehension or a
+            # lambda it binds in another scope than where it is written, which stays refused
+            if scoped is None:
+                scoped = {id(n) for scope in gast.walk(root) if isinstance(
+                    scope, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp, gast.Lambda))
+                    for n in gast.walk(scope) if isinstance(n, gast.NamedExpr)}
+            if id(child) not in scoped:
+                continue
         for kind, (what, hint) in _REFUSED.items():
             if isinstance(child, kind):
                 refuse(what, child, hint)

@@ -197,8 +197,8 @@ class Tangent(Writer):
                 receiver = value.func.value
                 original = None
                 if callee.obj is np.copy and isinstance(receiver, gast.Name):
-                    if any(op.kind == "assign" and op.target == receiver.id and isinstance(op.value, (gast.List, gast.Dict))
-                           for op in self.facts.body_ops):
+                    if any(op.kind == "assign" and op.target == receiver.id
+                           and isinstance(op.value, (gast.List, gast.Dict)) for op in self.facts.body_ops):
                         original = value
                     elif self.facts.kinds.kind(receiver.id).kind != ARRAY:
                         original = gast.Call(func=self.helper(runtime.copy_of, "copy_of"), args=[receiver],

@@ -158,7 +158,9 @@ class IterationLowering:
     def lower_builtin_call(self, node, origin, hint):
         """``list(map(...))``, ``sum(x for ...)``, ``sorted(xs, key=f)``, ``max(xs)``...: as an atom, or None
         for a call the normal form keeps."""
-        if self.resolve_static(node.func) is functools.reduce:
+        func = node.func
+        if (isinstance(func, gast.Attribute) and func.attr == "reduce" or isinstance(func, gast.Name)
+                and func.id == "reduce") and self.resolve_static(func) is functools.reduce:
             return self.reduce_call(node, origin, hint)
         fn = self.builtin_of(node.func)
         if fn is None or not any(fn is c for c in _CONSUMERS):

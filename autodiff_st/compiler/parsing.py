@@ -218,13 +218,22 @@ def parse_function(fn):
     filename = fn.__code__.co_filename
     name = fn.__code__.co_name if not is_lambda else node.name
     file_lines = linecache.getlines(filename)
-    lower_enumerate_start(node, fn.__globals__, fn.__code__.co_freevars, _fresh_names(node))
+    starred = counted = False
     for child in gast.walk(node):
         if hasattr(child, "lineno"):
             lineno = first + child.lineno - 1
             text = file_lines[lineno - 1].strip() if 0 < lineno <= len(file_lines) else ""
             child.origin = Origin(filename, lineno, text, name)
-    lower_starred_displays(node)  # [*xs, y]: list(xs) + [y], in the helpers of lists (starred_displays.py)
+        if child.__class__ is gast.Starred:
+            starred = True
+        elif child.__class__ is gast.Name and child.id == "enumerate":
+            counted = True
+    # Rewrites of the syntax itself, where the function has something to rewrite; the nodes they make take
+    # the origin of the statement they are in (_fill_missing_origins).
+    if counted:  # enumerate(xs, 1) with a constant start (enumerate_start.py)
+        lower_enumerate_start(node, fn.__globals__, fn.__code__.co_freevars, _fresh_names(node))
+    if starred:  # [*xs, y]: list(xs) + [y], in the helpers of lists (starred_displays.py)
+        lower_starred_displays(node)
     _fill_missing_origins(node)
     generated_lines = line_map(filename)
     if generated_lines is not None:
