@@ -42,3 +42,7 @@ def starred_only(x):
 def nested_starred(x):
     rows = [[*x[:2], 1.0], [x[2], *x[1:3] ** 2]]
     return np.sum(np.array(rows) ** 2)
+
+
+def returns_nothing(x):
+    return []

@@ -38,3 +38,17 @@ def test_vmap_of_the_gradient():
     out = ad.vmap(ad.grad(fns.concatenate_parts))(batch)
     for row, x in zip(out, batch):
         np.testing.assert_allclose(row, ad.grad(fns.concatenate_parts)(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [fns.state_vector, fns.concatenate_parts, fns.tuple_with_a_tail, fns.nested_starred],
+                         ids=lambda f: f.__name__)
+def test_vmap_of_the_function_itself(fn):
+    # vmap rewrites the user's function (compiler/batching.py), which then calls the helpers the rewrite names
+    batch = np.stack([X, X * 0.5, -X])
+    out = ad.vmap(fn)(batch)
+    np.testing.assert_allclose(np.asarray(out), np.stack([np.asarray(fn(x)) for x in batch]), rtol=1e-12)
+
+
+def test_jacobian_of_an_empty_list_output():
+    for transform in (ad.jacrev, ad.jacfwd):
+        assert transform(fns.returns_nothing)(X) == []

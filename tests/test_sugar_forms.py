@@ -48,3 +48,9 @@ def test_reduce_of_an_empty_sequence_raises_pythons_error():
         fns.reduce_of_nothing(X)
     with pytest.raises(TypeError, match="reduce\\(\\) of empty iterable with no initial value"):
         ad.grad(fns.reduce_of_nothing)(X)
+
+
+@pytest.mark.parametrize("fn", SUPPORTED, ids=lambda f: f.__name__)
+def test_vmap_of_the_function_itself(fn):
+    batch = np.stack([X, X * 0.5, -X])
+    np.testing.assert_allclose(ad.vmap(fn)(batch), [fn(x) for x in batch], rtol=1e-12)

@@ -238,6 +238,7 @@ def _build(fn):
     helper_cells = {helper: types.CellType(batching_runtime)}
     if slice_name != "slice":
         helper_cells[slice_name] = types.CellType(slice)
+    _bind_helper_names(node, namer, helper_cells)
     rewrite = _Rewrite(helper, slice_name, parsed, _local_names(node))
     rewrite.namer = namer
     body = []
@@ -268,6 +269,20 @@ def _build(fn):
     code, filename = compile_module(source, f"batched {parsed.name}", line_map)
     inner = inner_code_objects(code, factory)[name]
     return BatchedCode(source, filename, inner, helper_cells, name)
+
+
+def _bind_helper_names(node, namer, helper_cells):
+    """The run-time helpers that parsing's rewrites of the syntax call (``[*xs, y]`` is ``concatenated(list(xs),
+    [y])``, starred_displays.py): each named by a fresh name bound to it, as the generated code binds its own."""
+    names = {}
+    for child in gast.walk(node):
+        obj = getattr(child, "helper", None)
+        if obj is None or not isinstance(child, gast.Name):
+            continue
+        if id(obj) not in names:
+            names[id(obj)] = namer.fresh(child.id)
+            helper_cells[names[id(obj)]] = types.CellType(obj)
+        child.id = names[id(obj)]
 
 
 def _user_origin(node):
