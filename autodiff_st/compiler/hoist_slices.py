@@ -20,7 +20,8 @@ Only what cannot change the function's behaviour moves:
 import gast
 
 from .activity import IN_PLACE_FUNCTIONS, IN_PLACE_METHODS
-from .ir import If, Loop, Op, walk_ops
+from .ir import If, Loop, Op, walk_loops, walk_ops
+from .ops import targets as _targets
 
 
 _IN_PLACE_NAMES = {fn.__name__ for fn in IN_PLACE_FUNCTIONS}
@@ -29,13 +30,13 @@ _IN_PLACE_NAMES = {fn.__name__ for fn in IN_PLACE_FUNCTIONS}
 def hoist_invariant_slices(body, array_params):
     """``body`` (a normal-form block) with the invariant slices of its loops bound before them."""
     ops = list(walk_ops(body))
-    if not array_params or not any(True for _ in _loops(body)) or any(_writes_in_place(op) for op in ops):
+    if not array_params or not any(True for _ in walk_loops(body)) or any(_writes_in_place(op) for op in ops):
         return body
     bindings, reads = {}, {}
     for op in ops:
         for target in _targets(op):
             bindings[target] = bindings.get(target, 0) + 1
-    for loop in _loops(body):
+    for loop in walk_loops(body):
         for target in list(loop.targets) + [loop.index, loop.count]:
             if target:
                 bindings[target] = bindings.get(target, 0) + 1
@@ -116,22 +117,6 @@ def _names_read(nodes):
             for tree in list(node.sources) + list(node.range_args or []):
                 yield from (n.id for n in gast.walk(tree) if isinstance(n, gast.Name))
             yield from _names_read(node.body)
-
-
-def _targets(op):
-    if isinstance(op.target, str):
-        return (op.target,)
-    return tuple(op.target or ())
-
-
-def _loops(nodes):
-    for node in nodes:
-        if isinstance(node, Loop):
-            yield node
-            yield from _loops(node.body)
-        elif isinstance(node, If):
-            yield from _loops(node.body)
-            yield from _loops(node.orelse)
 
 
 def _writes_in_place(op):

@@ -54,14 +54,19 @@ def _display(tree, names, constants):
         return f"({items},)" if len(tree) == 1 else f"({items})"
     if isinstance(tree, dict):
         for key in tree:
-            if type(key) not in (str, int):
-                raise InputTypeError(
-                    f"a dict input has a key of type {type(key).__module__}.{type(key).__qualname__}: "
-                    "Jacobians of dict inputs take keys that are exactly str or int.",
-                    hint="Use plain str or int keys, or pass the arrays as a tuple.")
+            _check_key(key, "input", "pass")
         return "{" + ", ".join(f"{type(key).__repr__(key)}: {_display(t, names, constants)}"
                                for key, t in tree.items()) + "}"
     return next(names)
+
+
+def _check_key(key, side, verb):
+    """Refuse a dict key the generated function could not write as a constant (see ``_display``)."""
+    if type(key) not in (str, int):
+        raise InputTypeError(
+            f"a dict {side} has a key of type {type(key).__module__}.{type(key).__qualname__}: Jacobians of dict "
+            f"{side}s take keys that are exactly str or int.",
+            hint=f"Use plain str or int keys, or {verb} the arrays as a tuple.")
 
 
 def _constant(value, constants):
@@ -229,12 +234,8 @@ def _blocks_like(y, jac):
 
 
 def _path_text(path):
-    for key in path:
-        if type(key) not in (str, int):
-            raise InputTypeError(
-                f"an output dict has a key of type {type(key).__module__}.{type(key).__qualname__}: Jacobians of "
-                "dict outputs take keys that are exactly str or int.",
-                hint="Use plain str or int keys, or return the arrays as a tuple.")
+    for key in path:  # a dict's keys, and list and tuple positions (exact ints)
+        _check_key(key, "output", "return")
     return "".join(f"[{type(key).__repr__(key)}]" for key in path)
 
 
