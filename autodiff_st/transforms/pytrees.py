@@ -187,11 +187,16 @@ def tree_output_jacobian(transform, args, y):
     source = f"def {name}_children({params}):\n" + body
     flat_fn = small_function(source, f"{name} with its output taken apart",
                              {name: fn, "tree_children": tree_children})
-    result = transform.rebind(flat_fn)(*args)
-    wrapped = transform.has_aux or transform.return_value
-    jac = result[0] if wrapped else result
     kids = trees.children(y)
-    jac = trees.rebuild(y, [j if trees.holds_floats(kid) else kid for j, kid in zip(jac, kids)])
+    return _rebuilt_result(transform, transform.rebind(flat_fn)(*args), y, lambda jac: trees.rebuild(
+        y, [j if trees.holds_floats(kid) else kid for j, kid in zip(jac, kids)]))
+
+
+def _rebuilt_result(transform, result, y, rebuild):
+    """What ``transform`` returns, from the result of the transform of the generated function that took
+    ``y`` apart: its Jacobian rebuilt in ``y``'s structure, then the value (``y`` itself) and aux."""
+    wrapped = transform.has_aux or transform.return_value
+    jac = rebuild(result[0] if wrapped else result)
     if not wrapped:
         return jac
     rest = list(result[1:])
@@ -257,12 +262,4 @@ def container_output_jacobian(transform, args, y):
         body = f"    out0 = {name}({params})\n    return ({picks})\n"
     flat_fn = small_function(f"def {name}_leaves({params}):\n" + body, f"{name} with its output taken apart",
                              {name: fn})
-    result = transform.rebind(flat_fn)(*args)
-    wrapped = transform.has_aux or transform.return_value
-    jac = _rebuild(y, iter(result[0] if wrapped else result))
-    if not wrapped:
-        return jac
-    rest = list(result[1:])
-    if transform.return_value:
-        rest[0] = y
-    return (jac, *rest)
+    return _rebuilt_result(transform, transform.rebind(flat_fn)(*args), y, lambda jac: _rebuild(y, iter(jac)))
