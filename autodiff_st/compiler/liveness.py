@@ -16,7 +16,10 @@ and the classified calls. Produces a ``Liveness``:
   taping;
 - ``keeps_only_shape(name)``: whether the backward pass may keep just the shape of ``name`` where it
   reads nothing else of it;
-- ``upward_exposed(block)``: what a block may read before it binds it.
+- ``upward_exposed(block)``: what a block may read before it binds it;
+- ``unbound_reads``: id(op) -> the local names the op reads that may have no value yet when it runs (a
+  name bound only inside a loop that may run no times, or in one branch), which Python would refuse
+  with ``UnboundLocalError``.
 
 The reverse transform inserts ``shape_of`` ops of its own; it registers each with ``bind_like`` so that
 these facts stay true of the ops the generated code runs.
@@ -69,6 +72,7 @@ class Liveness:
                     self.bound_before_nesting.add(name)
                 self._seen.add(name)
         self._shape_candidates = self._names_with_plain_values()
+        self.unbound_reads = self._unbound_reads()
 
     def _makes_container(self, op):
         """Whether ``op`` certainly makes a Python list or dict: a display, ``[0.0] * n``, ``list(...)``,
@@ -204,6 +208,33 @@ class Liveness:
                 out[id(loop)] = ops
         return out
 
+    def _unbound_reads(self):
+        """id(op) -> the names, bound somewhere in the function, that ``op`` reads where no path has bound
+        them yet for certain: a definite-assignment pass over the normal form, in program order."""
+        facts = self._facts
+        local = set(self.bound_names()) - set(self.params)
+        found = {}
+
+        def visit(nodes, bound):
+            for node in nodes:
+                if isinstance(node, Op):
+                    missing = sorted({n for n in _reads(node) if n in local} - bound)
+                    if missing:
+                        found[id(node)] = missing
+                    bound |= set(self.binds(node))
+                elif isinstance(node, If):
+                    bound |= visit(node.body, set(bound)) & visit(node.orelse, set(bound))
+                elif isinstance(node, Loop):
+                    inside = set(bound) | set(loop_bound(node)) | {node.count}
+                    if id(node) in facts.range_values:
+                        inside.add(facts.range_values[id(node)])
+                    visit(facts.header_ops.get(id(node), []) + node.body, inside)
+                    # a loop may run no times: after it, only what was bound before it is certain
+            return bound
+
+        visit(facts.body, set(self.params))
+        return found
+
     def _names_with_plain_values(self):
         changed_in_place = {op.target for op in self.ops if op.kind in ("setitem", "append")} | \
             {op.value.id for op in self.ops if op.kind == "pop"}
@@ -217,17 +248,21 @@ class Liveness:
         return defined - changed_in_place - set(self.params) - recomputed - bound_otherwise
 
 
+def _reads(op):
+    reads = set(names_in(op.value))
+    if op.stored is not None:
+        reads |= set(names_in(op.stored))
+    if op.kind == "setitem":
+        reads.add(op.target)  # a write into part of an array keeps the rest
+    return reads
+
+
 def upward_exposed(nodes):
     """(names a block may read before it assigns them, names it assigns on every path)."""
     exposed, defined = set(), set()
     for node in nodes:
         if isinstance(node, Op):
-            reads = set(names_in(node.value))
-            if node.stored is not None:
-                reads |= set(names_in(node.stored))
-            if node.kind == "setitem":
-                reads.add(node.target)  # a write into part of an array keeps the rest
-            exposed |= reads - defined
+            exposed |= _reads(node) - defined
             defined |= set(targets(node))
         elif isinstance(node, If):
             body_exposed, body_defined = upward_exposed(node.body)

@@ -118,9 +118,12 @@ class Reverse(Writer):
         maybe_unbound = liveness.may_be_overwritten | liveness.ranges_not_always_bound
         unbound = sorted((maybe_unbound & read) - set(facts.params) - liveness.bound_before_nesting,
                          key=liveness.first_assignment_order)
+        checked = {name for names in liveness.unbound_reads.values() for name in names}
         for name in unbound:  # names assigned only inside loops or branches may be unbound at first
-            start = tag(gast.Assign(targets=[store(name)], value=gast.Constant(value=None, kind=None),
-                                    type_comment=None), facts.parsed.node.origin)
+            # None, or where the function may read the name before it is bound, ``unbound``, which the
+            # check before that read tells from any value (see forward_op)
+            value = self.helper(runtime.unbound, "unbound") if name in checked else gast.Constant(value=None, kind=None)
+            start = tag(gast.Assign(targets=[store(name)], value=value, type_comment=None), facts.parsed.node.origin)
             start.pure = True
             preamble.append(start)
         restores = [stmt for node in backward for stmt in walk_tree(node) if getattr(stmt, "pop_of", None)]
@@ -136,6 +139,18 @@ class Reverse(Writer):
     def forward_op(self, op):
         """An op of the forward pass: the values it overwrites that the backward pass reads go on the
         tape first, and a call of the user's code runs through ``call_vjp_forward``."""
+        liveness = self.facts.liveness
+        origin = op.origin
+        if id(op) in liveness.unbound_reads:
+            # Python raises UnboundLocalError where the op reads a name the function has not bound yet;
+            # the statement itself may be dropped (its value unneeded) or read a placeholder instead
+            check = self.helper(runtime.check_bound, "check_bound")
+            checks = [tag(gast.Expr(value=gast.Call(func=check, args=[load(name), gast.Constant(value=name, kind=None)],
+                                                    keywords=[])), origin) for name in liveness.unbound_reads[id(op)]]
+            return checks + self.forward_op_checked(op)
+        return self.forward_op_checked(op)
+
+    def forward_op_checked(self, op):
         liveness = self.facts.liveness
         taped = self.primal.taped
         origin = op.origin

@@ -95,7 +95,7 @@ nondifferentiable(
     runtime.ones_like, runtime.zeros_like, runtime.reduced_count, runtime.extremum_mask,
     runtime.normalize_axis, runtime.shape_of, runtime.transpose_axes_inverse, runtime.pack_axes,
     runtime.check_dot_operands, runtime.inside_bounds, runtime.reversed_range, runtime.check_unshared,
-    runtime.checkpoint_every, runtime.checkpoint_due, runtime.checkpoint_segments,
+    runtime.checkpoint_every, runtime.checkpoint_due, runtime.checkpoint_segments, runtime.check_bound,
 )
 
 

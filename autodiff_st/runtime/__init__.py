@@ -37,3 +37,4 @@ from .rule_checks import *  # noqa: F401,F403
 from .shapes import *  # noqa: F401,F403
 from .sharing import *  # noqa: F401,F403
 from .trees import *  # noqa: F401,F403
+from .unbound import *  # noqa: F401,F403
