@@ -10,7 +10,9 @@ Each program is a module: up to two helper functions and ``f(x, s)`` (``x`` a fl
   ``.append``, ``d["k"] = ...``);
 - aliases through assignment, views (``b = y[1:]``), branches and loops, followed by in-place updates;
 - ``out=`` (``np.multiply(x, 2.0, out=y)``);
-- calls to the helpers, one of which may write into its argument.
+- calls to the helpers, one of which may write into its argument;
+- names bound only inside a loop that may run no times, read later: where the plain function raises
+  ``UnboundLocalError``, every transform must raise it too (the "unbound" judge).
 
 Values stay bounded (``np.tanh`` around anything that grows) and branch conditions compare ``s`` or a
 loop index, so a finite difference never straddles a branch switch (a program whose ``s`` lies within
@@ -133,7 +135,7 @@ class Gen:
     # ---- snippets: each returns lines at indent 0 and may add names
 
     def snippet(self):
-        kinds = ["nested", "while", "early", "container", "alias", "out", "plain"]
+        kinds = ["nested", "while", "early", "container", "alias", "out", "plain", "unbound"]
         if self.helpers:
             kinds.append("call")
         kind = self.pick(kinds)
@@ -162,6 +164,13 @@ class Gen:
                                     f"        {acc} = np.tanh({acc} * {term})",
                                     f"        {acc}[(i + j) % 3] = {acc}[j % 3] * {term}"]))
             self.arrays.append(acc)
+        return lines
+
+    def s_unbound(self):
+        # bound only inside a loop that may run no times: a later read raises UnboundLocalError then
+        u, n = self.name("u"), self.rng.randint(0, 2)
+        lines = [f"for i in range({n}):", f"    {u} = {self.smooth(self.arr())} * (i + 1.0)"]
+        self.arrays.append(u)
         return lines
 
     def s_while(self):
@@ -368,8 +377,17 @@ def judge_value(module, args):
 
 def judge_aux(module, args):
     f = module.f_aux
-    expected = f(*copied(args))
-    value, _ = ad.value_and_grad(f, grad_position=(0, 1), has_aux=True)(*copied(args))
+    transform = ad.value_and_grad(f, grad_position=(0, 1), has_aux=True)
+    try:
+        expected = f(*copied(args))
+    except UnboundLocalError:  # the aux is bound only in a loop that ran no times
+        try:
+            got = transform(*copied(args))
+        except UnboundLocalError:
+            return
+        raise Mismatch(f"value_and_grad(has_aux=True) returned {got!r} where the plain function raises "
+                       "UnboundLocalError") from None
+    value, _ = transform(*copied(args))
     same(tuple(value), tuple(expected), "value_and_grad(has_aux=True)'s outputs")
 
 
@@ -400,8 +418,26 @@ def judge_hessian(module, args, eps=1e-5):
         raise Mismatch(f"hessian {hess!r} != finite differences of grad {numeric!r}")
 
 
+def judge_unbound(module, args):
+    """The plain function raised UnboundLocalError: so must every transform."""
+    f = module.f
+    tangents = (np.ones(3), 1.0)
+    for what, run in [("grad", lambda: ad.grad(f)(*copied(args))),
+                      ("value_and_grad", lambda: ad.value_and_grad(f, grad_position=(0, 1))(*copied(args))),
+                      ("vjp", lambda: ad.vjp(f, *copied(args))[1](1.0)),
+                      ("jvp", lambda: ad.jvp(f, copied(args), tangents)),
+                      ("jacrev", lambda: ad.jacrev(f)(*copied(args))),
+                      ("jacfwd", lambda: ad.jacfwd(f)(*copied(args))),
+                      ("hessian", lambda: ad.hessian(f)(*copied(args)))]:
+        try:
+            got = run()
+        except UnboundLocalError:
+            continue
+        raise Mismatch(f"{what} returned {got!r} where the plain function raises UnboundLocalError")
+
+
 JUDGES = {"value": judge_value, "aux": judge_aux, "check_grads": judge_check_grads,
-          "jacobians": judge_jacobians, "hessian": judge_hessian}
+          "jacobians": judge_jacobians, "hessian": judge_hessian, "unbound": judge_unbound}
 
 
 def margin_ok(args):
@@ -417,11 +453,14 @@ def judge(seed, avoid_known_bugs=True):
     module = load(program.source)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        judges = program.judges
         try:
             module.f(*copied(program.args))
+        except UnboundLocalError:  # a read after a loop that ran no times: every transform raises it too
+            judges = ("unbound",)
         except Exception as exc:  # the generator's own fault
             return program, Outcome("skipped", detail=f"plain function raised {type(exc).__name__}: {exc}")
-        for name in program.judges:
+        for name in judges:
             try:
                 JUDGES[name](module, program.args)
             except Mismatch as exc:
