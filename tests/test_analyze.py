@@ -163,6 +163,8 @@ def shapes(x):
     u = z * z
     i = np.ones(3, dtype="int32")
     f = i.astype("float32")
+    j = i + 1.0
+    g = np.exp(-z) / 2.0
     w = x * z
     for row in m:
         last = row
@@ -182,7 +184,12 @@ def test_array_ranks_and_dtypes_that_numpy_fixes():
     assert kinds.kind("m") == Kind("array", 2, "float64")
     assert kinds.rank("p") == 1  # (2, 2) @ (2,)
     assert kinds.rank("q") == 0  # (2,) @ (2,)
-    assert kinds.kind("s") == Kind("array", 2, None)  # how a Python float promotes is numpy's business
+    # float64 arrays with Python numbers stay float64 under numpy's rules, legacy and NEP 50 alike (kinds.py
+    # asks numpy, on samples); another dtype with a Python float is numpy's business
+    assert kinds.kind("s") == Kind("array", 2, "float64")
+    assert kinds.kind("g") == Kind("array", 2, "float64")
+    assert kinds.kind("j") == Kind("array", 1, None)
+    assert kinds.kind("p").dtype == "float64" and kinds.kind("q").dtype == "float64"  # float64 @ float64
     assert kinds.kind("u") == Kind("array", 2, "float64")
     assert kinds.kind("i") == Kind("array", 1, "int32")
     assert kinds.kind("f") == Kind("array", 1, "float32")

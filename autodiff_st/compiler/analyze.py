@@ -39,6 +39,7 @@ from .ir import Op, load, static_path_root, walk_loops, walk_ops
 from .kinds import Kinds
 from .liveness import Liveness
 from .ops import breaks, call_name, loop_bound, names_in, targets
+from .raising import cannot_raise
 from .scope import resolve_path
 from .specialize import specialize_calls_on_numbers
 
@@ -200,7 +201,10 @@ class Facts:
         return call.residuals if call is not None else None
 
     def is_pure(self, op):
-        """Whether ``op`` has no effect but its result, so that it may be dropped when nothing reads it."""
+        """Whether ``op`` has no effect but its result and cannot raise (raising.py), so that it may be
+        dropped when nothing reads it."""
+        if not cannot_raise(self, op):
+            return False
         value = op.value
         if isinstance(value, gast.Call):
             callee = self.callees.get(id(op))

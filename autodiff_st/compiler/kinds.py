@@ -23,6 +23,7 @@ not certain it is ``None`` (rank, dtype) or ``unknown`` (kind): nothing is guess
 
 import builtins
 import dataclasses
+import functools
 import math
 
 import gast
@@ -244,11 +245,14 @@ class Kinds:
         if isinstance(op, gast.MatMult):
             if left.kind != ARRAY or right.kind != ARRAY:
                 return UNKNOWN_KIND
-            return Kind(ARRAY, _matmul_rank(left.rank, right.rank))
+            return Kind(ARRAY, _matmul_rank(left.rank, right.rank),
+                        "float64" if left.dtype == right.dtype == "float64" else None)
         dtype = None
         if left.kind == ARRAY and right.kind == ARRAY and None not in (left.dtype, right.dtype) \
                 and isinstance(op, (gast.Add, gast.Sub, gast.Mult)) and "bool" not in (left.dtype, right.dtype):
             dtype = np.result_type(left.dtype, right.dtype).name  # two arrays: numpy's promotion table
+        elif type(op) in _OPERATOR_UFUNCS:
+            dtype = _float64_result(_OPERATOR_UFUNCS[type(op)], [left, right])
         return _with_dtype(_broadcast([left, right]), dtype)
 
     def _subscript(self, base, index):
@@ -338,13 +342,17 @@ class Kinds:
                 # np.sin(x) on a Python number is a numpy scalar (np.float64 subclasses float): one number
                 # of shape (), immutable, that broadcasts with nothing, which is all a number promises here.
                 return NUMBER_KIND
-            return _with_dtype(_broadcast(operands), None)
+            return _with_dtype(_broadcast(operands), _float64_result(fn, operands))
         if fn in FULL_REDUCTIONS:
             if first.kind == UNKNOWN:
                 return UNKNOWN_KIND
             if len(args) > 2:
                 return Kind(ARRAY)  # keepdims or dtype given by position
-            return self._reduction(first, arg(1, "axis"), keywords.get("keepdims"))
+            reduced = self._reduction(first, arg(1, "axis"), keywords.get("keepdims"))
+            if first.kind == ARRAY and first.dtype == "float64" and "dtype" not in keywords \
+                    and reduced is not _NOTHING and reduced.kind == ARRAY:
+                return _with_dtype(reduced, "float64")  # numpy's reductions keep float64
+            return reduced
         if fn in _CONSTRUCTORS:
             dtype = arg(2 if fn is np.full else 1, "dtype")
             default = _CONSTRUCTORS[fn]
@@ -487,6 +495,37 @@ def _broadcast(kinds):
         return UNKNOWN_KIND
     ranks = [k.rank for k in kinds]
     return Kind(ARRAY, None if None in ranks else max(ranks))
+
+
+_OPERATOR_UFUNCS = {gast.Add: np.add, gast.Sub: np.subtract, gast.Mult: np.multiply, gast.Div: np.true_divide,
+                    gast.Pow: np.power, gast.FloorDiv: np.floor_divide, gast.Mod: np.remainder}
+
+
+def _float64_result(fn, operands):
+    """The dtype name of the ufunc ``fn`` applied to ``operands`` where each is a float64 array (of any
+    rank) or a Python number, and one at least an array; None otherwise. numpy's own answer, from samples:
+    with float64 arrays and Python numbers its promotion rules give the same dtype at every rank and value,
+    under the legacy rules as under NEP 50."""
+    if _NOTHING in operands or not any(k.kind == ARRAY for k in operands):
+        return None
+    if any(k.kind not in (ARRAY, NUMBER) or k.kind == ARRAY and k.dtype != "float64" for k in operands):
+        return None
+    return _sampled_dtype(fn, tuple(k.kind == ARRAY for k in operands))
+
+
+@functools.lru_cache(maxsize=None)
+def _sampled_dtype(fn, arrays):
+    """The dtype name ``fn`` gives float64 arrays at the positions ``arrays`` marks and a Python float, int
+    or bool at the others, where all three agree; None where they differ or ``fn`` refuses one."""
+    names = set()
+    for number in (1.0, 1, True):
+        try:
+            with np.errstate(all="ignore"):
+                out = fn(*[np.ones(1) if is_array else number for is_array in arrays])
+        except Exception:  # noqa: BLE001 (a sample numpy refuses: no certain dtype)
+            return None
+        names.add(getattr(out, "dtype", np.dtype(object)).name)
+    return names.pop() if len(names) == 1 else None
 
 
 def _with_dtype(kind, dtype):

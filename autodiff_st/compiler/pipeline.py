@@ -222,7 +222,7 @@ def build(fn, positions, mode, kinds=None, roots=None):
         if mode == "grad_only":
             doc = (f"Return the gradients of {name}'s output (non-scalar outputs are summed) with respect to "
                    f"{wrt or 'nothing but Parameters'}. The value itself is not returned, and not computed where the gradient does not "
-                   "need it.")
+                   "need it and computing it cannot raise.")
             description = "gradient only"
         else:
             doc = f"Return {name}'s value and the gradients of {what} with respect to {wrt or 'nothing but Parameters'}."
