@@ -124,3 +124,49 @@ def test_a_name_the_user_binds_to_none_is_not_mistaken_for_unbound():
     np.testing.assert_allclose(ad.grad(f)(x, 2), 2 * x)
     with pytest.raises(UnboundLocalError):
         ad.grad(f)(x, 0)
+
+
+# -- `del name`: the generated code leaves it out, so a read after it is refused -------------------------
+
+def read_after_del(x):
+    y = x * 2.0
+    del y
+    return np.sum(y)
+
+
+def read_in_the_next_iteration(x):
+    t = x * 1.0
+    for i in range(3):
+        x = x + np.sin(t)
+        del t
+    return np.sum(x)
+
+
+def del_then_rebound_in_the_loop(x):
+    for i in range(3):
+        t = x * i
+        x = x + np.sin(t)
+        del t
+    return np.sum(x)
+
+
+def del_of_a_value_no_longer_read(x):
+    y = x * 2.0
+    z = np.sin(y)
+    del y
+    return np.sum(z)
+
+
+@pytest.mark.parametrize("fn, name", [(read_after_del, "y"), (read_in_the_next_iteration, "t")])
+def test_a_read_that_may_follow_del_is_refused_with_the_line(fn, name):
+    x = np.array([0.3, -1.2])
+    with pytest.raises(ad.UnsupportedSyntaxError, match=f"a read of `{name}` after `del {name}`") as caught:
+        ad.grad(fn)(x)
+    assert "test_unbound_reads.py" in str(caught.value)
+    with pytest.raises((UnboundLocalError, NameError)):
+        fn(x)
+
+
+@pytest.mark.parametrize("fn", [del_then_rebound_in_the_loop, del_of_a_value_no_longer_read])
+def test_del_of_a_name_not_read_again_is_differentiated(fn):
+    check_grads(fn, (np.array([0.3, -1.2]),), order=2)

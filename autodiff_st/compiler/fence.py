@@ -45,6 +45,51 @@ def check_function(node):
     # **kwargs stays only where its keywords carry no derivative (specialize.py): a plain dict parameter
     for stmt in node.body:
         _check_statement(stmt)
+    _check_reads_after_del(node, node.body, [])
+
+
+def _check_reads_after_del(function, statements, loops):
+    """Refuse a read of a name that may come after ``del name``: the generated code keeps every value
+    the backward pass needs, so it leaves ``del`` out, and the read would find the value Python deleted
+    (where Python raises). A read later in the source, or anywhere in a loop around the ``del``, counts."""
+    for stmt in statements:
+        if isinstance(stmt, gast.Delete):
+            after = (stmt.lineno, stmt.col_offset)
+            for target in stmt.targets:
+                around = {id(n) for loop in loops for n in _read_before_rebound(loop, target.id)}
+                reads = [n for n in gast.walk(function) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+                         and n.id == target.id and (_position(n) > after or id(n) in around)]
+                if reads:
+                    refuse(f"a read of `{target.id}` after `del {target.id}`", reads[0],
+                           f"Leave out `del {target.id}` (the generated code frees what it no longer needs), or "
+                           "give the new value another name.")
+        if isinstance(stmt, gast.FunctionDef):
+            continue
+        inner_loops = loops + [stmt] if isinstance(stmt, (gast.For, gast.While)) else loops
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list):
+                _check_reads_after_del(function, inner, inner_loops)
+        for handler in getattr(stmt, "handlers", None) or []:
+            _check_reads_after_del(function, handler.body, inner_loops)
+
+
+def _read_before_rebound(loop, name):
+    """The reads of ``name`` in ``loop`` that the next iteration may make before it binds ``name`` again:
+    all of them, unless a plain assignment directly in the loop's body binds it first."""
+    reads = [n for n in gast.walk(loop) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id == name]
+    for stmt in loop.body:
+        if isinstance(stmt, gast.Assign) and any(isinstance(t, gast.Name) and t.id == name for t in stmt.targets):
+            inside = {id(n) for n in gast.walk(stmt.value)}
+            bound_at = _position(stmt)
+            return [n for n in reads if id(n) in inside or _position(n) < bound_at]
+    return reads
+
+
+def _position(node):
+    """Where ``node`` is in the source; a node a rewrite made without one counts as after everything."""
+    lineno = getattr(node, "lineno", None)
+    return (float("inf"), 0) if lineno is None else (lineno, getattr(node, "col_offset", 0) or 0)
 
 
 def _check_statement(stmt):
