@@ -121,3 +121,39 @@ def test_a_reduction_over_an_axis_the_array_lacks_raises():
 
     with pytest.raises(np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisError):
         ad.grad(f)(np.ones(3))
+
+
+def loop_nothing_reads(x, n):
+    for i in range(n):
+        t = x * i
+    return np.sum(x ** 2)
+
+
+def number_loop_nothing_reads(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + 1.0
+    return np.sum(x ** 2)
+
+
+@pytest.mark.parametrize("fn", [loop_nothing_reads, number_loop_nothing_reads])
+@pytest.mark.parametrize("n", [2.5, "three"])
+@pytest.mark.parametrize("transform", ["grad", "value_and_grad", "jacfwd", "jacrev", "hessian"])
+def test_a_range_of_something_else_than_ints_raises_also_where_the_loop_is_not_needed(fn, n, transform):
+    x = np.array([0.5, -1.0])
+    with pytest.raises(TypeError):
+        fn(x, n)
+    with pytest.raises(TypeError):
+        getattr(ad, transform)(fn)(x, n)
+
+
+def test_a_loop_over_a_range_of_ints_nothing_reads_is_left_out():
+    def f(x):
+        for i in range(x.shape[0]):
+            t = x * i
+        return np.sum(x ** 2)
+
+    grad = ad.grad(f)
+    np.testing.assert_allclose(grad(np.array([0.5, -1.0])), [1.0, -2.0])
+    code = [line for line in ad.source(grad).splitlines() if not line.strip().startswith("#")]
+    assert not any(line.strip().startswith("for ") for line in code)

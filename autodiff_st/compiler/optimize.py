@@ -79,8 +79,9 @@ def drop_dead_assignments(statements, live, only_pure=False):
     for stmt in reversed(statements):
         summary = _Summary(stmt)
         targets = summary.stores
-        if only_pure and isinstance(stmt, gast.For) and _all_pure(stmt.body) and not (targets & live):
-            continue  # a finite loop that only computes values nothing reads
+        if only_pure and isinstance(stmt, gast.For) and getattr(stmt, "iter_cannot_raise", False) \
+                and _all_pure(stmt.body) and not (targets & live):
+            continue  # a finite loop over a range that only computes values nothing reads
         # Loops and branches are kept whole; a tape pop is never dropped, or the tape would fall out of step.
         removable = isinstance(stmt, gast.Assign) and getattr(stmt, "pop_of", None) is None \
             and (getattr(stmt, "pure", False) or not only_pure)
@@ -251,7 +252,7 @@ def _all_pure(statements):
     for stmt in statements:
         if isinstance(stmt, gast.Assign) and getattr(stmt, "pure", False):
             continue
-        if isinstance(stmt, gast.For) and _all_pure(stmt.body):
+        if isinstance(stmt, gast.For) and getattr(stmt, "iter_cannot_raise", False) and _all_pure(stmt.body):
             continue
         if isinstance(stmt, gast.If) and _all_pure(stmt.body) and _all_pure(stmt.orelse):
             continue

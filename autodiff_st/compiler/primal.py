@@ -19,6 +19,7 @@ import gast
 import autodiff_st.runtime as runtime
 from .ir import Break, If, Loop, Op, load, store
 from .ops import breaks, tag
+from .raising import range_cannot_raise
 from .tape import push
 
 
@@ -111,16 +112,17 @@ class Primal(Writer):
             values = facts.range_values[id(loop)]
             before = tag(gast.Assign(targets=[store(values)], value=self.call_builtin("range", loop.range_args),
                                      type_comment=None), loop.origin)
-            before.pure = True
+            before.pure = range_cannot_raise(facts, loop.range_args)  # range(2.5) raises: then it runs
             saved = []
             if values in self.taped and id(loop) in facts.liveness.reentered:
                 saved = [tag(push(self.ranges, load(values), values), loop.origin)]
             if not breaks(loop.body):
                 body = []  # it runs the whole range: the backward pass needs no count
             body += self.block(loop.body)
-            return saved + [before, _loop_of(tag(gast.For(target=store(loop.targets[0]), iter=load(values),
-                                                          body=prologue + body, orelse=[], type_comment=None),
-                                                 loop.origin), loop)]
+            statement = _loop_of(tag(gast.For(target=store(loop.targets[0]), iter=load(values), body=prologue + body,
+                                              orelse=[], type_comment=None), loop.origin), loop)
+            statement.iter_cannot_raise = True  # a range object
+            return saved + [before, statement]
         if loop.range_args:
             iterable = self.call_builtin("range", loop.range_args)
             names = [iterated(loop.targets[0])]
@@ -140,8 +142,11 @@ class Primal(Writer):
             body.extend(self.per_op(op))
         body += self.block(loop.body)
         target = store(names[0]) if len(names) == 1 else gast.Tuple(elts=[store(t) for t in names], ctx=gast.Store())
-        return [tag(gast.For(target=target, iter=iterable, body=prologue + body, orelse=[], type_comment=None),
-                    loop.origin)]
+        statement = tag(gast.For(target=target, iter=iterable, body=prologue + body, orelse=[], type_comment=None),
+                        loop.origin)
+        # Only a range of ints is certain to run: iterating anything else may raise, or run the user's code
+        statement.iter_cannot_raise = bool(loop.range_args) and range_cannot_raise(facts, loop.range_args)
+        return [statement]
 
     def statement(self, op, parts_copied=frozenset()):
         """The op itself as generated statements (none for a return, or for a count nobody reads).

@@ -16,6 +16,7 @@ it:
   number or another float64 array of rank 0 (numpy reports overflow and division by zero as warnings);
 - a numpy ufunc of float64 arrays and Python numbers, one of them of rank 0 where two are arrays, and
   its forms on numbers (``sin_of_number``, rules/math_builtins.py), which give numpy's value and warning;
+- ``range`` of one to three ints, with a constant step other than 0 (``range_cannot_raise``);
 - ``np.sum``, ``np.mean``, ``np.prod`` (and their nan forms) of a float64 array over every axis or over
   one constant axis it has, and the methods ``.sum()``, ``.mean()``, ``.prod()`` without arguments.
 
@@ -102,6 +103,14 @@ def cannot_raise(facts, op):
             return len(value.args) == 2 and isinstance(axis, gast.Constant) and type(axis.value) is int \
                 and rank is not None and -rank <= axis.value < rank
     return False
+
+
+def range_cannot_raise(facts, args):
+    """Whether ``range(*args)`` certainly runs: one to three ints (``range(2.5)`` raises TypeError)."""
+    return 1 <= len(args) <= 3 and all(
+        isinstance(a, gast.Constant) and type(a.value) is int
+        or isinstance(a, gast.Name) and facts.kinds.kind(a.id) == INT_KIND for a in args) and not (
+        len(args) == 3 and not (isinstance(args[2], gast.Constant) and args[2].value != 0))
 
 
 def _safe_subscript(base, index, kind):
