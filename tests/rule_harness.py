@@ -75,15 +75,17 @@ def SPD(n, batch=()):
 
 def GENERAL(n, batch=()):
     """A real square matrix with distinct eigenvalues, complex pairs among them (n >= 2): for eig. It is
-    q b q^-1 with b block-diagonal: 2x2 blocks [[s, r], [-r, s]] (eigenvalues s +- ir) and, for odd n, one
-    real eigenvalue; q well-conditioned."""
+    q b q^-1 with b block-diagonal: 2x2 blocks [[s, r], [-t, s]] (eigenvalues s +- i sqrt(r t)) and, for
+    odd n, one real eigenvalue; q well-conditioned. r != t: a normal block's eigenvectors (1, +-i) have
+    parts of equal size, where LAPACK's choice of each eigenvector's phase (its largest part real) may
+    jump between a matrix and its neighbours, so that no derivative matches finite differences."""
     def make(rng, s):
         size = s[-1]
         b = np.zeros(s)
         for k in range(0, size - 1, 2):
             b[..., k, k] = b[..., k + 1, k + 1] = 1.0 + k
             b[..., k, k + 1] = 0.5 + k
-            b[..., k + 1, k] = -(0.5 + k)
+            b[..., k + 1, k] = -(1.3 + k)
         if size % 2:
             b[..., -1, -1] = -2.0
         q = rng.standard_normal(s) + 3 * np.eye(size)

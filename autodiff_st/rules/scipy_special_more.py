@@ -42,8 +42,11 @@ def beta(g, ans, a, b):
 
 @vjp_rule(special.betaln)
 def betaln(g, ans, a, b):
+    # digamma of a Python number is an np.float64, which would make a float32 gradient float64: each
+    # difference keeps the dtype of digamma(a + b)
     both = special.digamma(a + b)
-    return unbroadcast(g * (special.digamma(a) - both), a), unbroadcast(g * (special.digamma(b) - both), b)
+    return (unbroadcast(g * cast_like(special.digamma(a) - both, both), a),
+            unbroadcast(g * cast_like(special.digamma(b) - both, both), b))
 
 
 @vjp_rule(special.betainc, diff=("x",))
