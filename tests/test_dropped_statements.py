@@ -157,3 +157,38 @@ def test_a_loop_over_a_range_of_ints_nothing_reads_is_left_out():
     np.testing.assert_allclose(grad(np.array([0.5, -1.0])), [1.0, -2.0])
     code = [line for line in ad.source(grad).splitlines() if not line.strip().startswith("#")]
     assert not any(line.strip().startswith("for ") for line in code)
+
+
+def reads_past_the_end(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + x[i] * 2.0
+    return np.sum(x ** 2) + s * 0.0
+
+
+def reads_every_item(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + x[i] * 0.5
+    for j in range(len(x)):
+        s = s + x[j] * 0.25
+    return s
+
+
+def test_an_index_past_the_end_raises_where_the_gradient_does_not_need_the_item():
+    x = np.array([0.5, -1.0])
+    with pytest.raises(IndexError):
+        reads_past_the_end(x, 3)
+    for transform in (ad.grad, ad.jacfwd, ad.value_and_grad):
+        with pytest.raises(IndexError):
+            transform(reads_past_the_end)(x, 3)
+    check_grads(lambda v: reads_past_the_end(v, 2), (x,), order=2)
+
+
+def test_items_of_a_range_over_the_first_axis_need_no_forward_loop():
+    x = np.array([0.5, -1.0, 2.0])
+    grad = ad.grad(reads_every_item)
+    np.testing.assert_allclose(grad(x), np.full(3, 0.75))
+    check_grads(reads_every_item, (x,), order=2)
+    forward = [line for line in ad.source(grad).split("seed:")[0].splitlines() if not line.strip().startswith("#")]
+    assert not any(line.strip().startswith("for ") for line in forward)

@@ -10,7 +10,8 @@ it:
 - a name, a constant, a tuple or list of them, a dict of them with constant keys;
 - ``.shape``, ``.ndim``, ``.size``, ``.dtype``, ``.T``, ``.real``, ``.imag`` of an array;
 - a length of a shape of known rank at a constant position; a slice of an array of known rank by slices
-  whose bounds are integers and whose step, if any, is a constant other than 0;
+  whose bounds are integers and whose step, if any, is a constant other than 0; ``x[i]`` where ``i``
+  walks ``range(len(x))`` or ``range(x.shape[0])`` and neither ``x`` nor ``i`` is bound elsewhere;
 - ``-v`` and ``+v`` of a Python number or a float64 array;
 - ``+``, ``-``, ``*`` of Python numbers; any arithmetic operator between a float64 array and a Python
   number or another float64 array of rank 0 (numpy reports overflow and division by zero as warnings);
@@ -76,7 +77,7 @@ def cannot_raise(facts, op):
         base = kind(value.value)
         return value.attr in _ATTRIBUTES and base is not None and base.kind == ARRAY
     if isinstance(value, gast.Subscript):
-        return _safe_subscript(kind(value.value), value.slice, kind)
+        return _safe_subscript(kind(value.value), value.slice, kind) or _in_range(facts, value)
     if isinstance(value, gast.UnaryOp):
         return isinstance(value.op, (gast.USub, gast.UAdd)) and (number(value.operand) or float64_array(value.operand))
     if isinstance(value, gast.BinOp):
@@ -111,6 +112,75 @@ def range_cannot_raise(facts, args):
         isinstance(a, gast.Constant) and type(a.value) is int
         or isinstance(a, gast.Name) and facts.kinds.kind(a.id) == INT_KIND for a in args) and not (
         len(args) == 3 and not (isinstance(args[2], gast.Constant) and args[2].value != 0))
+
+
+def _in_range(facts, value):
+    """``x[i]`` (or ``x[i, a:b]``) where ``i`` walks ``range(len(x))`` or ``range(x.shape[0])``: ``x`` an array
+    bound once, ``i`` bound by that loop alone, so that every ``i`` indexes ``x``'s first axis."""
+    base, index = value.value, value.slice
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    if not (isinstance(base, gast.Name) and isinstance(parts[0], gast.Name)):
+        return False
+    kinds = facts.kinds
+    kind = kinds.kind(base.id)
+    if kind.kind != ARRAY or kind.rank is None or len(parts) > kind.rank or not kinds.bound_once(base.id):
+        return False
+    if not all(_safe_subscript(kind, gast.Tuple(elts=[p], ctx=gast.Load()), kinds.kind) for p in parts[1:]):
+        return False
+    return base.id in _range_over_first_axis(facts).get(parts[0].id, ())
+
+
+def _range_over_first_axis(facts):
+    """loop target -> the arrays whose first axis its range walks: ``for i in range(len(x))`` and
+    ``for i in range(x.shape[0])`` with ``i`` and the length bound nowhere else, and the position of a loop
+    over arrays (computed once per facts)."""
+    found = getattr(facts, "_range_over_first_axis", None)
+    if found is not None:
+        return found
+    found = {}
+    ops = facts.body_ops + [op for ops in facts.header_ops.values() for op in ops]
+    bindings = {}
+    for op in ops:
+        for name in (op.target,) if op.kind == "assign" else ():
+            bindings.setdefault(name, []).append(op)
+    counts = {}
+    for loop in facts.loops:
+        for name in list(loop.targets) + ([loop.index] if loop.index else []):
+            counts[name] = counts.get(name, 0) + 1
+
+    def single(name):
+        defs = bindings.get(name, [])
+        return defs[0] if len(defs) == 1 and counts.get(name, 0) == 0 else None
+
+    for loop in facts.loops:
+        if getattr(loop, "indexed", False) and loop.index and counts.get(loop.index) == 1:
+            # ``for row in xs`` over a differentiated sequence: ``row = xs[position]``, ``position`` walking
+            # ``range(len(xs))`` (the shortest of them, for zip)
+            found[loop.index] = {src.id for src in loop.sources if isinstance(src, gast.Name)}
+            continue
+        if len(loop.range_args) != 1 or not isinstance(loop.range_args[0], gast.Name) or len(loop.targets) != 1:
+            continue
+        target = loop.targets[0]
+        if counts.get(target) != 1 or target in bindings or target in facts.params:
+            continue
+        stop = single(loop.range_args[0].id)
+        if stop is None:
+            continue
+        array = None
+        callee = facts.callees.get(id(stop))
+        if isinstance(stop.value, gast.Call) and callee is not None and callee.obj is len \
+                and len(stop.value.args) == 1 and isinstance(stop.value.args[0], gast.Name):
+            array = stop.value.args[0].id
+        elif isinstance(stop.value, gast.Subscript) and isinstance(stop.value.value, gast.Name) \
+                and isinstance(stop.value.slice, gast.Constant) and stop.value.slice.value == 0:
+            shape = single(stop.value.value.id)
+            if shape is not None and isinstance(shape.value, gast.Attribute) and shape.value.attr == "shape" \
+                    and isinstance(shape.value.value, gast.Name):
+                array = shape.value.value.id
+        if array is not None:
+            found[target] = {array}
+    facts._range_over_first_axis = found
+    return found
 
 
 def _safe_subscript(base, index, kind):
