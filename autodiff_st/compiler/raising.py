@@ -153,7 +153,8 @@ def _range_over_first_axis(facts):
         return defs[0] if len(defs) == 1 and counts.get(name, 0) == 0 else None
 
     for loop in facts.loops:
-        if getattr(loop, "indexed", False) and loop.index and counts.get(loop.index) == 1:
+        if getattr(loop, "indexed", False) and loop.index and counts.get(loop.index) == 1 \
+                and loop.index not in bindings:  # the user's `for i, row in enumerate(xs)` may rebind i
             # ``for row in xs`` over a differentiated sequence: ``row = xs[position]``, ``position`` walking
             # ``range(len(xs))`` (the shortest of them, for zip)
             found[loop.index] = {src.id for src in loop.sources if isinstance(src, gast.Name)}
