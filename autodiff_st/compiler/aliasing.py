@@ -38,7 +38,8 @@ import numpy as np
 
 from ..core import registry as rules
 from ..core.errors import UnsupportedSyntaxError
-from ..runtime.cotangents import restored_copy
+from ..runtime.cotangents import restored_copy, zeros_like
+from ..runtime.indexing import index_grad
 from ..runtime.sharing import ARGUMENT_UPDATE, ARGUMENT_WRITE
 from .ops import names_in
 
@@ -53,7 +54,8 @@ FRESH_FUNCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod, n
                    np.empty, np.empty_like, np.full, np.full_like, np.eye, np.identity, np.arange,
                    np.linspace, np.concatenate, np.stack, np.where, np.clip, np.cumsum, np.cumprod,
                    np.einsum, np.tensordot, np.kron, np.trace, np.linalg.inv, np.linalg.solve, np.linalg.det,
-                   float, abs, len, int, list, restored_copy}
+                   float, abs, len, int, list, restored_copy,
+                   zeros_like, index_grad}  # the cotangent buffers generated code makes (differentiated again)
 FRESH_METHODS = {"copy", "sum", "mean", "max", "min", "prod", "var", "std", "dot", "cumsum", "cumprod",
                  "trace", "flatten", "round", "clip", "shape", "ndim", "size", "dtype"}
 
@@ -88,6 +90,8 @@ class AliasTracker:
         self.params = set(params)
         self.user_names = {p: p for p in params}  # version -> the user's name
         self.run_time_checks = []  # (check op, index of the write, array, first op to check, static sharers)
+        # the reads ``t = y[i]`` of ``y[i] += v`` (``-=``): read once by the sum, before the write (normalize.py)
+        self.read_before_write = set()
 
     # -- facts --------------------------------------------------------------------------------------
 
@@ -316,11 +320,12 @@ class AliasTracker:
                 if op is check_op:
                     continue  # (the write itself counts: in a loop it runs again after the write)
                 later |= _names_in(op.value) | (_names_in(op.stored) if op.stored is not None else set())
+            later -= self.read_before_write
             if not always and not later & (sharers - {array}):
                 check_op.value.elts = []  # the analysis proves this write safe: no check runs
                 continue
             certain = check_op.bound_here | self.params
-            related = check_op.related
+            related = check_op.related - self.read_before_write
             uncertain = sorted((check_op.bound_before & related) - certain - {array})
             if uncertain:
                 raise UnsupportedSyntaxError(

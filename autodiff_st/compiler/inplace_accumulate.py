@@ -1,168 +1,343 @@
-"""Index gradients of one element added in place, where the static kinds prove what the run-time check
-of ``accumulate_index`` would find (a pass over the backward statements, run by the pipeline).
+"""Index gradients added in place, where the static facts prove what the run-time checks of
+``accumulate_index`` would find (a pass over the backward statements, run by the pipeline).
 
-A loop reading ``x[i]`` accumulates ``x_bar = accumulate_index(x_bar, x_i_bar, x, np.index_exp[i])``
-(backward.py). ``accumulate_index`` (runtime/indexing.py) adds into ``x_bar`` in place when it owns its
-memory, nothing else refers to it, it has ``x``'s shape and dtype, and the value is real. The statement
-becomes ``x_bar[i] += x_i_bar`` where all of that is proved before the code runs:
+A read ``x[index]`` accumulates ``x_bar = accumulate_index(x_bar, x_part_bar, x, np.index_exp[index])``
+(backward.py). ``accumulate_index`` (runtime/indexing.py) adds into ``x_bar`` in place when it is an array
+that owns its memory, that nothing else refers to, of ``x``'s shape, the index is basic and the value real.
+The statement becomes ``x_bar[index] += x_part_bar`` where all of that is proved before the code runs:
 
-- ``x_bar = zeros_like(x)`` is the statement right before the loop, and inside the loop ``x_bar`` appears
-  in no statement but such accumulations into it: a fresh array, of ``x``'s shape, that no other name holds;
-- ``x`` is a parameter bound nowhere else, called with an ``np.ndarray`` of dtype float64 (its rank and
-  dtype are part of the cache key: compiler/kinds.py), indexed with as many ``int`` names as it has axes;
-- the value is a real number: a name of number kind, or a name the backward pass binds only to constants,
-  numbers, arithmetic on those (``+ - * /``, never ``**``, which can make a complex number) and the number
-  rules of rules/math_builtins.py on them (``cos_of_number(x_i)``).
+- ownership: a forward scan of the backward statements follows each name bound to a fresh array,
+  ``x_bar = zeros_like(x)`` or ``x_bar = index_grad(v, x, index)``, of a numpy array ``x`` of known rank
+  and a real dtype (compiler/kinds.py). The name stays owned while every statement that mentions it is
+  such an accumulation into it (a loop or branch is entered with it only where its body mentions it in no
+  other way) and nothing binds ``x`` again; any other mention (a read, a tape, ``del``) ends it. A fresh
+  array that only accumulations have seen is still the one object its name holds, of ``x``'s shape;
+- the index: integers (int constants, names of int kind) and slices of those or None, nothing else;
+- the value: real, as the backward pass binds it (``_Reals``): constants, forward names the kinds prove
+  real (compiler/kinds.py ``is_real``), arithmetic on real values, the rules of numbers
+  (``cos_of_number``), numpy's ufuncs, and the cotangent helpers that keep the dtype of the cotangent they
+  are given (``unbroadcast``, ``split_like``, ``index_grad`` into a real array, ...). A real value added
+  into a real or complex array in place gives what the out-of-place sum gives, element for element.
 
-The value is then a float64 added to one float64 element, exactly what ``accumulate_index`` does in place
-on that path; the call, its checks and the ``np.index_exp`` tuple are gone from each iteration.
+The call, its checks and the ``np.index_exp`` tuple are then gone from each read.
 """
 
 import gast
+import numpy as np
 
-from ..runtime.cotangents import zeros_like
-from ..runtime.indexing import accumulate_index
-from .kinds import INT_KIND
+from ..runtime import shapes
+from ..runtime.cotangents import as_parts, ones_like, zeros_like
+from ..runtime.indexing import accumulate_index, index_grad
+from ..runtime.joining import split_like, unstack
+from .kinds import ARRAY, INT_KIND
+from .parsing import origin_of
 
-_REAL_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
+_REAL_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.MatMult)
 
 
-def accumulate_in_place(statements, facts, helpers, intake=()):
+def accumulate_in_place(statements, facts, helpers, intake=(), forward=()):
     """``statements`` (the backward pass, run after the statements ``intake``, which bind the seed or the
-    cotangent) with each provable accumulation of one element made in place."""
-    zeros = helpers.name_for(zeros_like, "zeros_like")
-    accumulate = helpers.name_for(accumulate_index, "accumulate_index")
-    rules = {name for name, obj in helpers.bound.items() if getattr(obj, "on_numbers", False)}
-    numbers = _LazyNumbers(list(intake) + list(statements), facts, rules)
-    return _rewrite(statements, facts, zeros, accumulate, numbers)
+    cotangent, and after the forward pass ``forward``) with each provable accumulation made in place."""
+    names = _HelperNames(helpers)
+    if names.accumulate is None:
+        return statements
+    reals = _Reals(list(intake) + list(statements), facts, names, forward)
+    _Scan(facts, names, reals).block(statements, {})
+    return statements
 
 
-class _LazyNumbers:
-    """``_real_numbers`` of the statements, found at the first question: most backward passes have no loop
-    this pass rewrites, and the walk over every statement cost about a tenth of a first transform. The
-    first question comes before the first rewrite (``_element_add`` asks before it builds), so the
-    statements it walks are the ones given."""
+class _HelperNames:
+    """The names the generated code gives the helpers this pass reads, and the objects its names stand for."""
 
-    def __init__(self, statements, facts, rules):
-        self.statements, self.facts, self.rules, self.names = statements, facts, rules, None
+    def __init__(self, helpers):
+        self.objects = helpers.named
+        self.accumulate = helpers.given_name(accumulate_index)
+        self.zeros = helpers.given_name(zeros_like)
+        self.index_grad = helpers.given_name(index_grad)
+        self.numbers_rules = {name for name, obj in helpers.named.items() if getattr(obj, "on_numbers", False)}
+        self.given = helpers.given_name
 
-    def __contains__(self, name):
-        if self.names is None:
-            self.names = _real_numbers(self.statements, self.facts, self.rules)
-        return name in self.names
-
-
-def _rewrite(statements, facts, zeros, accumulate, numbers):
-    result = []
-    for k, stmt in enumerate(statements):
-        for field in ("body", "orelse"):
-            if isinstance(stmt, (gast.For, gast.While, gast.If)):
-                setattr(stmt, field, _rewrite(getattr(stmt, field), facts, zeros, accumulate, numbers))
-        if isinstance(stmt, gast.For) and k > 0:
-            owned = _fresh_zeros(statements[k - 1], facts, zeros)
-            if owned is not None:
-                _in_place(stmt, owned, facts, accumulate, numbers)
-        result.append(stmt)
-    return result
-
-
-def _fresh_zeros(stmt, facts, zeros):
-    """``(acc, x)`` where ``stmt`` is ``acc = zeros_like(x)`` of an ndarray parameter of dtype float64."""
-    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)
-            and isinstance(stmt.value, gast.Call) and isinstance(stmt.value.func, gast.Name)
-            and stmt.value.func.id == zeros and len(stmt.value.args) == 1 and not stmt.value.keywords
-            and isinstance(stmt.value.args[0], gast.Name)):
+    def obj(self, node):
+        """The object a call's function names: a helper, or ``np.<name>`` through the numpy it refers to."""
+        if isinstance(node, gast.Name):
+            return self.objects.get(node.id)
+        if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) \
+                and self.objects.get(node.value.id) is np:
+            return getattr(np, node.attr, None)
         return None
-    x = stmt.value.args[0].id
-    kind = facts.kinds.kind(x)
-    if x not in facts.params or not facts.kinds.bound_once(x) or kind.kind != "array" \
-            or kind.dtype != "float64" or not kind.rank:
-        return None
-    return stmt.targets[0].id, x
 
 
-def _in_place(loop, owned, facts, accumulate, numbers):
-    acc, x = owned
-    rank = facts.kinds.rank(x)
-    found = []  # (list holding the statement, its position, the new statement)
-
-    def visit(body):
-        for position, stmt in enumerate(body):
-            new = _element_add(stmt, acc, x, rank, facts, accumulate, numbers)
-            if new is not None:
-                found.append((body, position, new))
-            for field in ("body", "orelse"):
-                if isinstance(stmt, (gast.For, gast.While, gast.If)):
-                    visit(getattr(stmt, field))
-
-    visit(loop.body)
-    uses = sum(1 for node in gast.walk(loop) if isinstance(node, gast.Name) and node.id == acc)
-    if not found or uses != 2 * len(found):  # acc appears elsewhere in the loop: leave every one alone
-        return
-    for body, position, new in found:
-        body[position] = new
+def _call_of(node, name):
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == name \
+        and not node.keywords
 
 
-def _element_add(stmt, acc, x, rank, facts, accumulate, numbers):
-    """``acc[i] += v`` for ``acc = accumulate_index(acc, v, x, np.index_exp[i])`` of one element, else None."""
-    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)
-            and stmt.targets[0].id == acc and isinstance(stmt.value, gast.Call)
-            and isinstance(stmt.value.func, gast.Name) and stmt.value.func.id == accumulate
-            and len(stmt.value.args) == 4 and not stmt.value.keywords):
-        return None
-    first, value, operand, index = stmt.value.args
-    if not (isinstance(first, gast.Name) and first.id == acc and isinstance(operand, gast.Name) and operand.id == x
-            and isinstance(value, gast.Name) and value.id in numbers
-            and isinstance(index, gast.Subscript) and isinstance(index.value, gast.Attribute)
-            and index.value.attr == "index_exp"):
-        return None
-    parts = index.slice.elts if isinstance(index.slice, gast.Tuple) else [index.slice]
-    if len(parts) != rank or not all(isinstance(p, gast.Name) and facts.kinds.kind(p.id) == INT_KIND for p in parts):
-        return None
-    target = gast.Subscript(value=gast.Name(id=acc, ctx=gast.Load(), annotation=None, type_comment=None),
-                            slice=index.slice, ctx=gast.Store())
-    new = gast.AugAssign(target=target, op=gast.Add(), value=value)
-    return gast.copy_location(new, stmt)
+def _assigned_call(stmt, name):
+    """``(target, call)`` for ``target = name(...)``, else None."""
+    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name) \
+            and _call_of(stmt.value, name):
+        return stmt.targets[0].id, stmt.value
+    return None
 
 
-def _real_numbers(statements, facts, rules=()):
-    """The names that hold a real number wherever the backward pass reads them: names of number kind, and
-    names every assignment of the backward pass binds to a number (the largest such set: each assignment
-    keeps the property given the others). ``rules`` names the number rules (``cos_of_number``,
-    rules/math_builtins.py): np.cos and the like of a real number, a real number."""
-    assignments = {}
-    plain = set()  # the target nodes of those assignments
-    for stmt in statements:
-        for node in gast.walk(stmt):
-            if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
-                assignments.setdefault(node.targets[0].id, []).append(node.value)
-                plain.add(id(node.targets[0]))
-    # names bound some other way (a tuple target, a loop target, an augmented assignment)
-    others = {node.id for stmt in statements for node in gast.walk(stmt)
-              if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and id(node) not in plain}
-    assigned = set(assignments) | others
-    candidates = {name for name in assignments if name not in others and not facts.is_local(name)}
+def _mentions(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
 
-    def real(node):
+
+def _stores(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+
+
+class _Scan:
+    """The forward scan of ownership: ``owned`` maps each name known to hold a fresh array no one else
+    refers to, to the name of the array whose shape it has."""
+
+    def __init__(self, facts, names, reals):
+        self.facts, self.names, self.reals = facts, names, reals
+
+    def float64_array(self, node):
+        """``node`` names a float64 numpy array of rank 1 or more (an array, not a numpy scalar)."""
+        if not isinstance(node, gast.Name):
+            return False
+        kind = self.facts.kinds.kind(node.id)
+        return kind.kind == ARRAY and bool(kind.rank) and kind.dtype == "float64"
+
+    def accumulation(self, stmt, owned):
+        """``(acc, v, x, index)`` for ``acc = accumulate_index(acc, v, x, index)`` into an owned ``acc`` of
+        ``x``'s shape, else None."""
+        found = _assigned_call(stmt, self.names.accumulate)
+        if found is None or len(found[1].args) != 4:
+            return None
+        acc, call = found
+        first, value, operand, index = call.args
+        if not (isinstance(first, gast.Name) and first.id == acc and isinstance(operand, gast.Name)
+                and owned.get(acc) == operand.id and acc not in _mentions(value) | _mentions(index)):
+            return None
+        return acc, value, operand.id, index
+
+    def only_accumulates(self, body, acc, x):
+        """Whether the statements ``body`` mention ``acc`` only in accumulations into it of a read of
+        ``x``, and never bind ``x``."""
+        mentions = sum(1 for stmt in body for node in gast.walk(stmt) if isinstance(node, gast.Name) and node.id == acc)
+        in_place = sum(1 for stmt in body for node in gast.walk(stmt)
+                       if isinstance(node, gast.AugAssign) and _adds_into(node, acc))
+        calls = sum(1 for stmt in body for node in gast.walk(stmt)
+                    if isinstance(node, gast.Assign) and self.rewritable(self.accumulation(node, {acc: x})))
+        stored = any(x in _stores(stmt) for stmt in body)
+        return not stored and mentions == 2 * calls + in_place
+
+    def block(self, statements, owned):
+        """Rewrite ``statements`` in place; the owned names after them."""
+        for position, stmt in enumerate(statements):
+            if isinstance(stmt, (gast.For, gast.While)):
+                owned = self.loop(stmt, owned)
+            elif isinstance(stmt, gast.If):
+                owned = self.branch(stmt, owned)
+            else:
+                owned = self.simple(statements, position, owned)
+        return owned
+
+    def simple(self, statements, position, owned):
+        stmt = statements[position]
+        found = self.accumulation(stmt, owned)
+        if self.rewritable(found):
+            acc, value, x, index = found
+            target = gast.Subscript(value=gast.Name(id=acc, ctx=gast.Load(), annotation=None, type_comment=None),
+                                    slice=index.slice, ctx=gast.Store())
+            new = gast.copy_location(gast.AugAssign(target=target, op=gast.Add(), value=value), stmt)
+            new.origin = origin_of(stmt)  # headed by the user's line the read came from
+            statements[position] = new
+            return owned  # still the fresh array of x's shape no one else refers to
+        if isinstance(stmt, gast.AugAssign) and any(_adds_into(stmt, acc) for acc in owned):
+            return owned
+        mentioned, stored = _mentions(stmt), _stores(stmt)
+        owned = {acc: x for acc, x in owned.items() if acc not in mentioned and x not in stored}
+        for name in (self.names.zeros, self.names.index_grad):
+            fresh = _assigned_call(stmt, name)
+            if fresh is not None:
+                target, call = fresh
+                operand = call.args[0] if name == self.names.zeros else call.args[1] if len(call.args) == 3 else None
+                if len(call.args) in (1, 3) and self.float64_array(operand) and target != operand.id \
+                        and target not in _mentions(call):
+                    owned[target] = operand.id
+        return owned
+
+    def loop(self, stmt, owned):
+        header = [stmt.target, stmt.iter] if isinstance(stmt, gast.For) else [stmt.test]
+        kept = {acc: x for acc, x in owned.items()
+                if not any(acc in _mentions(node) or x in _stores(node) for node in header)
+                and self.only_accumulates(stmt.body + stmt.orelse, acc, x)}
+        self.block(stmt.body, dict(kept))
+        self.block(stmt.orelse, dict(kept))
+        return kept
+
+    def branch(self, stmt, owned):
+        kept = {acc: x for acc, x in owned.items() if acc not in _mentions(stmt.test)}
+        after_body = self.block(stmt.body, dict(kept))
+        after_else = self.block(stmt.orelse, dict(kept))
+        return {acc: x for acc, x in after_body.items() if after_else.get(acc) == x}
+
+    def rewritable(self, found):
+        """Whether an accumulation (``accumulation``'s answer) is made in place: its index is basic and its
+        value real. One that is not keeps ``accumulate_index``, whose result the compiler does not follow
+        (it may be ``acc`` or a new array): code differentiated again would not see an array of its own,
+        so the name is not owned after it."""
+        return found is not None and self.basic(found[3]) and self.reals.value(found[1])
+
+    def basic(self, index):
+        """``np.index_exp[...]`` of integers and slices of integers or None."""
+        if not (isinstance(index, gast.Subscript) and isinstance(index.value, gast.Attribute)
+                and index.value.attr == "index_exp" and isinstance(index.value.value, gast.Name)
+                and self.names.objects.get(index.value.value.id) is np):
+            return False
+        parts = index.slice.elts if isinstance(index.slice, gast.Tuple) else [index.slice]
+        for part in parts:
+            if isinstance(part, gast.Slice):
+                if not all(p is None or self.integer(p) for p in (part.lower, part.upper, part.step)):
+                    return False
+            elif not self.integer(part):
+                return False
+        return True
+
+    def integer(self, node):
+        if isinstance(node, gast.Constant):
+            return type(node.value) is int
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+            return self.integer(node.operand)
+        return isinstance(node, gast.Name) and self.facts.kinds.kind(node.id) == INT_KIND
+
+
+def _adds_into(node, acc):
+    return isinstance(node.op, gast.Add) and isinstance(node.target, gast.Subscript) \
+        and isinstance(node.target.value, gast.Name) and node.target.value.id == acc
+
+
+# helpers whose result is real where their first argument is (cotangents reshaped, summed or filled)
+_KEEPS_FIRST = {shapes.unbroadcast, shapes.unbroadcast_to_shape}
+# helpers whose result is a list or tuple of real arrays where their first argument is real
+_PARTS_OF_FIRST = {split_like, unstack, as_parts}
+
+
+class _Reals:
+    """The names the backward pass binds only to real values (numbers or arrays of a real dtype), and those
+    it binds only to lists or tuples of them (``parts``): the largest sets such that each assignment keeps
+    the property given the others. Found at the first question: most backward passes have no
+    accumulation to rewrite."""
+
+    def __init__(self, statements, facts, names, forward=()):
+        self.statements, self.facts, self.names, self.forward = statements, facts, names, forward
+        self.values = self.parts = self.shapes = None
+
+    def value(self, node):
+        if self.values is None:
+            self._solve()
+        return self._value(node)
+
+    def _solve(self):
+        assignments, plain = {}, set()
+        for stmt in self.statements:
+            for node in gast.walk(stmt):
+                if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+                    assignments.setdefault(node.targets[0].id, []).append(node.value)
+                    plain.add(id(node.targets[0]))
+        others = {node.id for stmt in self.statements for node in gast.walk(stmt)
+                  if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and id(node) not in plain}
+        candidates = {name for name in assignments if name not in others and not self.facts.is_local(name)}
+        self.shapes = self._real_shapes(assignments)
+        self.values, self.parts = set(candidates), set(candidates)
+        changed = True
+        while changed:
+            changed = False
+            for name in sorted(candidates):
+                if name in self.values and not all(self._value(v) for v in assignments[name]):
+                    self.values.discard(name)
+                    changed = True
+                if name in self.parts and not all(self._parts(v) for v in assignments[name]):
+                    self.parts.discard(name)
+                    changed = True
+
+    def _real_shapes(self, backward_assignments):
+        """The names that hold the ``Shape`` of a real forward value (``x_shape = shape_of(x)``, kept where the
+        backward pass needs only the shape: compiler/reverse.py), or None before their first assignment,
+        and that the backward pass binds only to what it pops off the tape (their earlier values)."""
+        shape_of = self.names.given(shapes.shape_of)
+        found = {}
+        for stmt in self.forward:
+            for node in gast.walk(stmt):
+                if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+                    value = node.value
+                    kept = isinstance(value, gast.Constant) and value.value is None or \
+                        _call_of(value, shape_of) and len(value.args) == 1 and self._forward_real(value.args[0])
+                    name = node.targets[0].id
+                    found[name] = found.get(name, True) and kept
+        return {name for name, kept in found.items() if kept and all(
+            isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "pop" and not v.args
+            for v in backward_assignments.get(name, ()))}
+
+    def _forward_real(self, node):
+        return isinstance(node, gast.Name) and self.facts.is_local(node.id) and self.facts.kinds.is_real(node.id)
+
+    def _value(self, node):
         if isinstance(node, gast.Constant):
             return type(node.value) in (int, float)
         if isinstance(node, gast.Name):
-            return node.id in candidates or (node.id not in assigned or facts.is_local(node.id)) \
-                and facts.kinds.is_number(node.id)
+            return node.id in self.values or self._forward_real(node)
         if isinstance(node, gast.BinOp):
-            return isinstance(node.op, _REAL_OPS) and real(node.left) and real(node.right)
+            if isinstance(node.op, gast.Pow):
+                # an array's power is real; a number's to an int power
+                return self._value(node.left) and self._value(node.right) and (
+                    isinstance(node.right, gast.Constant) and type(node.right.value) is int
+                    or self._forward_real(node.left) and self.facts.kinds.kind(node.left.id).kind == ARRAY)
+            return isinstance(node.op, _REAL_OPS) and self._value(node.left) and self._value(node.right)
         if isinstance(node, gast.UnaryOp):
-            return isinstance(node.op, (gast.USub, gast.UAdd)) and real(node.operand)
-        if isinstance(node, gast.Call):
-            return isinstance(node.func, gast.Name) and node.func.id in rules and len(node.args) == 1 \
-                and not node.keywords and real(node.args[0])
+            return isinstance(node.op, (gast.USub, gast.UAdd)) and self._value(node.operand)
+        if isinstance(node, gast.Subscript):
+            if self._value(node.value):
+                return True
+            return isinstance(node.value, gast.Name) and node.value.id in self.parts \
+                and not isinstance(node.slice, gast.Slice)
+        if isinstance(node, gast.Attribute):
+            return node.attr == "T" and self._value(node.value)
+        if isinstance(node, gast.Call) and not node.keywords:
+            return self._call(node)
         return False
 
-    changed = True
-    while changed:
-        changed = False
-        for name in sorted(candidates):
-            if not all(real(value) for value in assignments[name]):
-                candidates.discard(name)
-                changed = True
-    return candidates | {name for name in facts.kinds.numbers}
+    def _call(self, node):
+        obj, args = self.names.obj(node.func), node.args
+        if isinstance(node.func, gast.Name) and node.func.id in self.names.numbers_rules:
+            return len(args) == 1 and self._value(args[0])
+        if obj is None or not args:
+            return False
+        if obj in _KEEPS_FIRST:
+            return self._value(args[0])
+        if obj in (zeros_like, ones_like):
+            return len(args) == 1 and self._forward_real(args[0])
+        if obj is index_grad:
+            return len(args) == 3 and self._value(args[0]) and self._forward_real(args[1])
+        if obj is accumulate_index:
+            return len(args) == 4 and self._value(args[0]) and self._value(args[1]) and self._forward_real(args[2])
+        if obj in (shapes.expand_reduced, shapes.fill_multiply, shapes.fill_divide):
+            # filled with the dtype of v, or of x where v has none: x must be real
+            rest = args[2:3] if obj is not shapes.expand_reduced else []
+            x = args[1] if len(args) >= 2 else None
+            return x is not None and self._value(args[0]) and all(self._value(a) for a in rest) and (
+                self._forward_real(x) or isinstance(x, gast.Name) and x.id in self.shapes)
+        if type(obj) is np.ufunc and getattr(np, obj.__name__, None) is obj:
+            return all(self._value(a) for a in args)
+        if obj in (np.outer, np.dot, np.matmul):
+            return len(args) == 2 and all(self._value(a) for a in args)
+        return False
+
+    def _parts(self, node):
+        if isinstance(node, gast.Name):
+            return node.id in self.parts
+        if isinstance(node, gast.Subscript):
+            return isinstance(node.value, gast.Name) and node.value.id in self.parts \
+                and isinstance(node.slice, gast.Slice)
+        if isinstance(node, gast.Tuple):
+            return all(self._value(e) for e in node.elts)
+        if isinstance(node, gast.Call) and not node.keywords and node.args:
+            obj = self.names.obj(node.func)
+            if obj in _PARTS_OF_FIRST:
+                return self._value(node.args[0]) or self._parts(node.args[0])
+        return False

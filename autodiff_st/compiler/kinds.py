@@ -13,6 +13,11 @@ one of
   operators on values of known rank, reductions, reshapes and indexing with constants;
 - ``shape``: the ``.shape`` tuple of an array of known rank (``rank`` is its length): an integer index
   of it is an ``int``, and ``np.zeros(x.shape)`` or ``np.zeros(x.shape[0])`` has a certain rank;
+- ``list``: a list the function makes (a display, then ``append``) and reads only whole, through
+  ``np.stack``, ``np.concatenate`` or ``len``; ``rank`` and ``dtype`` are those of its items (a number
+  counts as rank 0), so ``np.stack(rows)`` of float64 vectors is a float64 matrix. A list that any other
+  statement reads (another name bound to it, an argument of a call, an index, a loop) may be changed
+  through that reference, and stays unknown;
 - ``unknown``: anything else. A parameter not called with a number is unknown: the compiler is not told
   more about its arguments.
 
@@ -29,10 +34,11 @@ import math
 import gast
 import numpy as np
 
+from .ir import If, Loop
 from .ops import targets
 from .scope import resolve_path
 
-NUMBER, ARRAY, UNKNOWN, SHAPE = "number", "array", "unknown", "shape"
+NUMBER, ARRAY, UNKNOWN, SHAPE, LIST = "number", "array", "unknown", "shape", "list"
 
 FULL_REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod, np.var, np.std, np.average,
                    np.nansum, np.nanmean, np.nanmax, np.nanmin}
@@ -73,11 +79,11 @@ def join(a, b):
         return b
     if b is _NOTHING or a == b:
         return a
-    if a.kind != b.kind or a.kind == UNKNOWN:
+    if a.kind != b.kind or a.kind == UNKNOWN or a.kind == SHAPE:  # shapes of two ranks: a tuple of any length
         return UNKNOWN_KIND
     if a.kind == NUMBER:
         return NUMBER_KIND if a.dtype != b.dtype else a
-    return Kind(ARRAY, a.rank if a.rank == b.rank else None, a.dtype if a.dtype == b.dtype else None)
+    return Kind(a.kind, a.rank if a.rank == b.rank else None, a.dtype if a.dtype == b.dtype else None)
 
 
 class Kinds:
@@ -97,10 +103,16 @@ class Kinds:
             else:
                 self._bind(p, lambda number=p in scalar_params: NUMBER_KIND if number else UNKNOWN_KIND)
         self._never_numbers = set()  # arrays and lists written into, element by element or by append
+        lists = _private_lists(facts)
         for op in facts.body_ops:
-            if op.kind in ("setitem", "append"):
+            if op.kind == "append" and op.target in lists:
+                self._never_numbers.add(op.target)
+                self._bind(op.target, lambda op=op: self._list_of([op.stored]))
+            elif op.kind in ("setitem", "append"):
                 self._never_numbers.add(op.target)
                 self._bind(op.target, lambda: _NOTHING)  # keeps the kind it has
+            elif op.kind == "assign" and op.target in lists:
+                self._bind(op.target, lambda op=op: self._list_of(op.value.elts))
             elif op.kind == "assign":
                 self._bind(op.target, lambda op=op: self._value(op))
             else:
@@ -116,6 +128,7 @@ class Kinds:
                     self._bind(target, lambda source=source: self._item_of(source))
         self._solve()
         self.numbers = {name for name, kind in self._kinds.items() if kind is not _NOTHING and kind.kind == NUMBER}
+        self._reals = _Reals(self, facts).names
 
     def _bind(self, name, kind_of):
         self._bindings.setdefault(name, []).append(kind_of)
@@ -144,6 +157,11 @@ class Kinds:
 
     def is_number(self, name):
         return name in self.numbers
+
+    def is_real(self, name):
+        """Whether ``name`` holds a real number or an array of a real dtype on every assignment (a float64
+        array at one place and a Python float at another, say, whose joined kind is unknown)."""
+        return name in self._reals
 
     def bound_once(self, name):
         """Whether one place binds ``name`` (a parameter nothing assigns or writes into, say)."""
@@ -200,6 +218,18 @@ class Kinds:
             return self._kinds.get(node.id, UNKNOWN_KIND) if self._facts.is_local(node.id) else UNKNOWN_KIND
         return UNKNOWN_KIND
 
+    def _list_of(self, items):
+        """A list of ``items`` (atoms): nothing yet for an empty display, whose items the appends give."""
+        kinds = [self._atom(item) for item in items]
+        if _NOTHING in kinds:
+            return _NOTHING
+        if any(k.kind not in (NUMBER, ARRAY) for k in kinds):
+            return UNKNOWN_KIND
+        result = _NOTHING
+        for k in kinds:
+            result = join(result, Kind(LIST, k.rank, k.dtype if k.kind == ARRAY else None))
+        return result
+
     def _item_of(self, source):
         """An item of a for loop's source: iterating an array of rank r gives arrays of rank r - 1."""
         kind = self._atom(source)
@@ -241,6 +271,8 @@ class Kinds:
         if left is _NOTHING or right is _NOTHING:
             return _NOTHING
         if left.kind == NUMBER and right.kind == NUMBER:
+            if isinstance(op, gast.Pow) and right != INT_KIND:
+                return UNKNOWN_KIND  # (-8.0) ** 0.5 is a complex number
             return INT_KIND if left == right == INT_KIND and isinstance(op, _INT_OPS) else NUMBER_KIND
         if isinstance(op, gast.MatMult):
             if left.kind != ARRAY or right.kind != ARRAY:
@@ -259,7 +291,7 @@ class Kinds:
         if base is _NOTHING:
             return _NOTHING
         if base.kind == SHAPE:  # one length of a shape tuple is an int
-            if isinstance(index, gast.Constant) and type(index.value) is int and -base.rank <= index.value < base.rank:
+            if base.rank is not None and isinstance(index, gast.Constant) and type(index.value) is int and -base.rank <= index.value < base.rank:
                 return INT_KIND
             return _NOTHING if isinstance(index, gast.Name) and self._atom(index) is _NOTHING else UNKNOWN_KIND
         if base.kind != ARRAY or base.rank is None:
@@ -399,9 +431,14 @@ class Kinds:
             operands = _broadcast([first, self._atom(args[1])])
             return operands if operands is _NOTHING or operands is UNKNOWN_KIND else Kind(ARRAY, 2)
         if fn in (np.concatenate, np.stack):
-            if not (len(args) == 1 and not keywords and isinstance(args[0], (gast.Tuple, gast.List))):
+            if len(args) != 1 or keywords:
                 return UNKNOWN_KIND
-            parts = [self._atom(e) for e in args[0].elts]
+            if isinstance(args[0], (gast.Tuple, gast.List)):
+                parts = [self._atom(e) for e in args[0].elts]
+            elif first.kind == LIST:  # a list the function made and reads only here (see _private_lists)
+                parts = [Kind(ARRAY, first.rank, first.dtype)]
+            else:
+                return UNKNOWN_KIND
             if _NOTHING in parts:
                 return _NOTHING
             if any(p.kind != ARRAY for p in parts):
@@ -409,7 +446,9 @@ class Kinds:
             ranks = {p.rank for p in parts}
             if len(ranks) != 1 or None in ranks:
                 return Kind(ARRAY)
-            return Kind(ARRAY, ranks.pop() + (fn is np.stack))
+            # numpy joins float64 arrays into a float64 array (of any other dtypes: their promotion)
+            dtype = "float64" if all(p.dtype == "float64" for p in parts) else None
+            return Kind(ARRAY, ranks.pop() + (fn is np.stack), dtype)
         return UNKNOWN_KIND
 
     def _reduction(self, operand, axis, keepdims):
@@ -485,6 +524,139 @@ class Kinds:
         except TypeError:
             pass
         return None
+
+
+_REAL_DTYPES = frozenset(("float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "uint16",
+                          "uint32", "uint64", "bool"))
+_REAL_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.FloorDiv, gast.Mod, gast.MatMult)
+
+
+def _real_kind(kind):
+    """A number (never complex: ``**`` of numbers is a number only to an int power) or a real array."""
+    return kind is not _NOTHING and (kind.kind == NUMBER or kind.kind == ARRAY and kind.dtype in _REAL_DTYPES)
+
+
+class _Reals:
+    """The names that hold a real value on every assignment: the largest set such that each binding of
+    each name is real given the others (a fixed point from all names down). A binding is real where its
+    own kind says so, or where it is arithmetic, a numpy ufunc or reduction, an index or a transpose of
+    real values; an operation of which that is not certain makes its name not real."""
+
+    def __init__(self, kinds, facts):
+        self.kinds, self.facts = kinds, facts
+        ops = {}
+        for op in facts.body_ops + [op for header in facts.header_ops.values() for op in header]:
+            for name in targets(op):
+                ops.setdefault(name, []).append(op)
+        loop_bound = set()
+        for loop in facts.loops:
+            loop_bound.update([loop.count] + ([loop.index] if loop.index else []))
+            loop_bound.update(loop.targets)
+        names = {name for name in kinds._kinds if _real_kind(kinds.kind(name)) or name in ops}
+        self.names = names
+        changed = True
+        while changed:
+            changed = False
+            for name in sorted(names):
+                if _real_kind(kinds.kind(name)):
+                    continue
+                if name in loop_bound or name in facts.params or not all(self._op(op) for op in ops.get(name, ())):
+                    names.discard(name)
+                    changed = True
+
+    def _atom(self, node):
+        if isinstance(node, gast.Constant):
+            return type(node.value) in (int, float, bool)
+        return isinstance(node, gast.Name) and self.facts.is_local(node.id) and node.id in self.names
+
+    def _op(self, op):
+        if op.kind in ("setitem", "append"):  # a write into a real array keeps its dtype; a list is not real
+            return op.kind == "setitem"
+        if op.kind != "assign":
+            return False
+        value = op.value
+        if isinstance(value, (gast.Name, gast.Constant)):
+            return self._atom(value)
+        if isinstance(value, gast.BinOp):
+            if isinstance(value.op, gast.Pow):
+                left = self.kinds._atom(value.left)
+                return self._atom(value.left) and self._atom(value.right) and (
+                    self.kinds._atom(value.right) == INT_KIND
+                    or left is not _NOTHING and left.kind == ARRAY and left.dtype in _REAL_DTYPES)
+            return isinstance(value.op, _REAL_OPS) and self._atom(value.left) and self._atom(value.right)
+        if isinstance(value, gast.UnaryOp):
+            return isinstance(value.op, (gast.USub, gast.UAdd, gast.Not)) and self._atom(value.operand)
+        if isinstance(value, gast.Compare):
+            return True  # a bool, or an array of them
+        if isinstance(value, gast.Subscript):
+            return self._atom(value.value)
+        if isinstance(value, gast.Attribute):
+            return value.attr in ("T", "mT", "real", "imag") and self._atom(value.value)
+        if isinstance(value, gast.Call):
+            callee = self.facts.callees.get(id(op))
+            obj = getattr(callee, "obj", None)
+            if callee is None or callee.kind not in ("rule", "nondiff"):
+                return False
+            numpy_ufunc = type(obj) is np.ufunc and getattr(np, obj.__name__, None) is obj
+            reduction = obj in FULL_REDUCTIONS and "dtype" not in {k.arg for k in value.keywords}
+            return (numpy_ufunc and not value.keywords or reduction) and \
+                all(self._atom(a) for a in value.args[:1 if reduction else None])
+        return False
+
+
+def _private_lists(facts):
+    """The names bound only to list displays (``ys = []``, ``ys = [a, b]``) and changed only by ``append``,
+    read nowhere but as the one argument of ``np.stack`` or ``np.concatenate`` or of ``len``: no other
+    reference to such a list exists, so its items are the displays' and the appended values, whatever
+    order the statements run in."""
+    candidates, bound_otherwise = set(), set()
+    for op in facts.body_ops:
+        if op.kind == "assign" and isinstance(op.value, gast.List) and isinstance(op.target, str):
+            candidates.add(op.target)
+        elif op.kind != "append":
+            bound_otherwise.update(targets(op))
+    for loop in facts.loops:
+        bound_otherwise.update([loop.index] if loop.index else [])
+        bound_otherwise.update(loop.targets)
+        bound_otherwise.add(loop.count)
+    candidates -= bound_otherwise
+    candidates -= set(facts.params)
+    if not candidates:
+        return candidates
+    allowed = set()  # ids of the Name nodes that read a candidate in one of the allowed ways
+    for op in facts.body_ops:
+        value = op.value
+        if op.kind == "append":
+            allowed.add(id(value))
+        elif isinstance(value, gast.Call) and len(value.args) == 1 and not value.keywords \
+                and isinstance(value.args[0], gast.Name):
+            callee = facts.callees.get(id(op))
+            obj = getattr(callee, "obj", None)
+            if callee is not None and callee.kind in ("rule", "nondiff") and \
+                    any(obj is f for f in (np.stack, np.concatenate, builtins.len)):
+                allowed.add(id(value.args[0]))
+    readers = [op.value for op in facts.body_ops] + [op.stored for op in facts.body_ops] + \
+        [atom for loop in facts.loops for atom in list(loop.sources) + list(loop.range_args or [])] + \
+        [op.value for ops in facts.header_ops.values() for op in ops]
+    for node in readers:
+        if node is None:
+            continue
+        for name in gast.walk(node):
+            if isinstance(name, gast.Name) and name.id in candidates and id(name) not in allowed:
+                candidates.discard(name.id)
+    for test in _if_tests(facts.body):
+        candidates.discard(test)
+    return candidates
+
+
+def _if_tests(body):
+    for node in body:
+        if isinstance(node, If):
+            yield node.test
+            yield from _if_tests(node.body)
+            yield from _if_tests(node.orelse)
+        elif isinstance(node, Loop):
+            yield from _if_tests(node.body)
 
 
 def _broadcast(kinds):

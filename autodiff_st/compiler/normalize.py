@@ -194,6 +194,14 @@ class Normalizer(ControlFlowLowering, ExpressionLowering, DisplayLowering, Unpac
         if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript):
             # y[i] += v is y[i] = y[i] + v, exactly as numpy runs it (also for repeated indices).
             element = gast.Subscript(value=stmt.target.value, slice=stmt.target.slice, ctx=gast.Load())
+            if isinstance(stmt.op, (gast.Add, gast.Sub)) and isinstance(stmt.target.value, gast.Name) \
+                    and not self.writes_container(stmt.target):
+                # The read y[i] (a view, for a slice) is a name of its own, read once, by the sum, before
+                # the write changes what it shows: the derivative of + and - reads no operand's values,
+                # only its shape, which the write keeps. It need not be checked as a sharer of y.
+                element = self.atom(element, origin)
+                if isinstance(element, gast.Name):
+                    self.sharing.read_before_write.add(element.id)
             self.store_element(stmt.target, gast.BinOp(left=element, op=stmt.op, right=stmt.value), origin)
             return None
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):

@@ -158,7 +158,7 @@ def build(fn, positions, mode, kinds=None, roots=None):
     # the statements before the backward pass that bind the output's cotangent: read from the cotangent
     # parameter (vjp modes) or seeded (the fused modes)
     backward = accumulate_in_place(backward, facts, helpers,
-                                   adjoint.intake if mode.startswith("vjp") else adjoint.seed)
+                                   adjoint.intake if mode.startswith("vjp") else adjoint.seed, adjoint.forward)
     backward = fuse_filled_cotangents(backward, helpers, protected=grads_live)
     comments = Comments()
     user_args = _plain_arguments(args)

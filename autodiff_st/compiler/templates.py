@@ -31,6 +31,7 @@ class HelperNames:
         self.user_locals = user_locals
         self.bound = {}  # name -> object, provided to the generated code as closure variables
         self._by_id = {}
+        self.named = {}  # name -> object, for every name given so far (a user's global of that name too)
 
     def name_for(self, obj, preferred):
         key = id(obj)
@@ -43,7 +44,12 @@ class HelperNames:
             name = self.namer.fresh(preferred)
             self.bound[name] = obj
         self._by_id[key] = name
+        self.named[name] = obj
         return name
+
+    def given_name(self, obj):
+        """The name ``obj`` has in the generated code, or None where nothing refers to it yet."""
+        return self._by_id.get(id(obj))
 
 
 _TEMPLATES = {}
