@@ -322,7 +322,7 @@ class _Reals:
             x = args[1] if len(args) >= 2 else None
             return x is not None and self._value(args[0]) and all(self._value(a) for a in rest) and (
                 self._forward_real(x) or isinstance(x, gast.Name) and x.id in self.shapes)
-        if type(obj) is np.ufunc and getattr(np, obj.__name__, None) is obj:
+        if type(obj) is np.ufunc and obj.nout == 1 and getattr(np, obj.__name__, None) is obj:
             return all(self._value(a) for a in args)
         if obj in (np.outer, np.dot, np.matmul):
             return len(args) == 2 and all(self._value(a) for a in args)

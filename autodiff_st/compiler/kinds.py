@@ -597,11 +597,23 @@ class _Reals:
             obj = getattr(callee, "obj", None)
             if callee is None or callee.kind not in ("rule", "nondiff"):
                 return False
-            numpy_ufunc = type(obj) is np.ufunc and getattr(np, obj.__name__, None) is obj
-            reduction = obj in FULL_REDUCTIONS and "dtype" not in {k.arg for k in value.keywords}
-            return (numpy_ufunc and not value.keywords or reduction) and \
-                all(self._atom(a) for a in value.args[:1 if reduction else None])
+            numpy_ufunc = type(obj) is np.ufunc and obj.nout == 1 and getattr(np, obj.__name__, None) is obj
+            if numpy_ufunc and not value.keywords:
+                return all(self._atom(a) for a in value.args)
+            if obj in FULL_REDUCTIONS and "dtype" not in {k.arg for k in value.keywords}:
+                # every operand real (np.average's weights too); axis and keepdims are constants
+                rest = value.args[1:] + [k.value for k in value.keywords]
+                return bool(value.args) and self._atom(value.args[0]) \
+                    and all(self._atom(a) or self._setting(a) for a in rest)
         return False
+
+    @staticmethod
+    def _setting(node):
+        """An axis or keepdims argument: a constant (None, an int, a bool) or a tuple of int constants."""
+        if isinstance(node, gast.Constant):
+            return node.value is None or type(node.value) in (int, bool)
+        return isinstance(node, gast.Tuple) and all(
+            isinstance(e, gast.Constant) and type(e.value) is int for e in node.elts)
 
 
 def _private_lists(facts):
