@@ -19,6 +19,7 @@ from ..core.errors import AuxError
 from ..runtime.loader import compile_module, inner_code_objects, make_function
 from .analyze import analyze
 from .forward import Tangent
+from .exact_fills import settle_exact_fills
 from .filled_cotangent import fuse_filled_cotangents
 from .float_results import float_results
 from .inplace_accumulate import accumulate_in_place
@@ -160,6 +161,8 @@ def build(fn, positions, mode, kinds=None, roots=None):
     backward = accumulate_in_place(backward, facts, helpers,
                                    adjoint.intake if mode.startswith("vjp") else adjoint.seed, adjoint.forward)
     backward = fuse_filled_cotangents(backward, helpers, protected=grads_live)
+    settle_exact_fills(adjoint.forward, backward, facts, helpers,
+                       adjoint.intake if mode.startswith("vjp") else adjoint.seed)
     comments = Comments()
     user_args = _plain_arguments(args)
     returned = adjoint.returned
