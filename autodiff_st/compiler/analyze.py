@@ -243,6 +243,7 @@ def analyze(parsed, body, active_params, namer, *, seed_only_first=False, scalar
     generated code, calls whose arguments are proved Python numbers are specialized (specialize.py).
     """
     facts = Facts(parsed, body, active_params, seed_only_first)
+    _results_of_effect_calls(facts, namer)
     if weight_params is not None:
         facts.weights = Weights(list(weight_params))
         find_weight_roots(facts)
@@ -258,6 +259,21 @@ def analyze(parsed, body, active_params, namer, *, seed_only_first=False, scalar
     facts.aliasing = Aliasing(facts)
     facts.liveness = Liveness(facts)
     return facts
+
+
+def _results_of_effect_calls(facts, namer):
+    """A call of the user's own code made for its effect (``add(x)``, its result not used) gets a result
+    name, so that it runs through its adjoint like any call of the user's code where it is given a
+    differentiated value: what it does to its arguments is then the callee's own code, compiled, where a
+    write into an argument or an append to a list it was given is refused or checked (normalize.py), as
+    the derivative would not follow it. Run as it is, such a call could store a differentiated value
+    where no derivative follows it: a gradient of zero where Python's has none."""
+    for op in facts.body_ops:
+        callee = facts.callees.get(id(op))
+        if op.kind == "expr" and callee is not None and callee.kind == "user":
+            op.kind = "assign"
+            op.target = namer.fresh(f"{call_name(op.value)}_result")
+            facts.locals.add(op.target)
 
 
 def _lower_loop_headers(facts, namer):
