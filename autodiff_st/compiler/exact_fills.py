@@ -35,16 +35,16 @@ def settle_exact_fills(forward, backward, facts, helpers, intake=()):
     names.pop(None, None)
     if not any(f in names.values() for f in (fill_divide, fill_multiply)):
         return forward, backward
+    fills = [stmt for stmt in backward if _fill(stmt, names) is not None]
+    if not fills:  # most backward passes have none: no walk over the statements
+        return forward, backward
     helper = {f: name for name, f in names.items()}
     stored = _stores(list(backward) + list(intake))
     shapes = _shapes(forward, helper.get(shape_of))
     floats = _float_names(list(intake) + list(backward))
     settled = set()
-    for stmt in backward:
-        found = _fill(stmt, names)
-        if found is None:
-            continue
-        fn, (v, s, d, *scale) = found
+    for stmt in fills:
+        fn, (v, s, d, *scale) = _fill(stmt, names)
         if not (isinstance(s, gast.Name) and s.id in shapes and s.id not in stored):
             continue
         source = shapes[s.id]
