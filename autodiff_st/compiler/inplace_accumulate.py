@@ -7,11 +7,12 @@ that owns its memory, that nothing else refers to, of ``x``'s shape, the index i
 The statement becomes ``x_bar[index] += x_part_bar`` where all of that is proved before the code runs:
 
 - ownership: a forward scan of the backward statements follows each name bound to a fresh array,
-  ``x_bar = zeros_like(x)`` or ``x_bar = index_grad(v, x, index)``, of a numpy array ``x`` of known rank
-  and a real dtype (compiler/kinds.py). The name stays owned while every statement that mentions it is
+  ``x_bar = zeros_like(x)`` or ``x_bar = index_grad(v, x, index)``, of a float64 numpy array ``x`` of
+  rank 1 or more (compiler/kinds.py). The name stays owned while every statement that mentions it is
   such an accumulation into it (a loop or branch is entered with it only where its body mentions it in no
-  other way) and nothing binds ``x`` again; any other mention (a read, a tape, ``del``) ends it. A fresh
-  array that only accumulations have seen is still the one object its name holds, of ``x``'s shape;
+  other way) and nothing binds ``x`` again; any other mention (a read, a tape, ``del``) ends it, and so
+  does an accumulation left to the helper. A fresh array that only accumulations have seen is still the
+  one object its name holds, of ``x``'s shape;
 - the index: integers (int constants, names of int kind) and slices of those or None, nothing else;
 - the value: real, as the backward pass binds it (``_Reals``): constants, forward names the kinds prove
   real (compiler/kinds.py ``is_real``), arithmetic on real values, the rules of numbers
@@ -29,6 +30,7 @@ from ..runtime import shapes
 from ..runtime.cotangents import as_parts, ones_like, zeros_like
 from ..runtime.indexing import accumulate_index, index_grad
 from ..runtime.joining import split_like, unstack
+from .ir import walk_tree
 from .kinds import ARRAY, INT_KIND
 from .parsing import origin_of
 
@@ -81,11 +83,11 @@ def _assigned_call(stmt, name):
 
 
 def _mentions(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in walk_tree(node) if isinstance(n, gast.Name)}
 
 
 def _stores(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+    return {n.id for n in walk_tree(node) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
 
 
 class _Scan:
@@ -118,10 +120,10 @@ class _Scan:
     def only_accumulates(self, body, acc, x):
         """Whether the statements ``body`` mention ``acc`` only in accumulations into it of a read of
         ``x``, and never bind ``x``."""
-        mentions = sum(1 for stmt in body for node in gast.walk(stmt) if isinstance(node, gast.Name) and node.id == acc)
-        in_place = sum(1 for stmt in body for node in gast.walk(stmt)
-                       if isinstance(node, gast.AugAssign) and _adds_into(node, acc))
-        calls = sum(1 for stmt in body for node in gast.walk(stmt)
+        nodes = [node for stmt in body for node in walk_tree(stmt)]
+        mentions = sum(1 for node in nodes if isinstance(node, gast.Name) and node.id == acc)
+        in_place = sum(1 for node in nodes if isinstance(node, gast.AugAssign) and _adds_into(node, acc))
+        calls = sum(1 for node in nodes
                     if isinstance(node, gast.Assign) and self.rewritable(self.accumulation(node, {acc: x})))
         stored = any(x in _stores(stmt) for stmt in body)
         return not stored and mentions == 2 * calls + in_place
@@ -236,11 +238,11 @@ class _Reals:
     def _solve(self):
         assignments, plain = {}, set()
         for stmt in self.statements:
-            for node in gast.walk(stmt):
+            for node in walk_tree(stmt):
                 if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
                     assignments.setdefault(node.targets[0].id, []).append(node.value)
                     plain.add(id(node.targets[0]))
-        others = {node.id for stmt in self.statements for node in gast.walk(stmt)
+        others = {node.id for stmt in self.statements for node in walk_tree(stmt)
                   if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and id(node) not in plain}
         candidates = {name for name in assignments if name not in others and not self.facts.is_local(name)}
         self.shapes = self._real_shapes(assignments)
@@ -263,7 +265,7 @@ class _Reals:
         shape_of = self.names.given(shapes.shape_of)
         found = {}
         for stmt in self.forward:
-            for node in gast.walk(stmt):
+            for node in walk_tree(stmt):
                 if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
                     value = node.value
                     kept = isinstance(value, gast.Constant) and value.value is None or \

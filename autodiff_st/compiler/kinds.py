@@ -34,7 +34,7 @@ import math
 import gast
 import numpy as np
 
-from .ir import If, Loop
+from .ir import If, Loop, walk_tree
 from .ops import targets
 from .scope import resolve_path
 
@@ -653,7 +653,7 @@ def _private_lists(facts):
     for node in readers:
         if node is None:
             continue
-        for name in gast.walk(node):
+        for name in walk_tree(node):
             if isinstance(name, gast.Name) and name.id in candidates and id(name) not in allowed:
                 candidates.discard(name.id)
     for test in _if_tests(facts.body):
