@@ -321,12 +321,21 @@ class ExpressionLowering:
         """Python's ``and``/``or`` and chained comparisons: evaluate the next part only if needed."""
         result = self.namer.fresh(hint or "either" if not keep_going_when else hint or "both")
         self.emit("assign", result, first, origin)
+        # ``a and b`` is the object ``a`` or ``b`` itself: the result shares what each operand shares (a list
+        # appended to later, an array written into later, is seen through it)
+        self.sharing.record_aliases(result, first)
         for part in rest:
             test = self.namer.fresh(f"{result}_so_far")
             self.emit("assign", test, load(result), origin)
-            step = self.nested(lambda: self.emit("assign", result, self.atom_or_value(part, origin), origin))
+            self.sharing.record_aliases(test, load(result))
+
+            def step(part=part):
+                value = self.atom_or_value(part, origin)
+                self.emit("assign", result, value, origin)
+                self.sharing.record_aliases(result, value)
+
+            step = self.nested(step)
             self.block.append(If(test, step, [], origin) if keep_going_when else If(test, [], step, origin))
-        self.sharing.own(result, "unknown")
         return load(result)
 
     def atom_or_value(self, part, origin):
